@@ -1,0 +1,67 @@
+//! `driftglass`: train, calibrate and score Driftglass models, generate notMNIST-style letters,
+//! and reproduce the reference experiment's table.
+
+mod data;
+mod letters;
+mod progress;
+mod reproduce;
+mod score;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "driftglass", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a denoising autoencoder on MNIST and calibrate its baseline on the test set.
+    Train(train::TrainArgs),
+    /// Recompute a model's baseline on other held-out reference images.
+    Calibrate(train::CalibrateArgs),
+    /// Score images (a folder, files or IDX files) against a model's baseline.
+    Score(score::ScoreArgs),
+    /// Render notMNIST-style letters A–J from a folder of fonts into an IDX file.
+    Letters(letters::LettersArgs),
+    /// Reproduce the reference experiment's table with our model, side by side.
+    Reproduce(reproduce::ReproduceArgs),
+}
+
+/// Exit status when every input was scored.
+pub const EXIT_OK: u8 = 0;
+/// Exit status for a fatal error (bad arguments, unreadable model, ...).
+pub const EXIT_ERROR: u8 = 1;
+/// Exit status when some inputs could not be scored (the others were).
+pub const EXIT_SOME_FAILED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args).map(|()| EXIT_OK),
+        Command::Calibrate(args) => train::calibrate(args).map(|()| EXIT_OK),
+        Command::Score(args) => score::run(args),
+        Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
+        Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Where data sets live: `--data`, else `$DRIFTGLASS_DATA`, else `../shared/data`.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("DRIFTGLASS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}

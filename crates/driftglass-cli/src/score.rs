@@ -1,0 +1,256 @@
+//! `driftglass score`: per-image scores and a batch summary, as a table or JSON.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::Args;
+use driftglass_model::model_file::{self, LoadedModel};
+use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
+use driftglass_model::report::{
+    DEFAULT_FLAG_RATE, ImageOutcome, ImageReport, Report, build_report, image_score,
+};
+use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
+
+use crate::progress;
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Image files, folders of images, or IDX image files (`.idx`, `-idx3-ubyte`, `.gz`).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Model file (default: the bundled MNIST model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// False-positive rate at which single images are flagged.
+    #[arg(long, default_value_t = DEFAULT_FLAG_RATE)]
+    pub flag_rate: f64,
+    /// Invert images so ink is white on black: as-is, invert or auto.
+    #[arg(long, value_enum, default_value = "as-is")]
+    pub polarity: PolarityArg,
+    /// Look into sub-folders too.
+    #[arg(long)]
+    pub recursive: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum PolarityArg {
+    AsIs,
+    Invert,
+    Auto,
+}
+
+/// The given model file, or the bundled one.
+pub fn load_model(path: Option<&Path>, device: &Device) -> Result<LoadedModel> {
+    match path {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            model_file::decode(&bytes, device)
+                .with_context(|| format!("loading model {}", path.display()))
+        }
+        None => model_file::decode(driftglass_model::bundled::BUNDLED_MODEL, device)
+            .context("loading the bundled model"),
+    }
+}
+
+fn is_idx(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".idx") || name.contains("-idx3-ubyte")
+}
+
+/// Expand folders into their files (sorted by name), keeping explicit files as given.
+fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("listing {}", input.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for entry in entries {
+                if entry.is_dir() {
+                    if recursive {
+                        files.extend(collect_inputs(&[entry], true)?);
+                    }
+                } else {
+                    files.push(entry);
+                }
+            }
+        } else if input.exists() {
+            files.push(input.clone());
+        } else {
+            bail!("{} does not exist", input.display());
+        }
+    }
+    Ok(files)
+}
+
+/// One input turned into pixels, or the reason it could not be.
+struct Prepared {
+    name: String,
+    result: Result<(Vec<f32>, u32, u32), String>,
+}
+
+fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
+    let mut prepared = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        if is_idx(file) {
+            match driftglass_model::idx::read_images(file) {
+                Ok(set) => {
+                    for index in 0..set.count {
+                        prepared.push(Prepared {
+                            name: format!("{name}#{index}"),
+                            result: Ok((set.image(index).to_vec(), 28, 28)),
+                        });
+                    }
+                }
+                Err(error) => prepared.push(Prepared {
+                    name,
+                    result: Err(error.to_string()),
+                }),
+            }
+            continue;
+        }
+        let result = read_limited(file).and_then(|bytes| {
+            driftglass_model::preprocess_bytes(&bytes, config)
+                .map(|p| (p.pixels, p.source_width, p.source_height))
+                .map_err(|e| e.to_string())
+        });
+        prepared.push(Prepared { name, result });
+    }
+    prepared
+}
+
+/// Read a file, refusing oversized ones before reading them.
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read file: {e}"))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))
+}
+
+pub fn run(args: ScoreArgs) -> Result<u8> {
+    let device = Device::flex();
+    let loaded = load_model(args.model.as_deref(), &device)?;
+    let config = PreprocessConfig {
+        polarity: match args.polarity {
+            PolarityArg::AsIs => Polarity::AsIs,
+            PolarityArg::Invert => Polarity::Invert,
+            PolarityArg::Auto => Polarity::Auto,
+        },
+    };
+    if !(0.0..=1.0).contains(&args.flag_rate) {
+        bail!("--flag-rate must be between 0 and 1");
+    }
+    let files = collect_inputs(&args.inputs, args.recursive)?;
+    let prepared = prepare(&files, &config);
+    let good: Vec<&(Vec<f32>, u32, u32)> =
+        prepared.iter().filter_map(|p| p.result.as_ref().ok()).collect();
+    let set = ImageSet::from_images(good.iter().map(|(pixels, ..)| pixels.as_slice()));
+    debug_assert_eq!(set.pixels.len(), set.count * IMAGE_PIXELS);
+    let bar = progress::bar(set.count as u64, "scoring", "images");
+    let reconstructions = pollster::block_on(driftglass_model::reconstruct(
+        &loaded.model,
+        &set,
+        &device,
+        SCORE_BATCH,
+        |done| bar.set_position(done as u64),
+    ))?;
+    bar.finish_and_clear();
+
+    let mut scores = reconstructions.iter().zip(&good);
+    let images: Vec<ImageReport> = prepared
+        .iter()
+        .map(|p| ImageReport {
+            name: p.name.clone(),
+            outcome: match &p.result {
+                Ok(_) => match scores.next() {
+                    Some((reconstruction, (_, width, height))) => ImageOutcome::Scored(
+                        image_score(reconstruction, &loaded.baseline, args.flag_rate, *width, *height),
+                    ),
+                    None => ImageOutcome::Failed {
+                        error: "internal error: no reconstruction".into(),
+                    },
+                },
+                Err(error) => ImageOutcome::Failed {
+                    error: error.clone(),
+                },
+            },
+        })
+        .collect();
+    let app = format!("driftglass-cli {}", driftglass_model::VERSION);
+    let report = build_report(&app, &loaded, config, images, args.flag_rate);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(if report.batch.failed > 0 {
+        crate::EXIT_SOME_FAILED
+    } else {
+        crate::EXIT_OK
+    })
+}
+
+fn print_table(report: &Report) {
+    let width = report
+        .images
+        .iter()
+        .map(|i| i.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
+    println!(
+        "{:<width$}  {:>8}  {:>8}  {:>10}  {:>8}  flag",
+        "file", "loss", "mse", "percentile", "p-value"
+    );
+    for image in &report.images {
+        match &image.outcome {
+            ImageOutcome::Scored(s) => println!(
+                "{:<width$}  {:>8.4}  {:>8.5}  {:>9.1}%  {:>8.4}  {}",
+                image.name,
+                s.loss,
+                s.mse,
+                s.percentile,
+                s.p_value,
+                if s.flagged { "DRIFT" } else { "" }
+            ),
+            ImageOutcome::Failed { error } => {
+                println!("{:<width$}  error: {error}", image.name)
+            }
+        }
+    }
+    let b = &report.batch;
+    println!();
+    println!(
+        "{} inputs: {} scored, {} failed; {} flagged at {:.0} % false-positive rate",
+        b.inputs,
+        b.scored,
+        b.failed,
+        b.flagged,
+        b.flag_rate * 100.0
+    );
+    let baseline = &report.model.baseline;
+    if let (Some(mean), Some(ratio)) = (b.mean_loss, b.loss_ratio) {
+        println!(
+            "mean loss {mean:.4} vs baseline {:.4} ({}): loss ratio {ratio:.3} ({:+.1} %)",
+            baseline.mean,
+            baseline.dataset,
+            (ratio - 1.0) * 100.0
+        );
+    }
+}

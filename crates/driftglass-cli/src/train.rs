@@ -1,0 +1,213 @@
+//! `driftglass train` and `driftglass calibrate`.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::Args;
+use driftglass_model::model_file::{self, AutoencoderConfigFields, ModelHeader, TrainingSummary};
+use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
+use driftglass_model::{
+    AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, SCORE_BATCH, TrainingConfig,
+};
+
+use crate::{data, progress};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Data directory holding `mnist/` (or the MNIST files themselves).
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    pub data: PathBuf,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Seed of initialisation, shuffling and noise.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Images per gradient step.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Gaussian noise factor on the inputs.
+    #[arg(long, default_value_t = 0.5)]
+    pub noise: f64,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "adadelta")]
+    pub optimizer: OptimizerArg,
+    /// Learning rate (Keras 2.0 Adadelta: 1.0; use 0.001 for Adam).
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Use only the first N training images (quick runs).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Where to write the model file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum OptimizerArg {
+    Adadelta,
+    Adam,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let mnist = data::mnist_dir(&args.data);
+    let mut training = data::images(&mnist, "train-images-idx3-ubyte")?;
+    if let Some(limit) = args.limit {
+        training = training.take(limit);
+    }
+    let test = data::images(&mnist, "t10k-images-idx3-ubyte")?;
+    let (optimizer, default_lr) = match args.optimizer {
+        OptimizerArg::Adadelta => (OptimizerKind::Adadelta, 1.0),
+        OptimizerArg::Adam => (OptimizerKind::Adam, 0.001),
+    };
+    let config = TrainingConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        noise_factor: args.noise,
+        seed: args.seed,
+        optimizer,
+        learning_rate: args.learning_rate.unwrap_or(default_lr),
+        loss: LossKind::Bce,
+    };
+    let model_config = AutoencoderConfig::new();
+    let device = Device::flex();
+    eprintln!(
+        "training on {} MNIST images, validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
+        training.count,
+        test.count,
+        config.epochs,
+        config.batch_size,
+        config.seed,
+        config.optimizer,
+        config.learning_rate
+    );
+    let batches = training.count.div_ceil(config.batch_size.max(1)) as u64;
+    let bar = progress::bar(batches * config.epochs as u64, "training", "batches");
+    let trained = pollster::block_on(driftglass_model::train(
+        &model_config,
+        &config,
+        &training,
+        &test,
+        &device,
+        &SystemClock,
+        |event| {
+            match event {
+                TrainingEvent::Batch { epoch, loss, .. } => {
+                    bar.inc(1);
+                    bar.set_prefix(format!("epoch {epoch} loss {loss:.4}"));
+                }
+                TrainingEvent::Epoch(report) => {
+                    progress::println(&bar, format!(
+                        "epoch {:>2}: train loss {:.4}, validation loss {:.4}, {:.0} s, {:.0} images/s",
+                        report.epoch,
+                        report.train_loss,
+                        report.validation_loss,
+                        report.train_seconds,
+                        report.images_per_second
+                    ));
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    ))?;
+    bar.finish_and_clear();
+
+    let baseline = calibrate_baseline(&trained.model, &test, &device, "MNIST test")?;
+    let header = ModelHeader {
+        created_by: format!("driftglass {}", driftglass_model::VERSION),
+        architecture: AutoencoderConfigFields::from(&model_config),
+        preprocess: PreprocessConfig::default(),
+        baseline: baseline.summary(),
+        training: Some(TrainingSummary {
+            config,
+            training_data: format!("MNIST train ({} images)", training.count),
+            training_images: training.count,
+            validation_images: test.count,
+            history: trained.history,
+            total_seconds: started.elapsed().as_secs_f64(),
+            device: "flex (CPU)".into(),
+        }),
+    };
+    let bytes = model_file::encode(&trained.model, &header, &baseline)?;
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images, {:.0} s in all",
+        args.output.display(),
+        bytes.len(),
+        baseline.mean(),
+        baseline.std(),
+        baseline.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Per-image reconstruction losses (input vs reconstruction) of clean held-out images.
+pub fn calibrate_baseline(
+    model: &driftglass_model::Autoencoder,
+    images: &ImageSet,
+    device: &Device,
+    name: &str,
+) -> Result<Baseline> {
+    let bar = progress::bar(images.count as u64, "calibrating", "images");
+    let results = pollster::block_on(driftglass_model::reconstruct(
+        model,
+        images,
+        device,
+        SCORE_BATCH,
+        |done| bar.set_position(done as u64),
+    ))?;
+    bar.finish_and_clear();
+    let losses = results.iter().map(|r| r.bce).collect();
+    Ok(Baseline::new(
+        LossKind::Bce,
+        format!("{name} ({} images)", images.count),
+        losses,
+    )?)
+}
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Model file to recalibrate (default: the bundled model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// IDX image file of held-out reference images.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Where to write the recalibrated model file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+pub fn calibrate(args: CalibrateArgs) -> Result<()> {
+    let device = Device::flex();
+    let loaded = crate::score::load_model(args.model.as_deref(), &device)?;
+    let images = driftglass_model::idx::read_images(&args.images)
+        .with_context(|| format!("reading {}", args.images.display()))?;
+    if images.count == 0 {
+        bail!("{} holds no images", args.images.display());
+    }
+    let name = args
+        .images
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "reference images".into());
+    let baseline = calibrate_baseline(&loaded.model, &images, &device, &name)?;
+    let mut header = loaded.header.clone();
+    header.baseline = baseline.summary();
+    let bytes = model_file::encode(&loaded.model, &header, &baseline)?;
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "wrote {}: baseline mean loss {:.4} on {} images",
+        args.output.display(),
+        baseline.mean(),
+        baseline.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! End-to-end tests of the `driftglass` binary against committed fixtures
+//! (`tests/fixtures`, made by `cargo xtask fixtures` from the MNIST test set).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn driftglass(args: &[&str]) -> (i32, Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_driftglass"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start driftglass: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (output.status.code().unwrap_or(-1), json, stderr + &stdout)
+}
+
+fn by_name<'a>(report: &'a Value, suffix: &str) -> &'a Value {
+    report["images"]
+        .as_array()
+        .and_then(|images| {
+            images
+                .iter()
+                .find(|i| i["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+        })
+        .unwrap_or_else(|| panic!("no image named *{suffix} in {report}"))
+}
+
+#[test]
+fn score_reports_bad_files_and_scores_the_rest() {
+    let mixed = fixtures().join("mixed");
+    let (code, report, text) = driftglass(&["score", "--json", &mixed.to_string_lossy()]);
+    assert_eq!(code, 3, "exit status should say some files failed: {text}");
+    assert_eq!(report["batch"]["inputs"], 7, "{text}");
+    assert_eq!(report["batch"]["scored"], 4, "{text}");
+    assert_eq!(report["batch"]["failed"], 3, "{text}");
+    let reason = |name: &str| {
+        let image = by_name(&report, name);
+        assert_eq!(image["status"], "failed", "{image}");
+        image["error"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(reason("notes.txt"), "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)");
+    assert_eq!(reason("empty.png"), "empty file");
+    assert!(reason("truncated.png").starts_with("corrupt or truncated png file"));
+    for index in 0..4 {
+        let image = by_name(&report, &format!("digit-{index}.png"));
+        assert_eq!(image["status"], "scored", "{image}");
+        let loss = image["loss"].as_f64().unwrap_or(f64::NAN);
+        assert!(loss > 0.0 && loss < 0.3, "MNIST digit should reconstruct well: {image}");
+        let p = image["p_value"].as_f64().unwrap_or(0.0);
+        assert!(p > 0.0 && p <= 1.0);
+    }
+    assert!(report["batch"]["loss_ratio"].as_f64().is_some());
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["model"]["sha256"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn score_of_good_images_exits_zero_and_matches_idx_scores() {
+    let sample = fixtures().join("mnist-sample");
+    let (code, pngs, text) = driftglass(&["score", "--json", &sample.to_string_lossy()]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(pngs["batch"]["scored"], 12);
+    // The same digits from the IDX file give the same losses (PNG round trip is exact).
+    let idx = fixtures().join("mnist-test-64.idx");
+    let (code, from_idx, text) = driftglass(&["score", "--json", &idx.to_string_lossy()]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(from_idx["batch"]["scored"], 64);
+    for index in 0..12 {
+        let png = by_name(&pngs, &format!("mnist-test-{index:02}.png"))["loss"].as_f64();
+        let raw = by_name(&from_idx, &format!("#{index}"))["loss"].as_f64();
+        let (png, raw) = (png.unwrap_or(f64::NAN), raw.unwrap_or(f64::NAN));
+        assert!((png - raw).abs() < 1e-6, "image {index}: {png} vs {raw}");
+    }
+    // Clean MNIST test digits sit inside the baseline: ratio near 1.
+    let ratio = from_idx["batch"]["loss_ratio"].as_f64().unwrap_or(f64::NAN);
+    assert!((0.7..1.3).contains(&ratio), "ratio {ratio}");
+}
+
+#[test]
+fn table_output_and_missing_input() {
+    let sample = fixtures().join("mnist-sample");
+    let (code, _, text) = driftglass(&["score", &sample.to_string_lossy()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("loss ratio"), "{text}");
+    assert!(text.contains("mnist-test-00.png"), "{text}");
+    let (code, _, text) = driftglass(&["score", "/nonexistent/folder"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("does not exist"), "{text}");
+}
+
+#[test]
+fn letters_are_far_from_the_baseline() {
+    let dir = std::env::temp_dir().join(format!("driftglass-letters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let idx = dir.join("letters.idx");
+    let (code, _, text) = driftglass(&[
+        "letters",
+        "--fonts",
+        "/usr/share/fonts/truetype/dejavu",
+        "--output",
+        &idx.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let (code, report, text) = driftglass(&["score", "--json", &idx.to_string_lossy()]);
+    assert_eq!(code, 0, "{text}");
+    let ratio = report["batch"]["loss_ratio"].as_f64().unwrap_or(f64::NAN);
+    assert!(ratio > 1.3, "letters should drift: ratio {ratio}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn broken_model_file_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("driftglass-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let bad = dir.join("bad.dgm");
+    std::fs::write(&bad, b"DGLSMODL\x01\x00\x00\x00garbage").unwrap_or_else(|e| panic!("{e}"));
+    let sample = fixtures().join("mnist-sample");
+    let (code, _, text) = driftglass(&[
+        "score",
+        "--model",
+        &bad.to_string_lossy(),
+        &sample.to_string_lossy(),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("model file"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,400 @@
+//! The model file: network weights (burn's burnpack record), architecture, preprocessing,
+//! baseline and training history in one self-checking file.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 8 | magic `DGLSMODL` |
+//! | 4 | format version ([`FORMAT_VERSION`]) |
+//! | 4 | header length `h` (at most [`MAX_HEADER_BYTES`]) |
+//! | h | header, JSON ([`ModelHeader`]) |
+//! | 4 | baseline count `n` (at most [`MAX_BASELINE`]) |
+//! | 4·n | sorted baseline losses, f32 |
+//! | 4 | weights length `w` (at most [`MAX_WEIGHTS_BYTES`]) |
+//! | w | weights: burn `ModuleRecord` bytes (burnpack) |
+//! | 32 | SHA-256 of everything before it |
+//!
+//! Every length is checked against the bytes that remain before anything is allocated, the
+//! checksum catches corruption before parsing, and the weights are checked against the
+//! architecture the header declares, so a truncated, corrupted, foreign or hostile file gives
+//! an error, not a panic.
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::baseline::{Baseline, BaselineSummary};
+use crate::model::{Autoencoder, AutoencoderConfig};
+use crate::preprocess::PreprocessConfig;
+use crate::train::{EpochReport, TrainingConfig};
+
+/// First bytes of every model file.
+pub const MAGIC: &[u8; 8] = b"DGLSMODL";
+/// Version of the layout written by this build. Older versions are refused with a message.
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest header accepted.
+pub const MAX_HEADER_BYTES: u32 = 1 << 20;
+/// Most baseline losses accepted.
+pub const MAX_BASELINE: u32 = 10_000_000;
+/// Largest weights section accepted (256 MiB).
+pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
+
+/// How a model was trained, kept in its file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// The training settings.
+    pub config: TrainingConfig,
+    /// What the training images were.
+    pub training_data: String,
+    /// Number of training images.
+    pub training_images: usize,
+    /// Number of validation images.
+    pub validation_images: usize,
+    /// Per-epoch history.
+    pub history: Vec<EpochReport>,
+    /// Total wall-clock seconds, calibration included.
+    pub total_seconds: f64,
+    /// Device the model was trained on, e.g. "flex (CPU)".
+    pub device: String,
+}
+
+/// Everything in a model file except weights and baseline values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelHeader {
+    /// Program and version that wrote the file.
+    pub created_by: String,
+    /// Architecture.
+    pub architecture: AutoencoderConfigFields,
+    /// Preprocessing used for the baseline; scoring must use the same.
+    pub preprocess: PreprocessConfig,
+    /// Summary of the baseline stored after the header.
+    pub baseline: BaselineSummary,
+    /// Training record, if the file was written by a trainer.
+    pub training: Option<TrainingSummary>,
+}
+
+/// The architecture fields, as stored (mirrors [`AutoencoderConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoencoderConfigFields {
+    pub channels: usize,
+    pub side: usize,
+    pub filters: usize,
+    pub kernel: usize,
+}
+
+impl From<&AutoencoderConfig> for AutoencoderConfigFields {
+    fn from(config: &AutoencoderConfig) -> Self {
+        AutoencoderConfigFields {
+            channels: config.channels,
+            side: config.side,
+            filters: config.filters,
+            kernel: config.kernel,
+        }
+    }
+}
+
+impl From<AutoencoderConfigFields> for AutoencoderConfig {
+    fn from(fields: AutoencoderConfigFields) -> Self {
+        AutoencoderConfig::new()
+            .with_channels(fields.channels)
+            .with_side(fields.side)
+            .with_filters(fields.filters)
+            .with_kernel(fields.kernel)
+    }
+}
+
+/// A loaded model: the network, its baseline and its header.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    pub header: ModelHeader,
+    pub baseline: Baseline,
+    pub model: Autoencoder,
+    /// SHA-256 of the whole file, hex: the model's identity in reports.
+    pub sha256: String,
+}
+
+/// Why a model file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    #[error("not a Driftglass model file (it does not start with {MAGIC:?})")]
+    NotAModelFile,
+    #[error("model file format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
+    UnsupportedVersion { found: u32 },
+    #[error("model file is truncated: {section} needs {needed} bytes, {available} remain")]
+    Truncated {
+        section: &'static str,
+        needed: u64,
+        available: u64,
+    },
+    #[error("model file declares a {section} of {declared}, over the limit of {limit}")]
+    TooLarge {
+        section: &'static str,
+        declared: u64,
+        limit: u64,
+    },
+    #[error("model file is corrupted: its checksum does not match its contents")]
+    ChecksumMismatch,
+    #[error("model file has {0} unexpected bytes at its end")]
+    TrailingBytes(usize),
+    #[error("model file header is invalid: {0}")]
+    Header(String),
+    #[error("model file baseline is invalid: {0}")]
+    Baseline(String),
+    #[error("model file weights do not fit the architecture: {0}")]
+    Weights(String),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serialise a model, its baseline and header into model-file bytes.
+pub fn encode(
+    model: &Autoencoder,
+    header: &ModelHeader,
+    baseline: &Baseline,
+) -> Result<Vec<u8>, ModelFileError> {
+    let header_json =
+        serde_json::to_vec(header).map_err(|e| ModelFileError::Header(e.to_string()))?;
+    let weights = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+    let mut out = Vec::with_capacity(64 + header_json.len() + 4 * baseline.len() + weights.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(header_json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header_json);
+    out.extend_from_slice(&(baseline.len() as u32).to_le_bytes());
+    for value in baseline.sorted() {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    out.extend_from_slice(&(weights.len() as u32).to_le_bytes());
+    out.extend_from_slice(&weights);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    Ok(out)
+}
+
+/// A cursor that never reads past the end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, section: &'static str, count: u64) -> Result<&'a [u8], ModelFileError> {
+        let available = (self.bytes.len() - self.at) as u64;
+        if count > available {
+            return Err(ModelFileError::Truncated {
+                section,
+                needed: count,
+                available,
+            });
+        }
+        let slice = &self.bytes[self.at..self.at + count as usize];
+        self.at += count as usize;
+        Ok(slice)
+    }
+
+    fn u32(&mut self, section: &'static str) -> Result<u32, ModelFileError> {
+        let bytes = self.take(section, 4)?;
+        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    fn length(&mut self, section: &'static str, limit: u32) -> Result<u32, ModelFileError> {
+        let declared = self.u32(section)?;
+        if declared > limit {
+            return Err(ModelFileError::TooLarge {
+                section,
+                declared: declared as u64,
+                limit: limit as u64,
+            });
+        }
+        Ok(declared)
+    }
+}
+
+/// Read the header only (cheap; no weights are built).
+pub fn read_header(bytes: &[u8]) -> Result<ModelHeader, ModelFileError> {
+    let (header, ..) = split(bytes)?;
+    Ok(header)
+}
+
+fn split(bytes: &[u8]) -> Result<(ModelHeader, Vec<f32>, &[u8]), ModelFileError> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(ModelFileError::NotAModelFile);
+    }
+    let mut cursor = Cursor { bytes, at: 8 };
+    let version = cursor.u32("format version")?;
+    if version != FORMAT_VERSION {
+        return Err(ModelFileError::UnsupportedVersion { found: version });
+    }
+    let header_len = cursor.length("header", MAX_HEADER_BYTES)?;
+    let header_bytes = cursor.take("header", header_len as u64)?;
+    let count = cursor.length("baseline", MAX_BASELINE)?;
+    let baseline_bytes = cursor.take("baseline", count as u64 * 4)?;
+    let weights_len = cursor.length("weights", MAX_WEIGHTS_BYTES)?;
+    let weights = cursor.take("weights", weights_len as u64)?;
+    let body_end = cursor.at;
+    let digest = cursor.take("checksum", 32)?;
+    if cursor.at != bytes.len() {
+        return Err(ModelFileError::TrailingBytes(bytes.len() - cursor.at));
+    }
+    if Sha256::digest(&bytes[..body_end]).as_slice() != digest {
+        return Err(ModelFileError::ChecksumMismatch);
+    }
+    let header: ModelHeader = serde_json::from_slice(header_bytes)
+        .map_err(|e| ModelFileError::Header(e.to_string()))?;
+    let baseline = baseline_bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((header, baseline, weights))
+}
+
+/// Decode model-file bytes into a network on `device`.
+pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileError> {
+    let (header, losses, weights) = split(bytes)?;
+    let config = AutoencoderConfig::from(header.architecture);
+    config.validate().map_err(ModelFileError::Header)?;
+    if losses.len() != header.baseline.count {
+        return Err(ModelFileError::Baseline(format!(
+            "header says {} losses, file holds {}",
+            header.baseline.count,
+            losses.len()
+        )));
+    }
+    if losses.windows(2).any(|w| w[0] > w[1]) {
+        return Err(ModelFileError::Baseline("losses are not sorted".into()));
+    }
+    let baseline = Baseline::new(header.baseline.loss, header.baseline.dataset.clone(), losses)
+        .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+    let model = config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+    Ok(LoadedModel {
+        header,
+        baseline,
+        model,
+        sha256: hex(&Sha256::digest(bytes)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idx::ImageSet;
+    use crate::loss::LossKind;
+
+    fn sample_file() -> (Vec<u8>, Autoencoder) {
+        let device = Device::flex();
+        device.seed(3);
+        let config = AutoencoderConfig::new();
+        let model = config.init(&device);
+        let baseline = Baseline::new(LossKind::Bce, "unit test", vec![0.3, 0.1, 0.2])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let header = ModelHeader {
+            created_by: "test".into(),
+            architecture: (&config).into(),
+            preprocess: PreprocessConfig::default(),
+            baseline: baseline.summary(),
+            training: None,
+        };
+        let bytes = encode(&model, &header, &baseline).unwrap_or_else(|e| panic!("{e}"));
+        (bytes, model)
+    }
+
+    #[test]
+    fn round_trip_gives_identical_outputs() {
+        let (bytes, model) = sample_file();
+        let device = Device::flex();
+        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.baseline.sorted(), &[0.1, 0.2, 0.3]);
+        assert_eq!(loaded.header.created_by, "test");
+        let mut images = ImageSet {
+            pixels: vec![0.0; 2 * 784],
+            count: 2,
+        };
+        images.pixels[100] = 1.0;
+        let a = pollster::block_on(crate::reconstruct(&model, &images, &device, 8, |_| {}));
+        let b = pollster::block_on(crate::reconstruct(&loaded.model, &images, &device, 8, |_| {}));
+        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn corrupted_files_give_errors_not_panics() {
+        let (bytes, _) = sample_file();
+        let device = Device::flex();
+        // Every truncation point.
+        for len in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
+            assert!(decode(&bytes[..len], &device).is_err(), "truncated at {len}");
+        }
+        // A flipped byte anywhere is caught by the checksum (or the magic/version check).
+        for at in (0..bytes.len()).step_by(251) {
+            let mut copy = bytes.clone();
+            copy[at] ^= 0x40;
+            assert!(decode(&copy, &device).is_err(), "flip at {at}");
+        }
+        assert!(matches!(
+            decode(b"PK\x03\x04 a zip file", &device),
+            Err(ModelFileError::NotAModelFile)
+        ));
+        let mut other_version = bytes.clone();
+        other_version[8] = 9;
+        assert!(matches!(
+            decode(&other_version, &device),
+            Err(ModelFileError::UnsupportedVersion { found: 9 })
+        ));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode(&trailing, &device),
+            Err(ModelFileError::TrailingBytes(1))
+        ));
+    }
+
+    /// Re-seal a file whose body was edited, so the edit reaches the parser.
+    fn reseal(mut body: Vec<u8>) -> Vec<u8> {
+        let digest = Sha256::digest(&body);
+        body.extend_from_slice(&digest);
+        body
+    }
+
+    #[test]
+    fn hostile_sizes_are_refused_before_allocation() {
+        let mut huge = Vec::new();
+        huge.extend_from_slice(MAGIC);
+        huge.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decode(&reseal(huge), &Device::flex()),
+            Err(ModelFileError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn weights_of_another_architecture_are_refused() {
+        let (bytes, _) = sample_file();
+        let mut header = read_header(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        header.architecture.filters = 16;
+        let device = Device::flex();
+        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let wrong = encode(&loaded.model, &header, &loaded.baseline).unwrap_or_default();
+        match decode(&wrong, &device) {
+            Err(ModelFileError::Weights(message)) => {
+                assert!(message.contains("shape"), "{message}")
+            }
+            other => panic!("expected a weights error, got {other:?}"),
+        }
+    }
+}

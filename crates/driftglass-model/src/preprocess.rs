@@ -1,0 +1,562 @@
+//! From any image file to the model's input: 28×28 gray values in [0, 1], white ink on black.
+//!
+//! The same code runs in the CLI and in the browser. Step by step:
+//!
+//! 1. **Limits before decoding.** Files over [`MAX_FILE_BYTES`] are refused unread. The format
+//!    is sniffed from the bytes (never from the file name). The header's dimensions are read
+//!    first; images over [`MAX_PIXELS`] pixels or [`MAX_SIDE`] on a side are refused before any
+//!    pixel is decoded (decompression bombs), and the decoder runs with an allocation limit.
+//! 2. **Decode** PNG, JPEG, GIF (first frame), BMP or WebP at any bit depth. JPEG EXIF
+//!    orientation is applied.
+//! 3. **To gray.** Every pixel becomes RGBA floats in [0, 1] (8-bit values / 255, 16-bit values
+//!    / 65535); gray = 0.2126 R + 0.7152 G + 0.0722 B (Rec. 709 weights on the stored,
+//!    gamma-encoded values, as most tools do). Gray images keep their value.
+//! 4. **Flatten alpha onto black.** gray ← gray · alpha: transparent pixels become background
+//!    (MNIST's background is black, value 0).
+//! 5. **Polarity.** MNIST is white ink on black. [`Polarity::AsIs`] (default) leaves values
+//!    alone; [`Polarity::Invert`] maps v → 1 − v; [`Polarity::Auto`] inverts when the mean of the
+//!    outermost ring of pixels is above 0.5 (a light background, such as ink on paper).
+//! 6. **Keep the aspect ratio.** The image is centred on a black square whose side is its
+//!    longer side (nothing is cropped or stretched).
+//! 7. **Resize to 28×28 by area averaging.** Each output pixel is the mean of the source area it
+//!    covers, with fractional weights at the edges. A 28×28 input passes unchanged, so an MNIST
+//!    digit saved as PNG gives exactly its IDX values. Smaller images are enlarged the same
+//!    way (each output pixel takes the value of the source pixel it falls in, blended at edges).
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Largest file accepted, in bytes (32 MiB).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest image accepted, in pixels (40 megapixels).
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Longest side accepted, in pixels.
+pub const MAX_SIDE: u32 = 30_000;
+/// Most memory a decoder may allocate (512 MiB).
+pub const MAX_DECODER_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// Weights of R, G and B in the gray value (Rec. 709).
+pub const LUMA_WEIGHTS: [f32; 3] = [0.2126, 0.7152, 0.0722];
+
+/// Whether to invert gray values so that ink is white on black, as in MNIST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Polarity {
+    /// Keep values as decoded.
+    #[default]
+    AsIs,
+    /// Always invert (v → 1 − v).
+    Invert,
+    /// Invert when the image's border is light on average.
+    Auto,
+}
+
+/// Settings of the preprocessing pipeline, stored in every model file and report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PreprocessConfig {
+    /// Polarity handling (step 5).
+    pub polarity: Polarity,
+}
+
+/// Why a file could not be turned into a model input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("empty file")]
+    Empty,
+    #[error("file is {size} bytes; the limit is {limit} bytes")]
+    FileTooLarge { size: u64, limit: u64 },
+    #[error("not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)")]
+    UnknownFormat,
+    #[error(
+        "image is {width}×{height} pixels; the limit is {MAX_PIXELS} pixels and {MAX_SIDE} per side"
+    )]
+    TooManyPixels { width: u32, height: u32 },
+    #[error("image has no pixels ({width}×{height})")]
+    NoPixels { width: u32, height: u32 },
+    #[error("corrupt or truncated {format} file: {reason}")]
+    Corrupt { format: String, reason: String },
+}
+
+/// A decoded, preprocessed image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocessed {
+    /// 784 values in [0, 1], row-major.
+    pub pixels: Vec<f32>,
+    /// Width of the decoded source image.
+    pub source_width: u32,
+    /// Height of the decoded source image.
+    pub source_height: u32,
+    /// Detected format, e.g. "png".
+    pub format: &'static str,
+    /// Whether the values were inverted (step 5).
+    pub inverted: bool,
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Png => "png",
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Gif => "gif",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::WebP => "webp",
+        _ => "other",
+    }
+}
+
+/// Run the whole pipeline on the bytes of an image file.
+pub fn preprocess_bytes(
+    bytes: &[u8],
+    config: &PreprocessConfig,
+) -> Result<Preprocessed, PreprocessError> {
+    let image = decode(bytes)?;
+    let (source_width, source_height) = (image.width(), image.height());
+    let format = image::guess_format(bytes)
+        .map(format_name)
+        .unwrap_or("other");
+    let (pixels, inverted) = preprocess_image(&image, config);
+    Ok(Preprocessed {
+        pixels,
+        source_width,
+        source_height,
+        format,
+        inverted,
+    })
+}
+
+/// Steps 1 and 2: check limits, then decode.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
+    if bytes.is_empty() {
+        return Err(PreprocessError::Empty);
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(PreprocessError::FileTooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let format = image::guess_format(bytes).map_err(|_| PreprocessError::UnknownFormat)?;
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::WebP
+    ) {
+        return Err(PreprocessError::UnknownFormat);
+    }
+    let corrupt = |error: image::ImageError| match error {
+        image::ImageError::Limits(_) => PreprocessError::Corrupt {
+            format: format_name(format).to_string(),
+            reason: format!("decoder needs more than {MAX_DECODER_ALLOC} bytes of memory"),
+        },
+        other => PreprocessError::Corrupt {
+            format: format_name(format).to_string(),
+            reason: other.to_string(),
+        },
+    };
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|error| match error {
+        image::ImageError::Limits(_) => too_many_pixels_from_header(bytes, format),
+        other => corrupt(other),
+    })?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(PreprocessError::NoPixels { width, height });
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
+        return Err(PreprocessError::TooManyPixels { width, height });
+    }
+    let orientation = decoder.orientation().ok();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(image)
+}
+
+/// The decoder refused the header for its size: report the declared size when it can be read.
+fn too_many_pixels_from_header(bytes: &[u8], format: ImageFormat) -> PreprocessError {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.no_limits();
+    match reader.into_dimensions() {
+        Ok((width, height)) => PreprocessError::TooManyPixels { width, height },
+        Err(error) => PreprocessError::Corrupt {
+            format: format_name(format).to_string(),
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// Steps 3 to 7 on a decoded image. Returns the 784 values and whether they were inverted.
+pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec<f32>, bool) {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let gray = to_gray_on_black(image);
+    let inverted = match config.polarity {
+        Polarity::AsIs => false,
+        Polarity::Invert => true,
+        Polarity::Auto => border_mean(&gray, width, height) > 0.5,
+    };
+    let gray = if inverted {
+        gray.into_iter().map(|v| 1.0 - v).collect()
+    } else {
+        gray
+    };
+    let (square, side) = pad_to_square(&gray, width, height);
+    let pixels = resize_area(&square, side, side, IMAGE_SIDE, IMAGE_SIDE);
+    debug_assert_eq!(pixels.len(), IMAGE_PIXELS);
+    (pixels, inverted)
+}
+
+/// Steps 3 and 4: gray in [0, 1], alpha flattened onto black.
+fn to_gray_on_black(image: &DynamicImage) -> Vec<f32> {
+    let weights = LUMA_WEIGHTS;
+    match image {
+        DynamicImage::ImageLuma8(buffer) => {
+            buffer.as_raw().iter().map(|v| *v as f32 / 255.0).collect()
+        }
+        DynamicImage::ImageLuma16(buffer) => {
+            buffer.as_raw().iter().map(|v| *v as f32 / 65535.0).collect()
+        }
+        DynamicImage::ImageLumaA8(buffer) => buffer
+            .as_raw()
+            .chunks_exact(2)
+            .map(|la| la[0] as f32 / 255.0 * (la[1] as f32 / 255.0))
+            .collect(),
+        other => other
+            .to_rgba32f()
+            .as_raw()
+            .chunks_exact(4)
+            .map(|p| {
+                let gray = weights[0] * p[0] + weights[1] * p[1] + weights[2] * p[2];
+                (gray * p[3]).clamp(0.0, 1.0)
+            })
+            .collect(),
+    }
+}
+
+/// Mean of the outermost ring of pixels.
+fn border_mean(gray: &[f32], width: usize, height: usize) -> f32 {
+    let mut sum = 0.0f64;
+    let mut count = 0usize;
+    for y in 0..height {
+        for x in 0..width {
+            if x == 0 || y == 0 || x + 1 == width || y + 1 == height {
+                sum += gray[y * width + x] as f64;
+                count += 1;
+            }
+        }
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64) as f32
+    }
+}
+
+/// Step 6: centre the image on a black square of side max(width, height).
+pub fn pad_to_square(gray: &[f32], width: usize, height: usize) -> (Vec<f32>, usize) {
+    if width == height {
+        return (gray.to_vec(), width);
+    }
+    let side = width.max(height);
+    let (left, top) = ((side - width) / 2, (side - height) / 2);
+    let mut square = vec![0.0f32; side * side];
+    for y in 0..height {
+        let row = &gray[y * width..(y + 1) * width];
+        square[(top + y) * side + left..(top + y) * side + left + width].copy_from_slice(row);
+    }
+    (square, side)
+}
+
+/// Step 7: area-averaging resize (separable), exact identity when sizes match.
+pub fn resize_area(
+    values: &[f32],
+    width: usize,
+    height: usize,
+    out_width: usize,
+    out_height: usize,
+) -> Vec<f32> {
+    if width == out_width && height == out_height {
+        return values.to_vec();
+    }
+    let column_weights = area_weights(width, out_width);
+    let row_weights = area_weights(height, out_height);
+    // Horizontal pass: [height, width] → [height, out_width].
+    let mut horizontal = vec![0.0f32; height * out_width];
+    for y in 0..height {
+        let row = &values[y * width..(y + 1) * width];
+        for (x, weights) in column_weights.iter().enumerate() {
+            horizontal[y * out_width + x] = weights.iter().map(|(i, w)| row[*i] * w).sum();
+        }
+    }
+    // Vertical pass: [height, out_width] → [out_height, out_width].
+    let mut out = vec![0.0f32; out_height * out_width];
+    for (y, weights) in row_weights.iter().enumerate() {
+        for x in 0..out_width {
+            out[y * out_width + x] = weights
+                .iter()
+                .map(|(i, w)| horizontal[i * out_width + x] * w)
+                .sum::<f32>()
+                .clamp(0.0, 1.0);
+        }
+    }
+    out
+}
+
+/// For each output index, the source indices it covers and their weights (summing to 1).
+fn area_weights(from: usize, to: usize) -> Vec<Vec<(usize, f32)>> {
+    let scale = from as f64 / to as f64;
+    (0..to)
+        .map(|o| {
+            let start = o as f64 * scale;
+            let end = (o + 1) as f64 * scale;
+            let first = start.floor() as usize;
+            let last = (end.ceil() as usize).min(from);
+            let mut weights: Vec<(usize, f32)> = (first..last)
+                .map(|i| {
+                    let overlap = (end.min(i as f64 + 1.0) - start.max(i as f64)).max(0.0);
+                    (i, (overlap / scale) as f32)
+                })
+                .filter(|(_, w)| *w > 0.0)
+                .collect();
+            let total: f32 = weights.iter().map(|(_, w)| w).sum();
+            if total > 0.0 {
+                for (_, w) in &mut weights {
+                    *w /= total;
+                }
+            }
+            weights
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, LumaA, Rgb, Rgba};
+
+    fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, format).ok();
+        out.into_inner()
+    }
+
+    /// A 28×28 "digit": a bright vertical bar on black.
+    fn bar_28() -> Vec<u8> {
+        let mut pixels = vec![0u8; 784];
+        for y in 4..24 {
+            for x in 12..16 {
+                pixels[y * 28 + x] = 255;
+            }
+        }
+        pixels
+    }
+
+    fn gray_28(pixels: &[u8]) -> DynamicImage {
+        DynamicImage::ImageLuma8(
+            ImageBuffer::<Luma<u8>, _>::from_raw(28, 28, pixels.to_vec()).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn png_28x28_gray_passes_unchanged() {
+        let raw = bar_28();
+        let bytes = encode(&gray_28(&raw), ImageFormat::Png);
+        let out = preprocess_bytes(&bytes, &PreprocessConfig::default());
+        let out = out.unwrap_or_else(|e| panic!("{e}"));
+        let want: Vec<f32> = raw.iter().map(|v| *v as f32 / 255.0).collect();
+        assert_eq!(out.pixels, want);
+        assert_eq!(out.format, "png");
+        assert_eq!((out.source_width, out.source_height), (28, 28));
+    }
+
+    #[test]
+    fn every_supported_format_decodes() {
+        let image = gray_28(&bar_28());
+        let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
+        for (format, name) in [
+            (ImageFormat::Png, "png"),
+            (ImageFormat::Jpeg, "jpeg"),
+            (ImageFormat::Gif, "gif"),
+            (ImageFormat::Bmp, "bmp"),
+            (ImageFormat::WebP, "webp"),
+        ] {
+            let source = if format == ImageFormat::Png { &image } else { &rgb };
+            let bytes = encode(source, format);
+            assert!(!bytes.is_empty(), "{name} encoder produced nothing");
+            let out = preprocess_bytes(&bytes, &PreprocessConfig::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(out.format, name);
+            assert_eq!(out.pixels.len(), 784);
+            // Lossy JPEG: centre of the bar stays bright, the corner stays dark.
+            assert!(out.pixels[14 * 28 + 13] > 0.8, "{name}");
+            assert!(out.pixels[0] < 0.1, "{name}");
+        }
+    }
+
+    #[test]
+    fn rgba_alpha_is_flattened_onto_black() {
+        // Opaque white, half-transparent white, fully transparent white.
+        let mut buffer = ImageBuffer::<Rgba<u8>, _>::new(3, 1);
+        buffer.put_pixel(0, 0, Rgba([255, 255, 255, 255]));
+        buffer.put_pixel(1, 0, Rgba([255, 255, 255, 128]));
+        buffer.put_pixel(2, 0, Rgba([255, 255, 255, 0]));
+        let gray = to_gray_on_black(&DynamicImage::ImageRgba8(buffer));
+        assert!((gray[0] - 1.0).abs() < 1e-6);
+        assert!((gray[1] - 128.0 / 255.0).abs() < 1e-6);
+        assert_eq!(gray[2], 0.0);
+        let la = ImageBuffer::<LumaA<u8>, _>::from_raw(1, 1, vec![255, 51]).unwrap_or_default();
+        assert!((to_gray_on_black(&DynamicImage::ImageLumaA8(la))[0] - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn colour_uses_rec709_weights() {
+        let buffer =
+            ImageBuffer::<Rgb<u8>, _>::from_raw(3, 1, vec![255, 0, 0, 0, 255, 0, 0, 0, 255])
+                .unwrap_or_default();
+        let gray = to_gray_on_black(&DynamicImage::ImageRgb8(buffer));
+        for (value, weight) in gray.iter().zip(LUMA_WEIGHTS) {
+            assert!((value - weight).abs() < 1e-6, "{gray:?}");
+        }
+    }
+
+    #[test]
+    fn sixteen_bit_png_uses_full_range() {
+        let buffer =
+            ImageBuffer::<Luma<u16>, _>::from_raw(28, 28, vec![32768u16; 784]).unwrap_or_default();
+        let bytes = encode(&DynamicImage::ImageLuma16(buffer), ImageFormat::Png);
+        let out = preprocess_bytes(&bytes, &PreprocessConfig::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.pixels.iter().all(|v| (v - 32768.0 / 65535.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn one_by_one_and_very_wide_images() {
+        let one = DynamicImage::ImageLuma8(
+            ImageBuffer::<Luma<u8>, _>::from_raw(1, 1, vec![200]).unwrap_or_default(),
+        );
+        let out = preprocess_bytes(&encode(&one, ImageFormat::Png), &PreprocessConfig::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.pixels.iter().all(|v| (v - 200.0 / 255.0).abs() < 1e-6));
+
+        // 2800×10 white strip: aspect kept, so it becomes a thin centred band.
+        let wide = DynamicImage::ImageLuma8(
+            ImageBuffer::<Luma<u8>, _>::from_raw(2800, 10, vec![255; 28_000]).unwrap_or_default(),
+        );
+        let out = preprocess_bytes(&encode(&wide, ImageFormat::Png), &PreprocessConfig::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((out.source_width, out.source_height), (2800, 10));
+        let total: f32 = out.pixels.iter().sum();
+        // Area is conserved: 10/2800 of the square is white → 784 · 10 / 2800 = 2.8.
+        assert!((total - 2.8).abs() < 1e-3, "{total}");
+        assert_eq!(out.pixels[0], 0.0);
+        assert!(out.pixels[13 * 28 + 5] > 0.0 || out.pixels[14 * 28 + 5] > 0.0);
+    }
+
+    #[test]
+    fn downscaling_averages_areas() {
+        // 56×56 checkerboard of 2×2 blocks → every output pixel covers one block.
+        let mut values = vec![0.0f32; 56 * 56];
+        for y in 0..56 {
+            for x in 0..56 {
+                values[y * 56 + x] = if (x / 2 + y / 2) % 2 == 0 { 1.0 } else { 0.0 };
+            }
+        }
+        let out = resize_area(&values, 56, 56, 28, 28);
+        assert_eq!(out[0], 1.0);
+        assert_eq!(out[1], 0.0);
+        // 1-pixel checkerboard averages to 0.5 everywhere.
+        let fine: Vec<f32> = (0..56 * 56)
+            .map(|i| ((i % 56 + i / 56) % 2) as f32)
+            .collect();
+        assert!(resize_area(&fine, 56, 56, 28, 28)
+            .iter()
+            .all(|v| (v - 0.5).abs() < 1e-6));
+    }
+
+    #[test]
+    fn auto_polarity_inverts_dark_ink_on_paper() {
+        let paper: Vec<u8> = bar_28().iter().map(|v| 255 - v).collect();
+        let bytes = encode(&gray_28(&paper), ImageFormat::Png);
+        let auto = PreprocessConfig {
+            polarity: Polarity::Auto,
+        };
+        let out = preprocess_bytes(&bytes, &auto).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.inverted);
+        assert_eq!(out.pixels[14 * 28 + 13], 1.0);
+        assert_eq!(out.pixels[0], 0.0);
+        let digit = encode(&gray_28(&bar_28()), ImageFormat::Png);
+        let out = preprocess_bytes(&digit, &auto).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.inverted);
+    }
+
+    #[test]
+    fn bad_inputs_get_clear_errors() {
+        let config = PreprocessConfig::default();
+        assert_eq!(preprocess_bytes(&[], &config), Err(PreprocessError::Empty));
+        assert_eq!(
+            preprocess_bytes(b"hello, this is text", &config),
+            Err(PreprocessError::UnknownFormat)
+        );
+        let png = encode(&gray_28(&bar_28()), ImageFormat::Png);
+        let truncated = &png[..png.len() / 2];
+        assert!(matches!(
+            preprocess_bytes(truncated, &config),
+            Err(PreprocessError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn decompression_bomb_is_refused_before_decoding() {
+        // A PNG header claiming 100,000 × 100,000 pixels, with no data behind it.
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        // A small IDAT (zlib stream of a few zero bytes) and IEND, as a real bomb would have.
+        let mut idat = b"IDAT".to_vec();
+        idat.extend_from_slice(&[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]);
+        png.extend_from_slice(&((idat.len() - 4) as u32).to_be_bytes());
+        png.extend_from_slice(&idat);
+        png.extend_from_slice(&crc32(&idat).to_be_bytes());
+        png.extend_from_slice(&0u32.to_be_bytes());
+        png.extend_from_slice(b"IEND");
+        png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+        let result = preprocess_bytes(&png, &PreprocessConfig::default());
+        assert_eq!(
+            result,
+            Err(PreprocessError::TooManyPixels {
+                width: 100_000,
+                height: 100_000
+            })
+        );
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for byte in bytes {
+            crc ^= *byte as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}

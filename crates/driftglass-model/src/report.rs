@@ -1,0 +1,203 @@
+//! The scoring report: one JSON schema for the CLI's `score --json` and the browser's export.
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Baseline, BaselineSummary, loss_ratio};
+use crate::model_file::LoadedModel;
+use crate::preprocess::PreprocessConfig;
+use crate::score::Reconstruction;
+
+/// Version of the report schema.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// Default false-positive rate for flagging single images.
+pub const DEFAULT_FLAG_RATE: f64 = 0.01;
+
+/// Identity of the model a report was made with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    /// SHA-256 of the model file.
+    pub sha256: String,
+    /// Who wrote the model file.
+    pub created_by: String,
+    /// Baseline summary.
+    pub baseline: BaselineSummary,
+}
+
+/// One input's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageReport {
+    /// File name (or `file.idx#index` for images of an IDX file).
+    pub name: String,
+    /// Scores, when the input was a readable image.
+    #[serde(flatten)]
+    pub outcome: ImageOutcome,
+}
+
+/// Scores of an image, or why it has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ImageOutcome {
+    /// Scored.
+    Scored(ImageScore),
+    /// Not an image the pipeline could read.
+    Failed {
+        /// Plain-language reason.
+        error: String,
+    },
+}
+
+/// Scores of one image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageScore {
+    /// Binary cross-entropy of the input against its reconstruction (the score).
+    pub loss: f64,
+    /// Mean squared error.
+    pub mse: f64,
+    /// Share of baseline images with a lower loss, in percent.
+    pub percentile: f64,
+    /// Conformal p-value `(1 + #{baseline ≥ loss}) / (n + 1)`.
+    pub p_value: f64,
+    /// Whether the p-value is below the flag rate.
+    pub flagged: bool,
+    /// Source image size.
+    pub width: u32,
+    /// Source image size.
+    pub height: u32,
+}
+
+/// Batch statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    /// Inputs received.
+    pub inputs: usize,
+    /// Inputs scored.
+    pub scored: usize,
+    /// Inputs that could not be read.
+    pub failed: usize,
+    /// Mean loss of the scored images.
+    pub mean_loss: Option<f64>,
+    /// Mean loss / baseline mean loss.
+    pub loss_ratio: Option<f64>,
+    /// Images flagged at the flag rate.
+    pub flagged: usize,
+    /// The flag rate used.
+    pub flag_rate: f64,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Schema version ([`REPORT_SCHEMA`]).
+    pub schema: u32,
+    /// Program and version that made the report.
+    pub app: String,
+    /// Model identity.
+    pub model: ModelIdentity,
+    /// Preprocessing settings.
+    pub preprocess: PreprocessConfig,
+    /// Per-input outcomes, in input order.
+    pub images: Vec<ImageReport>,
+    /// Batch statistics.
+    pub batch: BatchSummary,
+}
+
+/// Score one reconstruction against the baseline.
+pub fn image_score(
+    reconstruction: &Reconstruction,
+    baseline: &Baseline,
+    flag_rate: f64,
+    width: u32,
+    height: u32,
+) -> ImageScore {
+    let p_value = baseline.p_value(reconstruction.bce);
+    ImageScore {
+        loss: reconstruction.bce as f64,
+        mse: reconstruction.mse as f64,
+        percentile: baseline.percentile(reconstruction.bce),
+        p_value,
+        flagged: p_value < flag_rate,
+        width,
+        height,
+    }
+}
+
+/// Assemble a report from per-input outcomes.
+pub fn build_report(
+    app: &str,
+    model: &LoadedModel,
+    preprocess: PreprocessConfig,
+    images: Vec<ImageReport>,
+    flag_rate: f64,
+) -> Report {
+    let losses: Vec<f32> = images
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            ImageOutcome::Scored(score) => Some(score.loss as f32),
+            ImageOutcome::Failed { .. } => None,
+        })
+        .collect();
+    let flagged = images
+        .iter()
+        .filter(|i| matches!(&i.outcome, ImageOutcome::Scored(s) if s.flagged))
+        .count();
+    let batch = BatchSummary {
+        inputs: images.len(),
+        scored: losses.len(),
+        failed: images.len() - losses.len(),
+        mean_loss: crate::score::mean(losses.iter().copied()),
+        loss_ratio: loss_ratio(&losses, &model.baseline),
+        flagged,
+        flag_rate,
+    };
+    Report {
+        schema: REPORT_SCHEMA,
+        app: app.to_string(),
+        model: ModelIdentity {
+            sha256: model.sha256.clone(),
+            created_by: model.header.created_by.clone(),
+            baseline: model.baseline.summary(),
+        },
+        preprocess,
+        images,
+        batch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_json_is_tagged_and_round_trips() {
+        let report = ImageReport {
+            name: "a.txt".into(),
+            outcome: ImageOutcome::Failed {
+                error: "empty file".into(),
+            },
+        };
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"name":"a.txt","status":"failed","error":"empty file"}"#
+        );
+        let back: ImageReport = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, report);
+        let scored = ImageReport {
+            name: "b.png".into(),
+            outcome: ImageOutcome::Scored(ImageScore {
+                loss: 0.1,
+                mse: 0.01,
+                percentile: 50.0,
+                p_value: 0.5,
+                flagged: false,
+                width: 28,
+                height: 28,
+            }),
+        };
+        let json = serde_json::to_string(&scored).unwrap_or_default();
+        assert!(json.contains(r#""status":"scored""#), "{json}");
+        let back: ImageReport = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, scored);
+    }
+}

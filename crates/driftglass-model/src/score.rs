@@ -1,0 +1,122 @@
+//! Reconstruct images and measure per-image losses, batch by batch.
+//!
+//! Every read from the device is asynchronous (`into_data_async`), so the same code runs
+//! natively (under `pollster::block_on`) and in the browser, where WebGPU cannot be read
+//! synchronously.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::idx::ImageSet;
+use crate::loss::{bce_per_image, mse_per_image};
+use crate::model::{Autoencoder, IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Images per forward pass when scoring.
+pub const SCORE_BATCH: usize = 256;
+
+/// What the model made of one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconstruction {
+    /// Binary cross-entropy of the input (as target) against its reconstruction.
+    pub bce: f32,
+    /// Mean squared error between input and reconstruction.
+    pub mse: f32,
+    /// Mean binary entropy of the reconstruction, i.e. BCE of the output against itself:
+    /// what the reference's `evaluate(x, model.predict(x))` measured.
+    pub output_entropy: f32,
+    /// The reconstruction, 784 values in (0, 1).
+    pub pixels: Vec<f32>,
+}
+
+/// Why scoring failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("reading results from the device failed: {0}")]
+    Readback(String),
+    #[error("image has {found} values, the model expects {expected}")]
+    WrongSize { found: usize, expected: usize },
+}
+
+/// Upload `count` images as a `[count, 1, 28, 28]` tensor.
+pub fn images_tensor(pixels: &[f32], count: usize, device: &Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(pixels.to_vec(), [count, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+pub(crate) async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ScoreError> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| ScoreError::Readback(format!("{e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| ScoreError::Readback(format!("{e:?}")))
+}
+
+/// Reconstruct every image of `inputs` (784 values each) and score it.
+///
+/// `model_inputs` are what the network sees and `targets` what it is compared with; for plain
+/// scoring they are the same images (see [`reconstruct`]). `on_batch` is told how many images
+/// are done after each batch.
+pub async fn reconstruct_with_targets(
+    model: &Autoencoder,
+    model_inputs: &ImageSet,
+    targets: &ImageSet,
+    device: &Device,
+    batch_size: usize,
+    mut on_batch: impl FnMut(usize),
+) -> Result<Vec<Reconstruction>, ScoreError> {
+    if model_inputs.pixels.len() != model_inputs.count * IMAGE_PIXELS {
+        return Err(ScoreError::WrongSize {
+            found: model_inputs.pixels.len(),
+            expected: model_inputs.count * IMAGE_PIXELS,
+        });
+    }
+    let batch_size = batch_size.max(1);
+    let mut results = Vec::with_capacity(model_inputs.count);
+    let mut start = 0;
+    while start < model_inputs.count {
+        let count = batch_size.min(model_inputs.count - start);
+        let range = start * IMAGE_PIXELS..(start + count) * IMAGE_PIXELS;
+        let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, device);
+        let target = images_tensor(&targets.pixels[range], count, device);
+        let output = model.forward(inputs); // [count, 1, 28, 28]
+        let bce = bce_per_image(output.clone(), target.clone()); // [count]
+        let mse = mse_per_image(output.clone(), target); // [count]
+        let entropy = bce_per_image(output.clone(), output.clone()); // [count]
+        let bce = read_vec(bce).await?;
+        let mse = read_vec(mse).await?;
+        let entropy = read_vec(entropy).await?;
+        let pixels = read_vec(output).await?;
+        for i in 0..count {
+            results.push(Reconstruction {
+                bce: bce[i],
+                mse: mse[i],
+                output_entropy: entropy[i],
+                pixels: pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec(),
+            });
+        }
+        start += count;
+        on_batch(start);
+    }
+    Ok(results)
+}
+
+/// Reconstruct and score images against themselves (what the product does).
+pub async fn reconstruct(
+    model: &Autoencoder,
+    images: &ImageSet,
+    device: &Device,
+    batch_size: usize,
+    on_batch: impl FnMut(usize),
+) -> Result<Vec<Reconstruction>, ScoreError> {
+    reconstruct_with_targets(model, images, images, device, batch_size, on_batch).await
+}
+
+/// Mean of a slice, `None` when empty.
+pub fn mean(values: impl IntoIterator<Item = f32>) -> Option<f64> {
+    let (sum, count) = values
+        .into_iter()
+        .fold((0.0f64, 0usize), |(s, c), v| (s + v as f64, c + 1));
+    (count > 0).then(|| sum / count as f64)
+}
