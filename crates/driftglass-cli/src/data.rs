@@ -8,7 +8,11 @@ use driftglass_model::idx::{self, ImageSet};
 /// The MNIST folder inside a data directory, or the directory itself if it holds the files.
 pub fn mnist_dir(data: &Path) -> PathBuf {
     let nested = data.join("mnist");
-    if nested.is_dir() { nested } else { data.to_path_buf() }
+    if nested.is_dir() {
+        nested
+    } else {
+        data.to_path_buf()
+    }
 }
 
 /// Read `stem` (raw or .gz) from `dir`, checksum verified.

@@ -68,7 +68,10 @@ pub fn render_letter(font: &FontVec, letter: char) -> Option<Vec<f32>> {
     }
     let outlined = font.outline_glyph(id.with_scale(PxScale::from(RENDER_PX)))?;
     let bounds = outlined.px_bounds();
-    let (width, height) = (bounds.width().ceil() as usize, bounds.height().ceil() as usize);
+    let (width, height) = (
+        bounds.width().ceil() as usize,
+        bounds.height().ceil() as usize,
+    );
     if width == 0 || height == 0 || width > 4096 || height > 4096 {
         return None;
     }
@@ -81,8 +84,12 @@ pub fn render_letter(font: &FontVec, letter: char) -> Option<Vec<f32>> {
     });
     // Crop to the ink.
     let ink = |x: usize, y: usize| canvas[y * width + x] > INK_THRESHOLD;
-    let rows: Vec<usize> = (0..height).filter(|y| (0..width).any(|x| ink(x, *y))).collect();
-    let cols: Vec<usize> = (0..width).filter(|x| (0..height).any(|y| ink(*x, y))).collect();
+    let rows: Vec<usize> = (0..height)
+        .filter(|y| (0..width).any(|x| ink(x, *y)))
+        .collect();
+    let cols: Vec<usize> = (0..width)
+        .filter(|x| (0..height).any(|y| ink(*x, y)))
+        .collect();
     let (top, bottom) = (*rows.first()?, *rows.last()?);
     let (left, right) = (*cols.first()?, *cols.last()?);
     let (crop_w, crop_h) = (right - left + 1, bottom - top + 1);

@@ -204,7 +204,9 @@ fn print_table(rows: &[Row], sha: &str) {
             pct(r.ours_reference_way_ratio),
             r.ours_true,
             pct(r.ours_true_ratio),
-            r.auroc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "—".into()),
+            r.auroc
+                .map(|a| format!("{a:.3}"))
+                .unwrap_or_else(|| "—".into()),
         );
     }
 }

@@ -158,8 +158,10 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     }
     let files = collect_inputs(&args.inputs, args.recursive)?;
     let prepared = prepare(&files, &config);
-    let good: Vec<&(Vec<f32>, u32, u32)> =
-        prepared.iter().filter_map(|p| p.result.as_ref().ok()).collect();
+    let good: Vec<&(Vec<f32>, u32, u32)> = prepared
+        .iter()
+        .filter_map(|p| p.result.as_ref().ok())
+        .collect();
     let set = ImageSet::from_images(good.iter().map(|(pixels, ..)| pixels.as_slice()));
     debug_assert_eq!(set.pixels.len(), set.count * IMAGE_PIXELS);
     let bar = progress::bar(set.count as u64, "scoring", "images");
@@ -179,9 +181,15 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
             name: p.name.clone(),
             outcome: match &p.result {
                 Ok(_) => match scores.next() {
-                    Some((reconstruction, (_, width, height))) => ImageOutcome::Scored(
-                        image_score(reconstruction, &loaded.baseline, args.flag_rate, *width, *height),
-                    ),
+                    Some((reconstruction, (_, width, height))) => {
+                        ImageOutcome::Scored(image_score(
+                            reconstruction,
+                            &loaded.baseline,
+                            args.flag_rate,
+                            *width,
+                            *height,
+                        ))
+                    }
                     None => ImageOutcome::Failed {
                         error: "internal error: no reconstruction".into(),
                     },

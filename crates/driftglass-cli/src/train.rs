@@ -101,14 +101,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     bar.set_prefix(format!("epoch {epoch} loss {loss:.4}"));
                 }
                 TrainingEvent::Epoch(report) => {
-                    progress::println(&bar, format!(
-                        "epoch {:>2}: train loss {:.4}, validation loss {:.4}, {:.0} s, {:.0} images/s",
-                        report.epoch,
-                        report.train_loss,
-                        report.validation_loss,
-                        report.train_seconds,
-                        report.images_per_second
-                    ));
+                    progress::println(
+                        &bar,
+                        format!(
+                            "epoch {:>2}: train loss {:.4}, validation loss {:.4}, {:.0} s, {:.0} images/s",
+                            report.epoch,
+                            report.train_loss,
+                            report.validation_loss,
+                            report.train_seconds,
+                            report.images_per_second
+                        ),
+                    );
                 }
             }
             ControlFlow::Continue(())
@@ -132,19 +135,29 @@ pub fn run(args: TrainArgs) -> Result<()> {
             device: "flex (CPU)".into(),
         }),
     };
-    let bytes = model_file::encode(&trained.model, &header, &baseline)?;
-    std::fs::write(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    let bytes = write_model(&args.output, &trained.model, &header, &baseline)?;
     eprintln!(
         "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images, {:.0} s in all",
         args.output.display(),
-        bytes.len(),
+        bytes,
         baseline.mean(),
         baseline.std(),
         baseline.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Encode a model file and write it; returns its size in bytes.
+fn write_model(
+    path: &std::path::Path,
+    model: &driftglass_model::Autoencoder,
+    header: &ModelHeader,
+    baseline: &Baseline,
+) -> Result<usize> {
+    let bytes = model_file::encode(model, header, baseline)?;
+    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(bytes.len())
 }
 
 /// Per-image reconstruction losses (input vs reconstruction) of clean held-out images.
@@ -200,9 +213,7 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let baseline = calibrate_baseline(&loaded.model, &images, &device, &name)?;
     let mut header = loaded.header.clone();
     header.baseline = baseline.summary();
-    let bytes = model_file::encode(&loaded.model, &header, &baseline)?;
-    std::fs::write(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    write_model(&args.output, &loaded.model, &header, &baseline)?;
     eprintln!(
         "wrote {}: baseline mean loss {:.4} on {} images",
         args.output.display(),

@@ -45,14 +45,20 @@ fn score_reports_bad_files_and_scores_the_rest() {
         assert_eq!(image["status"], "failed", "{image}");
         image["error"].as_str().unwrap_or_default().to_string()
     };
-    assert_eq!(reason("notes.txt"), "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)");
+    assert_eq!(
+        reason("notes.txt"),
+        "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)"
+    );
     assert_eq!(reason("empty.png"), "empty file");
     assert!(reason("truncated.png").starts_with("corrupt or truncated png file"));
     for index in 0..4 {
         let image = by_name(&report, &format!("digit-{index}.png"));
         assert_eq!(image["status"], "scored", "{image}");
         let loss = image["loss"].as_f64().unwrap_or(f64::NAN);
-        assert!(loss > 0.0 && loss < 0.3, "MNIST digit should reconstruct well: {image}");
+        assert!(
+            loss > 0.0 && loss < 0.3,
+            "MNIST digit should reconstruct well: {image}"
+        );
         let p = image["p_value"].as_f64().unwrap_or(0.0);
         assert!(p > 0.0 && p <= 1.0);
     }

@@ -48,7 +48,11 @@ pub struct AdadeltaState<const D: usize> {
 impl<const D: usize> RecordState for AdadeltaState<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
         out.push_tensor(prefix, "square_grad", self.square_grad.clone().into_data());
-        out.push_tensor(prefix, "square_update", self.square_update.clone().into_data());
+        out.push_tensor(
+            prefix,
+            "square_update",
+            self.square_update.clone().into_data(),
+        );
     }
 
     fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
@@ -90,13 +94,12 @@ impl Optimizer for Adadelta {
             Some(state) => (state.square_grad, state.square_update),
             None => (grad.zeros_like(), grad.zeros_like()),
         };
-        let square_grad = square_grad.mul_scalar(self.rho)
-            + grad.clone().square().mul_scalar(1.0 - self.rho);
-        let update = grad
-            * square_update.clone().add_scalar(self.epsilon).sqrt()
+        let square_grad =
+            square_grad.mul_scalar(self.rho) + grad.clone().square().mul_scalar(1.0 - self.rho);
+        let update = grad * square_update.clone().add_scalar(self.epsilon).sqrt()
             / square_grad.clone().add_scalar(self.epsilon).sqrt();
-        let square_update = square_update.mul_scalar(self.rho)
-            + update.clone().square().mul_scalar(1.0 - self.rho);
+        let square_update =
+            square_update.mul_scalar(self.rho) + update.clone().square().mul_scalar(1.0 - self.rho);
         let tensor = tensor - update.mul_scalar(lr);
         (
             tensor,
@@ -146,10 +149,18 @@ mod tests {
         let got = p.into_data().try_into_vec::<f32>().unwrap_or_default()[0];
         assert!((got as f64 - 0.999_552_79).abs() < 1e-6, "{got}");
         let d = state
-            .map(|s| s.square_update.into_data().try_into_vec::<f32>().unwrap_or_default()[0])
+            .map(|s| {
+                s.square_update
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default()[0]
+            })
             .unwrap_or(f32::NAN);
         // d = 0.05 · Δ² ≈ 0.05 · 2.0e-7 = 1.0e-8
-        assert!((d as f64 - 0.05 * 4.472_135_9e-4f64.powi(2)).abs() < 1e-12, "{d}");
+        assert!(
+            (d as f64 - 0.05 * 4.472_135_9e-4f64.powi(2)).abs() < 1e-12,
+            "{d}"
+        );
     }
 
     #[test]
@@ -182,7 +193,11 @@ mod tests {
             let (next, next_state) = optim.step(1.0, p, grad, state);
             p = next;
             state = next_state;
-            let got = p.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+            let got = p
+                .clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
             for (i, value) in got.iter().enumerate() {
                 let expected = want[i][step];
                 assert!(
@@ -202,12 +217,26 @@ mod tests {
         let layer: Linear = LinearConfig::new(4, 1).init(&device);
         let x = Tensor::<2>::ones([8, 4], &device);
         let before = layer.forward(x.clone()).square().mean();
-        let before_value = before.clone().into_data().try_into_vec::<f32>().unwrap_or_default()[0];
+        let before_value = before
+            .clone()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default()[0];
         let grads = GradientsParams::from_grads(before.backward(), &layer);
         let mut optim = AdadeltaConfig::new().init();
         let layer = optim.step(1.0, layer, grads);
-        let after = layer.valid().forward(Tensor::<2>::ones([8, 4], &device.inner()));
-        let after_value = after.square().mean().into_data().try_into_vec::<f32>().unwrap_or_default()[0];
-        assert!(after_value < before_value, "{after_value} !< {before_value}");
+        let after = layer
+            .valid()
+            .forward(Tensor::<2>::ones([8, 4], &device.inner()));
+        let after_value = after
+            .square()
+            .mean()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default()[0];
+        assert!(
+            after_value < before_value,
+            "{after_value} !< {before_value}"
+        );
     }
 }

@@ -68,7 +68,12 @@ impl Baseline {
         losses.sort_by(f32::total_cmp);
         let n = losses.len() as f64;
         let mean = losses.iter().map(|v| *v as f64).sum::<f64>() / n;
-        let std = (losses.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let std = (losses
+            .iter()
+            .map(|v| (*v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
         Ok(Baseline {
             loss,
             dataset: dataset.into(),

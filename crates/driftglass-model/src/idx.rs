@@ -201,16 +201,7 @@ fn parse_images_raw(data: &[u8]) -> Result<ImageSet, IdxError> {
             expected: crate::IMAGE_SIDE,
         });
     }
-    let expected = count as u64 * IMAGE_PIXELS as u64;
-    let found = (data.len() - 16) as u64;
-    if found < expected {
-        return Err(IdxError::Truncated { expected, found });
-    }
-    if found > expected {
-        return Err(IdxError::TrailingBytes {
-            extra: found - expected,
-        });
-    }
+    check_length(count as u64 * IMAGE_PIXELS as u64, data.len() - 16)?;
     let pixels = data[16..].iter().map(|b| *b as f32 / 255.0).collect();
     Ok(ImageSet {
         pixels,
@@ -231,8 +222,13 @@ pub fn parse_labels(bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
             expected: LABELS_MAGIC,
         });
     }
-    let expected = read_u32(&data, 4) as u64;
-    let found = (data.len() - 8) as u64;
+    check_length(read_u32(&data, 4) as u64, data.len() - 8)?;
+    Ok(data[8..].to_vec())
+}
+
+/// The data after the header must be exactly what the header promises.
+fn check_length(expected: u64, found: usize) -> Result<(), IdxError> {
+    let found = found as u64;
     if found < expected {
         return Err(IdxError::Truncated { expected, found });
     }
@@ -241,7 +237,7 @@ pub fn parse_labels(bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
             extra: found - expected,
         });
     }
-    Ok(data[8..].to_vec())
+    Ok(())
 }
 
 /// Read an IDX image file from disk, verifying its checksum when its name is a known one.
@@ -278,7 +274,11 @@ pub fn encode_images(set: &ImageSet) -> Vec<u8> {
     out.extend_from_slice(&(set.count as u32).to_be_bytes());
     out.extend_from_slice(&(crate::IMAGE_SIDE as u32).to_be_bytes());
     out.extend_from_slice(&(crate::IMAGE_SIDE as u32).to_be_bytes());
-    out.extend(set.pixels.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
+    out.extend(
+        set.pixels
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+    );
     out
 }
 

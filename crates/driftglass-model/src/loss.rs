@@ -50,7 +50,10 @@ pub fn bce_per_image(prediction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
     let one_minus_p = p.clone().neg().add_scalar(1.0);
     let one_minus_y = target.clone().neg().add_scalar(1.0);
     let elementwise = (target * p.log() + one_minus_y * one_minus_p.log()).neg();
-    elementwise.reshape([batch as i32, -1]).mean_dim(1).reshape([batch])
+    elementwise
+        .reshape([batch as i32, -1])
+        .mean_dim(1)
+        .reshape([batch])
 }
 
 /// Mean squared error per image: `[batch, c, h, w]` → `[batch]`.

@@ -54,7 +54,7 @@ impl AutoencoderConfig {
         if self.channels == 0 || self.channels > 4 {
             return Err(format!("channels must be 1..=4, got {}", self.channels));
         }
-        if self.side < 4 || self.side % 4 != 0 || self.side > 512 {
+        if self.side < 4 || !self.side.is_multiple_of(4) || self.side > 512 {
             return Err(format!(
                 "side must be a multiple of 4 in 4..=512, got {}",
                 self.side
@@ -63,7 +63,7 @@ impl AutoencoderConfig {
         if self.filters == 0 || self.filters > 1024 {
             return Err(format!("filters must be 1..=1024, got {}", self.filters));
         }
-        if self.kernel == 0 || self.kernel % 2 == 0 || self.kernel > 15 {
+        if self.kernel == 0 || self.kernel.is_multiple_of(2) || self.kernel > 15 {
             return Err(format!(
                 "kernel must be odd and at most 15, got {}",
                 self.kernel
@@ -95,18 +95,12 @@ impl AutoencoderConfig {
             let values: Vec<f32> = (0..shape.iter().product::<usize>())
                 .map(|_| ((rng.uniform() * 2.0 - 1.0) * limit) as f32)
                 .collect();
-            layer.weight = Param::from_tensor(Tensor::from_data(
-                TensorData::new(values, shape),
-                device,
-            ));
+            layer.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device));
             layer.bias = Some(Param::from_tensor(Tensor::zeros([to], device)));
             layer
         };
-        let pool = || {
-            MaxPool2dConfig::new([2, 2])
-                .with_strides([2, 2])
-                .init()
-        };
+        let pool = || MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
         let upsample = || {
             Interpolate2dConfig::new()
                 .with_scale_factor(Some([2.0, 2.0]))
@@ -213,7 +207,11 @@ mod tests {
             TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
             &device,
         );
-        let values = up.forward(x).into_data().try_into_vec::<f32>().unwrap_or_default();
+        let values = up
+            .forward(x)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
         assert_eq!(
             values,
             vec![
@@ -252,6 +250,11 @@ mod tests {
         assert!(AutoencoderConfig::new().validate().is_ok());
         assert!(AutoencoderConfig::new().with_side(30).validate().is_err());
         assert!(AutoencoderConfig::new().with_kernel(2).validate().is_err());
-        assert!(AutoencoderConfig::new().with_channels(0).validate().is_err());
+        assert!(
+            AutoencoderConfig::new()
+                .with_channels(0)
+                .validate()
+                .is_err()
+        );
     }
 }

@@ -121,7 +121,9 @@ pub struct LoadedModel {
 pub enum ModelFileError {
     #[error("not a Driftglass model file (it does not start with {MAGIC:?})")]
     NotAModelFile,
-    #[error("model file format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "model file format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion { found: u32 },
     #[error("model file is truncated: {section} needs {needed} bytes, {available} remain")]
     Truncated {
@@ -248,8 +250,8 @@ fn split(bytes: &[u8]) -> Result<(ModelHeader, Vec<f32>, &[u8]), ModelFileError>
     if Sha256::digest(&bytes[..body_end]).as_slice() != digest {
         return Err(ModelFileError::ChecksumMismatch);
     }
-    let header: ModelHeader = serde_json::from_slice(header_bytes)
-        .map_err(|e| ModelFileError::Header(e.to_string()))?;
+    let header: ModelHeader =
+        serde_json::from_slice(header_bytes).map_err(|e| ModelFileError::Header(e.to_string()))?;
     let baseline = baseline_bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -272,8 +274,12 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
     if losses.windows(2).any(|w| w[0] > w[1]) {
         return Err(ModelFileError::Baseline("losses are not sorted".into()));
     }
-    let baseline = Baseline::new(header.baseline.loss, header.baseline.dataset.clone(), losses)
-        .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
+    let baseline = Baseline::new(
+        header.baseline.loss,
+        header.baseline.dataset.clone(),
+        losses,
+    )
+    .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| ModelFileError::Weights(e.to_string()))?;
     let model = config
@@ -325,7 +331,13 @@ mod tests {
         };
         images.pixels[100] = 1.0;
         let a = pollster::block_on(crate::reconstruct(&model, &images, &device, 8, |_| {}));
-        let b = pollster::block_on(crate::reconstruct(&loaded.model, &images, &device, 8, |_| {}));
+        let b = pollster::block_on(crate::reconstruct(
+            &loaded.model,
+            &images,
+            &device,
+            8,
+            |_| {},
+        ));
         let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
         assert_eq!(a.len(), 2);
         assert_eq!(a, b);
@@ -337,7 +349,10 @@ mod tests {
         let device = Device::flex();
         // Every truncation point.
         for len in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
-            assert!(decode(&bytes[..len], &device).is_err(), "truncated at {len}");
+            assert!(
+                decode(&bytes[..len], &device).is_err(),
+                "truncated at {len}"
+            );
         }
         // A flipped byte anywhere is caught by the checksum (or the magic/version check).
         for at in (0..bytes.len()).step_by(251) {

@@ -141,7 +141,11 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
     let format = image::guess_format(bytes).map_err(|_| PreprocessError::UnknownFormat)?;
     if !matches!(
         format,
-        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::WebP
+        ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::Gif
+            | ImageFormat::Bmp
+            | ImageFormat::WebP
     ) {
         return Err(PreprocessError::UnknownFormat);
     }
@@ -221,9 +225,11 @@ fn to_gray_on_black(image: &DynamicImage) -> Vec<f32> {
         DynamicImage::ImageLuma8(buffer) => {
             buffer.as_raw().iter().map(|v| *v as f32 / 255.0).collect()
         }
-        DynamicImage::ImageLuma16(buffer) => {
-            buffer.as_raw().iter().map(|v| *v as f32 / 65535.0).collect()
-        }
+        DynamicImage::ImageLuma16(buffer) => buffer
+            .as_raw()
+            .iter()
+            .map(|v| *v as f32 / 65535.0)
+            .collect(),
         DynamicImage::ImageLumaA8(buffer) => buffer
             .as_raw()
             .chunks_exact(2)
@@ -388,7 +394,11 @@ mod tests {
             (ImageFormat::Bmp, "bmp"),
             (ImageFormat::WebP, "webp"),
         ] {
-            let source = if format == ImageFormat::Png { &image } else { &rgb };
+            let source = if format == ImageFormat::Png {
+                &image
+            } else {
+                &rgb
+            };
             let bytes = encode(source, format);
             assert!(!bytes.is_empty(), "{name} encoder produced nothing");
             let out = preprocess_bytes(&bytes, &PreprocessConfig::default())
@@ -434,7 +444,11 @@ mod tests {
         let bytes = encode(&DynamicImage::ImageLuma16(buffer), ImageFormat::Png);
         let out = preprocess_bytes(&bytes, &PreprocessConfig::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.pixels.iter().all(|v| (v - 32768.0 / 65535.0).abs() < 1e-6));
+        assert!(
+            out.pixels
+                .iter()
+                .all(|v| (v - 32768.0 / 65535.0).abs() < 1e-6)
+        );
     }
 
     #[test]
@@ -442,16 +456,22 @@ mod tests {
         let one = DynamicImage::ImageLuma8(
             ImageBuffer::<Luma<u8>, _>::from_raw(1, 1, vec![200]).unwrap_or_default(),
         );
-        let out = preprocess_bytes(&encode(&one, ImageFormat::Png), &PreprocessConfig::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let out = preprocess_bytes(
+            &encode(&one, ImageFormat::Png),
+            &PreprocessConfig::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.pixels.iter().all(|v| (v - 200.0 / 255.0).abs() < 1e-6));
 
         // 2800×10 white strip: aspect kept, so it becomes a thin centred band.
         let wide = DynamicImage::ImageLuma8(
             ImageBuffer::<Luma<u8>, _>::from_raw(2800, 10, vec![255; 28_000]).unwrap_or_default(),
         );
-        let out = preprocess_bytes(&encode(&wide, ImageFormat::Png), &PreprocessConfig::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let out = preprocess_bytes(
+            &encode(&wide, ImageFormat::Png),
+            &PreprocessConfig::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((out.source_width, out.source_height), (2800, 10));
         let total: f32 = out.pixels.iter().sum();
         // Area is conserved: 10/2800 of the square is white → 784 · 10 / 2800 = 2.8.
@@ -476,9 +496,11 @@ mod tests {
         let fine: Vec<f32> = (0..56 * 56)
             .map(|i| ((i % 56 + i / 56) % 2) as f32)
             .collect();
-        assert!(resize_area(&fine, 56, 56, 28, 28)
-            .iter()
-            .all(|v| (v - 0.5).abs() < 1e-6));
+        assert!(
+            resize_area(&fine, 56, 56, 28, 28)
+                .iter()
+                .all(|v| (v - 0.5).abs() < 1e-6)
+        );
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub async fn train(
     add_gaussian_noise(
         &mut noisy_validation.pixels,
         config.noise_factor,
-        &mut SeededRng::new(config.seed ^ 0x5eed_0f_da7a),
+        &mut SeededRng::new(config.seed ^ 0x005e_ed0f_da7a),
     );
 
     let batches = training_set.count.div_ceil(config.batch_size);
@@ -228,9 +228,14 @@ pub async fn train(
             }
         }
         let train_seconds = (clock.now_seconds() - started).max(1e-9);
-        let validation_loss =
-            validation_loss(&model.valid(), &noisy_validation, validation_set, device, config.loss)
-                .await?;
+        let validation_loss = validation_loss(
+            &model.valid(),
+            &noisy_validation,
+            validation_set,
+            device,
+            config.loss,
+        )
+        .await?;
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -324,7 +329,10 @@ mod tests {
         let trained = short_run(7);
         let losses: Vec<f64> = trained.history.iter().map(|r| r.validation_loss).collect();
         assert_eq!(losses.len(), 3);
-        assert!(losses[2] < losses[0], "validation loss did not fall: {losses:?}");
+        assert!(
+            losses[2] < losses[0],
+            "validation loss did not fall: {losses:?}"
+        );
         let train: Vec<f64> = trained.history.iter().map(|r| r.train_loss).collect();
         assert!(train[2] < train[0], "training loss did not fall: {train:?}");
     }
