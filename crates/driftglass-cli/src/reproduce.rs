@@ -186,12 +186,12 @@ fn num(value: Option<f64>) -> String {
 fn print_table(rows: &[Row], sha: &str) {
     println!("model {}", &sha[..16.min(sha.len())]);
     println!(
-        "{:<20} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>9} {:>6}",
-        "", "", "reference", "", "ours, ref. way", "", "ours, true error", "", ""
+        "{:<20} {:>6} | {:<17} | {:<17} | {}",
+        "", "images", "reference", "ours, ref. way", "ours, true error"
     );
     println!(
         "{:<20} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>9} {:>6}",
-        "set", "images", "loss", "ratio", "loss", "ratio", "loss", "ratio", "AUROC"
+        "set", "", "loss", "ratio", "loss", "ratio", "loss", "ratio", "AUROC"
     );
     for r in rows {
         println!(
