@@ -186,8 +186,8 @@ fn num(value: Option<f64>) -> String {
 fn print_table(rows: &[Row], sha: &str) {
     println!("model {}", &sha[..16.min(sha.len())]);
     println!(
-        "{:<20} {:>6} | {:<17} | {:<17} | {}",
-        "", "images", "reference", "ours, ref. way", "ours, true error"
+        "{:<20} {:>6} | {:<17} | {:<17} | ours, true error",
+        "", "images", "reference", "ours, ref. way"
     );
     println!(
         "{:<20} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>9} {:>6}",
