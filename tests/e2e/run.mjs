@@ -62,12 +62,17 @@ async function dropFiles(page, files) {
 
 async function runPath(label, extraArgs, files, expected, port) {
   const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
-  const browser = await chromium.launch({
+  // A fresh profile directory per run (Playwright's persistent context owns --user-data-dir).
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1200, height: 900 },
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-quic', '--no-first-run', `--user-data-dir=${profile}`, ...extraArgs],
+      '--disable-quic', '--no-first-run', ...extraArgs],
   });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const page = browser.pages()[0] ?? await browser.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console] ${m.text().slice(0, 300)}`); });
+  page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)}`));
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
   const started = Date.now();
@@ -92,7 +97,10 @@ async function runPath(label, extraArgs, files, expected, port) {
     check(want?.status === 'scored', `${card.name} scored in browser but not by CLI`);
     if (want) {
       check(Math.abs(card.loss - want.loss) < 1e-4, `${card.name} loss ${card.loss} vs CLI ${want.loss}`);
-      check(Math.abs(card.p - want.p_value) < 1e-4, `${card.name} p ${card.p} vs CLI ${want.p_value}`);
+      // The CPU kernels of wasm (simd128) and native (AVX) sum in different orders, so losses
+      // differ by ~1e-7; that can move an image past one baseline image: one rank = 1/(n+1).
+      const rank = 1 / (expected.report.model.baseline.count + 1);
+      check(Math.abs(card.p - want.p_value) <= rank + 1e-9, `${card.name} p ${card.p} vs CLI ${want.p_value}`);
     }
   }
   for (const error of errors) {

@@ -80,6 +80,8 @@ async fn score_files(
     let good: Vec<usize> = (0..prepared.len())
         .filter(|i| prepared[*i].1.is_ok())
         .collect();
+    // The model is decoded once; its weights move to the active backend's device here.
+    let network = burn::module::Module::to_device(model.model.clone(), &backend.device);
     let mut reconstructions = Vec::with_capacity(good.len());
     for chunk in good.chunks(CHUNK) {
         if cancelled.get() {
@@ -92,7 +94,7 @@ async fn score_files(
                 .ok()
                 .map(|(pixels, ..)| pixels.as_slice())
         }));
-        let out = driftglass_model::reconstruct(&model.model, &set, &backend.device, CHUNK, |_| {})
+        let out = driftglass_model::reconstruct(&network, &set, &backend.device, CHUNK, |_| {})
             .await
             .map_err(|e| e.to_string())?;
         reconstructions.extend(out);
@@ -323,7 +325,7 @@ pub fn app() -> Html {
                 <div><span class="label">{ "mean loss" }</span>
                     <span data-testid="mean-loss">{ b.mean_loss.map(|m| format!("{m:.6}")).unwrap_or_default() }</span></div>
                 <div><span class="label">{ "loss ratio" }</span>
-                    <span data-testid="ratio" data-value={ b.loss_ratio.map(|r| format!("{r:.6}")).unwrap_or_default() }>
+                    <span data-testid="ratio" data-value={ b.loss_ratio.map(|r| r.to_string()).unwrap_or_default() }>
                         { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>
                 <div><span class="label">{ "flagged" }</span>
                     <span data-testid="flagged">{ b.flagged }</span>
@@ -397,8 +399,8 @@ fn card_view(card: &Card) -> Html {
     match (&card.outcome, &card.images) {
         (ImageOutcome::Scored(s), Some(images)) => html! {
             <article class={classes!("card", s.flagged.then_some("flagged"))} data-testid="card"
-                data-name={card.name.clone()} data-loss={format!("{:.6}", s.loss)}
-                data-p-value={format!("{:.6}", s.p_value)}>
+                data-name={card.name.clone()} data-loss={s.loss.to_string()}
+                data-p-value={s.p_value.to_string()}>
                 <div class="pictures">
                     <img src={images.input.clone()} alt="input" />
                     <img src={images.reconstruction.clone()} alt="reconstruction" />
