@@ -8,7 +8,7 @@ use clap::Args;
 use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
 use driftglass_model::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, ImageReport, Report, build_report, image_score,
+    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, image_reports,
 };
 use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
 
@@ -96,7 +96,7 @@ fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
 /// One input turned into pixels, or the reason it could not be.
 struct Prepared {
     name: String,
-    result: Result<(Vec<f32>, u32, u32), String>,
+    result: PreparedInput,
 }
 
 fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
@@ -174,32 +174,12 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     ))?;
     bar.finish_and_clear();
 
-    let mut scores = reconstructions.iter().zip(&good);
-    let images: Vec<ImageReport> = prepared
-        .iter()
-        .map(|p| ImageReport {
-            name: p.name.clone(),
-            outcome: match &p.result {
-                Ok(_) => match scores.next() {
-                    Some((reconstruction, (_, width, height))) => {
-                        ImageOutcome::Scored(image_score(
-                            reconstruction,
-                            &loaded.baseline,
-                            args.flag_rate,
-                            *width,
-                            *height,
-                        ))
-                    }
-                    None => ImageOutcome::Failed {
-                        error: "internal error: no reconstruction".into(),
-                    },
-                },
-                Err(error) => ImageOutcome::Failed {
-                    error: error.clone(),
-                },
-            },
-        })
-        .collect();
+    let images = image_reports(
+        prepared.iter().map(|p| (p.name.as_str(), &p.result)),
+        &reconstructions,
+        &loaded.baseline,
+        args.flag_rate,
+    );
     let app = format!("driftglass-cli {}", driftglass_model::VERSION);
     let report = build_report(&app, &loaded, config, images, args.flag_rate);
     if args.json {

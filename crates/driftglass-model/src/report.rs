@@ -122,6 +122,43 @@ pub fn image_score(
     }
 }
 
+/// An input after preprocessing: its 784 pixels and source width and height, or why it has none.
+pub type PreparedInput = Result<(Vec<f32>, u32, u32), String>;
+
+/// Per-input reports, in input order: failed inputs keep their reason; each scorable input takes
+/// the next of `reconstructions` (one per scorable input, in the same order).
+pub fn image_reports<'a>(
+    inputs: impl IntoIterator<Item = (&'a str, &'a PreparedInput)>,
+    reconstructions: &[Reconstruction],
+    baseline: &Baseline,
+    flag_rate: f64,
+) -> Vec<ImageReport> {
+    let mut next = reconstructions.iter();
+    inputs
+        .into_iter()
+        .map(|(name, input)| ImageReport {
+            name: name.to_string(),
+            outcome: match input {
+                Ok((_, width, height)) => match next.next() {
+                    Some(reconstruction) => ImageOutcome::Scored(image_score(
+                        reconstruction,
+                        baseline,
+                        flag_rate,
+                        *width,
+                        *height,
+                    )),
+                    None => ImageOutcome::Failed {
+                        error: "internal error: no reconstruction".into(),
+                    },
+                },
+                Err(error) => ImageOutcome::Failed {
+                    error: error.clone(),
+                },
+            },
+        })
+        .collect()
+}
+
 /// Assemble a report from per-input outcomes.
 pub fn build_report(
     app: &str,
@@ -199,5 +236,49 @@ mod tests {
         assert!(json.contains(r#""status":"scored""#), "{json}");
         let back: ImageReport = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, scored);
+    }
+
+    #[test]
+    fn reports_pair_reconstructions_with_scorable_inputs_in_order() {
+        let baseline = Baseline::new(crate::LossKind::Bce, "t", vec![0.1, 0.2, 0.3])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reconstruction = |bce| Reconstruction {
+            bce,
+            mse: 0.0,
+            output_entropy: 0.0,
+            pixels: Vec::new(),
+        };
+        let inputs: Vec<(String, PreparedInput)> = vec![
+            ("a".into(), Ok((Vec::new(), 28, 28))),
+            ("b".into(), Err("empty file".into())),
+            ("c".into(), Ok((Vec::new(), 5, 7))),
+        ];
+        let reports = image_reports(
+            inputs.iter().map(|(n, i)| (n.as_str(), i)),
+            &[reconstruction(0.05), reconstruction(0.9)],
+            &baseline,
+            0.3,
+        );
+        let losses: Vec<Option<(f64, bool, u32)>> = reports
+            .iter()
+            .map(|r| match &r.outcome {
+                ImageOutcome::Scored(s) => Some((s.loss, s.flagged, s.width)),
+                ImageOutcome::Failed { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            losses,
+            vec![
+                Some((0.05f32 as f64, false, 28)),
+                None,
+                Some((0.9f32 as f64, true, 5))
+            ]
+        );
+        assert_eq!(
+            reports[1].outcome,
+            ImageOutcome::Failed {
+                error: "empty file".into()
+            }
+        );
     }
 }

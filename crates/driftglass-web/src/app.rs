@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, ImageReport, Report, build_report, image_score,
+    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, image_reports,
 };
 use driftglass_model::{ImageSet, PreprocessConfig, preprocess_bytes};
 use js_sys::Promise;
@@ -54,7 +54,7 @@ async fn score_files(
 ) -> Result<Option<(Report, Vec<Card>)>, String> {
     let config = PreprocessConfig::default();
     let total = files.len();
-    let mut prepared: Vec<(String, Result<(Vec<f32>, u32, u32), String>)> = Vec::new();
+    let mut prepared: Vec<(String, PreparedInput)> = Vec::new();
     for (i, file) in files.into_iter().enumerate() {
         if cancelled.get() {
             return Ok(None);
@@ -105,33 +105,18 @@ async fn score_files(
         });
         yield_to_browser().await;
     }
-    let mut next = reconstructions.iter();
-    let mut pixels = Vec::new();
-    let images: Vec<ImageReport> = prepared
+    let images = image_reports(
+        prepared.iter().map(|(name, input)| (name.as_str(), input)),
+        &reconstructions,
+        &model.baseline,
+        DEFAULT_FLAG_RATE,
+    );
+    // Input and reconstruction pixels of the scored images, for the cards' pictures.
+    let pixels: Vec<(Vec<f32>, Vec<f32>)> = prepared
         .iter()
-        .map(|(name, result)| ImageReport {
-            name: name.clone(),
-            outcome: match result {
-                Ok((input, width, height)) => match next.next() {
-                    Some(r) => {
-                        pixels.push((input.clone(), r.pixels.clone()));
-                        ImageOutcome::Scored(image_score(
-                            r,
-                            &model.baseline,
-                            DEFAULT_FLAG_RATE,
-                            *width,
-                            *height,
-                        ))
-                    }
-                    None => ImageOutcome::Failed {
-                        error: "no reconstruction".into(),
-                    },
-                },
-                Err(error) => ImageOutcome::Failed {
-                    error: error.clone(),
-                },
-            },
-        })
+        .filter_map(|(_, input)| input.as_ref().ok())
+        .zip(&reconstructions)
+        .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
         .collect();
     let app = format!("driftglass-web {}", driftglass_model::VERSION);
     let report = build_report(&app, model, config, images, DEFAULT_FLAG_RATE);
