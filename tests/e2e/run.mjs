@@ -1,21 +1,29 @@
 // End-to-end test of the trunk-built app (dist/) in Debian's headless Chromium.
 //
-// For each backend path (WebGPU via SwiftShader, and CPU with WebGPU unavailable) it drops real
-// image files through a real drop event, waits for the results, and checks every number shown
-// against `driftglass score --json` on the same files (to 1e-4). It also checks that the page
-// makes no request other than for its own static assets, and saves a full-page screenshot.
+// Once on the WebGPU path (SwiftShader) and once with WebGPU disabled (CPU wasm), it:
+//  - drops a real folder through a real drop event (Chromium's own drag and drop, via the
+//    DevTools protocol, so the page walks directory entries): digits, a text file, an empty
+//    file and a truncated PNG; every number shown must equal `driftglass score --json` on the
+//    same files (to 1e-4), the bad files must show the CLI's messages, the digits still score;
+//  - drops 100 PNG files and times the first rendered result and the whole batch;
+//  - pastes an image from the clipboard;
+//  - clicks demo sets and checks the ratio shown against the CLI on the same IDX file
+//    (all four on the CPU path; WebGPU here is emulated on the CPU, so only one there);
+//  - records every request: anything but the app's own static files fails the test;
+//  - saves full-page screenshots to tests/artifacts/.
 //
 // Usage: node run.mjs <dist dir> <driftglass CLI binary> <fixtures dir>
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, readdir, mkdir, rm, mkdtemp } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { join, extname, resolve } from 'node:path';
+import { join, extname, resolve, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 
 const [dist, cli, fixtures] = process.argv.slice(2).map((p) => resolve(p));
-const artifacts = resolve('../artifacts');
+const artifacts = resolve(fixtures, '../artifacts');
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png' };
+const DEMOS = ['mnist', 'noisy', 'letters', 'fashion'];
 
 function serve(root) {
   const served = [];
@@ -35,32 +43,105 @@ function serve(root) {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, served, port: server.address().port })));
 }
 
-function cliScores(files) {
+// `driftglass score --json`, images keyed by base name ("digit-0.png", "letters.idx#3").
+function cliScores(inputs) {
   let stdout;
   try {
-    stdout = execFileSync(cli, ['score', '--json', ...files], { encoding: 'utf8' });
+    stdout = execFileSync(cli, ['score', '--json', ...inputs], { encoding: 'utf8', maxBuffer: 1 << 26 });
   } catch (error) {
-    stdout = error.stdout; // exit status 3: some files failed, report still printed
+    stdout = error.stdout; // exit status 3: some files failed, the report is still printed
   }
   const report = JSON.parse(stdout);
-  const byName = new Map(report.images.map((i) => [i.name.split('/').pop(), i]));
+  const byName = new Map(report.images.map((i) => [basename(i.name), i]));
   return { report, byName };
 }
 
-async function dropFiles(page, files) {
+let failures = 0;
+const check = (ok, message) => { if (!ok) { failures++; console.log(`  FAIL ${message}`); } };
+
+// Drop files through a synthetic drop event; the page records when the first card of this drop
+// is rendered (a MutationObserver), relative to the drop.
+async function dropFilesSynthetic(page, files) {
   const payload = [];
-  for (const file of files) {
-    payload.push({ name: file.split('/').pop(), bytes: [...(await readFile(file))] });
-  }
-  const dataTransfer = await page.evaluateHandle((items) => {
+  for (const file of files) payload.push({ name: basename(file), bytes: [...(await readFile(file))] });
+  await page.evaluate((items) => {
     const dt = new DataTransfer();
     for (const item of items) dt.items.add(new File([new Uint8Array(item.bytes)], item.name));
-    return dt;
+    const names = new Set(items.map((i) => i.name));
+    window.__firstCard = undefined;
+    const observer = new MutationObserver(() => {
+      const card = document.querySelector('[data-testid=card]');
+      if (card && names.has(card.dataset.name)) {
+        window.__firstCard = performance.now() - window.__dropAt;
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { childList: true, subtree: true });
+    window.__dropAt = performance.now();
+    document.querySelector('[data-testid=dropzone]').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, payload);
-  await page.dispatchEvent('[data-testid=dropzone]', 'drop', { dataTransfer });
 }
 
-async function runPath(label, extraArgs, files, expected, port) {
+// A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
+async function dropPaths(page, paths) {
+  const box = await page.locator('[data-testid=dropzone]').boundingBox();
+  const x = box.x + box.width / 2;
+  const y = box.y + box.height / 2;
+  const client = await page.context().newCDPSession(page);
+  const data = { items: [], files: paths, dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop']) {
+    await client.send('Input.dispatchDragEvent', { type, x, y, data });
+  }
+  await client.detach();
+}
+
+// The number of the run on show (0 before the first).
+async function runId(page) {
+  return page.evaluate(() => Number(document.querySelector('[data-testid=summary]')?.dataset.run ?? 0));
+}
+
+// Wait for a later run than `after` to finish with `count` inputs.
+async function waitForBatch(page, after, count, timeout = 600_000) {
+  await page.waitForFunction(([after, n]) => {
+    const s = document.querySelector('[data-testid=summary]');
+    if (!s || s.dataset.complete !== 'true' || Number(s.dataset.run) <= after) return false;
+    const scored = Number(s.querySelector('[data-testid=scored]').textContent);
+    const failed = Number(s.querySelector('[data-testid=failed]').textContent);
+    return scored + failed === n && !document.querySelector('[data-testid=progress]');
+  }, [after, count], { timeout, polling: 50 });
+}
+
+async function shown(page) {
+  const cards = await page.locator('[data-testid=card]').evaluateAll((els) =>
+    els.map((e) => ({ name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue) })));
+  const errors = await page.locator('[data-testid=card-error]').evaluateAll((els) =>
+    els.map((e) => ({ name: e.dataset.name, text: e.querySelector('.error').textContent })));
+  const ratio = Number(await page.locator('[data-testid=ratio]').getAttribute('data-value'));
+  return { cards, errors, ratio };
+}
+
+function compare(what, seen, expected) {
+  const rank = 1 / (expected.report.model.baseline.count + 1);
+  for (const card of seen.cards) {
+    const want = expected.byName.get(basename(card.name));
+    check(want?.status === 'scored', `${what}: ${card.name} scored in the browser but not by the CLI`);
+    if (!want) continue;
+    check(Math.abs(card.loss - want.loss) < 1e-4, `${what}: ${card.name} loss ${card.loss} vs CLI ${want.loss}`);
+    // wasm (simd128) and native kernels sum in different orders, so losses differ by ~1e-7;
+    // that can move an image past one baseline image: one rank of the p-value, 1/(n+1).
+    check(Math.abs(card.p - want.p_value) <= rank + 1e-9, `${what}: ${card.name} p ${card.p} vs CLI ${want.p_value}`);
+  }
+  for (const error of seen.errors) {
+    const want = expected.byName.get(basename(error.name));
+    check(want?.status === 'failed' && want.error === error.text, `${what}: ${error.name}: "${error.text}" vs CLI "${want?.error}"`);
+  }
+  const scored = [...expected.byName.values()].filter((i) => i.status === 'scored').length;
+  check(seen.cards.length === Math.min(scored, 240), `${what}: ${seen.cards.length} cards vs ${scored} scored by the CLI`);
+  check(seen.errors.length === expected.byName.size - scored, `${what}: ${seen.errors.length} error cards`);
+  check(Math.abs(seen.ratio - expected.report.batch.loss_ratio) < 1e-4, `${what}: ratio ${seen.ratio} vs CLI ${expected.report.batch.loss_ratio}`);
+}
+
+async function runPath(label, extraArgs, demos, port, expected) {
   const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
   // A fresh profile directory per run (Playwright's persistent context owns --user-data-dir).
   const browser = await chromium.launchPersistentContext(profile, {
@@ -72,66 +153,94 @@ async function runPath(label, extraArgs, files, expected, port) {
   });
   const page = browser.pages()[0] ?? await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console] ${m.text().slice(0, 300)}`); });
-  page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)}`));
+  page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
+  const line = [];
+
   const started = Date.now();
   await page.goto(`http://127.0.0.1:${port}/`);
   const badge = page.locator('[data-testid=backend]');
   await badge.filter({ hasNotText: 'starting' }).waitFor({ timeout: 120_000 });
   const badgeText = await badge.textContent();
-  const interactive = Date.now() - started;
-  const dropStart = Date.now();
-  await dropFiles(page, files);
-  await page.locator('[data-testid=summary]').waitFor({ timeout: 600_000 });
-  const firstResult = Date.now() - dropStart;
-  const cards = await page.locator('[data-testid=card]').evaluateAll((els) =>
-    els.map((e) => ({ name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue) })));
-  const errors = await page.locator('[data-testid=card-error]').evaluateAll((els) =>
-    els.map((e) => ({ name: e.dataset.name, text: e.querySelector('.error').textContent })));
-  const ratio = Number(await page.locator('[data-testid=ratio]').getAttribute('data-value'));
-  let failures = 0;
-  const check = (ok, message) => { if (!ok) { failures++; console.log(`  FAIL ${message}`); } };
-  for (const card of cards) {
-    const want = expected.byName.get(card.name);
-    check(want?.status === 'scored', `${card.name} scored in browser but not by CLI`);
-    if (want) {
-      check(Math.abs(card.loss - want.loss) < 1e-4, `${card.name} loss ${card.loss} vs CLI ${want.loss}`);
-      // The CPU kernels of wasm (simd128) and native (AVX) sum in different orders, so losses
-      // differ by ~1e-7; that can move an image past one baseline image: one rank = 1/(n+1).
-      const rank = 1 / (expected.report.model.baseline.count + 1);
-      check(Math.abs(card.p - want.p_value) <= rank + 1e-9, `${card.name} p ${card.p} vs CLI ${want.p_value}`);
-    }
+  line.push(`backend "${badgeText}"`, `interactive after ${Date.now() - started} ms`);
+  check(label === 'webgpu' ? badgeText.startsWith('WebGPU') : badgeText.startsWith('CPU'), `${label}: badge "${badgeText}"`);
+
+  // 1. A folder with good and bad files, through Chromium's drag and drop.
+  const mixed = join(fixtures, 'mixed');
+  let run = await runId(page);
+  let t = Date.now();
+  await dropPaths(page, [mixed]);
+  await waitForBatch(page, run, expected.mixed.byName.size);
+  const seenMixed = await shown(page);
+  compare(`${label} folder drop`, seenMixed, expected.mixed);
+  check(seenMixed.cards.every((c) => c.name.startsWith('mixed/')), `${label}: names keep the folder: ${seenMixed.cards.map((c) => c.name)}`);
+  line.push(`folder of ${expected.mixed.byName.size} files: ${seenMixed.cards.length} scored, ${seenMixed.errors.length} errors, ratio ${seenMixed.ratio.toFixed(6)} in ${Date.now() - t} ms`);
+
+  // 2. 100 images: time to the first rendered card, and to the whole batch.
+  const hundred = (await readdir(join(fixtures, 'drop-100'))).sort().map((f) => join(fixtures, 'drop-100', f));
+  run = await runId(page);
+  t = Date.now();
+  await dropFilesSynthetic(page, hundred);
+  await waitForBatch(page, run, 100);
+  const all = Date.now() - t;
+  const first = await page.evaluate(() => window.__firstCard);
+  check(typeof first === 'number', `${label}: no first-card time recorded`);
+  compare(`${label} 100 files`, await shown(page), expected.hundred);
+  line.push(`100 images: first result rendered ${Math.round(first)} ms after the drop, all after ${all} ms`);
+
+  // 3. Paste an image.
+  const pasted = join(fixtures, 'mnist-sample', 'mnist-test-05.png');
+  const bytes = [...(await readFile(pasted))];
+  run = await runId(page);
+  await page.evaluate((b) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(b)], 'pasted.png', { type: 'image/png' }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+  }, bytes);
+  await waitForBatch(page, run, 1);
+  const seenPaste = await shown(page);
+  const wantPaste = expected.paste.report.images[0];
+  check(seenPaste.cards.length === 1 && Math.abs(seenPaste.cards[0].loss - wantPaste.loss) < 1e-4,
+    `${label}: pasted image ${JSON.stringify(seenPaste.cards)} vs CLI ${wantPaste.loss}`);
+  line.push(`paste: loss ${seenPaste.cards[0]?.loss.toFixed(6)}`);
+
+  // 4. Demo sets.
+  for (const demo of demos) {
+    run = await runId(page);
+    t = Date.now();
+    await page.click(`[data-testid=demo-${demo}]`);
+    await waitForBatch(page, run, 200);
+    const seen = await shown(page);
+    compare(`${label} demo ${demo}`, seen, expected.demos[demo]);
+    const alert = await page.locator('[data-testid=alert]').count();
+    check((alert > 0) === (seen.ratio >= 1.10), `${label} demo ${demo}: alert shown ${alert > 0} at ratio ${seen.ratio}`);
+    line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %) in ${Date.now() - t} ms`);
+    await mkdir(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
   }
-  for (const error of errors) {
-    const want = expected.byName.get(error.name);
-    check(want?.status === 'failed' && want.error === error.text, `${error.name}: "${error.text}" vs CLI "${want?.error}"`);
-  }
-  const scoredByCli = [...expected.byName.values()].filter((i) => i.status === 'scored').length;
-  check(cards.length === scoredByCli, `${cards.length} cards vs ${scoredByCli} scored by CLI`);
-  check(errors.length === expected.byName.size - scoredByCli, `${errors.length} error cards`);
-  check(Math.abs(ratio - expected.report.batch.loss_ratio) < 1e-4, `ratio ${ratio} vs CLI ${expected.report.batch.loss_ratio}`);
+
+  // 5. Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
-  check(foreign.length === 0, `requests outside the app: ${foreign.join(', ')}`);
-  await mkdir(artifacts, { recursive: true });
-  const shot = join(artifacts, `app-${label}.png`);
-  await page.screenshot({ path: shot, fullPage: true });
-  console.log(`${label}: backend "${badgeText}", interactive after ${interactive} ms, ${files.length} files dropped, ` +
-    `results after ${firstResult} ms, ${cards.length} scored, ${errors.length} errors, ratio ${ratio.toFixed(6)}, ` +
-    `${requests.length} requests (all same-origin: ${foreign.length === 0}), screenshot ${shot}`);
+  check(foreign.length === 0, `${label}: requests outside the app: ${foreign.join(', ')}`);
+  const own = new Set(requests.filter((u) => u.startsWith(origin)).map((u) => new URL(u).pathname));
+  line.push(`${requests.length} requests, all to the app's own files: ${[...own].sort().join(' ')}`);
+  console.log(`${label}: ${line.join('; ')}`);
   await browser.close();
   await rm(profile, { recursive: true, force: true });
-  return failures;
 }
 
-const mixed = join(fixtures, 'mixed');
-const files = (await readdir(mixed)).sort().map((f) => join(mixed, f));
-const expected = cliScores(files);
+const mixedDir = join(fixtures, 'mixed');
+const expected = {
+  mixed: cliScores((await readdir(mixedDir)).sort().map((f) => join(mixedDir, f))),
+  hundred: cliScores([join(fixtures, 'drop-100')]),
+  paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),
+  demos: Object.fromEntries(DEMOS.map((d) => [d, cliScores([join(dist, 'demo', `${d}.idx`)])])),
+};
 const { server, port } = await serve(dist);
-let failures = 0;
-failures += await runPath('cpu', ['--disable-features=WebGPU'], files, expected, port);
-failures += await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], files, expected, port);
+await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
+await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);
 server.close();
 if (failures > 0) {
   console.log(`${failures} check(s) failed`);

@@ -2,6 +2,7 @@
 //! and reproduce the reference experiment's table.
 
 mod data;
+mod demo;
 mod letters;
 mod progress;
 mod reproduce;
@@ -32,6 +33,8 @@ enum Command {
     Letters(letters::LettersArgs),
     /// Reproduce the reference experiment's table with our model, side by side.
     Reproduce(reproduce::ReproduceArgs),
+    /// Write the web app's demo sets (MNIST, noisy MNIST, letters, Fashion-MNIST) as IDX files.
+    DemoSets(demo::DemoSetsArgs),
 }
 
 /// Exit status when every input was scored.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
+        Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -8,7 +8,8 @@ use clap::Args;
 use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
 use driftglass_model::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, image_reports,
+    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, idx_inputs,
+    image_reports, prepare_image,
 };
 use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
 
@@ -58,11 +59,8 @@ pub fn load_model(path: Option<&Path>, device: &Device) -> Result<LoadedModel> {
 }
 
 fn is_idx(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    name.ends_with(".idx") || name.contains("-idx3-ubyte")
+    path.file_name()
+        .is_some_and(|n| driftglass_model::idx::is_idx_name(&n.to_string_lossy()))
 }
 
 /// Expand folders into their files (sorted by name), keeping explicit files as given.
@@ -105,14 +103,11 @@ fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
         let name = file.display().to_string();
         if is_idx(file) {
             match driftglass_model::idx::read_images(file) {
-                Ok(set) => {
-                    for index in 0..set.count {
-                        prepared.push(Prepared {
-                            name: format!("{name}#{index}"),
-                            result: Ok((set.image(index).to_vec(), 28, 28)),
-                        });
-                    }
-                }
+                Ok(set) => prepared.extend(
+                    idx_inputs(&name, &set)
+                        .into_iter()
+                        .map(|(name, result)| Prepared { name, result }),
+                ),
                 Err(error) => prepared.push(Prepared {
                     name,
                     result: Err(error.to_string()),
@@ -120,11 +115,7 @@ fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
             }
             continue;
         }
-        let result = read_limited(file).and_then(|bytes| {
-            driftglass_model::preprocess_bytes(&bytes, config)
-                .map(|p| (p.pixels, p.source_width, p.source_height))
-                .map_err(|e| e.to_string())
-        });
+        let result = read_limited(file).and_then(|bytes| prepare_image(&bytes, config));
         prepared.push(Prepared { name, result });
     }
     prepared

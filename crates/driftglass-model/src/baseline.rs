@@ -145,6 +145,20 @@ impl Baseline {
         (1 + self.count_at_least(loss)) as f64 / (self.sorted.len() + 1) as f64
     }
 
+    /// The loss above which an image is flagged at false-positive rate `rate` (its p-value is
+    /// then below `rate`); `None` when no loss can be flagged because the baseline is too small
+    /// for that rate (`rate · (n + 1) ≤ 1`).
+    pub fn flag_threshold(&self, rate: f64) -> Option<f32> {
+        let n = self.sorted.len();
+        let bound = rate * (n + 1) as f64 - 1.0;
+        if bound.is_nan() || bound <= 0.0 {
+            return None;
+        }
+        // At most `most` baseline losses may lie at or above a flagged loss.
+        let most = (bound.ceil() as usize).saturating_sub(1).min(n - 1);
+        Some(self.sorted[n - 1 - most])
+    }
+
     /// Summary for headers and reports.
     pub fn summary(&self) -> BaselineSummary {
         BaselineSummary {
@@ -190,6 +204,25 @@ mod tests {
         assert_eq!(b.p_value(0.3), 3.0 / 5.0);
         assert!((b.mean() - 0.25).abs() < 1e-7);
         assert!((b.quantile(0.5) - 0.25).abs() < 1e-7);
+    }
+
+    #[test]
+    fn flag_threshold_separates_flagged_from_unflagged_losses() {
+        let losses: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
+        let b = Baseline::new(LossKind::Bce, "ramp", losses).unwrap_or_else(|e| panic!("{e}"));
+        for rate in [0.005, 0.01, 0.05, 0.2] {
+            let t = b.flag_threshold(rate).unwrap_or(f32::NAN);
+            assert!(
+                b.p_value(t) >= rate,
+                "{rate}: at the threshold it is not flagged"
+            );
+            assert!(
+                b.p_value(t + 1e-6) < rate,
+                "{rate}: just above it is flagged"
+            );
+        }
+        // 1 % of 4 + 1 images: no loss can reach p < 0.01.
+        assert_eq!(baseline().flag_threshold(0.01), None);
     }
 
     #[test]

@@ -124,6 +124,13 @@ impl ImageSet {
     }
 }
 
+/// Whether a file name says it holds IDX images: `.idx`, `-idx3-ubyte`, each optionally `.gz`.
+pub fn is_idx_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name.ends_with(".idx") || name.ends_with("-idx3-ubyte") || name.ends_with(".idx3-ubyte")
+}
+
 /// Decompress if gzip (detected by its magic bytes, not by name), with a size limit.
 fn decompress(bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
@@ -311,6 +318,23 @@ pub fn locate(dir: &Path, stem: &str) -> Result<std::path::PathBuf, IdxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idx_names() {
+        for name in [
+            "a.idx",
+            "A.IDX",
+            "t10k-images-idx3-ubyte",
+            "x-idx3-ubyte.gz",
+            "b.idx.gz",
+            "train.idx3-ubyte",
+        ] {
+            assert!(is_idx_name(name), "{name}");
+        }
+        for name in ["a.png", "idx", "a.idx.png", "labels-idx1-ubyte", "a.gz"] {
+            assert!(!is_idx_name(name), "{name}");
+        }
+    }
     use std::io::Write;
 
     fn two_images() -> ImageSet {

@@ -16,6 +16,7 @@ pub mod preprocess;
 pub mod report;
 pub mod rng;
 pub mod score;
+pub mod stats;
 pub mod train;
 
 pub use baseline::{Baseline, auroc, loss_ratio};

@@ -125,6 +125,30 @@ pub fn image_score(
 /// An input after preprocessing: its 784 pixels and source width and height, or why it has none.
 pub type PreparedInput = Result<(Vec<f32>, u32, u32), String>;
 
+/// Preprocess one image file's bytes (the documented pipeline of [`crate::preprocess`]).
+pub fn prepare_image(bytes: &[u8], config: &PreprocessConfig) -> PreparedInput {
+    crate::preprocess_bytes(bytes, config)
+        .map(|p| (p.pixels, p.source_width, p.source_height))
+        .map_err(|e| e.to_string())
+}
+
+/// The images of an IDX set as inputs named `{name}#{index}` (how the CLI and the web app
+/// name them).
+pub fn idx_inputs(name: &str, set: &crate::ImageSet) -> Vec<(String, PreparedInput)> {
+    (0..set.count)
+        .map(|index| {
+            (
+                format!("{name}#{index}"),
+                Ok((
+                    set.image(index).to_vec(),
+                    crate::IMAGE_SIDE as u32,
+                    crate::IMAGE_SIDE as u32,
+                )),
+            )
+        })
+        .collect()
+}
+
 /// Per-input reports, in input order: failed inputs keep their reason; each scorable input takes
 /// the next of `reconstructions` (one per scorable input, in the same order).
 pub fn image_reports<'a>(

@@ -1,127 +1,91 @@
-//! The page: drop zone, backend badge, batch summary, card grid.
+//! The page: inputs (drop zone, pickers, paste, demo sets), backend badge, progress, batch
+//! summary with histogram, and the card grid. It renders view state; the numbers come from the
+//! model crate through [`crate::pipeline`].
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, image_reports,
-};
-use driftglass_model::{ImageSet, PreprocessConfig, preprocess_bytes};
-use js_sys::Promise;
-use wasm_bindgen::JsCast;
+use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{DragEvent, File, FileList, HtmlInputElement};
+use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
-use crate::view::{self, Card, SortOrder};
+use crate::input::{self, Dropped};
+use crate::pipeline::{self, BatchView, Progress, Source};
+use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder};
 
-/// Images reconstructed per chunk; the page repaints between chunks.
-const CHUNK: usize = 64;
-/// Default alert threshold on the loss ratio (+10 %).
+/// Default alert threshold on the loss ratio: +10 %. Batches of clean MNIST digits stay within
+/// a few percent of the baseline; noise, letters and clothes go far beyond it.
 const DEFAULT_ALERT_RATIO: f64 = 1.10;
+/// Cards rendered at first, and added per "show more".
+const CARDS_PER_PAGE: usize = 240;
 
-#[derive(Debug, Clone, PartialEq)]
-struct Progress {
-    done: usize,
-    total: usize,
-    stage: &'static str,
-}
-
-/// Wait for the next macrotask, so the browser can paint and handle input.
-async fn yield_to_browser() {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
-}
-
-fn files_of(list: Option<FileList>) -> Vec<File> {
-    let Some(list) = list else { return Vec::new() };
-    (0..list.length()).filter_map(|i| list.get(i)).collect()
-}
-
-/// Read, preprocess, reconstruct and score `files`, reporting progress; `None` if cancelled.
-async fn score_files(
-    files: Vec<File>,
-    model: &LoadedModel,
-    backend: &Backend,
-    cancelled: &Cell<bool>,
-    on_progress: &Callback<Progress>,
-) -> Result<Option<(Report, Vec<Card>)>, String> {
-    let config = PreprocessConfig::default();
-    let total = files.len();
-    let mut prepared: Vec<(String, PreparedInput)> = Vec::new();
-    for (i, file) in files.into_iter().enumerate() {
-        if cancelled.get() {
-            return Ok(None);
-        }
-        let name = file.name();
-        let bytes = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await;
-        let result = match bytes {
-            Ok(bytes) => preprocess_bytes(&bytes, &config)
-                .map(|p| (p.pixels, p.source_width, p.source_height))
-                .map_err(|e| e.to_string()),
-            Err(error) => Err(format!("cannot read file: {error}")),
+/// Show a readable message in the page when the wasm code panics (instead of a dead page), and
+/// log it to the console.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("Driftglass stopped because of an internal error: {info}");
+        web_sys::console::error_1(&JsValue::from_str(&message));
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
         };
-        prepared.push((name, result));
-        if i % CHUNK == CHUNK - 1 {
-            on_progress.emit(Progress {
-                done: i + 1,
-                total,
-                stage: "decoding",
-            });
-            yield_to_browser().await;
+        if let (Ok(panel), Some(body)) = (document.create_element("div"), document.body()) {
+            panel.set_class_name("panic");
+            let _ = panel.set_attribute("role", "alert");
+            let _ = panel.set_attribute("data-testid", "panic");
+            panel.set_text_content(Some(&message));
+            if let Ok(link) = document.create_element("a") {
+                let _ = link.set_attribute("href", "");
+                link.set_text_content(Some(" Reload the page to start again."));
+                let _ = panel.append_child(&link);
+            }
+            let _ = body.prepend_with_node_1(&panel);
         }
+    }));
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+/// Fetch one of the page's own static files.
+async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(path))
+        .await
+        .map_err(|e| format!("cannot fetch {path}: {e:?}"))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("cannot fetch {path}: HTTP {}", response.status()));
     }
-    let good: Vec<usize> = (0..prepared.len())
-        .filter(|i| prepared[*i].1.is_ok())
-        .collect();
-    // The model is decoded once; its weights move to the active backend's device here.
-    let network = burn::module::Module::to_device(model.model.clone(), &backend.device);
-    let mut reconstructions = Vec::with_capacity(good.len());
-    for chunk in good.chunks(CHUNK) {
-        if cancelled.get() {
-            return Ok(None);
-        }
-        let set = ImageSet::from_images(chunk.iter().filter_map(|i| {
-            prepared[*i]
-                .1
-                .as_ref()
-                .ok()
-                .map(|(pixels, ..)| pixels.as_slice())
-        }));
-        let out = driftglass_model::reconstruct(&network, &set, &backend.device, CHUNK, |_| {})
-            .await
-            .map_err(|e| e.to_string())?;
-        reconstructions.extend(out);
-        on_progress.emit(Progress {
-            done: reconstructions.len(),
-            total: good.len(),
-            stage: "reconstructing",
-        });
-        yield_to_browser().await;
-    }
-    let images = image_reports(
-        prepared.iter().map(|(name, input)| (name.as_str(), input)),
-        &reconstructions,
-        &model.baseline,
-        DEFAULT_FLAG_RATE,
-    );
-    // Input and reconstruction pixels of the scored images, for the cards' pictures.
-    let pixels: Vec<(Vec<f32>, Vec<f32>)> = prepared
-        .iter()
-        .filter_map(|(_, input)| input.as_ref().ok())
-        .zip(&reconstructions)
-        .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
-        .collect();
-    let app = format!("driftglass-web {}", driftglass_model::VERSION);
-    let report = build_report(&app, model, config, images, DEFAULT_FLAG_RATE);
-    let cards = view::cards(&report, &pixels);
-    Ok(Some((report, cards)))
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("cannot read {path}: {e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+fn input_value(event: &Event) -> Option<HtmlInputElement> {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+}
+
+/// A run that finished (or was cancelled): how many inputs, how long, where.
+#[derive(Debug, Clone, PartialEq)]
+struct RunInfo {
+    label: String,
+    inputs: usize,
+    first_result_ms: Option<f64>,
+    total_ms: f64,
+    backend: String,
+    complete: bool,
 }
 
 #[function_component(App)]
@@ -136,13 +100,16 @@ pub fn app() -> Html {
     });
     let backend = use_state(|| None::<Backend>);
     let preference = use_state(|| Preference::Auto);
-    let report = use_state(|| None::<Report>);
-    let cards = use_state(Vec::<Card>::new);
+    // The batch on show, with the number of the run that made it (for tests and stale runs).
+    let batch = use_state(|| None::<(u32, BatchView)>);
+    let runs = use_mut_ref(|| 0u32);
     let progress = use_state(|| None::<Progress>);
-    let error = use_state(|| None::<String>);
+    let message = use_state(|| None::<String>);
+    let run_info = use_state(|| None::<RunInfo>);
     let sort = use_state(SortOrder::default);
     let flagged_only = use_state(|| false);
     let alert_ratio = use_state(|| DEFAULT_ALERT_RATIO);
+    let shown = use_state(|| CARDS_PER_PAGE);
     let cancel = use_mut_ref(|| Rc::new(Cell::new(false)));
     let dragging = use_state(|| false);
 
@@ -157,65 +124,145 @@ pub fn app() -> Html {
         });
     }
 
-    let on_files = {
-        let (model, backend, report, cards, progress, error, cancel) = (
+    // Start scoring `sources`; a new run cancels the one before.
+    let on_sources = {
+        let (runs, model, backend, batch, progress, message, run_info, shown, cancel) = (
+            runs.clone(),
             model.clone(),
             backend.clone(),
-            report.clone(),
-            cards.clone(),
+            batch.clone(),
             progress.clone(),
-            error.clone(),
+            message.clone(),
+            run_info.clone(),
+            shown.clone(),
             cancel.clone(),
         );
-        Callback::from(move |files: Vec<File>| {
-            let Ok(loaded) = (*model).clone() else { return };
+        Callback::from(move |(label, sources): (String, Vec<Source>)| {
+            let loaded: Rc<LoadedModel> = match &*model {
+                Ok(loaded) => loaded.clone(),
+                Err(error) => {
+                    message.set(Some(format!("The model did not load: {error}")));
+                    return;
+                }
+            };
             let Some(active) = (*backend).clone() else {
-                error.set(Some(
-                    "the backend is still starting; try again in a moment".into(),
+                message.set(Some(
+                    "The backend is still starting; try again in a moment.".into(),
                 ));
                 return;
             };
-            if files.is_empty() {
+            if sources.is_empty() {
+                message.set(Some(format!("{label}: no files found.")));
                 return;
             }
+            cancel.borrow().set(true);
             let flag = Rc::new(Cell::new(false));
             *cancel.borrow_mut() = flag.clone();
-            let (report, cards, progress, error) = (
-                report.clone(),
-                cards.clone(),
+            *runs.borrow_mut() += 1;
+            let run = *runs.borrow();
+            let current = cancel.clone();
+            let (batch, progress, message, run_info, shown) = (
+                batch.clone(),
                 progress.clone(),
-                error.clone(),
+                message.clone(),
+                run_info.clone(),
+                shown.clone(),
             );
-            progress.set(Some(Progress {
-                done: 0,
-                total: files.len(),
-                stage: "decoding",
-            }));
-            error.set(None);
+            let total = sources.len();
+            progress.set(Some(Progress { done: 0, total }));
+            message.set(None);
+            shown.set(CARDS_PER_PAGE);
             spawn_local(async move {
-                let on_progress = {
-                    let progress = progress.clone();
-                    Callback::from(move |p: Progress| progress.set(Some(p)))
-                };
-                match score_files(files, &loaded, &active, &flag, &on_progress).await {
-                    Ok(Some((new_report, new_cards))) => {
-                        report.set(Some(new_report));
-                        cards.set(new_cards);
+                let started = now_ms();
+                let mut first_result_ms = None;
+                let result = pipeline::score_sources(
+                    sources,
+                    &loaded,
+                    &active.device,
+                    DEFAULT_FLAG_RATE,
+                    &flag,
+                    |view, step| {
+                        if !Rc::ptr_eq(&current.borrow(), &flag) {
+                            return;
+                        }
+                        first_result_ms.get_or_insert_with(|| now_ms() - started);
+                        batch.set(Some((run, view.clone())));
+                        progress.set(Some(step));
+                    },
+                )
+                .await;
+                // A newer run took over: leave the page to it.
+                if !Rc::ptr_eq(&current.borrow(), &flag) {
+                    return;
+                }
+                match result {
+                    Ok(view) => {
+                        run_info.set(Some(RunInfo {
+                            label,
+                            inputs: total,
+                            first_result_ms,
+                            total_ms: now_ms() - started,
+                            backend: format!("{}: {}", active.name, active.detail),
+                            complete: view.complete,
+                        }));
+                        batch.set(Some((run, view)));
                     }
-                    Ok(None) => error.set(Some("cancelled".into())),
-                    Err(message) => error.set(Some(message)),
+                    Err(error) => message.set(Some(format!("Scoring stopped: {error}"))),
                 }
                 progress.set(None);
             });
         })
     };
+    // Listeners registered once (paste) call the latest callback through this cell.
+    let latest_on_sources = use_mut_ref(|| on_sources.clone());
+    *latest_on_sources.borrow_mut() = on_sources.clone();
+    {
+        let latest = latest_on_sources.clone();
+        use_effect_with((), move |_| {
+            let listener =
+                Closure::<dyn FnMut(ClipboardEvent)>::new(move |event: ClipboardEvent| {
+                    let Some(data) = event.clipboard_data() else {
+                        return;
+                    };
+                    let dropped = Dropped::from_data_transfer(&data);
+                    let latest = latest.clone();
+                    spawn_local(async move {
+                        let sources = dropped.into_sources().await;
+                        if !sources.is_empty() {
+                            latest.borrow().emit(("pasted".into(), sources));
+                        }
+                    });
+                });
+            let document = web_sys::window().and_then(|w| w.document());
+            if let Some(document) = &document {
+                let _ = document
+                    .add_event_listener_with_callback("paste", listener.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(document) = document {
+                    let _ = document.remove_event_listener_with_callback(
+                        "paste",
+                        listener.as_ref().unchecked_ref(),
+                    );
+                }
+            }
+        });
+    }
 
     let ondrop = {
-        let (on_files, dragging) = (on_files.clone(), dragging.clone());
+        let (on_sources, dragging) = (on_sources.clone(), dragging.clone());
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
             dragging.set(false);
-            on_files.emit(files_of(event.data_transfer().and_then(|d| d.files())));
+            let Some(data) = event.data_transfer() else {
+                return;
+            };
+            let dropped = Dropped::from_data_transfer(&data);
+            let on_sources = on_sources.clone();
+            spawn_local(async move {
+                let sources = dropped.into_sources().await;
+                on_sources.emit(("dropped".into(), sources));
+            });
         })
     };
     let ondragover = {
@@ -229,16 +276,29 @@ pub fn app() -> Html {
         let dragging = dragging.clone();
         Callback::from(move |_| dragging.set(false))
     };
-    let onchange = {
-        let on_files = on_files.clone();
+    let on_pick = {
+        let on_sources = on_sources.clone();
         Callback::from(move |event: Event| {
-            let input = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
-            if let Some(input) = input {
-                on_files.emit(files_of(input.files()));
+            if let Some(input) = input_value(&event) {
+                on_sources.emit(("chosen".into(), input::sources_of(input.files())));
                 input.set_value("");
             }
+        })
+    };
+    let on_demo = {
+        let (on_sources, message) = (on_sources.clone(), message.clone());
+        Callback::from(move |set: DemoSet| {
+            let (on_sources, message) = (on_sources.clone(), message.clone());
+            spawn_local(async move {
+                let file = set.path.rsplit('/').next().unwrap_or(set.path);
+                match fetch_bytes(set.path)
+                    .await
+                    .and_then(|bytes| pipeline::idx_sources(file, bytes))
+                {
+                    Ok(sources) => on_sources.emit((set.title.into(), sources)),
+                    Err(error) => message.set(Some(format!("{}: {error}", set.title))),
+                }
+            });
         })
     };
     let on_cancel = {
@@ -270,19 +330,21 @@ pub fn app() -> Html {
     let on_threshold = {
         let alert_ratio = alert_ratio.clone();
         Callback::from(move |event: Event| {
-            let value = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-                .and_then(|i| i.value().parse::<f64>().ok());
-            if let Some(percent) = value {
+            let percent = input_value(&event).and_then(|i| i.value().parse::<f64>().ok());
+            if let Some(percent) = percent.filter(|p| p.is_finite() && *p >= 0.0) {
                 alert_ratio.set(1.0 + percent / 100.0);
             }
         })
     };
+    let show_more = {
+        let shown = shown.clone();
+        Callback::from(move |_| shown.set(*shown + CARDS_PER_PAGE))
+    };
 
     let badge = match &*backend {
         Some(b) => html! {
-            <span class={classes!("badge", if b.is_gpu { "gpu" } else { "cpu" })} data-testid="backend">
+            <span class={classes!("badge", if b.is_gpu { "gpu" } else { "cpu" })} data-testid="backend"
+                title="Where the network runs">
                 { format!("{}: {}", b.name, b.detail) }
             </span>
         },
@@ -291,43 +353,48 @@ pub fn app() -> Html {
     let model_line = match &*model {
         Ok(m) => html! {
             <p class="model">{ format!(
-                "Model: bundled MNIST autoencoder · baseline {} · mean loss {:.4}",
-                m.baseline.dataset(), m.baseline.mean()
+                "Model: bundled MNIST autoencoder · baseline: {} {} images · mean loss {:.4}",
+                m.baseline.len(), m.baseline.dataset(), m.baseline.mean()
             ) }</p>
         },
         Err(e) => {
             html! { <p class="error">{ format!("The bundled model failed to load: {e}") }</p> }
         }
     };
-    let summary = report.as_ref().map(|r| {
-        let b = &r.batch;
-        let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= *alert_ratio);
+    let demos: Html = DEMO_SETS
+        .iter()
+        .map(|set| {
+            let on_demo = on_demo.clone();
+            let set = *set;
+            html! {
+                <button class="demo" title={set.blurb} data-testid={format!("demo-{}", set.id)}
+                    onclick={Callback::from(move |_| on_demo.emit(set))}>{ set.title }</button>
+            }
+        })
+        .collect();
+    let summary = batch
+        .as_ref()
+        .map(|(run, view)| summary_view(*run, view, *alert_ratio));
+    let run_line = run_info.as_ref().map(|info| {
         html! {
-            <section class={classes!("summary", drifted.then_some("drifted"))} data-testid="summary">
-                <div><span class="label">{ "images" }</span>
-                    <span data-testid="scored">{ b.scored }</span>{ " scored, " }
-                    <span data-testid="failed">{ b.failed }</span>{ " failed" }</div>
-                <div><span class="label">{ "mean loss" }</span>
-                    <span data-testid="mean-loss">{ b.mean_loss.map(|m| format!("{m:.6}")).unwrap_or_default() }</span></div>
-                <div><span class="label">{ "loss ratio" }</span>
-                    <span data-testid="ratio" data-value={ b.loss_ratio.map(|r| r.to_string()).unwrap_or_default() }>
-                        { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>
-                <div><span class="label">{ "flagged" }</span>
-                    <span data-testid="flagged">{ b.flagged }</span>
-                    { format!(" at {:.0} % false-positive rate", b.flag_rate * 100.0) }</div>
-                if drifted {
-                    <div class="alert" role="alert" data-testid="alert">
-                        { format!("Drift: this batch reconstructs {} worse than the baseline (alert at {}).",
-                            b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(*alert_ratio)) }
-                    </div>
-                }
-            </section>
+            <p class="run" data-testid="run-info" data-complete={info.complete.to_string()}>
+                { format!("{}: {} inputs {} in {:.1} s on {}{}",
+                    info.label, info.inputs,
+                    if info.complete { "scored" } else { "partly scored (cancelled)" },
+                    info.total_ms / 1000.0, info.backend,
+                    info.first_result_ms.map(|ms| format!("; first result after {:.0} ms", ms)).unwrap_or_default()) }
+            </p>
         }
     });
-    let grid: Html = view::arrange(&cards, *sort, *flagged_only)
-        .into_iter()
-        .map(card_view)
-        .collect();
+    let (grid, hidden) = match &*batch {
+        Some((_, view)) => {
+            let arranged = view::arrange(view.all_cards(), *sort, *flagged_only);
+            let hidden = arranged.len().saturating_sub(*shown);
+            let cards: Html = arranged.into_iter().take(*shown).map(card_view).collect();
+            (cards, hidden)
+        }
+        None => (Html::default(), 0),
+    };
 
     html! {
         <main>
@@ -345,38 +412,91 @@ pub fn app() -> Html {
                 data-testid="dropzone"
                 {ondrop} {ondragover} {ondragleave}
             >
-                <span>{ "Drop images here, or click to choose files (PNG, JPEG, GIF, WebP, BMP)" }</span>
-                <input type="file" multiple=true accept="image/*" {onchange} data-testid="file-input" />
+                <span>{ "Drop images or folders here, paste an image (Ctrl+V), or click to choose files. PNG, JPEG, GIF, WebP, BMP, or MNIST-style IDX files." }</span>
+                <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="file-input" />
             </label>
+            <div class="inputs">
+                <label class="folder">{ "Or choose a folder: " }
+                    <input type="file" webkitdirectory=true multiple=true onchange={on_pick} data-testid="folder-input" />
+                </label>
+                <span class="demos">{ "Demo sets (200 images each): " }{ demos }</span>
+            </div>
             if let Some(p) = &*progress {
-                <div class="progress" data-testid="progress">
+                <div class="progress" data-testid="progress" aria-live="polite">
                     <progress max={p.total.to_string()} value={p.done.to_string()} />
-                    <span>{ format!("{} {}/{}", p.stage, p.done, p.total) }</span>
-                    <button onclick={on_cancel}>{ "Cancel" }</button>
+                    <span>{ format!("{} of {} inputs", p.done, p.total) }</span>
+                    <button onclick={on_cancel} data-testid="cancel">{ "Cancel" }</button>
                 </div>
             }
-            if let Some(message) = &*error {
-                <p class="error" data-testid="error">{ message }</p>
+            if let Some(text) = &*message {
+                <p class="error" data-testid="error" role="status">{ text }</p>
             }
+            { for run_line }
             { for summary }
             <div class="controls">
                 <label>{ "Alert when the loss ratio exceeds +" }
-                    <input type="number" min="0" max="500" step="1"
+                    <input type="number" min="0" max="1000" step="1" data-testid="threshold"
                         value={ format!("{:.0}", (*alert_ratio - 1.0) * 100.0) } onchange={on_threshold} />
                     { " %" }</label>
-                <span class="hint">{ "Clean MNIST batches stay within a few percent of the baseline; noisy or unfamiliar images go far above it." }</span>
-                <button onclick={toggle_sort}>{ if *sort == SortOrder::MostDrifted { "Show in drop order" } else { "Most drifted first" } }</button>
-                <button onclick={toggle_flagged}>{ if *flagged_only { "Show all" } else { "Only flagged" } }</button>
+                <span class="hint">{ "Default +10 %: a batch of 50 or more clean digits stays within a few percent of the baseline's mean loss; noisy digits, letters and clothes land far above it. Small batches vary more; lower the threshold to catch subtler shifts, raise it to alarm less." }</span>
+                <button onclick={toggle_sort} data-testid="sort">{ if *sort == SortOrder::MostDrifted { "Show in input order" } else { "Most drifted first" } }</button>
+                <button onclick={toggle_flagged} data-testid="flagged-only">{ if *flagged_only { "Show all" } else { "Only flagged" } }</button>
             </div>
             <section class="grid" data-testid="grid">{ grid }</section>
-            <details class="how">
+            if hidden > 0 {
+                <button class="more" onclick={show_more} data-testid="show-more">{ format!("Show more ({hidden} not shown)") }</button>
+            }
+            <details class="how" open=true>
                 <summary>{ "How it works" }</summary>
-                <p>{ "A small neural network (a convolutional autoencoder) learned to redraw handwritten digits. \
-                      It redraws images like the ones it learned well, and unfamiliar images badly. \
-                      Each image's score is how badly it was redrawn, compared with how badly 10,000 digits it never saw were redrawn (the baseline). \
-                      The loss ratio compares the whole batch with the baseline: +44 % means 44 % worse than usual." }</p>
+                <p>{ "A small neural network (a convolutional autoencoder) learned to redraw 60,000 handwritten digits. \
+                      It squeezes each 28×28 image through a bottleneck and redraws it: images like the ones it learned come back well, unfamiliar ones come back badly." }</p>
+                <p>{ "Each image's loss measures how badly it was redrawn. It is compared with the losses of 10,000 digits the network never trained on (the baseline): \
+                      the percentile says where it falls among them, and an image is flagged when fewer than 1 % of baseline digits were redrawn as badly (p < 0.01)." }</p>
+                <p>{ "The loss ratio compares the whole batch with the baseline: +44 % means the batch was redrawn 44 % worse than usual digits. \
+                      Any image is first turned gray, shrunk to 28×28 and scaled to [0, 1], exactly as the command-line tool does." }</p>
+                <p>{ "Nothing is uploaded: the network, its weights and every computation live in this page (WebGPU when the browser has it, else the CPU)." }</p>
             </details>
         </main>
+    }
+}
+
+fn summary_view(run: u32, view: &BatchView, alert_ratio: f64) -> Html {
+    let b = &view.report.batch;
+    let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= alert_ratio);
+    let histogram = view
+        .histogram
+        .as_ref()
+        .map(|h| Html::from_html_unchecked(AttrValue::from(view::histogram_svg(h))));
+    html! {
+        <section class={classes!("summary", drifted.then_some("drifted"))} data-testid="summary"
+            data-complete={view.complete.to_string()} data-run={run.to_string()}>
+            <div><span class="label">{ "images" }</span>
+                <span data-testid="scored">{ b.scored }</span>{ " scored, " }
+                <span data-testid="failed">{ b.failed }</span>{ " failed" }</div>
+            <div><span class="label">{ "mean loss" }</span>
+                <span data-testid="mean-loss" data-value={ b.mean_loss.map(|m| m.to_string()).unwrap_or_default() }>
+                    { b.mean_loss.map(|m| format!("{m:.4}")).unwrap_or_else(|| "—".into()) }</span>
+                { format!(" (baseline {:.4})", view.report.model.baseline.mean) }</div>
+            <div><span class="label">{ "loss ratio" }</span>
+                <span class="ratio" data-testid="ratio" data-value={ b.loss_ratio.map(|r| r.to_string()).unwrap_or_default() }>
+                    { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>
+            <div><span class="label">{ "flagged" }</span>
+                <span data-testid="flagged">{ b.flagged }</span>
+                { format!(" at {:.0} % false-positive rate", b.flag_rate * 100.0) }</div>
+            if drifted {
+                <div class="alert" role="alert" data-testid="alert">
+                    { format!("Drift: this batch is redrawn {} worse than the baseline (alert at {}).",
+                        b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)) }
+                </div>
+            } else if b.loss_ratio.is_some() {
+                <div class="calm" data-testid="no-alert">
+                    { format!("No alert: the loss ratio is below {}.", view::format_ratio(alert_ratio)) }
+                </div>
+            }
+            if let Some(svg) = histogram {
+                <figure class="histogram" data-testid="histogram">{ svg }</figure>
+            }
+        </section>
     }
 }
 
@@ -385,15 +505,15 @@ fn card_view(card: &Card) -> Html {
         (ImageOutcome::Scored(s), Some(images)) => html! {
             <article class={classes!("card", s.flagged.then_some("flagged"))} data-testid="card"
                 data-name={card.name.clone()} data-loss={s.loss.to_string()}
-                data-p-value={s.p_value.to_string()}>
+                data-p-value={s.p_value.to_string()} data-percentile={s.percentile.to_string()}>
                 <div class="pictures">
-                    <img src={images.input.clone()} alt="input" />
-                    <img src={images.reconstruction.clone()} alt="reconstruction" />
-                    <img src={images.error.clone()} alt="error map" />
+                    <figure><img src={images.input.clone()} alt="input" /><figcaption>{ "input" }</figcaption></figure>
+                    <figure><img src={images.reconstruction.clone()} alt="reconstruction" /><figcaption>{ "redrawn" }</figcaption></figure>
+                    <figure><img src={images.error.clone()} alt="error map" /><figcaption>{ "error" }</figcaption></figure>
                 </div>
                 <div class="name">{ &card.name }</div>
                 <div class="numbers">
-                    { format!("loss {:.4} · {:.1} th percentile · p = {:.3}", s.loss, s.percentile, s.p_value) }
+                    { format!("loss {:.4} · {:.1}th percentile · p = {:.3}", s.loss, s.percentile, s.p_value) }
                     if s.flagged { <strong class="flag">{ " drifted" }</strong> }
                 </div>
             </article>

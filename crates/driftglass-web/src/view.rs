@@ -1,9 +1,54 @@
 //! View state: what the page shows, built from the model crate's results. Pure Rust, no DOM,
 //! so it is unit-tested natively. The UI never computes statistics; it renders these.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
-use driftglass_model::report::{ImageOutcome, ImageReport, Report};
+use driftglass_model::report::{ImageOutcome, ImageReport};
+use driftglass_model::stats::LossHistogram;
 use driftglass_model::{IMAGE_PIXELS, IMAGE_SIDE};
+
+/// A one-click demo set: a small IDX file in `web/demo/`, fetched only when clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSet {
+    /// Stable id (also the `data-testid` suffix of its button).
+    pub id: &'static str,
+    /// Button label.
+    pub title: &'static str,
+    /// Path relative to the page.
+    pub path: &'static str,
+    /// What the teacher can say about it.
+    pub blurb: &'static str,
+}
+
+/// The demo sets, in the order of the experiment: clean, noisy, letters, clothes.
+/// Written by `driftglass demo-sets` (see `cargo xtask fixtures`), 200 images each.
+pub const DEMO_SETS: [DemoSet; 4] = [
+    DemoSet {
+        id: "mnist",
+        title: "MNIST digits",
+        path: "demo/mnist.idx",
+        blurb: "Handwritten digits like the training data: the ratio stays near 0 %.",
+    },
+    DemoSet {
+        id: "noisy",
+        title: "Noisy digits",
+        path: "demo/noisy.idx",
+        blurb: "The same digits with Gaussian noise (factor 0.5): the autoencoder removes the noise, so the error is large.",
+    },
+    DemoSet {
+        id: "letters",
+        title: "Letters (notMNIST-style)",
+        path: "demo/letters.idx",
+        blurb: "Letters A–J drawn from fonts: a different kind of image, redrawn badly.",
+    },
+    DemoSet {
+        id: "fashion",
+        title: "Fashion-MNIST",
+        path: "demo/fashion.idx",
+        blurb: "Photos of clothes at the same size: far from anything the model learned.",
+    },
+];
 
 /// One card in the grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +82,13 @@ pub enum SortOrder {
 }
 
 /// Cards in display order, optionally only flagged ones.
-pub fn arrange(cards: &[Card], order: SortOrder, flagged_only: bool) -> Vec<&Card> {
+pub fn arrange<'a>(
+    cards: impl IntoIterator<Item = &'a Card>,
+    order: SortOrder,
+    flagged_only: bool,
+) -> Vec<&'a Card> {
     let mut shown: Vec<&Card> = cards
-        .iter()
+        .into_iter()
         .filter(|c| !flagged_only || matches!(&c.outcome, ImageOutcome::Scored(s) if s.flagged))
         .collect();
     if order == SortOrder::MostDrifted {
@@ -55,14 +104,19 @@ fn loss_of(card: &Card) -> f64 {
     }
 }
 
-/// Cards from a report and the matching input/reconstruction pixels of the scored images.
-pub fn cards(report: &Report, pixels: &[(Vec<f32>, Vec<f32>)]) -> Vec<Card> {
+/// Cards for `images` (numbered from `first_index`) and the matching input/reconstruction
+/// pixels of the scored ones, in order.
+pub fn cards(
+    images: &[ImageReport],
+    first_index: usize,
+    pixels: &[(Vec<f32>, Vec<f32>)],
+) -> Vec<Card> {
     let mut scored = pixels.iter();
-    report
-        .images
+    images
         .iter()
         .enumerate()
-        .map(|(index, ImageReport { name, outcome })| {
+        .map(|(offset, ImageReport { name, outcome })| {
+            let index = first_index + offset;
             let images = match outcome {
                 ImageOutcome::Scored(_) => {
                     scored.next().map(|(input, reconstruction)| CardImages {
@@ -81,6 +135,84 @@ pub fn cards(report: &Report, pixels: &[(Vec<f32>, Vec<f32>)]) -> Vec<Card> {
             }
         })
         .collect()
+}
+
+/// The histogram of a batch's losses over the baseline's as an SVG document: baseline bars in
+/// gray, the batch's in blue, the flag threshold as a dashed red line, loss ticks below.
+pub fn histogram_svg(h: &LossHistogram) -> String {
+    const W: f64 = 640.0;
+    const H: f64 = 200.0;
+    const LEFT: f64 = 10.0;
+    const BOTTOM: f64 = 30.0;
+    let plot_w = W - 2.0 * LEFT;
+    let plot_h = H - BOTTOM - 24.0;
+    let (low, high) = (h.edges[0], h.edges[h.edges.len() - 1]);
+    let x_of = |loss: f64| LEFT + plot_w * ((loss - low) / (high - low)).clamp(0.0, 1.0);
+    let top = h
+        .baseline
+        .iter()
+        .chain(&h.batch)
+        .cloned()
+        .fold(f64::MIN_POSITIVE, f64::max);
+    let bin_w = plot_w / h.baseline.len() as f64;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="Histogram of this batch's losses over the baseline's" font-family="sans-serif" font-size="11">"#
+    );
+    svg.push_str(r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    for (class, shares, fill) in [
+        (
+            "baseline",
+            &h.baseline,
+            r##"fill="#9aa4af" fill-opacity="0.6""##,
+        ),
+        ("batch", &h.batch, r##"fill="#1f6feb" fill-opacity="0.55""##),
+    ] {
+        for (i, share) in shares.iter().enumerate() {
+            let bar_h = plot_h * share / top;
+            let _ = write!(
+                svg,
+                r#"<rect class="{class}" x="{:.2}" y="{:.2}" width="{:.2}" height="{bar_h:.2}" {fill}/>"#,
+                LEFT + i as f64 * bin_w,
+                H - BOTTOM - bar_h,
+                bin_w,
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{0}" x2="{1}" y2="{0}" stroke="#5b6570"/>"##,
+        H - BOTTOM,
+        W - LEFT
+    );
+    for k in 0..=4 {
+        let loss = low + (high - low) * k as f64 / 4.0;
+        let anchor = match k {
+            0 => "start",
+            4 => "end",
+            _ => "middle",
+        };
+        let _ = write!(
+            svg,
+            r##"<text x="{:.2}" y="{:.2}" text-anchor="{anchor}" fill="#5b6570">{loss:.3}</text>"##,
+            x_of(loss),
+            H - BOTTOM + 14.0
+        );
+    }
+    if let Some(threshold) = h.flag_threshold.filter(|t| *t >= low && *t <= high) {
+        let x = x_of(threshold);
+        let _ = write!(
+            svg,
+            r##"<line class="threshold" x1="{x:.2}" y1="18" x2="{x:.2}" y2="{:.2}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{:.2}" y="14" text-anchor="end" fill="#c62828">flag threshold {threshold:.3}</text>"##,
+            H - BOTTOM,
+            x.max(120.0)
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{LEFT}" y="{:.2}" fill="#5b6570">reconstruction loss (BCE per pixel) · gray: baseline · blue: this batch</text></svg>"##,
+        H - 2.0
+    );
+    svg
 }
 
 /// "+44.2 %" for a ratio of 1.442.
@@ -150,6 +282,48 @@ mod tests {
     }
 
     #[test]
+    fn histogram_svg_draws_every_bin_and_the_threshold() {
+        let h = LossHistogram {
+            edges: vec![0.0, 0.1, 0.2, 0.3],
+            baseline: vec![0.5, 0.5, 0.0],
+            batch: vec![0.0, 0.25, 0.75],
+            batch_counts: vec![0, 1, 3],
+            flag_threshold: Some(0.15),
+        };
+        let svg = histogram_svg(&h);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches(r#"class="baseline""#).count(), 3);
+        assert_eq!(svg.matches(r#"class="batch""#).count(), 3);
+        assert!(svg.contains("flag threshold 0.150"));
+        // The tallest bar (batch share 0.75) fills the plot height: 200 - 30 - 24.
+        assert!(svg.contains(r#"height="146.00""#), "{svg}");
+    }
+
+    #[test]
+    fn demo_sets_have_unique_ids_and_idx_paths() {
+        let mut ids: Vec<&str> = DEMO_SETS.iter().map(|d| d.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 4);
+        for set in DEMO_SETS {
+            assert!(driftglass_model::idx::is_idx_name(set.path), "{}", set.path);
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../web")
+                .join(set.path);
+            let parsed = std::fs::read(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    driftglass_model::idx::parse_images(bytes).map_err(|e| e.to_string())
+                });
+            assert!(
+                matches!(&parsed, Ok(s) if s.count == 200),
+                "{}: {:?}",
+                file.display(),
+                parsed.map(|s| s.count)
+            );
+        }
+    }
+
+    #[test]
     fn heat_map_runs_black_red_yellow_white() {
         assert_eq!(heat(0.0), [0, 0, 0]);
         assert_eq!(heat(1.0 / 3.0), [255, 0, 0]);
@@ -180,6 +354,9 @@ mod tests {
             scored("b", 0.3, true),
             scored("c", 0.2, false),
         ];
+        let built = super::cards(&images, 10, &[]);
+        assert_eq!(built[1].index, 11);
+        assert!(built.iter().all(|c| c.images.is_none()));
         let cards: Vec<Card> = images
             .into_iter()
             .enumerate()

@@ -150,21 +150,25 @@ fn fixtures(data: &Path) -> Result<()> {
         &data.join("mnist"),
         "t10k-images-idx3-ubyte",
     )?)?;
-    let good = Path::new("tests/fixtures/mnist-sample");
-    std::fs::create_dir_all(good)?;
-    for index in 0..12 {
+    let save_png = |index: usize, path: &Path| -> Result<()> {
         let bytes: Vec<u8> = images
             .image(index)
             .iter()
             .map(|v| (v * 255.0).round() as u8)
             .collect();
-        image::save_buffer(
-            good.join(format!("mnist-test-{index:02}.png")),
-            &bytes,
-            28,
-            28,
-            image::ExtendedColorType::L8,
-        )?;
+        image::save_buffer(path, &bytes, 28, 28, image::ExtendedColorType::L8)?;
+        Ok(())
+    };
+    let good = Path::new("tests/fixtures/mnist-sample");
+    std::fs::create_dir_all(good)?;
+    for index in 0..12 {
+        save_png(index, &good.join(format!("mnist-test-{index:02}.png")))?;
+    }
+    // 100 further test digits: the browser test times a drop of 100 images.
+    let hundred = Path::new("tests/fixtures/drop-100");
+    std::fs::create_dir_all(hundred)?;
+    for index in 100..200 {
+        save_png(index, &hundred.join(format!("mnist-test-{index:03}.png")))?;
     }
     // A small IDX file of the first 64 test digits.
     let sample = images.take(64);
@@ -185,7 +189,22 @@ fn fixtures(data: &Path) -> Result<()> {
     let png = std::fs::read(good.join("mnist-test-04.png"))?;
     std::fs::write(mixed.join("truncated.png"), &png[..png.len() / 2])?;
     eprintln!("wrote tests/fixtures");
-    Ok(())
+    // The web app's demo sets.
+    run(
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "--package",
+            "driftglass-cli",
+            "--",
+            "demo-sets",
+            "--data",
+            &data.to_string_lossy(),
+            "--output",
+            "web/demo",
+        ],
+    )
 }
 
 fn bundle_model(data: &Path) -> Result<()> {

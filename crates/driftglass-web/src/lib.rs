@@ -1,0 +1,18 @@
+//! Driftglass in the browser. The logic lives in `driftglass-model`; this crate is UI and
+//! browser glue only: gathering files, running the model crate's pipeline in chunks, and
+//! rendering what it returns.
+//!
+//! Data flows one way: dropped files ([`input`]) → bytes → preprocessed 28×28 images →
+//! reconstruction and per-image loss → report and statistics ([`pipeline`], all from the model
+//! crate) → view state ([`view`]) → components ([`app`]).
+
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod backend;
+#[cfg(target_arch = "wasm32")]
+pub mod input;
+#[cfg(target_arch = "wasm32")]
+pub mod pipeline;

@@ -1,0 +1,221 @@
+//! Scoring a drop in chunks: read and preprocess a few files, reconstruct them on the active
+//! backend, score them against the baseline, hand the page what it can show so far, and let
+//! the browser paint before the next chunk. All numbers come from the model crate, exactly as
+//! the CLI computes them.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use driftglass_model::idx::{is_idx_name, parse_images};
+use driftglass_model::model_file::LoadedModel;
+use driftglass_model::preprocess::MAX_FILE_BYTES;
+use driftglass_model::report::{
+    ImageOutcome, ImageReport, PreparedInput, Report, build_report, idx_inputs, image_reports,
+    prepare_image,
+};
+use driftglass_model::stats::{LossHistogram, loss_histogram};
+use driftglass_model::{ImageSet, PreprocessConfig};
+use js_sys::Promise;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::File;
+
+use crate::view::{self, Card};
+
+/// Sources in the first chunk: small, so the first result shows quickly.
+pub const FIRST_CHUNK: usize = 16;
+/// Sources (and images per forward pass) in later chunks.
+pub const CHUNK: usize = 64;
+/// Bins of the loss histogram.
+pub const HISTOGRAM_BINS: usize = 40;
+
+/// One input of a drop.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file from a drop, picker or paste, named by its path in the drop.
+    File { name: String, file: File },
+    /// An image that is already 28×28 pixels in [0, 1] (demo sets).
+    Pixels { name: String, pixels: Vec<f32> },
+    /// An input that could not even be read (a folder that cannot be listed, ...).
+    Failed { name: String, error: String },
+}
+
+impl Source {
+    /// The name shown on the card.
+    pub fn name(&self) -> &str {
+        match self {
+            Source::File { name, .. }
+            | Source::Pixels { name, .. }
+            | Source::Failed { name, .. } => name,
+        }
+    }
+}
+
+/// The images of an IDX file's bytes as sources named `{name}#{index}`, like the CLI's.
+pub fn idx_sources(name: &str, bytes: Vec<u8>) -> Result<Vec<Source>, String> {
+    let set = parse_images(bytes).map_err(|e| e.to_string())?;
+    Ok(idx_inputs(name, &set)
+        .into_iter()
+        .filter_map(|(name, input)| {
+            input
+                .ok()
+                .map(|(pixels, ..)| Source::Pixels { name, pixels })
+        })
+        .collect())
+}
+
+/// How far a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Inputs read so far.
+    pub done: usize,
+    /// Inputs in the drop.
+    pub total: usize,
+}
+
+/// What the page shows of a batch: the report so far, its histogram, and the cards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchView {
+    pub report: Rc<Report>,
+    pub histogram: Option<Rc<LossHistogram>>,
+    /// Cards in chunks, so that adding a chunk does not copy the earlier cards.
+    pub cards: Vec<Rc<Vec<Card>>>,
+    /// False while running, and when cancelled before the end.
+    pub complete: bool,
+}
+
+impl BatchView {
+    /// All cards, in input order.
+    pub fn all_cards(&self) -> impl Iterator<Item = &Card> {
+        self.cards.iter().flat_map(|chunk| chunk.iter())
+    }
+}
+
+/// Wait for the next macrotask, so the browser can paint and handle input.
+pub async fn yield_to_browser() {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Read and preprocess one source (an IDX file becomes its images).
+async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
+    match source {
+        Source::Pixels { name, pixels } => {
+            let side = driftglass_model::IMAGE_SIDE as u32;
+            vec![(name, Ok((pixels, side, side)))]
+        }
+        Source::Failed { name, error } => vec![(name, Err(error))],
+        Source::File { name, file } => {
+            let size = file.size();
+            if size > MAX_FILE_BYTES as f64 {
+                let error = format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes");
+                return vec![(name, Err(error))];
+            }
+            let bytes = match gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await
+            {
+                Ok(bytes) => bytes,
+                Err(error) => return vec![(name, Err(format!("cannot read file: {error}")))],
+            };
+            if is_idx_name(&name) {
+                return match parse_images(bytes) {
+                    Ok(set) => idx_inputs(&name, &set),
+                    Err(error) => vec![(name, Err(error.to_string()))],
+                };
+            }
+            let input = prepare_image(&bytes, config);
+            vec![(name, input)]
+        }
+    }
+}
+
+/// Score `sources` on `device` in chunks, calling `on_update` with the batch so far after each
+/// chunk. Stops early (with what it has, `complete == false`) when `cancelled` is set.
+pub async fn score_sources(
+    sources: Vec<Source>,
+    model: &LoadedModel,
+    device: &Device,
+    flag_rate: f64,
+    cancelled: &Cell<bool>,
+    mut on_update: impl FnMut(&BatchView, Progress),
+) -> Result<BatchView, String> {
+    let config = PreprocessConfig::default();
+    let app = format!("driftglass-web {}", driftglass_model::VERSION);
+    // The model is decoded once per page; its weights move to the active backend's device here.
+    let network = model.model.clone().to_device(device);
+    let total = sources.len();
+    let mut images: Vec<ImageReport> = Vec::with_capacity(total);
+    let mut view = BatchView {
+        report: Rc::new(build_report(&app, model, config, Vec::new(), flag_rate)),
+        histogram: None,
+        cards: Vec::new(),
+        complete: false,
+    };
+    let mut done = 0;
+    let mut queue = sources.into_iter();
+    loop {
+        let size = if done == 0 { FIRST_CHUNK } else { CHUNK };
+        let chunk: Vec<Source> = queue.by_ref().take(size).collect();
+        if chunk.is_empty() {
+            view.complete = true;
+            return Ok(view);
+        }
+        if cancelled.get() {
+            return Ok(view);
+        }
+        done += chunk.len();
+        let mut prepared = Vec::with_capacity(chunk.len());
+        for source in chunk {
+            prepared.extend(prepare(source, &config).await);
+        }
+        // An IDX file can hold thousands of images: reconstruct them CHUNK at a time.
+        for part in prepared.chunks(CHUNK) {
+            if cancelled.get() {
+                return Ok(view);
+            }
+            let set = ImageSet::from_images(part.iter().filter_map(|(_, input)| {
+                input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
+            }));
+            let reconstructions = if set.count == 0 {
+                Vec::new()
+            } else {
+                driftglass_model::reconstruct(&network, &set, device, CHUNK, |_| {})
+                    .await
+                    .map_err(|e| e.to_string())?
+            };
+            let new_images = image_reports(
+                part.iter().map(|(name, input)| (name.as_str(), input)),
+                &reconstructions,
+                &model.baseline,
+                flag_rate,
+            );
+            let pixels: Vec<(Vec<f32>, Vec<f32>)> = part
+                .iter()
+                .filter_map(|(_, input)| input.as_ref().ok())
+                .zip(&reconstructions)
+                .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
+                .collect();
+            view.cards
+                .push(Rc::new(view::cards(&new_images, images.len(), &pixels)));
+            images.extend(new_images);
+            let report = build_report(&app, model, config, images.clone(), flag_rate);
+            let losses: Vec<f32> = report
+                .images
+                .iter()
+                .filter_map(|i| match &i.outcome {
+                    ImageOutcome::Scored(s) => Some(s.loss as f32),
+                    ImageOutcome::Failed { .. } => None,
+                })
+                .collect();
+            view.histogram =
+                loss_histogram(&model.baseline, &losses, flag_rate, HISTOGRAM_BINS).map(Rc::new);
+            view.report = Rc::new(report);
+            on_update(&view, Progress { done, total });
+            yield_to_browser().await;
+        }
+    }
+}

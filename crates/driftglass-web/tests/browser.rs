@@ -1,0 +1,166 @@
+//! The web crate's logic in a real browser (headless Chromium through wasm-bindgen-test):
+//! the chunked pipeline on File objects, bad inputs, IDX files, cancel, and WebGPU against the
+//! CPU backend where the browser has an adapter. Run by `cargo xtask test`.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::Cell;
+
+use burn::tensor::Device;
+use driftglass_model::model_file::{self, LoadedModel};
+use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome, Report};
+use driftglass_web::backend::{self, Preference};
+use driftglass_web::pipeline::{self, BatchView, FIRST_CHUNK, Progress, Source};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const DIGIT_0: &[u8] = include_bytes!("../../../tests/fixtures/mnist-sample/mnist-test-00.png");
+const DIGIT_1: &[u8] = include_bytes!("../../../tests/fixtures/mnist-sample/mnist-test-01.png");
+const DIGITS_64: &[u8] = include_bytes!("../../../tests/fixtures/mnist-test-64.idx");
+
+fn file(name: &str, bytes: &[u8]) -> Source {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let file = web_sys::File::new_with_u8_array_sequence(&parts, name)
+        .unwrap_or_else(|e| panic!("File::new: {e:?}"));
+    Source::File {
+        name: name.into(),
+        file,
+    }
+}
+
+fn model() -> LoadedModel {
+    model_file::decode(driftglass_model::bundled::BUNDLED_MODEL, &Device::flex())
+        .unwrap_or_else(|e| panic!("bundled model: {e}"))
+}
+
+async fn score(
+    sources: Vec<Source>,
+    device: &Device,
+    cancel_after_first: bool,
+) -> (BatchView, Vec<Progress>) {
+    let model = model();
+    let cancelled = Cell::new(false);
+    let mut steps = Vec::new();
+    let view = pipeline::score_sources(
+        sources,
+        &model,
+        device,
+        DEFAULT_FLAG_RATE,
+        &cancelled,
+        |_, step| {
+            steps.push(step);
+            if cancel_after_first {
+                cancelled.set(true);
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scoring: {e}"));
+    (view, steps)
+}
+
+fn loss_of(report: &Report, name: &str) -> f64 {
+    report
+        .images
+        .iter()
+        .find(|i| i.name == name)
+        .and_then(|i| match &i.outcome {
+            ImageOutcome::Scored(s) => Some(s.loss),
+            ImageOutcome::Failed { .. } => None,
+        })
+        .unwrap_or_else(|| panic!("{name} was not scored"))
+}
+
+#[wasm_bindgen_test]
+async fn bad_files_get_messages_and_good_ones_still_score() {
+    let truncated = &DIGIT_1[..DIGIT_1.len() / 2];
+    let sources = vec![
+        file("zero.png", DIGIT_0),
+        file("notes.txt", b"these are not pixels\n"),
+        file("empty.png", b""),
+        file("truncated.png", truncated),
+        file("one.png", DIGIT_1),
+    ];
+    let (view, steps) = score(sources, &Device::flex(), false).await;
+    assert!(view.complete);
+    let report = &view.report;
+    assert_eq!((report.batch.scored, report.batch.failed), (2, 3));
+    let errors: Vec<(String, String)> = report
+        .images
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            ImageOutcome::Failed { error } => Some((i.name.clone(), error.clone())),
+            ImageOutcome::Scored(_) => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 3);
+    for (name, error) in &errors {
+        assert!(!error.is_empty(), "{name} has no message");
+    }
+    assert!(errors[1].1.contains("empty"), "{:?}", errors[1]);
+    // Cards: one per input, in input order, pictures for the scored ones only.
+    let cards: Vec<_> = view.all_cards().collect();
+    assert_eq!(cards.len(), 5);
+    assert!(cards[0].images.is_some() && cards[1].images.is_none());
+    assert_eq!(steps.last().map(|p| (p.done, p.total)), Some((5, 5)));
+    assert!(view.histogram.is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_png_scores_exactly_like_the_same_digit_in_an_idx_file() {
+    let sources = vec![file("zero.png", DIGIT_0), file("digits.idx", DIGITS_64)];
+    let (view, _) = score(sources, &Device::flex(), false).await;
+    assert_eq!(view.report.batch.scored, 65);
+    let png = loss_of(&view.report, "zero.png");
+    let idx = loss_of(&view.report, "digits.idx#0");
+    assert!((png - idx).abs() < 1e-6, "{png} vs {idx}");
+}
+
+#[wasm_bindgen_test]
+async fn results_arrive_in_chunks_and_cancel_keeps_what_was_done() {
+    let sources =
+        pipeline::idx_sources("digits.idx", DIGITS_64.to_vec()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sources.len(), 64);
+    let (view, steps) = score(sources.clone(), &Device::flex(), true).await;
+    assert!(!view.complete);
+    assert_eq!(steps.len(), 1);
+    assert_eq!(view.report.batch.scored, FIRST_CHUNK);
+    let (full, steps) = score(sources, &Device::flex(), false).await;
+    assert!(full.complete);
+    assert!(steps.windows(2).all(|w| w[1].done > w[0].done));
+    assert_eq!(full.report.batch.scored, 64);
+    // The first chunk's numbers do not change when more images arrive.
+    assert_eq!(full.report.images[..FIRST_CHUNK], view.report.images[..]);
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_scores_like_the_cpu_when_the_browser_has_an_adapter() {
+    let gpu = backend::init(Preference::Auto).await;
+    // `cargo xtask test` builds this with DRIFTGLASS_EXPECT_WEBGPU=1 and runs Chromium with
+    // WebGPU on: then a missing adapter is a failure, not a skip.
+    if option_env!("DRIFTGLASS_EXPECT_WEBGPU") == Some("1") {
+        assert!(gpu.is_gpu, "WebGPU was expected: {}", gpu.detail);
+    }
+    if !gpu.is_gpu {
+        web_sys::console::log_1(&JsValue::from_str(&format!(
+            "no WebGPU here ({}); only the CPU path was tested",
+            gpu.detail
+        )));
+        return;
+    }
+    let sources = || {
+        vec![
+            file("zero.png", DIGIT_0),
+            file("one.png", DIGIT_1),
+            file("notes.txt", b"not an image"),
+        ]
+    };
+    let (on_gpu, _) = score(sources(), &gpu.device, false).await;
+    let (on_cpu, _) = score(sources(), &Device::flex(), false).await;
+    for name in ["zero.png", "one.png"] {
+        let (g, c) = (loss_of(&on_gpu.report, name), loss_of(&on_cpu.report, name));
+        assert!((g - c).abs() < 1e-4, "{name}: WebGPU {g} vs CPU {c}");
+    }
+    assert_eq!(on_gpu.report.batch.failed, 1);
+}
