@@ -117,7 +117,8 @@ async function shown(page) {
   const errors = await page.locator('[data-testid=card-error]').evaluateAll((els) =>
     els.map((e) => ({ name: e.dataset.name, text: e.querySelector('.error').textContent })));
   const ratio = Number(await page.locator('[data-testid=ratio]').getAttribute('data-value'));
-  return { cards, errors, ratio };
+  const verdict = await page.locator('[data-testid=verdict]').evaluateAll((els) => els.map((e) => ({ ...e.dataset }))[0]);
+  return { cards, errors, ratio, verdict };
 }
 
 function compare(what, seen, expected) {
@@ -139,6 +140,16 @@ function compare(what, seen, expected) {
   check(seen.cards.length === Math.min(scored, 240), `${what}: ${seen.cards.length} cards vs ${scored} scored by the CLI`);
   check(seen.errors.length === expected.byName.size - scored, `${what}: ${seen.errors.length} error cards`);
   check(Math.abs(seen.ratio - expected.report.batch.loss_ratio) < 1e-4, `${what}: ratio ${seen.ratio} vs CLI ${expected.report.batch.loss_ratio}`);
+  // The batch tests: same verdict; p-values equal up to what 1e-7 loss differences can move.
+  const tests = expected.report.batch.tests;
+  const names = { Drift: 'drift', NoEvidenceOfDrift: 'no_evidence_of_drift', TooFewImages: 'too_few_images' };
+  check(seen.verdict && names[seen.verdict.verdict] === tests.verdict, `${what}: verdict ${seen.verdict?.verdict} vs CLI ${tests.verdict}`);
+  if (seen.verdict) {
+    const close = (a, b) => Math.abs(a - b) <= 1e-3 + 0.02 * Math.abs(b);
+    check(close(Number(seen.verdict.ksP), tests.ks.p_value), `${what}: KS p ${seen.verdict.ksP} vs CLI ${tests.ks.p_value}`);
+    check(close(Number(seen.verdict.permutationP), tests.permutation_p_value), `${what}: permutation p ${seen.verdict.permutationP} vs CLI ${tests.permutation_p_value}`);
+    check(close(Number(seen.verdict.binomialP), tests.binomial_p_value), `${what}: binomial p ${seen.verdict.binomialP} vs CLI ${tests.binomial_p_value}`);
+  }
 }
 
 async function runPath(label, extraArgs, demos, port, expected) {
@@ -215,9 +226,10 @@ async function runPath(label, extraArgs, demos, port, expected) {
     compare(`${label} demo ${demo}`, seen, expected.demos[demo]);
     const alert = await page.locator('[data-testid=alert]').count();
     check((alert > 0) === (seen.ratio >= 1.10), `${label} demo ${demo}: alert shown ${alert > 0} at ratio ${seen.ratio}`);
-    line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %) in ${Date.now() - t} ms`);
+    line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %), verdict ${seen.verdict?.verdict} in ${Date.now() - t} ms`);
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
+    await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
   }
 
   // 5. Nothing but the app's own files was requested.

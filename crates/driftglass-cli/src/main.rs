@@ -3,6 +3,7 @@
 
 mod data;
 mod demo;
+mod eval;
 mod letters;
 mod progress;
 mod reproduce;
@@ -33,6 +34,8 @@ enum Command {
     Letters(letters::LettersArgs),
     /// Reproduce the reference experiment's table with our model, side by side.
     Reproduce(reproduce::ReproduceArgs),
+    /// Measure drift detection: per-image AUROC and batch detection power on real drift sets.
+    Eval(eval::EvalArgs),
     /// Write the web app's demo sets (MNIST, noisy MNIST, letters, Fashion-MNIST) as IDX files.
     DemoSets(demo::DemoSetsArgs),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
         Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),
+        Command::Eval(args) => eval::run(args).map(|()| EXIT_OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

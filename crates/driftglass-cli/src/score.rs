@@ -8,9 +8,10 @@ use clap::Args;
 use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
 use driftglass_model::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, build_report, idx_inputs,
-    image_reports, prepare_image,
+    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, add_batch_tests, build_report,
+    idx_inputs, image_reports, prepare_image,
 };
+use driftglass_model::stats::DEFAULT_ALPHA;
 use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
 
 use crate::progress;
@@ -32,6 +33,9 @@ pub struct ScoreArgs {
     /// Invert images so ink is white on black: as-is, invert or auto.
     #[arg(long, value_enum, default_value = "as-is")]
     pub polarity: PolarityArg,
+    /// Significance level of the batch verdict.
+    #[arg(long, default_value_t = DEFAULT_ALPHA)]
+    pub alpha: f64,
     /// Look into sub-folders too.
     #[arg(long)]
     pub recursive: bool,
@@ -147,6 +151,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     if !(0.0..=1.0).contains(&args.flag_rate) {
         bail!("--flag-rate must be between 0 and 1");
     }
+    if !(0.0..=1.0).contains(&args.alpha) {
+        bail!("--alpha must be between 0 and 1");
+    }
     let files = collect_inputs(&args.inputs, args.recursive)?;
     let prepared = prepare(&files, &config);
     let good: Vec<&(Vec<f32>, u32, u32)> = prepared
@@ -172,7 +179,8 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         args.flag_rate,
     );
     let app = format!("driftglass-cli {}", driftglass_model::VERSION);
-    let report = build_report(&app, &loaded, config, images, args.flag_rate);
+    let mut report = build_report(&app, &loaded, config, images, args.flag_rate);
+    add_batch_tests(&mut report, &loaded.baseline, args.alpha);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -230,6 +238,30 @@ fn print_table(report: &Report) {
             baseline.mean,
             baseline.dataset,
             (ratio - 1.0) * 100.0
+        );
+    }
+    if let Some(t) = &b.tests {
+        println!(
+            "verdict: {} (combined p = {:.2e}, alpha {}; at least {} images needed)",
+            t.verdict.headline(),
+            t.combined_p_value,
+            t.alpha,
+            t.min_batch
+        );
+        if let Some((low, high)) = t.ratio_interval {
+            println!("  loss ratio 95 % bootstrap interval: {low:.3} to {high:.3}");
+        }
+        println!(
+            "  Kolmogorov-Smirnov: D = {:.4}, p = {:.2e} ({:?})",
+            t.ks.statistic, t.ks.p_value, t.ks.method
+        );
+        println!(
+            "  permutation test of the mean loss: p = {:.2e} ({} permutations)",
+            t.permutation_p_value, t.permutations
+        );
+        println!(
+            "  flagged images: {} of {}, binomial p = {:.2e} (each clean image flagged with probability {:.4})",
+            t.flagged, t.images, t.binomial_p_value, t.flag_probability
         );
     }
 }

@@ -63,7 +63,7 @@ fn score_reports_bad_files_and_scores_the_rest() {
         assert!(p > 0.0 && p <= 1.0);
     }
     assert!(report["batch"]["loss_ratio"].as_f64().is_some());
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     assert_eq!(report["model"]["sha256"].as_str().map(str::len), Some(64));
 }
 

@@ -8,7 +8,7 @@ use crate::preprocess::PreprocessConfig;
 use crate::score::Reconstruction;
 
 /// Version of the report schema.
-pub const REPORT_SCHEMA: u32 = 1;
+pub const REPORT_SCHEMA: u32 = 2;
 
 /// Default false-positive rate for flagging single images.
 pub const DEFAULT_FLAG_RATE: f64 = 0.01;
@@ -83,6 +83,10 @@ pub struct BatchSummary {
     pub flagged: usize,
     /// The flag rate used.
     pub flag_rate: f64,
+    /// Two-sample tests against the baseline and the verdict (see [`crate::stats`]); absent
+    /// while a batch is still being scored, and for an empty batch.
+    #[serde(default)]
+    pub tests: Option<crate::stats::BatchTests>,
 }
 
 /// A whole report.
@@ -191,13 +195,7 @@ pub fn build_report(
     images: Vec<ImageReport>,
     flag_rate: f64,
 ) -> Report {
-    let losses: Vec<f32> = images
-        .iter()
-        .filter_map(|i| match &i.outcome {
-            ImageOutcome::Scored(score) => Some(score.loss as f32),
-            ImageOutcome::Failed { .. } => None,
-        })
-        .collect();
+    let losses = scored_losses(&images);
     let flagged = images
         .iter()
         .filter(|i| matches!(&i.outcome, ImageOutcome::Scored(s) if s.flagged))
@@ -210,6 +208,7 @@ pub fn build_report(
         loss_ratio: loss_ratio(&losses, &model.baseline),
         flagged,
         flag_rate,
+        tests: None,
     };
     Report {
         schema: REPORT_SCHEMA,
@@ -223,6 +222,24 @@ pub fn build_report(
         images,
         batch,
     }
+}
+
+/// Losses of the scored images, in input order.
+pub fn scored_losses(images: &[ImageReport]) -> Vec<f32> {
+    images
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            ImageOutcome::Scored(score) => Some(score.loss as f32),
+            ImageOutcome::Failed { .. } => None,
+        })
+        .collect()
+}
+
+/// Run the batch tests on a finished report (they are seeded: same batch, same numbers).
+pub fn add_batch_tests(report: &mut Report, baseline: &Baseline, alpha: f64) {
+    let losses = scored_losses(&report.images);
+    report.batch.tests =
+        crate::stats::batch_tests(baseline, &losses, report.batch.flag_rate, alpha);
 }
 
 #[cfg(test)]

@@ -71,6 +71,333 @@ pub fn loss_histogram(
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Batch tests: is this batch's loss distribution the baseline's?
+// ---------------------------------------------------------------------------------------------
+
+/// Fewest scored images for a verdict; below it the page says "too few images to tell".
+/// With 10 images, a batch whose losses all sit above the baseline's 75th percentile already
+/// gives a permutation p-value near 1e-3, so real drift is detectable; fewer are noise.
+pub const MIN_BATCH: usize = 10;
+/// Significance level of the batch verdict (after Bonferroni over the three tests).
+pub const DEFAULT_ALPHA: f64 = 0.01;
+/// Permutations of the permutation test.
+pub const PERMUTATIONS: usize = 1999;
+/// Bootstrap resamples of the ratio's confidence interval.
+pub const BOOTSTRAP: usize = 1000;
+/// Seed of the randomised statistics: the same batch gives the same numbers in the CLI and
+/// in the browser.
+pub const STATS_SEED: u64 = 0x00D1_F7C1_A55E;
+/// Above this `n · m`, the KS p-value is asymptotic instead of exact.
+pub const KS_EXACT_MAX_CELLS: usize = 20_000_000;
+
+/// How a KS p-value was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KsMethod {
+    /// Exact distribution of the two-sample statistic (no ties assumed).
+    Exact,
+    /// Kolmogorov's limiting distribution with Stephens' small-sample correction.
+    Asymptotic,
+}
+
+/// Two-sample Kolmogorov–Smirnov test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KsTest {
+    /// Largest gap between the two empirical CDFs.
+    pub statistic: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    pub method: KsMethod,
+}
+
+/// Largest gap `D` between the empirical CDFs of two samples (each sorted ascending).
+pub fn ks_statistic(a: &[f32], b: &[f32]) -> f64 {
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let value = a[i].min(b[j]);
+        while i < a.len() && a[i] <= value {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= value {
+            j += 1;
+        }
+        d = d.max((i as f64 / n - j as f64 / m).abs());
+    }
+    d
+}
+
+/// `P(D < d)` for samples of sizes `m` and `n` under the null hypothesis, exactly (the
+/// lattice-path recursion of R's `psmirnov2x`), `O(m · n)` time, `O(n)` memory.
+pub fn ks_exact_cdf(d: f64, m: usize, n: usize) -> f64 {
+    let (m, n) = if m > n { (n, m) } else { (m, n) };
+    let (md, nd) = (m as f64, n as f64);
+    // Round to the lattice of attainable values, as R does.
+    let q = (0.5 + (d * md * nd - 1e-7).floor()) / (md * nd);
+    let mut u: Vec<f64> = (0..=n)
+        .map(|j| if j as f64 / nd > q { 0.0 } else { 1.0 })
+        .collect();
+    for i in 1..=m {
+        let w = i as f64 / (i + n) as f64;
+        u[0] = if i as f64 / md > q { 0.0 } else { w * u[0] };
+        for j in 1..=n {
+            u[j] = if (i as f64 / md - j as f64 / nd).abs() > q {
+                0.0
+            } else {
+                w * u[j] + u[j - 1]
+            };
+        }
+    }
+    u[n]
+}
+
+/// Kolmogorov's survival function `Q(λ) = 2 Σ (−1)^{k−1} exp(−2 k² λ²)`.
+pub fn kolmogorov_survival(lambda: f64) -> f64 {
+    if lambda < 0.2 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    for k in 1..=100 {
+        let k = k as f64;
+        let term = (-2.0 * k * k * lambda * lambda).exp();
+        sum += if k as usize % 2 == 1 { term } else { -term };
+        if term < 1e-16 {
+            break;
+        }
+    }
+    (2.0 * sum).clamp(0.0, 1.0)
+}
+
+/// Two-sample KS test of `batch` against `reference` (both sorted ascending).
+pub fn ks_test(reference: &[f32], batch: &[f32]) -> Option<KsTest> {
+    if reference.is_empty() || batch.is_empty() {
+        return None;
+    }
+    let statistic = ks_statistic(reference, batch);
+    let (n, m) = (reference.len(), batch.len());
+    let (p_value, method) = if n.saturating_mul(m) <= KS_EXACT_MAX_CELLS {
+        (
+            (1.0 - ks_exact_cdf(statistic, m, n)).clamp(0.0, 1.0),
+            KsMethod::Exact,
+        )
+    } else {
+        let en = ((n * m) as f64 / (n + m) as f64).sqrt();
+        (
+            kolmogorov_survival((en + 0.12 + 0.11 / en) * statistic),
+            KsMethod::Asymptotic,
+        )
+    };
+    Some(KsTest {
+        statistic,
+        p_value,
+        method,
+    })
+}
+
+fn mean(values: &[f32]) -> f64 {
+    values.iter().map(|v| *v as f64).sum::<f64>() / values.len() as f64
+}
+
+/// One-sided permutation test that the batch's mean loss is higher than the baseline's:
+/// the batch is compared with `permutations` random batches of the same size drawn without
+/// replacement from batch and baseline pooled. p-value `(1 + #{permuted ≥ observed}) / (B + 1)`,
+/// never 0.
+pub fn permutation_test(
+    reference: &[f32],
+    batch: &[f32],
+    permutations: usize,
+    rng: &mut crate::rng::SeededRng,
+) -> Option<f64> {
+    if reference.is_empty() || batch.is_empty() || permutations == 0 {
+        return None;
+    }
+    let observed = mean(batch);
+    let mut pool: Vec<f32> = reference.iter().chain(batch).copied().collect();
+    let m = batch.len();
+    let mut at_least = 0usize;
+    for _ in 0..permutations {
+        // Partial Fisher–Yates: the first m of the pool become a random batch.
+        for i in 0..m {
+            let j = i + rng.below(pool.len() - i);
+            pool.swap(i, j);
+        }
+        if mean(&pool[..m]) >= observed - 1e-12 {
+            at_least += 1;
+        }
+    }
+    Some((1 + at_least) as f64 / (permutations + 1) as f64)
+}
+
+/// Percentile bootstrap interval (`level`, e.g. 0.95) of the loss ratio: the batch is
+/// resampled with replacement; the baseline mean, over thousands of images, is drawn from its
+/// normal sampling distribution (mean, sd/√n) instead of resampling all of it each time.
+pub fn bootstrap_ratio_interval(
+    reference: &[f32],
+    batch: &[f32],
+    resamples: usize,
+    level: f64,
+    rng: &mut crate::rng::SeededRng,
+) -> Option<(f64, f64)> {
+    if reference.is_empty() || batch.is_empty() || resamples == 0 {
+        return None;
+    }
+    let reference_mean = mean(reference);
+    let reference_se = (reference
+        .iter()
+        .map(|v| (*v as f64 - reference_mean).powi(2))
+        .sum::<f64>()
+        / reference.len().saturating_sub(1).max(1) as f64)
+        .sqrt()
+        / (reference.len() as f64).sqrt();
+    let mut ratios: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let b = (0..batch.len())
+                .map(|_| batch[rng.below(batch.len())] as f64)
+                .sum::<f64>()
+                / batch.len() as f64;
+            let r = reference_mean + reference_se * rng.normal();
+            if r > 0.0 { b / r } else { f64::NAN }
+        })
+        .filter(|r| r.is_finite())
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let tail = (1.0 - level) / 2.0;
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    Some((at(tail), at(1.0 - tail)))
+}
+
+/// `P(X ≥ k)` for `X ~ Binomial(n, p)`, summed in log space (exact to rounding).
+pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let ln_choose = |n: usize, k: usize| ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k);
+    (k..=n)
+        .map(|i| (ln_choose(n, i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp())
+        .sum::<f64>()
+        .clamp(0.0, 1.0)
+}
+
+fn ln_factorial(n: usize) -> f64 {
+    (2..=n).map(|i| (i as f64).ln()).sum()
+}
+
+/// What the batch tests conclude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// At least one test rejects "same distribution as the baseline" at the chosen level.
+    Drift,
+    /// No test does.
+    NoEvidenceOfDrift,
+    /// Fewer scored images than [`MIN_BATCH`].
+    TooFewImages,
+}
+
+impl Verdict {
+    /// The verdict in plain words.
+    pub fn headline(self) -> &'static str {
+        match self {
+            Verdict::Drift => "drift",
+            Verdict::NoEvidenceOfDrift => "no evidence of drift",
+            Verdict::TooFewImages => "too few images to tell",
+        }
+    }
+}
+
+/// Every batch statistic, with the combined verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchTests {
+    /// Scored images in the batch.
+    pub images: usize,
+    /// Mean batch loss / mean baseline loss.
+    pub loss_ratio: f64,
+    /// 95 % bootstrap interval of the ratio.
+    pub ratio_interval: Option<(f64, f64)>,
+    /// Kolmogorov–Smirnov test of the batch's losses against the baseline's.
+    pub ks: KsTest,
+    /// Permutation test: is the batch's mean loss higher than the baseline's?
+    pub permutation_p_value: f64,
+    /// Permutations used.
+    pub permutations: usize,
+    /// Images flagged (p-value below the flag rate).
+    pub flagged: usize,
+    /// Chance of a single clean image being flagged, under the null hypothesis.
+    pub flag_probability: f64,
+    /// `P(at least this many flagged)` if the batch were like the baseline.
+    pub binomial_p_value: f64,
+    /// Significance level of the verdict.
+    pub alpha: f64,
+    /// The smallest of the three p-values, times three (Bonferroni), capped at 1.
+    pub combined_p_value: f64,
+    pub verdict: Verdict,
+    /// Fewest images for a verdict.
+    pub min_batch: usize,
+}
+
+/// Run the batch tests of `batch` losses against the baseline. `None` for an empty batch.
+/// Randomised parts are seeded ([`STATS_SEED`]), so a batch always gives the same numbers.
+pub fn batch_tests(
+    baseline: &Baseline,
+    batch: &[f32],
+    flag_rate: f64,
+    alpha: f64,
+) -> Option<BatchTests> {
+    let mut sorted: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() || baseline.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f32::total_cmp);
+    let reference = baseline.sorted();
+    let mut rng = crate::rng::SeededRng::new(STATS_SEED);
+    let ks = ks_test(reference, &sorted)?;
+    let permutation_p_value = permutation_test(reference, &sorted, PERMUTATIONS, &mut rng)?;
+    let ratio_interval = bootstrap_ratio_interval(reference, &sorted, BOOTSTRAP, 0.95, &mut rng);
+    let flagged = sorted
+        .iter()
+        .filter(|loss| baseline.p_value(**loss) < flag_rate)
+        .count();
+    // The conformal p-value is below `rate` for a clean image with probability
+    // floor(rate · (n + 1)) / (n + 1) (at most `rate`).
+    let n = baseline.len() as f64;
+    let flag_probability = ((flag_rate * (n + 1.0)).ceil() - 1.0).max(0.0) / (n + 1.0);
+    let binomial_p_value = binomial_upper_tail(flagged, sorted.len(), flag_probability);
+    let combined_p_value =
+        (3.0 * ks.p_value.min(permutation_p_value).min(binomial_p_value)).min(1.0);
+    let verdict = if sorted.len() < MIN_BATCH {
+        Verdict::TooFewImages
+    } else if combined_p_value < alpha {
+        Verdict::Drift
+    } else {
+        Verdict::NoEvidenceOfDrift
+    };
+    Some(BatchTests {
+        images: sorted.len(),
+        loss_ratio: mean(&sorted) / baseline.mean(),
+        ratio_interval,
+        ks,
+        permutation_p_value,
+        permutations: PERMUTATIONS,
+        flagged,
+        flag_probability,
+        binomial_p_value,
+        alpha,
+        combined_p_value,
+        verdict,
+        min_batch: MIN_BATCH,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +425,132 @@ mod tests {
         assert!(t > 0.14 && t < 0.15, "{t}");
         assert_eq!(loss_histogram(&baseline, &[], 0.01, 20), None);
         assert_eq!(loss_histogram(&baseline, &batch, 0.01, 0), None);
+    }
+
+    #[test]
+    fn ks_statistic_and_exact_p_values_by_hand() {
+        // Fully separated samples of 3 and 3: D = 1, only 2 of the C(6,3) = 20 orderings.
+        let t = ks_test(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]).unwrap_or_else(|| panic!());
+        assert_eq!(t.statistic, 1.0);
+        assert!((t.p_value - 0.1).abs() < 1e-12, "{}", t.p_value);
+        assert_eq!(t.method, KsMethod::Exact);
+        // 4 and 4: 2 of 70.
+        let t = ks_test(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0]).unwrap_or_else(|| panic!());
+        assert!((t.p_value - 2.0 / 70.0).abs() < 1e-12);
+        // D = 2/3 for 3 and 3: the 8 orderings with |i - j| <= 1 at every step have D <= 1/3.
+        let t = ks_test(&[1.0, 2.0, 4.0], &[3.0, 5.0, 6.0]).unwrap_or_else(|| panic!());
+        assert!((t.statistic - 2.0 / 3.0).abs() < 1e-12);
+        assert!((t.p_value - 0.6).abs() < 1e-12, "{}", t.p_value);
+        // Perfectly interleaved: the smallest possible D, p = 1.
+        let t = ks_test(&[1.0, 3.0, 5.0], &[2.0, 4.0, 6.0]).unwrap_or_else(|| panic!());
+        assert!((t.statistic - 1.0 / 3.0).abs() < 1e-12);
+        assert!((t.p_value - 1.0).abs() < 1e-12);
+        assert_eq!(ks_test(&[], &[1.0]), None);
+    }
+
+    #[test]
+    fn kolmogorov_distribution_matches_the_classic_critical_values() {
+        assert!((kolmogorov_survival(1.3581) - 0.05).abs() < 2e-4);
+        assert!((kolmogorov_survival(1.6276) - 0.01).abs() < 1e-4);
+        assert_eq!(kolmogorov_survival(0.1), 1.0);
+        // Exact and asymptotic agree for large samples.
+        let exact = 1.0 - ks_exact_cdf(0.1, 200, 300);
+        let en = (200.0f64 * 300.0 / 500.0).sqrt();
+        let asymptotic = kolmogorov_survival((en + 0.12 + 0.11 / en) * 0.1);
+        assert!((exact - asymptotic).abs() < 0.01, "{exact} vs {asymptotic}");
+    }
+
+    #[test]
+    fn permutation_p_value_is_never_zero_and_uniform_ish_under_the_null() {
+        let mut rng = crate::rng::SeededRng::new(1);
+        let reference: Vec<f32> = (0..1000).map(|_| rng.uniform() as f32).collect();
+        let far = vec![5.0f32; 20];
+        let p = permutation_test(&reference, &far, 999, &mut rng).unwrap_or(f64::NAN);
+        assert_eq!(p, 1.0 / 1000.0);
+        let same: Vec<f32> = reference[..20].to_vec();
+        let p = permutation_test(&reference, &same, 999, &mut rng).unwrap_or(f64::NAN);
+        assert!(p > 0.05, "{p}");
+    }
+
+    #[test]
+    fn binomial_tail_by_hand() {
+        assert!((binomial_upper_tail(1, 10, 0.01) - (1.0 - 0.99f64.powi(10))).abs() < 1e-12);
+        assert!((binomial_upper_tail(2, 2, 0.5) - 0.25).abs() < 1e-12);
+        assert!((binomial_upper_tail(3, 5, 0.5) - 0.5).abs() < 1e-12);
+        assert_eq!(binomial_upper_tail(0, 5, 0.1), 1.0);
+        assert_eq!(binomial_upper_tail(6, 5, 0.1), 0.0);
+    }
+
+    #[test]
+    fn bootstrap_interval_contains_the_ratio() {
+        let mut rng = crate::rng::SeededRng::new(2);
+        let reference: Vec<f32> = (0..2000)
+            .map(|_| 0.05 + 0.05 * rng.uniform() as f32)
+            .collect();
+        let batch: Vec<f32> = (0..100)
+            .map(|_| 0.1 + 0.05 * rng.uniform() as f32)
+            .collect();
+        let ratio = mean(&batch) / mean(&reference);
+        let (low, high) = bootstrap_ratio_interval(&reference, &batch, 500, 0.95, &mut rng)
+            .unwrap_or((f64::NAN, f64::NAN));
+        assert!(low < ratio && ratio < high, "{low} {ratio} {high}");
+        assert!(high - low < 0.2, "{low} {high}");
+    }
+
+    /// Losses of a fresh sample from the distribution the baseline was drawn from.
+    fn fresh(rng: &mut crate::rng::SeededRng, count: usize) -> Vec<f32> {
+        (0..count)
+            .map(|_| (0.08 + 0.02 * rng.normal()).max(0.0) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn calibration_flag_rate_and_false_alarms_under_the_null() {
+        let mut rng = crate::rng::SeededRng::new(3);
+        let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Single images: flagged at close to the chosen rate.
+        let sample = fresh(&mut rng, 20_000);
+        for rate in [0.01, 0.05] {
+            let flagged = sample
+                .iter()
+                .filter(|l| baseline.p_value(**l) < rate)
+                .count();
+            let share = flagged as f64 / sample.len() as f64;
+            assert!((share - rate).abs() < 0.4 * rate, "rate {rate}: {share}");
+        }
+        // Batches: the combined verdict's false-alarm rate stays at or below alpha (0.01), over
+        // 200 batches of 50.
+        let alarms = (0..200)
+            .filter(|_| {
+                let batch = fresh(&mut rng, 50);
+                batch_tests(&baseline, &batch, 0.01, DEFAULT_ALPHA)
+                    .is_some_and(|t| t.verdict == Verdict::Drift)
+            })
+            .count();
+        assert!(alarms <= 4, "{alarms} false alarms in 200 clean batches");
+    }
+
+    #[test]
+    fn drifted_batches_are_caught_and_tiny_ones_are_not_judged() {
+        let mut rng = crate::rng::SeededRng::new(4);
+        let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let shifted: Vec<f32> = fresh(&mut rng, 50).iter().map(|l| l * 1.3).collect();
+        let t = batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
+        assert!(t.ks.p_value < 1e-6 && t.permutation_p_value < 0.001);
+        assert!(
+            t.ratio_interval
+                .is_some_and(|(low, high)| low > 1.2 && high < 1.4)
+        );
+        let few = fresh(&mut rng, MIN_BATCH - 1);
+        let t = batch_tests(&baseline, &few, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        assert_eq!(t.verdict, Verdict::TooFewImages);
+        // Same batch, same numbers (seeded): the CLI and the browser agree.
+        assert_eq!(
+            batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA),
+            batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA)
+        );
     }
 }

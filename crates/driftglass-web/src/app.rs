@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome};
+use driftglass_model::stats::{BatchTests, KsMethod, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -305,12 +306,16 @@ pub fn app() -> Html {
         let cancel = cancel.clone();
         Callback::from(move |_| cancel.borrow().set(true))
     };
+    // On WebGPU the button offers the CPU; on the CPU (chosen, or for want of an adapter) it
+    // offers to try WebGPU again.
+    let on_gpu = backend.as_ref().is_some_and(|b| b.is_gpu);
     let toggle_backend = {
         let preference = preference.clone();
         Callback::from(move |_| {
-            preference.set(match *preference {
-                Preference::Auto => Preference::Cpu,
-                Preference::Cpu => Preference::Auto,
+            preference.set(if on_gpu {
+                Preference::Cpu
+            } else {
+                Preference::Auto
             })
         })
     };
@@ -353,8 +358,8 @@ pub fn app() -> Html {
     let model_line = match &*model {
         Ok(m) => html! {
             <p class="model">{ format!(
-                "Model: bundled MNIST autoencoder · baseline: {} {} images · mean loss {:.4}",
-                m.baseline.len(), m.baseline.dataset(), m.baseline.mean()
+                "Model: bundled MNIST autoencoder · baseline: {} · mean loss {:.4}",
+                m.baseline.dataset(), m.baseline.mean()
             ) }</p>
         },
         Err(e) => {
@@ -402,7 +407,7 @@ pub fn app() -> Html {
                 <h1>{ "Driftglass" }</h1>
                 { badge }
                 <button onclick={toggle_backend} data-testid="toggle-backend">
-                    { if *preference == Preference::Cpu { "Try WebGPU" } else { "Use CPU" } }
+                    { if on_gpu { "Use CPU" } else { "Try WebGPU" } }
                 </button>
             </header>
             <p class="privacy">{ "Everything runs in this tab: your images never leave your computer." }</p>
@@ -493,10 +498,47 @@ fn summary_view(run: u32, view: &BatchView, alert_ratio: f64) -> Html {
                     { format!("No alert: the loss ratio is below {}.", view::format_ratio(alert_ratio)) }
                 </div>
             }
+            { for b.tests.as_ref().map(|t| verdict_view(t, b.mean_loss)) }
             if let Some(svg) = histogram {
                 <figure class="histogram" data-testid="histogram">{ svg }</figure>
             }
         </section>
+    }
+}
+
+/// The batch tests: the verdict, then each test's statistic and p-value with a plain line.
+fn verdict_view(t: &BatchTests, mean_loss: Option<f64>) -> Html {
+    let class = match t.verdict {
+        Verdict::Drift => "drift",
+        Verdict::NoEvidenceOfDrift => "calm",
+        Verdict::TooFewImages => "unknown",
+    };
+    let p = |p: f64| view::format_p(p);
+    html! {
+        <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
+            data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
+            data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
+            data-binomial-p={t.binomial_p_value.to_string()}>
+            <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
+                <span class="detail">{ match t.verdict {
+                    Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
+                    _ => format!(" — the smallest p-value ×3 is {} (level {}).", p(t.combined_p_value), t.alpha),
+                } }</span></div>
+            <table>
+                <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
+                <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("D = {:.3}", t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
+                    <td>{ format!("Could the batch's losses come from the baseline's distribution? (largest gap between the two cumulative curves; {} p-value)",
+                        if t.ks.method == KsMethod::Exact { "exact" } else { "asymptotic" }) }</td></tr>
+                <tr><td>{ "Permutation" }</td><td>{ mean_loss.map(|m| format!("mean {m:.4}")).unwrap_or_default() }</td><td>{ p(t.permutation_p_value) }</td>
+                    <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
+                <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
+                    <td>{ format!("Are more images flagged than the {:.1} % expected by chance? (binomial)", t.flag_probability * 100.0) }</td></tr>
+                if let Some((low, high)) = t.ratio_interval {
+                    <tr><td>{ "Loss ratio" }</td><td>{ view::format_ratio(t.loss_ratio) }</td><td>{ "—" }</td>
+                        <td>{ format!("95 % bootstrap interval {} to {}: how sure the ratio is, given the batch size.", view::format_ratio(low), view::format_ratio(high)) }</td></tr>
+                }
+            </table>
+        </div>
     }
 }
 

@@ -12,10 +12,10 @@ use driftglass_model::idx::{is_idx_name, parse_images};
 use driftglass_model::model_file::LoadedModel;
 use driftglass_model::preprocess::MAX_FILE_BYTES;
 use driftglass_model::report::{
-    ImageOutcome, ImageReport, PreparedInput, Report, build_report, idx_inputs, image_reports,
-    prepare_image,
+    ImageReport, PreparedInput, Report, add_batch_tests, build_report, idx_inputs, image_reports,
+    prepare_image, scored_losses,
 };
-use driftglass_model::stats::{LossHistogram, loss_histogram};
+use driftglass_model::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
 use driftglass_model::{ImageSet, PreprocessConfig};
 use js_sys::Promise;
 use wasm_bindgen_futures::JsFuture;
@@ -133,6 +133,15 @@ async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, Prep
     }
 }
 
+/// The batch tests run once, on what was scored (they take tens of milliseconds; running them
+/// after every chunk would slow large drops down).
+fn finish(mut view: BatchView, model: &LoadedModel) -> BatchView {
+    let mut report = (*view.report).clone();
+    add_batch_tests(&mut report, &model.baseline, DEFAULT_ALPHA);
+    view.report = Rc::new(report);
+    view
+}
+
 /// Score `sources` on `device` in chunks, calling `on_update` with the batch so far after each
 /// chunk. Stops early (with what it has, `complete == false`) when `cancelled` is set.
 pub async fn score_sources(
@@ -162,10 +171,10 @@ pub async fn score_sources(
         let chunk: Vec<Source> = queue.by_ref().take(size).collect();
         if chunk.is_empty() {
             view.complete = true;
-            return Ok(view);
+            return Ok(finish(view, model));
         }
         if cancelled.get() {
-            return Ok(view);
+            return Ok(finish(view, model));
         }
         done += chunk.len();
         let mut prepared = Vec::with_capacity(chunk.len());
@@ -175,7 +184,7 @@ pub async fn score_sources(
         // An IDX file can hold thousands of images: reconstruct them CHUNK at a time.
         for part in prepared.chunks(CHUNK) {
             if cancelled.get() {
-                return Ok(view);
+                return Ok(finish(view, model));
             }
             let set = ImageSet::from_images(part.iter().filter_map(|(_, input)| {
                 input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
@@ -203,14 +212,7 @@ pub async fn score_sources(
                 .push(Rc::new(view::cards(&new_images, images.len(), &pixels)));
             images.extend(new_images);
             let report = build_report(&app, model, config, images.clone(), flag_rate);
-            let losses: Vec<f32> = report
-                .images
-                .iter()
-                .filter_map(|i| match &i.outcome {
-                    ImageOutcome::Scored(s) => Some(s.loss as f32),
-                    ImageOutcome::Failed { .. } => None,
-                })
-                .collect();
+            let losses = scored_losses(&report.images);
             view.histogram =
                 loss_histogram(&model.baseline, &losses, flag_rate, HISTOGRAM_BINS).map(Rc::new);
             view.report = Rc::new(report);

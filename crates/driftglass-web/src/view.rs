@@ -215,6 +215,17 @@ pub fn histogram_svg(h: &LossHistogram) -> String {
     svg
 }
 
+/// A p-value for people: "0.042", "3.1e-5", "< 1e-12".
+pub fn format_p(p: f64) -> String {
+    if p < 1e-12 {
+        "< 1e-12".into()
+    } else if p < 0.001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
 /// "+44.2 %" for a ratio of 1.442.
 pub fn format_ratio(ratio: f64) -> String {
     format!("{:+.1} %", (ratio - 1.0) * 100.0)
@@ -374,6 +385,9 @@ mod tests {
         );
         assert_eq!(names(arrange(&cards, SortOrder::Input, true)), ["b"]);
         assert_eq!(format_ratio(1.442), "+44.2 %");
+        assert_eq!(format_p(0.0421), "0.042");
+        assert_eq!(format_p(3.14e-5), "3.1e-5");
+        assert_eq!(format_p(0.0), "< 1e-12");
         assert_eq!(format_ratio(0.9), "-10.0 %");
     }
 }

@@ -1,0 +1,322 @@
+//! `driftglass eval`: how well drift is detected, measured on real data the model never
+//! trained on.
+//!
+//! The MNIST test set is split in two at random (seeded): one half calibrates the baseline, the
+//! other is the clean data (so clean batches are never part of the baseline they are tested against).
+//! Drift sets: notMNIST-style letters, Fashion-MNIST, and the clean half corrupted (noise 0.5
+//! and 0.2, rotation, blur, inversion, translation). For each: per-image AUROC against the
+//! clean half, and the share of random batches of 10, 50 and 200 that the batch verdict calls
+//! drift at alpha = 0.01 (for clean batches: the false-alarm rate).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use clap::Args;
+use driftglass_model::rng::{SeededRng, add_gaussian_noise};
+use driftglass_model::stats::{DEFAULT_ALPHA, Verdict, batch_tests};
+use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, SCORE_BATCH, auroc};
+use serde::Serialize;
+
+use crate::{data, letters, progress};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model file (default: the bundled model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Data directory holding `mnist/` and `fashion-mnist/`.
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    pub data: PathBuf,
+    /// Fonts for the notMNIST-style letters.
+    #[arg(long, default_value = "/usr/share/fonts/truetype/aenigma")]
+    pub fonts: PathBuf,
+    /// Random batches per set and batch size.
+    #[arg(long, default_value_t = 200)]
+    pub batches: usize,
+    /// Seed for corruptions and batch draws.
+    #[arg(long, default_value_t = 11)]
+    pub seed: u64,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Batch sizes of the power table.
+pub const BATCH_SIZES: [usize; 3] = [10, 50, 200];
+
+/// One row of the table.
+#[derive(Debug, Serialize)]
+pub struct EvalRow {
+    pub set: String,
+    pub images: usize,
+    /// Mean loss / baseline mean.
+    pub loss_ratio: f64,
+    /// Per-image AUROC against clean held-out digits (None for the clean set itself).
+    pub auroc: Option<f64>,
+    /// Share of batches called drift, per batch size.
+    pub detected: Vec<(usize, f64)>,
+}
+
+fn map_pixels(set: &ImageSet, f: impl Fn(&[f32]) -> Vec<f32>) -> ImageSet {
+    let images: Vec<Vec<f32>> = (0..set.count).map(|i| f(set.image(i))).collect();
+    ImageSet::from_images(images.iter().map(Vec::as_slice))
+}
+
+/// Rotate by `degrees` about the centre (bilinear, black outside).
+fn rotate(image: &[f32], degrees: f64) -> Vec<f32> {
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let side = IMAGE_SIDE as f64;
+    let c = (side - 1.0) / 2.0;
+    let at = |x: i64, y: i64| {
+        if x < 0 || y < 0 || x >= IMAGE_SIDE as i64 || y >= IMAGE_SIDE as i64 {
+            0.0
+        } else {
+            image[y as usize * IMAGE_SIDE + x as usize] as f64
+        }
+    };
+    let mut out = vec![0.0; image.len()];
+    for y in 0..IMAGE_SIDE {
+        for x in 0..IMAGE_SIDE {
+            let (dx, dy) = (x as f64 - c, y as f64 - c);
+            let sx = cos * dx + sin * dy + c;
+            let sy = -sin * dx + cos * dy + c;
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let v = at(x0, y0) * (1.0 - fx) * (1.0 - fy)
+                + at(x0 + 1, y0) * fx * (1.0 - fy)
+                + at(x0, y0 + 1) * (1.0 - fx) * fy
+                + at(x0 + 1, y0 + 1) * fx * fy;
+            out[y * IMAGE_SIDE + x] = v as f32;
+        }
+    }
+    out
+}
+
+/// Gaussian blur with standard deviation `sigma` pixels (separable, zero padding).
+fn blur(image: &[f32], sigma: f64) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let pass = |input: &[f32], horizontal: bool| {
+        let mut out = vec![0.0f32; input.len()];
+        for y in 0..IMAGE_SIDE as i64 {
+            for x in 0..IMAGE_SIDE as i64 {
+                let mut sum = 0.0;
+                for (i, w) in weights.iter().enumerate() {
+                    let k = i as i64 - radius;
+                    let (sx, sy) = if horizontal { (x + k, y) } else { (x, y + k) };
+                    if (0..IMAGE_SIDE as i64).contains(&sx) && (0..IMAGE_SIDE as i64).contains(&sy)
+                    {
+                        sum += w * input[(sy * IMAGE_SIDE as i64 + sx) as usize] as f64;
+                    }
+                }
+                out[(y * IMAGE_SIDE as i64 + x) as usize] = (sum / total) as f32;
+            }
+        }
+        out
+    };
+    pass(&pass(image, true), false)
+}
+
+/// Shift right and down by `pixels` (black fill).
+fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
+    let mut out = vec![0.0; image.len()];
+    for y in pixels..IMAGE_SIDE {
+        for x in pixels..IMAGE_SIDE {
+            out[y * IMAGE_SIDE + x] = image[(y - pixels) * IMAGE_SIDE + (x - pixels)];
+        }
+    }
+    out
+}
+
+fn losses(
+    model: &driftglass_model::Autoencoder,
+    set: &ImageSet,
+    device: &Device,
+    label: &str,
+) -> Result<Vec<f32>> {
+    let bar = progress::bar(set.count as u64, label, "images");
+    let out = pollster::block_on(driftglass_model::reconstruct(
+        model,
+        set,
+        device,
+        SCORE_BATCH,
+        |done| bar.set_position(done as u64),
+    ))?;
+    bar.finish_and_clear();
+    Ok(out.iter().map(|r| r.bce).collect())
+}
+
+/// Share of `batches` random batches of `size` (drawn without replacement) called drift.
+fn detection_rate(
+    baseline: &Baseline,
+    losses: &[f32],
+    size: usize,
+    batches: usize,
+    rng: &mut SeededRng,
+) -> f64 {
+    let mut order: Vec<usize> = (0..losses.len()).collect();
+    let mut drift = 0;
+    for _ in 0..batches {
+        for i in 0..size.min(order.len()) {
+            let j = i + rng.below(order.len() - i);
+            order.swap(i, j);
+        }
+        let batch: Vec<f32> = order[..size.min(order.len())]
+            .iter()
+            .map(|i| losses[*i])
+            .collect();
+        if batch_tests(baseline, &batch, 0.01, DEFAULT_ALPHA)
+            .is_some_and(|t| t.verdict == Verdict::Drift)
+        {
+            drift += 1;
+        }
+    }
+    drift as f64 / batches as f64
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let started = Instant::now();
+    let device = Device::flex();
+    let loaded = crate::score::load_model(args.model.as_deref(), &device)?;
+    let model = &loaded.model;
+    let test = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
+    // A seeded random split: MNIST's test set is ordered (its first 5,000 digits are the
+    // cleaner NIST SD-3 writers, the last 5,000 SD-1's students), so halves by position differ
+    // by about 1 % in mean loss, which batches of 200 detect.
+    let mut rng = SeededRng::new(args.seed);
+    let mut order: Vec<usize> = (0..test.count).collect();
+    rng.shuffle(&mut order);
+    let half = test.count / 2;
+    let calibration = ImageSet::from_images(order[..half].iter().map(|i| test.image(*i)));
+    let clean = ImageSet::from_images(order[half..].iter().map(|i| test.image(*i)));
+    let baseline_losses = losses(model, &calibration, &device, "baseline")?;
+    let baseline = Baseline::new(LossKind::Bce, "MNIST test, random half", baseline_losses)
+        .context("baseline")?;
+    let noisy = |factor: f64, rng: &mut SeededRng| {
+        let mut set = clean.clone();
+        add_gaussian_noise(&mut set.pixels, factor, rng);
+        set
+    };
+    let noisy_05 = noisy(0.5, &mut rng);
+    let noisy_02 = noisy(0.2, &mut rng);
+    let (letters_set, _, _) = letters::render_all(&args.fonts, None)?;
+    let fashion = data::images(&args.data.join("fashion-mnist"), "t10k-images-idx3-ubyte")?;
+    let sets: Vec<(&str, ImageSet)> = vec![
+        ("clean MNIST (held out)", clean.clone()),
+        ("notMNIST-style letters", letters_set),
+        ("Fashion-MNIST", fashion),
+        ("noise 0.5", noisy_05),
+        ("noise 0.2", noisy_02),
+        ("rotated 45°", map_pixels(&clean, |i| rotate(i, 45.0))),
+        ("rotated 15°", map_pixels(&clean, |i| rotate(i, 15.0))),
+        ("blurred (σ = 1 px)", map_pixels(&clean, |i| blur(i, 1.0))),
+        (
+            "inverted",
+            map_pixels(&clean, |i| i.iter().map(|v| 1.0 - v).collect()),
+        ),
+        ("shifted 4 px", map_pixels(&clean, |i| translate(i, 4))),
+    ];
+    let mut clean_losses = Vec::new();
+    let mut rows = Vec::new();
+    for (index, (name, set)) in sets.iter().enumerate() {
+        let set_losses = losses(model, set, &device, name)?;
+        if index == 0 {
+            clean_losses = set_losses.clone();
+        }
+        let loss_ratio = driftglass_model::loss_ratio(&set_losses, &baseline).unwrap_or(f64::NAN);
+        let detected = BATCH_SIZES
+            .iter()
+            .map(|size| {
+                (
+                    *size,
+                    detection_rate(&baseline, &set_losses, *size, args.batches, &mut rng),
+                )
+            })
+            .collect();
+        rows.push(EvalRow {
+            set: name.to_string(),
+            images: set.count,
+            loss_ratio,
+            auroc: (index > 0)
+                .then(|| auroc(&clean_losses, &set_losses))
+                .flatten(),
+            detected,
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "baseline: {} MNIST test images (a seeded random half); clean: the other {}; {} random batches per cell; verdict at alpha {}",
+        baseline.len(),
+        test.count - half,
+        args.batches,
+        DEFAULT_ALPHA
+    );
+    println!();
+    println!(
+        "{:<24} {:>6} {:>10} {:>7} | batches called drift at n = {}",
+        "set",
+        "images",
+        "ratio",
+        "AUROC",
+        BATCH_SIZES.map(|n| n.to_string()).join(" / ")
+    );
+    for row in &rows {
+        println!(
+            "{:<24} {:>6} {:>+9.1}% {:>7} | {}",
+            row.set,
+            row.images,
+            (row.loss_ratio - 1.0) * 100.0,
+            row.auroc
+                .map(|a| format!("{a:.4}"))
+                .unwrap_or_else(|| "—".into()),
+            row.detected
+                .iter()
+                .map(|(_, rate)| format!("{:>6.1} %", rate * 100.0))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+    }
+    println!();
+    println!(
+        "(first row: the false-alarm rate on clean held-out digits; {:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dot() -> Vec<f32> {
+        let mut image = vec![0.0; IMAGE_SIDE * IMAGE_SIDE];
+        image[10 * IMAGE_SIDE + 20] = 1.0;
+        image
+    }
+
+    #[test]
+    fn corruptions_move_pixels_where_expected() {
+        // A quarter turn maps (x, y) = (20, 10) about the centre 13.5 to (10, 7) or (17, 20).
+        let turned = rotate(&dot(), 90.0);
+        let hot: Vec<usize> = (0..turned.len()).filter(|i| turned[*i] > 0.5).collect();
+        assert_eq!(hot.len(), 1);
+        let (x, y) = (hot[0] % IMAGE_SIDE, hot[0] / IMAGE_SIDE);
+        assert!((x, y) == (17, 20) || (x, y) == (10, 7), "({x}, {y})");
+        assert_eq!(rotate(&dot(), 0.0), dot());
+        let shifted = translate(&dot(), 4);
+        assert_eq!(shifted[14 * IMAGE_SIDE + 24], 1.0);
+        let blurred = blur(&dot(), 1.0);
+        let sum: f32 = blurred.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "blur keeps the ink: {sum}");
+        assert!(blurred[10 * IMAGE_SIDE + 20] < 0.2);
+    }
+}
