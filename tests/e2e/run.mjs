@@ -159,6 +159,7 @@ async function runPath(label, extraArgs, demos, port, expected) {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1200, height: 900 },
+    acceptDownloads: true,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--disable-quic', '--no-first-run', ...extraArgs],
   });
@@ -232,7 +233,31 @@ async function runPath(label, extraArgs, demos, port, expected) {
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
   }
 
-  // 5. Nothing but the app's own files was requested.
+  // 5. The timeline has every batch; exports are made in the page and match the CLI.
+  const points = Number(await page.locator('[data-testid=timeline]').getAttribute('data-points'));
+  check(points === 3 + demos.length, `${label}: timeline has ${points} points, expected ${3 + demos.length}`);
+  if (label === 'cpu') {
+    const last = demos[demos.length - 1];
+    const saved = {};
+    for (const what of ['Json', 'Csv', 'HistogramSvg', 'HistogramPng', 'TimelineSvg', 'TimelinePng']) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=export-${what}]`)]);
+      saved[what] = await readFile(await download.path());
+      await mkdir(artifacts, { recursive: true });
+      await download.saveAs(join(artifacts, download.suggestedFilename()));
+    }
+    const json = JSON.parse(saved.Json.toString('utf8'));
+    const want = expected.demos[last].report;
+    check(json.schema === want.schema && json.images.length === want.images.length, `${label}: exported JSON has schema ${json.schema}, ${json.images.length} images`);
+    check(Math.abs(json.batch.loss_ratio - want.batch.loss_ratio) < 1e-4 && json.batch.tests?.verdict === want.batch.tests.verdict,
+      `${label}: exported JSON batch ${JSON.stringify(json.batch).slice(0, 200)}`);
+    const rows = saved.Csv.toString('utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    check(rows.length === want.images.length + 1, `${label}: exported CSV has ${rows.length} rows`);
+    for (const what of ['HistogramSvg', 'TimelineSvg']) check(saved[what].toString('utf8').startsWith('<svg'), `${label}: ${what} is not SVG`);
+    for (const what of ['HistogramPng', 'TimelinePng']) check(saved[what].subarray(0, 4).toString('hex') === '89504e47', `${label}: ${what} is not PNG`);
+    line.push(`exports: JSON (${json.images.length} images, verdict ${json.batch.tests?.verdict}), CSV (${rows.length - 1} rows), 2 SVG, 2 PNG (${saved.HistogramPng.length} and ${saved.TimelinePng.length} bytes)`);
+  }
+
+  // 6. Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   check(foreign.length === 0, `${label}: requests outside the app: ${foreign.join(', ')}`);

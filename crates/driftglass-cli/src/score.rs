@@ -9,7 +9,7 @@ use driftglass_model::model_file::{self, LoadedModel};
 use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
 use driftglass_model::report::{
     DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, add_batch_tests, build_report,
-    idx_inputs, image_reports, prepare_image,
+    idx_inputs, image_reports, prepare_image, to_csv,
 };
 use driftglass_model::stats::DEFAULT_ALPHA;
 use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
@@ -25,8 +25,11 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Print the report as CSV (statistics in `#` comment lines, then one row per input).
+    #[arg(long)]
+    pub csv: bool,
     /// False-positive rate at which single images are flagged.
     #[arg(long, default_value_t = DEFAULT_FLAG_RATE)]
     pub flag_rate: f64,
@@ -183,6 +186,8 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     add_batch_tests(&mut report, &loaded.baseline, args.alpha);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if args.csv {
+        print!("{}", to_csv(&report));
     } else {
         print_table(&report);
     }

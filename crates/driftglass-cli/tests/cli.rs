@@ -65,6 +65,43 @@ fn score_reports_bad_files_and_scores_the_rest() {
     assert!(report["batch"]["loss_ratio"].as_f64().is_some());
     assert_eq!(report["schema"], 2);
     assert_eq!(report["model"]["sha256"].as_str().map(str::len), Some(64));
+    // Four scored images are too few for a verdict, and the report says so.
+    assert_eq!(
+        report["batch"]["tests"]["verdict"], "too_few_images",
+        "{text}"
+    );
+}
+
+#[test]
+fn score_verdicts_letters_as_drift_and_writes_csv() {
+    let demo = fixtures().join("../../web/demo");
+    let (code, report, text) = driftglass(&[
+        "score",
+        "--json",
+        &demo.join("letters.idx").to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let tests = &report["batch"]["tests"];
+    assert_eq!(tests["verdict"], "drift", "{tests}");
+    assert!(
+        tests["ks"]["p_value"].as_f64().is_some_and(|p| p < 1e-6),
+        "{tests}"
+    );
+    let (_, clean, text) =
+        driftglass(&["score", "--json", &demo.join("mnist.idx").to_string_lossy()]);
+    assert_eq!(
+        clean["batch"]["tests"]["verdict"], "no_evidence_of_drift",
+        "{text}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_driftglass"))
+        .args(["score", "--csv", &demo.join("mnist.idx").to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let csv = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = csv.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(rows.len(), 201, "header and 200 rows");
+    assert!(rows[1].contains("mnist.idx#0\",scored,"), "{}", rows[1]);
+    assert!(csv.contains("# verdict no evidence of drift"), "{csv}");
 }
 
 #[test]

@@ -242,9 +242,139 @@ pub fn add_batch_tests(report: &mut Report, baseline: &Baseline, alpha: f64) {
         crate::stats::batch_tests(baseline, &losses, report.batch.flag_rate, alpha);
 }
 
+/// The report as CSV: `#`-comment lines with the model, baseline, preprocessing and batch
+/// statistics, then one row per input (`name,status,loss,mse,percentile,p_value,flagged,width,
+/// height,error`). Names and errors are quoted as RFC 4180 asks.
+pub fn to_csv(report: &Report) -> String {
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let b = &report.batch;
+    let m = &report.model;
+    let mut lines = vec![
+        format!("# report schema {} by {}", report.schema, report.app),
+        format!("# model sha256 {} ({})", m.sha256, m.created_by),
+        format!(
+            "# baseline {} images of {}: mean {} sd {} ({:?})",
+            m.baseline.count, m.baseline.dataset, m.baseline.mean, m.baseline.std, m.baseline.loss
+        ),
+        format!("# preprocessing polarity {:?}", report.preprocess.polarity),
+        format!(
+            "# batch inputs {} scored {} failed {} mean_loss {} loss_ratio {} flagged {} flag_rate {}",
+            b.inputs,
+            b.scored,
+            b.failed,
+            b.mean_loss.map(|v| v.to_string()).unwrap_or_default(),
+            b.loss_ratio.map(|v| v.to_string()).unwrap_or_default(),
+            b.flagged,
+            b.flag_rate
+        ),
+    ];
+    if let Some(t) = &b.tests {
+        lines.push(format!(
+            "# verdict {} combined_p {} alpha {} ks_d {} ks_p {} ({:?}) permutation_p {} binomial_p {} ratio_95 {}",
+            t.verdict.headline(),
+            t.combined_p_value,
+            t.alpha,
+            t.ks.statistic,
+            t.ks.p_value,
+            t.ks.method,
+            t.permutation_p_value,
+            t.binomial_p_value,
+            t.ratio_interval
+                .map(|(low, high)| format!("{low}..{high}"))
+                .unwrap_or_default()
+        ));
+    }
+    lines.push("name,status,loss,mse,percentile,p_value,flagged,width,height,error".into());
+    for image in &report.images {
+        lines.push(match &image.outcome {
+            ImageOutcome::Scored(s) => format!(
+                "{},scored,{},{},{},{},{},{},{},",
+                quote(&image.name),
+                s.loss,
+                s.mse,
+                s.percentile,
+                s.p_value,
+                s.flagged,
+                s.width,
+                s.height
+            ),
+            ImageOutcome::Failed { error } => {
+                format!("{},failed,,,,,,,,{}", quote(&image.name), quote(error))
+            }
+        });
+    }
+    lines.join("\n") + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_has_one_row_per_input_and_quotes_names() {
+        let images = vec![
+            ImageReport {
+                name: "a \"quoted\", name.png".into(),
+                outcome: ImageOutcome::Scored(ImageScore {
+                    loss: 0.25,
+                    mse: 0.01,
+                    percentile: 99.5,
+                    p_value: 0.004,
+                    flagged: true,
+                    width: 28,
+                    height: 28,
+                }),
+            },
+            ImageReport {
+                name: "b.txt".into(),
+                outcome: ImageOutcome::Failed {
+                    error: "not an image".into(),
+                },
+            },
+        ];
+        let report = Report {
+            schema: REPORT_SCHEMA,
+            app: "test".into(),
+            model: ModelIdentity {
+                sha256: "ab".into(),
+                created_by: "me".into(),
+                baseline: BaselineSummary {
+                    loss: crate::LossKind::Bce,
+                    dataset: "d".into(),
+                    count: 1,
+                    mean: 0.1,
+                    std: 0.0,
+                    median: 0.1,
+                    p99: 0.1,
+                },
+            },
+            preprocess: PreprocessConfig::default(),
+            images,
+            batch: BatchSummary {
+                inputs: 2,
+                scored: 1,
+                failed: 1,
+                mean_loss: Some(0.25),
+                loss_ratio: Some(2.5),
+                flagged: 1,
+                flag_rate: 0.01,
+                tests: None,
+            },
+        };
+        let csv = to_csv(&report);
+        let rows: Vec<&str> = csv.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[1],
+            r#""a ""quoted"", name.png",scored,0.25,0.01,99.5,0.004,true,28,28,"#
+        );
+        assert_eq!(rows[2], r#""b.txt",failed,,,,,,,,"not an image""#);
+        assert!(csv.contains("loss_ratio 2.5"));
+        // And the JSON round-trips with the batch tests absent.
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        let back: Report = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, report);
+    }
 
     #[test]
     fn outcome_json_is_tagged_and_round_trips() {

@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome};
-use driftglass_model::stats::{BatchTests, KsMethod, Verdict};
+use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome, to_csv};
+use driftglass_model::stats::{BatchTests, DEFAULT_ALPHA, KsMethod, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -15,9 +15,10 @@ use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
+use crate::export;
 use crate::input::{self, Dropped};
 use crate::pipeline::{self, BatchView, Progress, Source};
-use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder};
+use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
 
 /// Default alert threshold on the loss ratio: +10 %. Batches of clean MNIST digits stay within
 /// a few percent of the baseline; noise, letters and clothes go far beyond it.
@@ -78,6 +79,17 @@ fn input_value(event: &Event) -> Option<HtmlInputElement> {
         .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
 }
 
+/// What a download button exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Json,
+    Csv,
+    HistogramSvg,
+    HistogramPng,
+    TimelineSvg,
+    TimelinePng,
+}
+
 /// A run that finished (or was cancelled): how many inputs, how long, where.
 #[derive(Debug, Clone, PartialEq)]
 struct RunInfo {
@@ -112,6 +124,9 @@ pub fn app() -> Html {
     let alert_ratio = use_state(|| DEFAULT_ALERT_RATIO);
     let shown = use_state(|| CARDS_PER_PAGE);
     let cancel = use_mut_ref(|| Rc::new(Cell::new(false)));
+    // Finished batches, for the timeline (appended by runs, read by the render).
+    let timeline = use_mut_ref(Vec::<TimelinePoint>::new);
+    let timeline_version = use_state(|| 0u32);
     let dragging = use_state(|| false);
 
     {
@@ -127,7 +142,8 @@ pub fn app() -> Html {
 
     // Start scoring `sources`; a new run cancels the one before.
     let on_sources = {
-        let (runs, model, backend, batch, progress, message, run_info, shown, cancel) = (
+        let (timeline, runs, model, backend, batch, progress, message, run_info, shown, cancel) = (
+            timeline.clone(),
             runs.clone(),
             model.clone(),
             backend.clone(),
@@ -198,6 +214,24 @@ pub fn app() -> Html {
                 }
                 match result {
                     Ok(view) => {
+                        let b = &view.report.batch;
+                        if let Some(ratio) = b.loss_ratio {
+                            timeline.borrow_mut().push(TimelinePoint {
+                                label: label.clone(),
+                                images: b.scored,
+                                ratio,
+                                p_value: b
+                                    .tests
+                                    .as_ref()
+                                    .filter(|t| t.verdict != Verdict::TooFewImages)
+                                    .map(|t| t.combined_p_value),
+                                verdict: b
+                                    .tests
+                                    .as_ref()
+                                    .map(|t| t.verdict.headline().to_string())
+                                    .unwrap_or_default(),
+                            });
+                        }
                         run_info.set(Some(RunInfo {
                             label,
                             inputs: total,
@@ -341,6 +375,63 @@ pub fn app() -> Html {
             }
         })
     };
+    let clear_timeline = {
+        let (timeline, version) = (timeline.clone(), timeline_version.clone());
+        Callback::from(move |_| {
+            timeline.borrow_mut().clear();
+            version.set(*version + 1);
+        })
+    };
+    let export = {
+        let (batch, message, timeline, alert_ratio) = (
+            batch.clone(),
+            message.clone(),
+            timeline.clone(),
+            *alert_ratio,
+        );
+        Callback::from(move |what: Export| {
+            let Some((_, view)) = &*batch else { return };
+            let report = &view.report;
+            let histogram = view.histogram.as_ref().map(|h| view::histogram_svg(h));
+            let timeline_svg =
+                || view::timeline_svg(&timeline.borrow(), alert_ratio, DEFAULT_ALPHA);
+            let result = match what {
+                Export::Json => serde_json::to_vec_pretty(&**report)
+                    .map_err(|e| e.to_string())
+                    .and_then(|json| {
+                        export::download("driftglass-report.json", "application/json", &json)
+                    }),
+                Export::Csv => export::download(
+                    "driftglass-report.csv",
+                    "text/csv",
+                    to_csv(report).as_bytes(),
+                ),
+                Export::HistogramSvg => histogram
+                    .ok_or_else(|| "no histogram yet".to_string())
+                    .and_then(|svg| {
+                        export::download(
+                            "driftglass-histogram.svg",
+                            "image/svg+xml",
+                            svg.as_bytes(),
+                        )
+                    }),
+                Export::HistogramPng => histogram
+                    .ok_or_else(|| "no histogram yet".to_string())
+                    .and_then(|svg| export::download_svg_as_png("driftglass-histogram.png", &svg)),
+                Export::TimelineSvg => export::download(
+                    "driftglass-timeline.svg",
+                    "image/svg+xml",
+                    timeline_svg().as_bytes(),
+                ),
+                Export::TimelinePng => {
+                    export::download_svg_as_png("driftglass-timeline.png", &timeline_svg())
+                }
+            };
+            if let Err(error) = result {
+                message.set(Some(format!("Export failed: {error}")));
+            }
+        })
+    };
     let show_more = {
         let shown = shown.clone();
         Callback::from(move |_| shown.set(*shown + CARDS_PER_PAGE))
@@ -447,6 +538,27 @@ pub fn app() -> Html {
                 <button onclick={toggle_sort} data-testid="sort">{ if *sort == SortOrder::MostDrifted { "Show in input order" } else { "Most drifted first" } }</button>
                 <button onclick={toggle_flagged} data-testid="flagged-only">{ if *flagged_only { "Show all" } else { "Only flagged" } }</button>
             </div>
+            if batch.is_some() {
+                <div class="exports" data-testid="exports">{ "Download: " }
+                    { for [
+                        (Export::Json, "report (JSON)"), (Export::Csv, "report (CSV)"),
+                        (Export::HistogramSvg, "histogram (SVG)"), (Export::HistogramPng, "histogram (PNG)"),
+                        (Export::TimelineSvg, "timeline (SVG)"), (Export::TimelinePng, "timeline (PNG)"),
+                    ].into_iter().map(|(what, text)| {
+                        let export = export.clone();
+                        html! { <button data-testid={format!("export-{what:?}")}
+                            onclick={Callback::from(move |_| export.emit(what))}>{ text }</button> }
+                    }) }
+                    <span class="hint">{ "Files are made in this page; nothing is sent anywhere." }</span>
+                </div>
+            }
+            if !timeline.borrow().is_empty() {
+                <section class="timeline" data-testid="timeline" data-points={timeline.borrow().len().to_string()}>
+                    <h2>{ "Timeline of batches" }
+                        <button onclick={clear_timeline} data-testid="clear-timeline">{ "Clear" }</button></h2>
+                    { Html::from_html_unchecked(AttrValue::from(view::timeline_svg(&timeline.borrow(), *alert_ratio, DEFAULT_ALPHA))) }
+                </section>
+            }
             <section class="grid" data-testid="grid">{ grid }</section>
             if hidden > 0 {
                 <button class="more" onclick={show_more} data-testid="show-more">{ format!("Show more ({hidden} not shown)") }</button>

@@ -215,6 +215,153 @@ pub fn histogram_svg(h: &LossHistogram) -> String {
     svg
 }
 
+/// One finished batch on the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelinePoint {
+    /// What the batch was ("dropped", "Letters (notMNIST-style)", ...).
+    pub label: String,
+    /// Scored images.
+    pub images: usize,
+    /// Loss ratio to the baseline.
+    pub ratio: f64,
+    /// Combined p-value of the batch tests (absent for tiny batches).
+    pub p_value: Option<f64>,
+    /// The verdict's words.
+    pub verdict: String,
+}
+
+/// Successive batches as an SVG document: the loss ratio (log scale) with the alert threshold
+/// on top, the combined p-value (−log10) with the significance level below; red points are
+/// batches with drift.
+pub fn timeline_svg(points: &[TimelinePoint], alert_ratio: f64, alpha: f64) -> String {
+    const W: f64 = 640.0;
+    const PANEL: f64 = 110.0;
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 16.0;
+    const TOP: f64 = 20.0;
+    const GAP: f64 = 34.0;
+    let h = TOP + 2.0 * PANEL + GAP + 30.0;
+    let n = points.len().max(1);
+    let x_of = |i: usize| {
+        if n == 1 {
+            LEFT + (W - LEFT - RIGHT) / 2.0
+        } else {
+            LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64
+        }
+    };
+    // Top panel: log10 of the ratio, covering the points and the threshold.
+    let logs: Vec<f64> = points.iter().map(|p| p.ratio.max(1e-3).log10()).collect();
+    let threshold = alert_ratio.max(1e-3).log10();
+    let top_max = logs.iter().cloned().fold(threshold, f64::max).max(0.05) * 1.1;
+    let top_min = logs.iter().cloned().fold(0.0f64, f64::min).min(-0.05) * 1.1;
+    let y_top = |v: f64| TOP + PANEL * (top_max - v) / (top_max - top_min);
+    // Bottom panel: −log10 p, capped at 12.
+    let neg_logs: Vec<Option<f64>> = points
+        .iter()
+        .map(|p| p.p_value.map(|v| (-v.max(1e-12).log10()).min(12.0)))
+        .collect();
+    let level = -alpha.max(1e-12).log10();
+    let bottom_max = neg_logs.iter().flatten().cloned().fold(level, f64::max) * 1.1;
+    let bottom_top = TOP + PANEL + GAP;
+    let y_bottom = |v: f64| bottom_top + PANEL * (bottom_max - v) / bottom_max;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {h}" width="{W}" height="{h}" role="img" aria-label="Loss ratio and p-value of successive batches" font-family="sans-serif" font-size="11">"#
+    );
+    svg.push_str(r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = write!(
+        svg,
+        r##"<text x="4" y="12" fill="#5b6570">loss ratio (log scale)</text><text x="4" y="{:.1}" fill="#5b6570">batch p-value (−log10)</text>"##,
+        bottom_top - 8.0
+    );
+    for (y, text) in [
+        (
+            y_top(threshold),
+            format!("alert {}", format_ratio(alert_ratio)),
+        ),
+        (y_bottom(level), format!("α = {alpha}")),
+    ] {
+        let _ = write!(
+            svg,
+            r##"<line class="threshold" x1="{LEFT}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{:.2}" y="{:.2}" text-anchor="end" fill="#c62828">{text}</text>"##,
+            W - RIGHT,
+            LEFT - 4.0,
+            y + 4.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{0:.2}" x2="{1:.2}" y2="{0:.2}" stroke="#9aa4af"/><text x="{2:.2}" y="{3:.2}" text-anchor="end" fill="#5b6570">+0 %</text>"##,
+        y_top(0.0),
+        W - RIGHT,
+        LEFT - 4.0,
+        y_top(0.0) + 4.0
+    );
+    let colour = |p: &TimelinePoint| match p.verdict.as_str() {
+        "drift" => "#c62828",
+        "no evidence of drift" => "#2e7d32",
+        _ => "#9aa4af",
+    };
+    let polyline = |coords: Vec<(f64, f64)>| {
+        let list: Vec<String> = coords
+            .iter()
+            .map(|(x, y)| format!("{x:.2},{y:.2}"))
+            .collect();
+        format!(
+            r##"<polyline points="{}" fill="none" stroke="#1f6feb" stroke-width="1.5"/>"##,
+            list.join(" ")
+        )
+    };
+    svg.push_str(&polyline(
+        logs.iter()
+            .enumerate()
+            .map(|(i, v)| (x_of(i), y_top(*v)))
+            .collect(),
+    ));
+    svg.push_str(&polyline(
+        neg_logs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (x_of(i), y_bottom(v))))
+            .collect(),
+    ));
+    for (i, point) in points.iter().enumerate() {
+        let x = x_of(i);
+        let _ = write!(
+            svg,
+            r##"<circle class="point" cx="{x:.2}" cy="{:.2}" r="4" fill="{}"><title>{}: {} images, ratio {}, {}</title></circle>"##,
+            y_top(logs[i]),
+            colour(point),
+            xml_escape(&point.label),
+            point.images,
+            format_ratio(point.ratio),
+            point.verdict
+        );
+        if let Some(v) = neg_logs[i] {
+            let _ = write!(
+                svg,
+                r##"<circle cx="{x:.2}" cy="{:.2}" r="3" fill="{}"/>"##,
+                y_bottom(v),
+                colour(point)
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{x:.2}" y="{:.2}" text-anchor="middle" fill="#5b6570">{}</text>"##,
+            h - 8.0,
+            i + 1
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A p-value for people: "0.042", "3.1e-5", "< 1e-12".
 pub fn format_p(p: f64) -> String {
     if p < 1e-12 {
@@ -308,6 +455,31 @@ mod tests {
         assert!(svg.contains("flag threshold 0.150"));
         // The tallest bar (batch share 0.75) fills the plot height: 200 - 30 - 24.
         assert!(svg.contains(r#"height="146.00""#), "{svg}");
+    }
+
+    #[test]
+    fn timeline_svg_has_a_point_per_batch_and_both_thresholds() {
+        let point = |label: &str, ratio: f64, p: Option<f64>, verdict: &str| TimelinePoint {
+            label: label.into(),
+            images: 50,
+            ratio,
+            p_value: p,
+            verdict: verdict.into(),
+        };
+        let points = [
+            point("clean <digits>", 1.01, Some(0.4), "no evidence of drift"),
+            point("letters", 4.05, Some(1e-20), "drift"),
+            point("three", 1.2, None, "too few images to tell"),
+        ];
+        let svg = timeline_svg(&points, 1.1, 0.01);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches(r#"class="point""#).count(), 3);
+        assert_eq!(svg.matches(r#"class="threshold""#).count(), 2);
+        assert!(svg.contains("alert +10.0 %") && svg.contains("α = 0.01"));
+        assert!(svg.contains("clean &lt;digits&gt;"), "labels are escaped");
+        assert!(svg.contains("#c62828") && svg.contains("#2e7d32"));
+        // A single batch still draws.
+        assert!(timeline_svg(&points[..1], 1.1, 0.01).contains(r#"class="point""#));
     }
 
     #[test]

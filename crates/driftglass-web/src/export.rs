@@ -1,0 +1,100 @@
+//! Downloads generated in the page: the report as JSON and CSV, and the plots as SVG or PNG.
+//! Nothing is uploaded: each file is a Blob handed to the browser's own download.
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlAnchorElement, HtmlCanvasElement,
+    HtmlImageElement, Url,
+};
+
+fn describe(error: JsValue) -> String {
+    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}
+
+/// Offer `bytes` as a download named `name`.
+pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
+    download_blob(name, &blob)
+}
+
+fn download_blob(name: &str, blob: &Blob) -> Result<(), String> {
+    let url = Url::create_object_url_with_blob(blob).map_err(describe)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let anchor: HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(describe)?
+        .unchecked_into();
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    // The browser has taken the file; free the URL once it has started.
+    let revoke = Closure::once_into_js(move || {
+        let _ = Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+    }
+    Ok(())
+}
+
+/// Rasterise an SVG document (at twice its size, for sharpness) and offer it as a PNG.
+pub fn download_svg_as_png(name: &str, svg: &str) -> Result<(), String> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let image = HtmlImageElement::new().map_err(describe)?;
+    let name = name.to_string();
+    let loaded = image.clone();
+    let onload = Closure::once_into_js(move || {
+        let result = (|| -> Result<(), String> {
+            let canvas: HtmlCanvasElement = document
+                .create_element("canvas")
+                .map_err(describe)?
+                .unchecked_into();
+            let (w, h) = (
+                loaded.natural_width().max(1),
+                loaded.natural_height().max(1),
+            );
+            canvas.set_width(w * 2);
+            canvas.set_height(h * 2);
+            let context: CanvasRenderingContext2d = canvas
+                .get_context("2d")
+                .map_err(describe)?
+                .ok_or("no 2d context")?
+                .unchecked_into();
+            context
+                .draw_image_with_html_image_element_and_dw_and_dh(
+                    &loaded,
+                    0.0,
+                    0.0,
+                    (w * 2) as f64,
+                    (h * 2) as f64,
+                )
+                .map_err(describe)?;
+            let name = name.clone();
+            let on_blob = Closure::once_into_js(move |blob: JsValue| {
+                if let Some(blob) = blob.dyn_ref::<Blob>()
+                    && let Err(error) = download_blob(&name, blob)
+                {
+                    web_sys::console::error_1(&JsValue::from_str(&error));
+                }
+            });
+            canvas.to_blob(on_blob.unchecked_ref()).map_err(describe)
+        })();
+        if let Err(error) = result {
+            web_sys::console::error_1(&JsValue::from_str(&format!("PNG export failed: {error}")));
+        }
+    });
+    image.set_onload(Some(onload.unchecked_ref()));
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, svg);
+    image.set_src(&format!("data:image/svg+xml;base64,{encoded}"));
+    Ok(())
+}
