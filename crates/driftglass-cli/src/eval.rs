@@ -16,7 +16,7 @@ use burn::tensor::Device;
 use clap::Args;
 use driftglass_model::rng::{SeededRng, add_gaussian_noise};
 use driftglass_model::stats::{DEFAULT_ALPHA, Verdict, batch_tests};
-use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, SCORE_BATCH, auroc};
+use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, auroc};
 use serde::Serialize;
 
 use crate::{data, letters, progress};
@@ -134,24 +134,6 @@ fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
     out
 }
 
-fn losses(
-    model: &driftglass_model::Autoencoder,
-    set: &ImageSet,
-    device: &Device,
-    label: &str,
-) -> Result<Vec<f32>> {
-    let bar = progress::bar(set.count as u64, label, "images");
-    let out = pollster::block_on(driftglass_model::reconstruct(
-        model,
-        set,
-        device,
-        SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
-    bar.finish_and_clear();
-    Ok(out.iter().map(|r| r.bce).collect())
-}
-
 /// Share of `batches` random batches of `size` (drawn without replacement) called drift.
 fn detection_rate(
     baseline: &Baseline,
@@ -195,7 +177,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let half = test.count / 2;
     let calibration = ImageSet::from_images(order[..half].iter().map(|i| test.image(*i)));
     let clean = ImageSet::from_images(order[half..].iter().map(|i| test.image(*i)));
-    let baseline_losses = losses(model, &calibration, &device, "baseline")?;
+    let baseline_losses =
+        progress::reconstruction_losses(model, &calibration, &device, "baseline")?;
     let baseline = Baseline::new(LossKind::Bce, "MNIST test, random half", baseline_losses)
         .context("baseline")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
@@ -225,7 +208,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut clean_losses = Vec::new();
     let mut rows = Vec::new();
     for (index, (name, set)) in sets.iter().enumerate() {
-        let set_losses = losses(model, set, &device, name)?;
+        let set_losses = progress::reconstruction_losses(model, set, &device, name)?;
         if index == 0 {
             clean_losses = set_losses.clone();
         }

@@ -23,3 +23,23 @@ pub fn println(bar: &ProgressBar, line: String) {
         bar.println(line);
     }
 }
+
+/// Per-image reconstruction losses (BCE of each image against its reconstruction) of `set`,
+/// with a progress bar labelled `label`.
+pub fn reconstruction_losses(
+    model: &driftglass_model::Autoencoder,
+    set: &driftglass_model::ImageSet,
+    device: &burn::tensor::Device,
+    label: &str,
+) -> anyhow::Result<Vec<f32>> {
+    let bar = bar(set.count as u64, label, "images");
+    let results = pollster::block_on(driftglass_model::reconstruct(
+        model,
+        set,
+        device,
+        driftglass_model::SCORE_BATCH,
+        |done| bar.set_position(done as u64),
+    ))?;
+    bar.finish_and_clear();
+    Ok(results.iter().map(|r| r.bce).collect())
+}

@@ -10,7 +10,7 @@ use clap::Args;
 use driftglass_model::model_file::{self, AutoencoderConfigFields, ModelHeader, TrainingSummary};
 use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_model::{
-    AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, SCORE_BATCH, TrainingConfig,
+    AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, TrainingConfig,
 };
 
 use crate::{data, progress};
@@ -167,16 +167,7 @@ pub fn calibrate_baseline(
     device: &Device,
     name: &str,
 ) -> Result<Baseline> {
-    let bar = progress::bar(images.count as u64, "calibrating", "images");
-    let results = pollster::block_on(driftglass_model::reconstruct(
-        model,
-        images,
-        device,
-        SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
-    bar.finish_and_clear();
-    let losses = results.iter().map(|r| r.bce).collect();
+    let losses = progress::reconstruction_losses(model, images, device, "calibrating")?;
     Ok(Baseline::new(
         LossKind::Bce,
         format!("{name} ({} images)", images.count),

@@ -178,6 +178,7 @@ pub fn app() -> Html {
             *runs.borrow_mut() += 1;
             let run = *runs.borrow();
             let current = cancel.clone();
+            let timeline = timeline.clone();
             let (batch, progress, message, run_info, shown) = (
                 batch.clone(),
                 progress.clone(),
