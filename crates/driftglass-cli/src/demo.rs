@@ -29,6 +29,57 @@ pub struct DemoSetsArgs {
     pub seed: u64,
 }
 
+#[derive(Args, Debug)]
+pub struct TestFixturesArgs {
+    /// Data directory holding `mnist/`.
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    pub data: PathBuf,
+    /// Folder to write the fixtures into.
+    #[arg(long, short, default_value = "tests/fixtures")]
+    pub output: PathBuf,
+}
+
+/// The committed test inputs: MNIST test digits as PNGs (`mnist-sample/`, and 100 more in
+/// `drop-100/` for the browser's timing), 64 digits as IDX, and `mixed/`: four digits among a
+/// text file, an empty file and a truncated PNG.
+pub fn test_fixtures(args: TestFixturesArgs) -> Result<()> {
+    let images = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
+    let save_png = |index: usize, path: &Path| -> Result<()> {
+        let bytes: Vec<u8> = images
+            .image(index)
+            .iter()
+            .map(|v| (v * 255.0).round() as u8)
+            .collect();
+        image::save_buffer(path, &bytes, 28, 28, image::ExtendedColorType::L8)
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    let good = args.output.join("mnist-sample");
+    std::fs::create_dir_all(&good)?;
+    for index in 0..12 {
+        save_png(index, &good.join(format!("mnist-test-{index:02}.png")))?;
+    }
+    let hundred = args.output.join("drop-100");
+    std::fs::create_dir_all(&hundred)?;
+    for index in 100..200 {
+        save_png(index, &hundred.join(format!("mnist-test-{index:03}.png")))?;
+    }
+    write(&args.output, "mnist-test-64.idx", &images.take(64))?;
+    let mixed = args.output.join("mixed");
+    std::fs::create_dir_all(&mixed)?;
+    for index in 0..4 {
+        std::fs::copy(
+            good.join(format!("mnist-test-{index:02}.png")),
+            mixed.join(format!("digit-{index}.png")),
+        )?;
+    }
+    std::fs::write(mixed.join("notes.txt"), "these are not pixels\n")?;
+    std::fs::write(mixed.join("empty.png"), b"")?;
+    let png = std::fs::read(good.join("mnist-test-04.png"))?;
+    std::fs::write(mixed.join("truncated.png"), &png[..png.len() / 2])?;
+    eprintln!("wrote {}", args.output.display());
+    Ok(())
+}
+
 /// `count` images of `set`, chosen at random without replacement (seeded), in random order.
 fn sample(set: &ImageSet, count: usize, rng: &mut SeededRng) -> ImageSet {
     let mut order: Vec<usize> = (0..set.count).collect();

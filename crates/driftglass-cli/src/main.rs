@@ -36,6 +36,9 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Measure drift detection: per-image AUROC and batch detection power on real drift sets.
     Eval(eval::EvalArgs),
+    /// Write the committed test fixtures from the MNIST test set (developers: `cargo xtask fixtures`).
+    #[command(hide = true)]
+    TestFixtures(demo::TestFixturesArgs),
     /// Write the web app's demo sets (MNIST, noisy MNIST, letters, Fashion-MNIST) as IDX files.
     DemoSets(demo::DemoSetsArgs),
 }
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
         Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),
+        Command::TestFixtures(args) => demo::test_fixtures(args).map(|()| EXIT_OK),
         Command::Eval(args) => eval::run(args).map(|()| EXIT_OK),
     };
     match result {

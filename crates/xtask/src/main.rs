@@ -380,65 +380,30 @@ fn dist() -> Result<()> {
 
 /// Write the first `count` MNIST test digits as PNGs, plus the bad-input files.
 fn fixtures(data: &Path) -> Result<()> {
-    let images = driftglass_model::idx::read_images(&driftglass_model::idx::locate(
-        &data.join("mnist"),
-        "t10k-images-idx3-ubyte",
-    )?)?;
-    let save_png = |index: usize, path: &Path| -> Result<()> {
-        let bytes: Vec<u8> = images
-            .image(index)
-            .iter()
-            .map(|v| (v * 255.0).round() as u8)
-            .collect();
-        image::save_buffer(path, &bytes, 28, 28, image::ExtendedColorType::L8)?;
-        Ok(())
-    };
-    let good = Path::new("tests/fixtures/mnist-sample");
-    std::fs::create_dir_all(good)?;
-    for index in 0..12 {
-        save_png(index, &good.join(format!("mnist-test-{index:02}.png")))?;
-    }
-    // 100 further test digits: the browser test times a drop of 100 images.
-    let hundred = Path::new("tests/fixtures/drop-100");
-    std::fs::create_dir_all(hundred)?;
-    for index in 100..200 {
-        save_png(index, &hundred.join(format!("mnist-test-{index:03}.png")))?;
-    }
-    // A small IDX file of the first 64 test digits.
-    let sample = images.take(64);
-    std::fs::write(
-        "tests/fixtures/mnist-test-64.idx",
-        driftglass_model::idx::encode_images(&sample),
-    )?;
-    let mixed = Path::new("tests/fixtures/mixed");
-    std::fs::create_dir_all(mixed)?;
-    for index in 0..4 {
-        std::fs::copy(
-            good.join(format!("mnist-test-{index:02}.png")),
-            mixed.join(format!("digit-{index}.png")),
+    let data = data.to_string_lossy().into_owned();
+    // The CLI writes them (it has the IDX reader and the image encoder; xtask stays free of
+    // burn, so `cargo xtask` builds in seconds).
+    for (command, output) in [
+        ("test-fixtures", "tests/fixtures"),
+        ("demo-sets", "web/demo"),
+    ] {
+        run(
+            "cargo",
+            &[
+                "run",
+                "--quiet",
+                "--package",
+                "driftglass-cli",
+                "--",
+                command,
+                "--data",
+                &data,
+                "--output",
+                output,
+            ],
         )?;
     }
-    std::fs::write(mixed.join("notes.txt"), "these are not pixels\n")?;
-    std::fs::write(mixed.join("empty.png"), b"")?;
-    let png = std::fs::read(good.join("mnist-test-04.png"))?;
-    std::fs::write(mixed.join("truncated.png"), &png[..png.len() / 2])?;
-    eprintln!("wrote tests/fixtures");
-    // The web app's demo sets.
-    run(
-        "cargo",
-        &[
-            "run",
-            "--quiet",
-            "--package",
-            "driftglass-cli",
-            "--",
-            "demo-sets",
-            "--data",
-            &data.to_string_lossy(),
-            "--output",
-            "web/demo",
-        ],
-    )
+    Ok(())
 }
 
 fn bundle_model(data: &Path) -> Result<()> {
