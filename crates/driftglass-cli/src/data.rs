@@ -15,6 +15,17 @@ pub fn mnist_dir(data: &Path) -> PathBuf {
     }
 }
 
+/// Write a 28×28 image (values in [0, 1]) as an 8-bit gray PNG.
+pub fn save_gray_png(path: &Path, pixels: &[f32]) -> Result<()> {
+    let bytes: Vec<u8> = pixels
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    let side = driftglass_model::IMAGE_SIDE as u32;
+    image::save_buffer(path, &bytes, side, side, image::ExtendedColorType::L8)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Read `stem` (raw or .gz) from `dir`, checksum verified.
 pub fn images(dir: &Path, stem: &str) -> Result<ImageSet> {
     let path = idx::locate(dir, stem)?;

@@ -44,15 +44,7 @@ pub struct TestFixturesArgs {
 /// text file, an empty file and a truncated PNG.
 pub fn test_fixtures(args: TestFixturesArgs) -> Result<()> {
     let images = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
-    let save_png = |index: usize, path: &Path| -> Result<()> {
-        let bytes: Vec<u8> = images
-            .image(index)
-            .iter()
-            .map(|v| (v * 255.0).round() as u8)
-            .collect();
-        image::save_buffer(path, &bytes, 28, 28, image::ExtendedColorType::L8)
-            .with_context(|| format!("writing {}", path.display()))
-    };
+    let save_png = |index: usize, path: &Path| data::save_gray_png(path, images.image(index));
     let good = args.output.join("mnist-sample");
     std::fs::create_dir_all(&good)?;
     for index in 0..12 {

@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args;
+use driftglass_model::report::DEFAULT_FLAG_RATE;
 use driftglass_model::rng::{SeededRng, add_gaussian_noise};
 use driftglass_model::stats::{DEFAULT_ALPHA, Verdict, batch_tests};
 use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, auroc};
@@ -145,15 +146,12 @@ fn detection_rate(
     let mut order: Vec<usize> = (0..losses.len()).collect();
     let mut drift = 0;
     for _ in 0..batches {
-        for i in 0..size.min(order.len()) {
-            let j = i + rng.below(order.len() - i);
-            order.swap(i, j);
-        }
-        let batch: Vec<f32> = order[..size.min(order.len())]
+        let batch: Vec<f32> = rng
+            .choose_front(&mut order, size)
             .iter()
             .map(|i| losses[*i])
             .collect();
-        if batch_tests(baseline, &batch, 0.01, DEFAULT_ALPHA)
+        if batch_tests(baseline, &batch, DEFAULT_FLAG_RATE, DEFAULT_ALPHA)
             .is_some_and(|t| t.verdict == Verdict::Drift)
         {
             drift += 1;

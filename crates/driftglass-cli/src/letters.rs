@@ -158,17 +158,11 @@ pub fn run(args: LettersArgs) -> Result<()> {
     if let Some(dir) = &args.png_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for index in 0..set.count {
-            let bytes: Vec<u8> = set
-                .image(index)
-                .iter()
-                .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-                .collect();
             let path = dir.join(format!(
                 "{index:05}-{}.png",
                 LETTERS[labels[index] as usize]
             ));
-            image::save_buffer(&path, &bytes, 28, 28, image::ExtendedColorType::L8)
-                .with_context(|| format!("writing {}", path.display()))?;
+            crate::data::save_gray_png(&path, set.image(index))?;
         }
     }
     eprintln!(

@@ -145,6 +145,19 @@ impl Baseline {
         (1 + self.count_at_least(loss)) as f64 / (self.sorted.len() + 1) as f64
     }
 
+    /// Whether an image of this loss is flagged at false-positive rate `rate`: its p-value is
+    /// below `rate`.
+    pub fn is_flagged(&self, loss: f32, rate: f64) -> bool {
+        self.p_value(loss) < rate
+    }
+
+    /// The chance that a clean image (exchangeable with the baseline images) is flagged at
+    /// `rate`: `(⌈rate · (n + 1)⌉ − 1) / (n + 1)`, at most `rate`.
+    pub fn flag_probability(&self, rate: f64) -> f64 {
+        let slots = (self.sorted.len() + 1) as f64;
+        ((rate * slots).ceil() - 1.0).max(0.0) / slots
+    }
+
     /// The loss above which an image is flagged at false-positive rate `rate` (its p-value is
     /// then below `rate`); `None` when no loss can be flagged because the baseline is too small
     /// for that rate (`rate · (n + 1) ≤ 1`).

@@ -120,7 +120,7 @@ pub fn image_score(
         mse: reconstruction.mse as f64,
         percentile: baseline.percentile(reconstruction.bce),
         p_value,
-        flagged: p_value < flag_rate,
+        flagged: baseline.is_flagged(reconstruction.bce, flag_rate),
         width,
         height,
     }

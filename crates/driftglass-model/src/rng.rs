@@ -78,6 +78,17 @@ impl SeededRng {
             items.swap(i, j);
         }
     }
+
+    /// Move a uniformly random choice of `count` items (without replacement, in random order)
+    /// to the front of `items` (a partial Fisher–Yates shuffle: `O(count)`). Returns them.
+    pub fn choose_front<'a, T>(&mut self, items: &'a mut [T], count: usize) -> &'a [T] {
+        let count = count.min(items.len());
+        for i in 0..count {
+            let j = i + self.below(items.len() - i);
+            items.swap(i, j);
+        }
+        &items[..count]
+    }
 }
 
 /// The reference's corruption: `clip(x + factor · N(0, 1), 0, 1)`, in place.

@@ -217,12 +217,7 @@ pub fn permutation_test(
     let m = batch.len();
     let mut at_least = 0usize;
     for _ in 0..permutations {
-        // Partial Fisher–Yates: the first m of the pool become a random batch.
-        for i in 0..m {
-            let j = i + rng.below(pool.len() - i);
-            pool.swap(i, j);
-        }
-        if mean(&pool[..m]) >= observed - 1e-12 {
+        if mean(rng.choose_front(&mut pool, m)) >= observed - 1e-12 {
             at_least += 1;
         }
     }
@@ -365,12 +360,9 @@ pub fn batch_tests(
     let ratio_interval = bootstrap_ratio_interval(reference, &sorted, BOOTSTRAP, 0.95, &mut rng);
     let flagged = sorted
         .iter()
-        .filter(|loss| baseline.p_value(**loss) < flag_rate)
+        .filter(|loss| baseline.is_flagged(**loss, flag_rate))
         .count();
-    // The conformal p-value is below `rate` for a clean image with probability
-    // floor(rate · (n + 1)) / (n + 1) (at most `rate`).
-    let n = baseline.len() as f64;
-    let flag_probability = ((flag_rate * (n + 1.0)).ceil() - 1.0).max(0.0) / (n + 1.0);
+    let flag_probability = baseline.flag_probability(flag_rate);
     let binomial_p_value = binomial_upper_tail(flagged, sorted.len(), flag_probability);
     let combined_p_value =
         (3.0 * ks.p_value.min(permutation_p_value).min(binomial_p_value)).min(1.0);

@@ -260,10 +260,9 @@ pub fn app() -> Html {
                     let Some(data) = event.clipboard_data() else {
                         return;
                     };
-                    let dropped = Dropped::from_data_transfer(&data);
+                    // Pasting text is not an error: only pasted files start a run.
                     let latest = latest.clone();
-                    spawn_local(async move {
-                        let sources = dropped.into_sources().await;
+                    Dropped::gather(&data, move |sources| {
                         if !sources.is_empty() {
                             latest.borrow().emit(("pasted".into(), sources));
                         }
@@ -293,11 +292,9 @@ pub fn app() -> Html {
             let Some(data) = event.data_transfer() else {
                 return;
             };
-            let dropped = Dropped::from_data_transfer(&data);
             let on_sources = on_sources.clone();
-            spawn_local(async move {
-                let sources = dropped.into_sources().await;
-                on_sources.emit(("dropped".into(), sources));
+            Dropped::gather(&data, move |sources| {
+                on_sources.emit(("dropped".into(), sources))
             });
         })
     };

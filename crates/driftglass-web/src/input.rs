@@ -47,6 +47,13 @@ impl Dropped {
         dropped
     }
 
+    /// Take a drop's or paste's files now (the browser empties the transfer after the event),
+    /// walk its folders, then hand the sources to `deliver`.
+    pub fn gather(data: &DataTransfer, deliver: impl FnOnce(Vec<Source>) + 'static) {
+        let dropped = Dropped::from_data_transfer(data);
+        wasm_bindgen_futures::spawn_local(async move { deliver(dropped.into_sources().await) });
+    }
+
     /// Walk folders (depth first, names sorted like the CLI's) into sources. Problems reading
     /// a folder become per-entry errors.
     pub async fn into_sources(self) -> Vec<Source> {

@@ -41,17 +41,6 @@ pub enum Source {
     Failed { name: String, error: String },
 }
 
-impl Source {
-    /// The name shown on the card.
-    pub fn name(&self) -> &str {
-        match self {
-            Source::File { name, .. }
-            | Source::Pixels { name, .. }
-            | Source::Failed { name, .. } => name,
-        }
-    }
-}
-
 /// The images of an IDX file's bytes as sources named `{name}#{index}`, like the CLI's.
 pub fn idx_sources(name: &str, bytes: Vec<u8>) -> Result<Vec<Source>, String> {
     let set = parse_images(bytes).map_err(|e| e.to_string())?;

@@ -182,25 +182,23 @@ fn web_tools() -> Result<()> {
         bail!("Trunk.toml's [tools] wasm_bindgen must be the lock's version {bindgen}");
     }
     // wasm-opt runs in release builds only, but costs a second to install.
+    ensure_node()?;
+    if !Path::new(TOOLS_DIR)
+        .join("node_modules/.bin/wasm-opt")
+        .exists()
     {
-        ensure_node()?;
-        if !Path::new(TOOLS_DIR)
-            .join("node_modules/.bin/wasm-opt")
-            .exists()
-        {
-            std::fs::create_dir_all(TOOLS_DIR)?;
-            run(
-                "npm",
-                &[
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--prefix",
-                    TOOLS_DIR,
-                    BINARYEN,
-                ],
-            )?;
-        }
+        std::fs::create_dir_all(TOOLS_DIR)?;
+        run(
+            "npm",
+            &[
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                TOOLS_DIR,
+                BINARYEN,
+            ],
+        )?;
     }
     // Trunk runs offline (no downloads): the registry sources must be there.
     run("cargo", &["fetch", "--target", WASM])
