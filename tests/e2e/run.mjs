@@ -13,35 +13,15 @@
 //  - saves full-page screenshots to tests/artifacts/.
 //
 // Usage: node run.mjs <dist dir> <driftglass CLI binary> <fixtures dir>
-import { chromium } from 'playwright-core';
-import { createServer } from 'node:http';
-import { readFile, readdir, mkdir, rm, mkdtemp } from 'node:fs/promises';
+import { serve, launch, dropPaths, runId, waitForBatch } from './lib.mjs';
+import { readFile, readdir, mkdir, rm, mkdtemp, cp, truncate, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 
 const [dist, cli, fixtures] = process.argv.slice(2).map((p) => resolve(p));
 const artifacts = resolve(fixtures, '../artifacts');
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png' };
 const DEMOS = ['mnist', 'noisy', 'letters', 'fashion'];
-
-function serve(root) {
-  const served = [];
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    served.push(path);
-    try {
-      const file = join(root, path === '/' ? 'index.html' : path);
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, served, port: server.address().port })));
-}
 
 // `driftglass score --json`, images keyed by base name ("digit-0.png", "letters.idx#3").
 function cliScores(inputs) {
@@ -82,35 +62,6 @@ async function dropFilesSynthetic(page, files) {
   }, payload);
 }
 
-// A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
-async function dropPaths(page, paths) {
-  const box = await page.locator('[data-testid=dropzone]').boundingBox();
-  const x = box.x + box.width / 2;
-  const y = box.y + box.height / 2;
-  const client = await page.context().newCDPSession(page);
-  const data = { items: [], files: paths, dragOperationsMask: 1 };
-  for (const type of ['dragEnter', 'dragOver', 'drop']) {
-    await client.send('Input.dispatchDragEvent', { type, x, y, data });
-  }
-  await client.detach();
-}
-
-// The number of the run on show (0 before the first).
-async function runId(page) {
-  return page.evaluate(() => Number(document.querySelector('[data-testid=summary]')?.dataset.run ?? 0));
-}
-
-// Wait for a later run than `after` to finish with `count` inputs.
-async function waitForBatch(page, after, count, timeout = 600_000) {
-  await page.waitForFunction(([after, n]) => {
-    const s = document.querySelector('[data-testid=summary]');
-    if (!s || s.dataset.complete !== 'true' || Number(s.dataset.run) <= after) return false;
-    const scored = Number(s.querySelector('[data-testid=scored]').textContent);
-    const failed = Number(s.querySelector('[data-testid=failed]').textContent);
-    return scored + failed === n && !document.querySelector('[data-testid=progress]');
-  }, [after, count], { timeout, polling: 50 });
-}
-
 async function shown(page) {
   const cards = await page.locator('[data-testid=card]').evaluateAll((els) =>
     els.map((e) => ({ name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue) })));
@@ -149,21 +100,27 @@ function compare(what, seen, expected) {
     check(close(Number(seen.verdict.ksP), tests.ks.p_value), `${what}: KS p ${seen.verdict.ksP} vs CLI ${tests.ks.p_value}`);
     check(close(Number(seen.verdict.permutationP), tests.permutation_p_value), `${what}: permutation p ${seen.verdict.permutationP} vs CLI ${tests.permutation_p_value}`);
     check(close(Number(seen.verdict.binomialP), tests.binomial_p_value), `${what}: binomial p ${seen.verdict.binomialP} vs CLI ${tests.binomial_p_value}`);
+    // The latent MMD test (the bundled model has a latent reference): codes agree to ~1e-6.
+    if (tests.images >= 2) {
+      check(tests.mmd && seen.verdict.mmdP !== '', `${what}: no latent MMD test (CLI ${JSON.stringify(tests.mmd)}, page "${seen.verdict.mmdP}")`);
+      if (tests.mmd) {
+        check(close(Number(seen.verdict.mmdP), tests.mmd.p_value), `${what}: MMD p ${seen.verdict.mmdP} vs CLI ${tests.mmd.p_value}`);
+        check(Math.abs(Number(seen.verdict.mmd) - tests.mmd.statistic) <= 1e-4 + 1e-3 * Math.abs(tests.mmd.statistic), `${what}: MMD² ${seen.verdict.mmd} vs CLI ${tests.mmd.statistic}`);
+      }
+    }
   }
 }
 
 async function runPath(label, extraArgs, demos, port, expected) {
   const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
   // A fresh profile directory per run (Playwright's persistent context owns --user-data-dir).
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1200, height: 900 },
-    acceptDownloads: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-quic', '--no-first-run', ...extraArgs],
-  });
+  const browser = await launch(profile, extraArgs);
   const page = browser.pages()[0] ?? await browser.newPage();
+  // Anything the Content-Security-Policy blocks is a failure (it would be a broken feature).
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console] ${m.text().slice(0, 300)}`); });
   page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
   const requests = [];
@@ -188,6 +145,16 @@ async function runPath(label, extraArgs, demos, port, expected) {
   compare(`${label} folder drop`, seenMixed, expected.mixed);
   check(seenMixed.cards.every((c) => c.name.startsWith('mixed/')), `${label}: names keep the folder: ${seenMixed.cards.map((c) => c.name)}`);
   line.push(`folder of ${expected.mixed.byName.size} files: ${seenMixed.cards.length} scored, ${seenMixed.errors.length} errors, ratio ${seenMixed.ratio.toFixed(6)} in ${Date.now() - t} ms`);
+
+  // 1b. The bad-input corpus (tests/corpus, a 200 MB file and an empty folder added): every
+  // input gets the CLI's outcome and message, and the rest of the batch is scored.
+  run = await runId(page);
+  t = Date.now();
+  await dropPaths(page, [corpusDir]);
+  await waitForBatch(page, run, expected.corpus.byName.size);
+  const seenCorpus = await shown(page);
+  compare(`${label} corpus`, seenCorpus, expected.corpus);
+  line.push(`bad-input corpus of ${expected.corpus.byName.size} inputs: ${seenCorpus.cards.length} scored, ${seenCorpus.errors.length} refused with the CLI's messages, in ${Date.now() - t} ms`);
 
   // 2. 100 images: time to the first rendered card, and to the whole batch.
   const hundred = (await readdir(join(fixtures, 'drop-100'))).sort().map((f) => join(fixtures, 'drop-100', f));
@@ -227,15 +194,15 @@ async function runPath(label, extraArgs, demos, port, expected) {
     compare(`${label} demo ${demo}`, seen, expected.demos[demo]);
     const alert = await page.locator('[data-testid=alert]').count();
     check((alert > 0) === (seen.ratio >= 1.10), `${label} demo ${demo}: alert shown ${alert > 0} at ratio ${seen.ratio}`);
-    line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %), verdict ${seen.verdict?.verdict} in ${Date.now() - t} ms`);
+    line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %), verdict ${seen.verdict?.verdict} (MMD p ${seen.verdict?.mmdP}) in ${Date.now() - t} ms`);
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
   }
 
-  // 5. The timeline has every batch; exports are made in the page and match the CLI.
+  // 5. The timeline has every batch (folder, corpus, 100 images, paste, demos); exports are made in the page and match the CLI.
   const points = Number(await page.locator('[data-testid=timeline]').getAttribute('data-points'));
-  check(points === 3 + demos.length, `${label}: timeline has ${points} points, expected ${3 + demos.length}`);
+  check(points === 4 + demos.length, `${label}: timeline has ${points} points, expected ${4 + demos.length}`);
   if (label === 'cpu') {
     const last = demos[demos.length - 1];
     const saved = {};
@@ -259,6 +226,8 @@ async function runPath(label, extraArgs, demos, port, expected) {
 
   // 6. Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
+  const violations = await page.evaluate(() => window.__cspViolations);
+  check(violations.length === 0, `${label}: Content-Security-Policy violations: ${violations.join(', ')}`);
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   check(foreign.length === 0, `${label}: requests outside the app: ${foreign.join(', ')}`);
   const own = new Set(requests.filter((u) => u.startsWith(origin)).map((u) => new URL(u).pathname));
@@ -268,8 +237,24 @@ async function runPath(label, extraArgs, demos, port, expected) {
   await rm(profile, { recursive: true, force: true });
 }
 
+// The built page: a strict Content-Security-Policy, and no inline script for it to allow.
+{
+  const html = await readFile(join(dist, 'index.html'), 'utf8');
+  const csp = /http-equiv="Content-Security-Policy"\s+content="([^"]*)"/.exec(html)?.[1] ?? '';
+  check(csp.includes("default-src 'none'") && csp.includes("script-src 'self' 'wasm-unsafe-eval';"), `CSP is not strict: "${csp}"`);
+  check(!csp.includes('unsafe-inline') && !/'unsafe-eval'/.test(csp), `CSP allows inline or eval: "${csp}"`);
+  check(!/<script(?![^>]*\bsrc=)[^>]*>/.test(html), 'dist/index.html has an inline script');
+  check(!/\sstyle="/.test(html) && !html.includes('<style'), 'dist/index.html has inline style');
+}
 const mixedDir = join(fixtures, 'mixed');
+// The corpus, plus the two inputs git cannot hold: a 200 MB file (sparse) and an empty folder.
+const corpusDir = join(await mkdtemp(join(tmpdir(), 'driftglass-corpus-')), 'corpus');
+await cp(join(fixtures, '..', 'corpus', 'files'), corpusDir, { recursive: true });
+await writeFile(join(corpusDir, 'huge-200MB.png'), '');
+await truncate(join(corpusDir, 'huge-200MB.png'), 200 * 1024 * 1024);
+await mkdir(join(corpusDir, 'empty-folder'));
 const expected = {
+  corpus: cliScores(['--recursive', corpusDir]),
   mixed: cliScores((await readdir(mixedDir)).sort().map((f) => join(mixedDir, f))),
   hundred: cliScores([join(fixtures, 'drop-100')]),
   paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),

@@ -31,3 +31,9 @@ pub fn images(dir: &Path, stem: &str) -> Result<ImageSet> {
     let path = idx::locate(dir, stem)?;
     idx::read_images(&path).with_context(|| format!("reading {}", path.display()))
 }
+
+/// Read the labels file `stem` (raw or .gz) from `dir`, checksum verified.
+pub fn labels(dir: &Path, stem: &str) -> Result<Vec<u8>> {
+    let path = idx::locate(dir, stem)?;
+    idx::read_labels(&path).with_context(|| format!("reading {}", path.display()))
+}

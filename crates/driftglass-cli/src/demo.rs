@@ -39,6 +39,39 @@ pub struct TestFixturesArgs {
     pub output: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct ExportPngsArgs {
+    /// Data directory holding `mnist/`.
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    pub data: PathBuf,
+    /// How many MNIST test digits to write (more than 10,000 repeat them).
+    #[arg(long, default_value_t = 10_000)]
+    pub count: usize,
+    /// Folder to write `digit-00000.png`, ... into (created).
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+/// MNIST test digits as PNG files, for the browser soak benchmark.
+pub fn export_pngs(args: ExportPngsArgs) -> Result<()> {
+    let images = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
+    if images.count == 0 {
+        anyhow::bail!("the MNIST test set holds no images");
+    }
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    for index in 0..args.count {
+        let path = args.output.join(format!("digit-{index:05}.png"));
+        data::save_gray_png(&path, images.image(index % images.count))?;
+    }
+    eprintln!(
+        "wrote {} PNG files to {}",
+        args.count,
+        args.output.display()
+    );
+    Ok(())
+}
+
 /// The committed test inputs: MNIST test digits as PNGs (`mnist-sample/`, and 100 more in
 /// `drop-100/` for the browser's timing), 64 digits as IDX, and `mixed/`: four digits among a
 /// text file, an empty file and a truncated PNG.

@@ -6,7 +6,10 @@
 //! Drift sets: notMNIST-style letters, Fashion-MNIST, and the clean half corrupted (noise 0.5
 //! and 0.2, rotation, blur, inversion, translation). For each: per-image AUROC against the
 //! clean half, and the share of random batches of 10, 50 and 200 that the batch verdict calls
-//! drift at alpha = 0.01 (for clean batches: the false-alarm rate).
+//! drift at alpha = 0.01 (for clean batches: the false-alarm rate). One more drift set, only
+//! the digits 0 and 1 of the clean half, is a label shift: the images reconstruct as well as
+//! any digit, so the loss tests barely see it, and the latent MMD test is there for it; the
+//! table also shows each set's detection at n = 50 without the MMD test.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,9 +17,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args;
+use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference};
 use driftglass_model::report::DEFAULT_FLAG_RATE;
 use driftglass_model::rng::{SeededRng, add_gaussian_noise};
-use driftglass_model::stats::{DEFAULT_ALPHA, Verdict, batch_tests};
+use driftglass_model::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
 use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, auroc};
 use serde::Serialize;
 
@@ -58,6 +62,8 @@ pub struct EvalRow {
     pub auroc: Option<f64>,
     /// Share of batches called drift, per batch size.
     pub detected: Vec<(usize, f64)>,
+    /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
+    pub detected_without_latent_at_50: f64,
 }
 
 fn map_pixels(set: &ImageSet, f: impl Fn(&[f32]) -> Vec<f32>) -> ImageSet {
@@ -135,23 +141,34 @@ fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
     out
 }
 
-/// Share of `batches` random batches of `size` (drawn without replacement) called drift.
+/// Share of `batches` random batches of `size` (drawn without replacement) called drift;
+/// with `latent`, the MMD test on the batches' codes takes part.
 fn detection_rate(
     baseline: &Baseline,
-    losses: &[f32],
+    latent: Option<&LatentReference>,
+    scores: &progress::SetScores,
     size: usize,
     batches: usize,
     rng: &mut SeededRng,
 ) -> f64 {
-    let mut order: Vec<usize> = (0..losses.len()).collect();
+    let mut order: Vec<usize> = (0..scores.losses.len()).collect();
     let mut drift = 0;
     for _ in 0..batches {
-        let batch: Vec<f32> = rng
-            .choose_front(&mut order, size)
+        let chosen = rng.choose_front(&mut order, size);
+        let batch: Vec<f32> = chosen.iter().map(|i| scores.losses[*i]).collect();
+        let codes: Vec<f32> = chosen
             .iter()
-            .map(|i| losses[*i])
+            .flat_map(|i| {
+                scores.codes[i * LATENT_DIMS..(i + 1) * LATENT_DIMS]
+                    .iter()
+                    .copied()
+            })
             .collect();
-        if batch_tests(baseline, &batch, DEFAULT_FLAG_RATE, DEFAULT_ALPHA)
+        let latent = latent.map(|reference| LatentBatch {
+            reference,
+            codes: &codes,
+        });
+        if batch_tests(baseline, &batch, latent, DEFAULT_FLAG_RATE, DEFAULT_ALPHA)
             .is_some_and(|t| t.verdict == Verdict::Drift)
         {
             drift += 1;
@@ -175,10 +192,27 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let half = test.count / 2;
     let calibration = ImageSet::from_images(order[..half].iter().map(|i| test.image(*i)));
     let clean = ImageSet::from_images(order[half..].iter().map(|i| test.image(*i)));
-    let baseline_losses =
-        progress::reconstruction_losses(model, &calibration, &device, "baseline")?;
-    let baseline = Baseline::new(LossKind::Bce, "MNIST test, random half", baseline_losses)
-        .context("baseline")?;
+    let labels = data::labels(&data::mnist_dir(&args.data), "t10k-labels-idx1-ubyte")?;
+    let zeros_and_ones = ImageSet::from_images(
+        order[half..]
+            .iter()
+            .filter(|i| labels.get(**i).is_some_and(|label| *label <= 1))
+            .map(|i| test.image(*i)),
+    );
+    let calibration_scores = progress::score_set(model, &calibration, &device, "baseline")?;
+    let baseline = Baseline::new(
+        LossKind::Bce,
+        "MNIST test, random half",
+        calibration_scores.losses,
+    )
+    .context("baseline")?;
+    let latent = LatentReference::sample(
+        LATENT_DIMS,
+        &calibration_scores.codes,
+        LATENT_REFERENCE_SIZE,
+        crate::train::LATENT_SAMPLE_SEED,
+    )
+    .context("latent reference")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);
@@ -202,32 +236,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
             map_pixels(&clean, |i| i.iter().map(|v| 1.0 - v).collect()),
         ),
         ("shifted 4 px", map_pixels(&clean, |i| translate(i, 4))),
+        ("only digits 0 and 1", zeros_and_ones),
     ];
     let mut clean_losses = Vec::new();
     let mut rows = Vec::new();
     for (index, (name, set)) in sets.iter().enumerate() {
-        let set_losses = progress::reconstruction_losses(model, set, &device, name)?;
+        let scores = progress::score_set(model, set, &device, name)?;
         if index == 0 {
-            clean_losses = set_losses.clone();
+            clean_losses = scores.losses.clone();
         }
-        let loss_ratio = driftglass_model::loss_ratio(&set_losses, &baseline).unwrap_or(f64::NAN);
+        let loss_ratio =
+            driftglass_model::loss_ratio(&scores.losses, &baseline).unwrap_or(f64::NAN);
+        let mut rate = |latent: Option<&LatentReference>, size: usize| {
+            detection_rate(&baseline, latent, &scores, size, args.batches, &mut rng)
+        };
         let detected = BATCH_SIZES
             .iter()
-            .map(|size| {
-                (
-                    *size,
-                    detection_rate(&baseline, &set_losses, *size, args.batches, &mut rng),
-                )
-            })
+            .map(|size| (*size, rate(Some(&latent), *size)))
             .collect();
+        let detected_without_latent_at_50 = rate(None, 50);
         rows.push(EvalRow {
             set: name.to_string(),
             images: set.count,
             loss_ratio,
             auroc: (index > 0)
-                .then(|| auroc(&clean_losses, &set_losses))
+                .then(|| auroc(&clean_losses, &scores.losses))
                 .flatten(),
             detected,
+            detected_without_latent_at_50,
         });
     }
     if args.json {
@@ -235,15 +271,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "baseline: {} MNIST test images (a seeded random half); clean: the other {}; {} random batches per cell; verdict at alpha {}",
+        "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
+        latent.len(),
         test.count - half,
         args.batches,
         DEFAULT_ALPHA
     );
     println!();
     println!(
-        "{:<24} {:>6} {:>10} {:>7} | batches called drift at n = {}",
+        "{:<24} {:>6} {:>10} {:>7} | batches called drift at n = {} | n = 50 without MMD",
         "set",
         "images",
         "ratio",
@@ -252,7 +289,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     );
     for row in &rows {
         println!(
-            "{:<24} {:>6} {:>+9.1}% {:>7} | {}",
+            "{:<24} {:>6} {:>+9.1}% {:>7} | {} | {:>6.1} %",
             row.set,
             row.images,
             (row.loss_ratio - 1.0) * 100.0,
@@ -263,7 +300,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 .iter()
                 .map(|(_, rate)| format!("{:>6.1} %", rate * 100.0))
                 .collect::<Vec<_>>()
-                .join("  ")
+                .join("  "),
+            row.detected_without_latent_at_50 * 100.0
         );
     }
     println!();

@@ -39,6 +39,9 @@ enum Command {
     /// Write the committed test fixtures from the MNIST test set (developers: `cargo xtask fixtures`).
     #[command(hide = true)]
     TestFixtures(demo::TestFixturesArgs),
+    /// Write MNIST test digits as PNG files (developers: `cargo xtask soak`).
+    #[command(hide = true)]
+    ExportPngs(demo::ExportPngsArgs),
     /// Write the web app's demo sets (MNIST, noisy MNIST, letters, Fashion-MNIST) as IDX files.
     DemoSets(demo::DemoSetsArgs),
 }
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
         Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),
         Command::TestFixtures(args) => demo::test_fixtures(args).map(|()| EXIT_OK),
+        Command::ExportPngs(args) => demo::export_pngs(args).map(|()| EXIT_OK),
         Command::Eval(args) => eval::run(args).map(|()| EXIT_OK),
     };
     match result {

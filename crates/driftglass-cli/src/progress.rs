@@ -24,14 +24,22 @@ pub fn println(bar: &ProgressBar, line: String) {
     }
 }
 
-/// Per-image reconstruction losses (BCE of each image against its reconstruction) of `set`,
-/// with a progress bar labelled `label`.
-pub fn reconstruction_losses(
+/// Per-image losses and projected codes of a set.
+pub struct SetScores {
+    /// BCE of each image against its reconstruction.
+    pub losses: Vec<f32>,
+    /// Projected encoder codes, concatenated ([`driftglass_model::latent::LATENT_DIMS`] each).
+    pub codes: Vec<f32>,
+}
+
+/// Per-image reconstruction losses (BCE of each image against its reconstruction) and latent
+/// codes of `set`, with a progress bar labelled `label`.
+pub fn score_set(
     model: &driftglass_model::Autoencoder,
     set: &driftglass_model::ImageSet,
     device: &burn::tensor::Device,
     label: &str,
-) -> anyhow::Result<Vec<f32>> {
+) -> anyhow::Result<SetScores> {
     let bar = bar(set.count as u64, label, "images");
     let results = pollster::block_on(driftglass_model::reconstruct(
         model,
@@ -41,5 +49,11 @@ pub fn reconstruction_losses(
         |done| bar.set_position(done as u64),
     ))?;
     bar.finish_and_clear();
-    Ok(results.iter().map(|r| r.bce).collect())
+    Ok(SetScores {
+        losses: results.iter().map(|r| r.bce).collect(),
+        codes: results
+            .iter()
+            .flat_map(|r| r.latent.iter().copied())
+            .collect(),
+    })
 }

@@ -71,6 +71,8 @@ fn is_idx(path: &Path) -> bool {
 }
 
 /// Expand folders into their files (sorted by name), keeping explicit files as given.
+/// The files to score, in order. Folders that give nothing to score (empty ones, and folders
+/// inside folders without `--recursive`) are listed too, so the report can say so.
 fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
@@ -79,12 +81,13 @@ fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
                 .with_context(|| format!("listing {}", input.display()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
                 .collect();
+            if entries.is_empty() {
+                files.push(input.clone());
+            }
             entries.sort();
             for entry in entries {
-                if entry.is_dir() {
-                    if recursive {
-                        files.extend(collect_inputs(&[entry], true)?);
-                    }
+                if entry.is_dir() && recursive {
+                    files.extend(collect_inputs(&[entry], true)?);
                 } else {
                     files.push(entry);
                 }
@@ -98,6 +101,16 @@ fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Why a folder in the input list has no images to score.
+fn folder_note(path: &Path) -> String {
+    let empty = std::fs::read_dir(path).map_or(true, |mut entries| entries.next().is_none());
+    if empty {
+        "empty folder: nothing to score".into()
+    } else {
+        "folder not read: pass --recursive to score folders inside folders".into()
+    }
+}
+
 /// One input turned into pixels, or the reason it could not be.
 struct Prepared {
     name: String,
@@ -108,6 +121,13 @@ fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
     let mut prepared = Vec::new();
     for file in files {
         let name = file.display().to_string();
+        if file.is_dir() {
+            prepared.push(Prepared {
+                name,
+                result: Err(folder_note(file)),
+            });
+            continue;
+        }
         if is_idx(file) {
             match driftglass_model::idx::read_images(file) {
                 Ok(set) => prepared.extend(
@@ -183,7 +203,11 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     );
     let app = format!("driftglass-cli {}", driftglass_model::VERSION);
     let mut report = build_report(&app, &loaded, config, images, args.flag_rate);
-    add_batch_tests(&mut report, &loaded.baseline, args.alpha);
+    let codes: Vec<f32> = reconstructions
+        .iter()
+        .flat_map(|r| r.latent.iter().copied())
+        .collect();
+    add_batch_tests(&mut report, &loaded, &codes, args.alpha);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if args.csv {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
+use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference};
 use driftglass_model::model_file::{self, AutoencoderConfigFields, ModelHeader, TrainingSummary};
 use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_model::{
@@ -119,7 +120,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     ))?;
     bar.finish_and_clear();
 
-    let baseline = calibrate_baseline(&trained.model, &test, &device, "MNIST test")?;
+    let (baseline, latent) = calibrate_baseline(&trained.model, &test, &device, "MNIST test")?;
     let header = ModelHeader {
         created_by: format!("driftglass {}", driftglass_model::VERSION),
         architecture: AutoencoderConfigFields::from(&model_config),
@@ -134,8 +135,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             total_seconds: started.elapsed().as_secs_f64(),
             device: "flex (CPU)".into(),
         }),
+        latent: Some(latent.summary(baseline.dataset())),
     };
-    let bytes = write_model(&args.output, &trained.model, &header, &baseline)?;
+    let bytes = write_model(&args.output, &trained.model, &header, &baseline, &latent)?;
     eprintln!(
         "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images, {:.0} s in all",
         args.output.display(),
@@ -154,25 +156,37 @@ fn write_model(
     model: &driftglass_model::Autoencoder,
     header: &ModelHeader,
     baseline: &Baseline,
+    latent: &LatentReference,
 ) -> Result<usize> {
-    let bytes = model_file::encode(model, header, baseline)?;
+    let bytes = model_file::encode(model, header, baseline, Some(latent))?;
     std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(bytes.len())
 }
 
-/// Per-image reconstruction losses (input vs reconstruction) of clean held-out images.
+/// Seed of the latent reference sample drawn from the calibration images.
+pub const LATENT_SAMPLE_SEED: u64 = 0x5A4D_911E;
+
+/// The baseline (per-image reconstruction losses of clean held-out images) and the latent
+/// reference (a seeded sample of their projected codes).
 pub fn calibrate_baseline(
     model: &driftglass_model::Autoencoder,
     images: &ImageSet,
     device: &Device,
     name: &str,
-) -> Result<Baseline> {
-    let losses = progress::reconstruction_losses(model, images, device, "calibrating")?;
-    Ok(Baseline::new(
+) -> Result<(Baseline, LatentReference)> {
+    let scores = progress::score_set(model, images, device, "calibrating")?;
+    let baseline = Baseline::new(
         LossKind::Bce,
         format!("{name} ({} images)", images.count),
-        losses,
-    )?)
+        scores.losses,
+    )?;
+    let latent = LatentReference::sample(
+        LATENT_DIMS,
+        &scores.codes,
+        LATENT_REFERENCE_SIZE,
+        LATENT_SAMPLE_SEED,
+    )?;
+    Ok((baseline, latent))
 }
 
 #[derive(Args, Debug)]
@@ -186,6 +200,9 @@ pub struct CalibrateArgs {
     /// Where to write the recalibrated model file.
     #[arg(long, short)]
     pub output: PathBuf,
+    /// What the reference images are, for reports (default: the file's name).
+    #[arg(long)]
+    pub dataset: Option<String>,
 }
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
@@ -196,20 +213,23 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     if images.count == 0 {
         bail!("{} holds no images", args.images.display());
     }
-    let name = args
-        .images
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "reference images".into());
-    let baseline = calibrate_baseline(&loaded.model, &images, &device, &name)?;
+    let name = args.dataset.clone().unwrap_or_else(|| {
+        args.images
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "reference images".into())
+    });
+    let (baseline, latent) = calibrate_baseline(&loaded.model, &images, &device, &name)?;
     let mut header = loaded.header.clone();
     header.baseline = baseline.summary();
-    write_model(&args.output, &loaded.model, &header, &baseline)?;
+    header.latent = Some(latent.summary(baseline.dataset()));
+    write_model(&args.output, &loaded.model, &header, &baseline, &latent)?;
     eprintln!(
-        "wrote {}: baseline mean loss {:.4} on {} images",
+        "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes",
         args.output.display(),
         baseline.mean(),
-        baseline.len()
+        baseline.len(),
+        latent.len()
     );
     Ok(())
 }

@@ -21,6 +21,8 @@ mod tests {
         );
         assert_eq!(loaded.model.num_params(), 28_353);
         assert_eq!(loaded.baseline.len(), 10_000);
+        let latent = loaded.latent.as_ref().map(|l| (l.len(), l.dims()));
+        assert_eq!(latent, Some((500, crate::latent::LATENT_DIMS)));
         let training = loaded.header.training.as_ref();
         assert_eq!(training.map(|t| t.training_images), Some(60_000));
         assert_eq!(training.map(|t| t.history.len()), Some(10));

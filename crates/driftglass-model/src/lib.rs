@@ -9,6 +9,7 @@ pub mod adadelta;
 pub mod baseline;
 pub mod bundled;
 pub mod idx;
+pub mod latent;
 pub mod loss;
 pub mod model;
 pub mod model_file;

@@ -49,6 +49,15 @@ impl AutoencoderConfig {
         self.side / 4
     }
 
+    /// Number of parameters of the network this config builds (weights and biases of its five
+    /// convolutions), computed without building it.
+    pub fn num_params(&self) -> usize {
+        let conv = |from: usize, to: usize| to * from * self.kernel * self.kernel + to;
+        conv(self.channels, self.filters)
+            + 3 * conv(self.filters, self.filters)
+            + conv(self.filters, self.channels)
+    }
+
     /// Whether the config describes a network this crate can build.
     pub fn validate(&self) -> Result<(), String> {
         if self.channels == 0 || self.channels > 4 {
@@ -158,6 +167,21 @@ impl Autoencoder {
         self.decode(self.encode(images))
     }
 
+    /// The five convolutions' kernels `[out, in, k, k]` and biases `[out]`, in order (for
+    /// exporting the network to other runtimes, such as the TF.js benchmark).
+    pub fn conv_parameters(&self) -> Vec<(Tensor<4>, Option<Tensor<1>>)> {
+        [
+            &self.encode_conv1,
+            &self.encode_conv2,
+            &self.decode_conv1,
+            &self.decode_conv2,
+            &self.decode_output,
+        ]
+        .into_iter()
+        .map(|conv| (conv.weight.val(), conv.bias.as_ref().map(|bias| bias.val())))
+        .collect()
+    }
+
     /// Reconstruct and also return the bottleneck code (for latent statistics).
     pub fn forward_with_code(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let code = self.encode(images); // [batch, 32, 7, 7]
@@ -180,6 +204,12 @@ mod tests {
         assert_eq!(reconstruction.dims(), [3, 1, 28, 28]);
         // 3×3 convs: (1·9+1)·32 + 3·(32·9+1)·32 + (32·9+1)·1 = 28,353 parameters.
         assert_eq!(model.num_params(), 28_353);
+        assert_eq!(AutoencoderConfig::new().num_params(), 28_353);
+        let wide = AutoencoderConfig::new()
+            .with_filters(8)
+            .with_kernel(5)
+            .with_channels(3);
+        assert_eq!(wide.num_params(), wide.init(&device).num_params());
     }
 
     #[test]

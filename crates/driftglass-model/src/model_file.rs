@@ -11,6 +11,9 @@
 //! | h | header, JSON ([`ModelHeader`]) |
 //! | 4 | baseline count `n` (at most [`MAX_BASELINE`]) |
 //! | 4·n | sorted baseline losses, f32 |
+//! | 4 | latent codes `c` (0: none; from version 2) |
+//! | 4 | latent dimensions `d` (from version 2) |
+//! | 4·c·d | latent reference codes, f32 (see [`crate::latent`]; from version 2) |
 //! | 4 | weights length `w` (at most [`MAX_WEIGHTS_BYTES`]) |
 //! | w | weights: burn `ModuleRecord` bytes (burnpack) |
 //! | 32 | SHA-256 of everything before it |
@@ -27,18 +30,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::{Baseline, BaselineSummary};
+use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
 use crate::model::{Autoencoder, AutoencoderConfig};
 use crate::preprocess::PreprocessConfig;
 use crate::train::{EpochReport, TrainingConfig};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DGLSMODL";
-/// Version of the layout written by this build. Older versions are refused with a message.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the layout written by this build.
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest version this build reads (version 1 has no latent reference: no latent test).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Largest header accepted.
 pub const MAX_HEADER_BYTES: u32 = 1 << 20;
 /// Most baseline losses accepted.
 pub const MAX_BASELINE: u32 = 10_000_000;
+/// Most latent code values accepted (16 Mi values, 64 MiB).
+pub const MAX_LATENT_VALUES: u32 = 16 << 20;
 /// Largest weights section accepted (256 MiB).
 pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
 
@@ -74,6 +82,9 @@ pub struct ModelHeader {
     pub baseline: BaselineSummary,
     /// Training record, if the file was written by a trainer.
     pub training: Option<TrainingSummary>,
+    /// The latent reference sample stored after the baseline, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<LatentSummary>,
 }
 
 /// The architecture fields, as stored (mirrors [`AutoencoderConfig`]).
@@ -112,6 +123,8 @@ pub struct LoadedModel {
     pub header: ModelHeader,
     pub baseline: Baseline,
     pub model: Autoencoder,
+    /// Projected codes of reference images, for the latent MMD test (absent in version 1).
+    pub latent: Option<LatentReference>,
     /// SHA-256 of the whole file, hex: the model's identity in reports.
     pub sha256: String,
 }
@@ -122,7 +135,7 @@ pub enum ModelFileError {
     #[error("not a Driftglass model file (it does not start with {MAGIC:?})")]
     NotAModelFile,
     #[error(
-        "model file format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+        "model file format version {found} is not supported (this build reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
     )]
     UnsupportedVersion { found: u32 },
     #[error("model file is truncated: {section} needs {needed} bytes, {available} remain")]
@@ -145,6 +158,8 @@ pub enum ModelFileError {
     Header(String),
     #[error("model file baseline is invalid: {0}")]
     Baseline(String),
+    #[error("model file latent reference is invalid: {0}")]
+    Latent(String),
     #[error("model file weights do not fit the architecture: {0}")]
     Weights(String),
 }
@@ -158,7 +173,15 @@ pub fn encode(
     model: &Autoencoder,
     header: &ModelHeader,
     baseline: &Baseline,
+    latent: Option<&LatentReference>,
 ) -> Result<Vec<u8>, ModelFileError> {
+    let declared = header.latent.as_ref().map(|l| (l.count, l.dims));
+    if declared != latent.map(|l| (l.len(), l.dims())) {
+        return Err(ModelFileError::Latent(format!(
+            "the header declares {declared:?} (codes, dimensions), the sample holds {:?}",
+            latent.map(|l| (l.len(), l.dims()))
+        )));
+    }
     let header_json =
         serde_json::to_vec(header).map_err(|e| ModelFileError::Header(e.to_string()))?;
     let weights = model
@@ -173,6 +196,12 @@ pub fn encode(
     out.extend_from_slice(&header_json);
     out.extend_from_slice(&(baseline.len() as u32).to_le_bytes());
     for value in baseline.sorted() {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    let (codes, dims) = latent.map_or((0, 0), |l| (l.len(), l.dims()));
+    out.extend_from_slice(&(codes as u32).to_le_bytes());
+    out.extend_from_slice(&(dims as u32).to_le_bytes());
+    for value in latent.map_or(&[][..], LatentReference::values) {
         out.extend_from_slice(&value.to_le_bytes());
     }
     out.extend_from_slice(&(weights.len() as u32).to_le_bytes());
@@ -223,23 +252,53 @@ impl<'a> Cursor<'a> {
 
 /// Read the header only (cheap; no weights are built).
 pub fn read_header(bytes: &[u8]) -> Result<ModelHeader, ModelFileError> {
-    let (header, ..) = split(bytes)?;
-    Ok(header)
+    Ok(split(bytes)?.header)
 }
 
-fn split(bytes: &[u8]) -> Result<(ModelHeader, Vec<f32>, &[u8]), ModelFileError> {
+/// The sections of a model file, checked for size and checksum but not yet interpreted.
+struct Sections<'a> {
+    header: ModelHeader,
+    baseline: Vec<f32>,
+    latent: Option<(usize, Vec<f32>)>,
+    weights: &'a [u8],
+}
+
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn split(bytes: &[u8]) -> Result<Sections<'_>, ModelFileError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(ModelFileError::NotAModelFile);
     }
     let mut cursor = Cursor { bytes, at: 8 };
     let version = cursor.u32("format version")?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ModelFileError::UnsupportedVersion { found: version });
     }
     let header_len = cursor.length("header", MAX_HEADER_BYTES)?;
     let header_bytes = cursor.take("header", header_len as u64)?;
     let count = cursor.length("baseline", MAX_BASELINE)?;
     let baseline_bytes = cursor.take("baseline", count as u64 * 4)?;
+    let latent_bytes = if version >= 2 {
+        let codes = cursor.u32("latent reference")?;
+        let dims = cursor.u32("latent reference")?;
+        let values = codes as u64 * dims as u64;
+        if values > MAX_LATENT_VALUES as u64 {
+            return Err(ModelFileError::TooLarge {
+                section: "latent reference",
+                declared: values,
+                limit: MAX_LATENT_VALUES as u64,
+            });
+        }
+        let bytes = cursor.take("latent reference", values * 4)?;
+        (codes > 0).then_some((dims as usize, bytes))
+    } else {
+        None
+    };
     let weights_len = cursor.length("weights", MAX_WEIGHTS_BYTES)?;
     let weights = cursor.take("weights", weights_len as u64)?;
     let body_end = cursor.at;
@@ -252,18 +311,73 @@ fn split(bytes: &[u8]) -> Result<(ModelHeader, Vec<f32>, &[u8]), ModelFileError>
     }
     let header: ModelHeader =
         serde_json::from_slice(header_bytes).map_err(|e| ModelFileError::Header(e.to_string()))?;
-    let baseline = baseline_bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok((header, baseline, weights))
+    Ok(Sections {
+        header,
+        baseline: floats(baseline_bytes),
+        latent: latent_bytes.map(|(dims, bytes)| (dims, floats(bytes))),
+        weights,
+    })
+}
+
+fn check_latent(
+    summary: Option<&LatentSummary>,
+    codes: Option<(usize, Vec<f32>)>,
+) -> Result<Option<LatentReference>, ModelFileError> {
+    let (summary, (dims, values)) = match (summary, codes) {
+        (None, None) => return Ok(None),
+        (Some(summary), Some(codes)) => (summary, codes),
+        (summary, codes) => {
+            return Err(ModelFileError::Latent(format!(
+                "the header {} a latent reference, the file {} one",
+                if summary.is_some() {
+                    "declares"
+                } else {
+                    "has no"
+                },
+                if codes.is_some() { "holds" } else { "lacks" },
+            )));
+        }
+    };
+    if summary.projection_seed != PROJECTION_SEED || summary.dims != LATENT_DIMS {
+        return Err(ModelFileError::Latent(format!(
+            "made with projection seed {:#x} to {} dimensions; this build uses {PROJECTION_SEED:#x} to {LATENT_DIMS}",
+            summary.projection_seed, summary.dims
+        )));
+    }
+    let reference =
+        LatentReference::new(dims, values).map_err(|e| ModelFileError::Latent(e.to_string()))?;
+    if reference.dims() != summary.dims || reference.len() != summary.count {
+        return Err(ModelFileError::Latent(format!(
+            "the header declares {} codes of {} dimensions, the file holds {} of {}",
+            summary.count,
+            summary.dims,
+            reference.len(),
+            reference.dims()
+        )));
+    }
+    Ok(Some(reference))
 }
 
 /// Decode model-file bytes into a network on `device`.
 pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileError> {
-    let (header, losses, weights) = split(bytes)?;
+    let Sections {
+        header,
+        baseline: losses,
+        latent,
+        weights,
+    } = split(bytes)?;
     let config = AutoencoderConfig::from(header.architecture);
     config.validate().map_err(ModelFileError::Header)?;
+    // The network is allocated before its weights are checked: refuse an architecture whose
+    // parameters (4 bytes each) could not fit in the weights section, so a hostile header
+    // cannot make us allocate gigabytes.
+    let needed = config.num_params() as u64 * 4;
+    if needed > weights.len() as u64 {
+        return Err(ModelFileError::Weights(format!(
+            "the architecture needs {needed} bytes of parameters, the weights section holds {}",
+            weights.len()
+        )));
+    }
     if losses.len() != header.baseline.count {
         return Err(ModelFileError::Baseline(format!(
             "header says {} losses, file holds {}",
@@ -280,6 +394,7 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
         losses,
     )
     .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
+    let latent = check_latent(header.latent.as_ref(), latent)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| ModelFileError::Weights(e.to_string()))?;
     let model = config
@@ -290,6 +405,7 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
         header,
         baseline,
         model,
+        latent,
         sha256: hex(&Sha256::digest(bytes)),
     })
 }
@@ -313,8 +429,17 @@ mod tests {
             preprocess: PreprocessConfig::default(),
             baseline: baseline.summary(),
             training: None,
+            latent: Some(LatentSummary {
+                projection_seed: PROJECTION_SEED,
+                dims: LATENT_DIMS,
+                count: 3,
+                dataset: "unit test".into(),
+            }),
         };
-        let bytes = encode(&model, &header, &baseline).unwrap_or_else(|e| panic!("{e}"));
+        let codes = (0..3 * LATENT_DIMS).map(|i| i as f32 / 100.0).collect();
+        let latent = LatentReference::new(LATENT_DIMS, codes).unwrap_or_else(|e| panic!("{e}"));
+        let bytes =
+            encode(&model, &header, &baseline, Some(&latent)).unwrap_or_else(|e| panic!("{e}"));
         (bytes, model)
     }
 
@@ -324,6 +449,15 @@ mod tests {
         let device = Device::flex();
         let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(loaded.baseline.sorted(), &[0.1, 0.2, 0.3]);
+        let latent = loaded
+            .latent
+            .as_ref()
+            .unwrap_or_else(|| panic!("no latent reference"));
+        assert_eq!((latent.len(), latent.dims()), (3, LATENT_DIMS));
+        assert_eq!(
+            latent.values()[LATENT_DIMS + 1],
+            (LATENT_DIMS + 1) as f32 / 100.0
+        );
         assert_eq!(loaded.header.created_by, "test");
         let mut images = ImageSet {
             pixels: vec![0.0; 2 * 784],
@@ -398,18 +532,141 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_declared_architecture_is_refused_before_it_is_built() {
+        let (bytes, _) = sample_file();
+        let device = Device::flex();
+        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let mut header = loaded.header.clone();
+        // 1,024 filters of 15×15: about 700 million parameters (2.8 GB) if it were built.
+        header.architecture.filters = 1024;
+        header.architecture.kernel = 15;
+        let hostile = encode(
+            &loaded.model,
+            &header,
+            &loaded.baseline,
+            loaded.latent.as_ref(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        match decode(&hostile, &device) {
+            Err(ModelFileError::Weights(message)) => {
+                assert!(message.contains("needs"), "{message}")
+            }
+            other => panic!("expected a weights error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn weights_of_another_architecture_are_refused() {
         let (bytes, _) = sample_file();
         let mut header = read_header(&bytes).unwrap_or_else(|e| panic!("{e}"));
         header.architecture.filters = 16;
         let device = Device::flex();
         let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
-        let wrong = encode(&loaded.model, &header, &loaded.baseline).unwrap_or_default();
+        let wrong = encode(
+            &loaded.model,
+            &header,
+            &loaded.baseline,
+            loaded.latent.as_ref(),
+        )
+        .unwrap_or_default();
         match decode(&wrong, &device) {
             Err(ModelFileError::Weights(message)) => {
                 assert!(message.contains("shape"), "{message}")
             }
             other => panic!("expected a weights error, got {other:?}"),
         }
+    }
+
+    /// The sample file rewritten as format version 1 (no latent section).
+    fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+        let mut header = read_header(bytes).unwrap_or_else(|e| panic!("{e}"));
+        header.latent = None;
+        let json = serde_json::to_vec(&header).unwrap_or_default();
+        let old_header_len =
+            u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let after_header = 16 + old_header_len;
+        let count = u32::from_le_bytes([
+            bytes[after_header],
+            bytes[after_header + 1],
+            bytes[after_header + 2],
+            bytes[after_header + 3],
+        ]) as usize;
+        let latent_at = after_header + 4 + 4 * count;
+        let latent_values = 3 * LATENT_DIMS;
+        let weights_at = latent_at + 8 + 4 * latent_values;
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        body.extend_from_slice(&json);
+        body.extend_from_slice(&bytes[after_header..latent_at]);
+        body.extend_from_slice(&bytes[weights_at..bytes.len() - 32]);
+        reseal(body)
+    }
+
+    #[test]
+    fn version_1_files_load_without_a_latent_reference() {
+        let (bytes, model) = sample_file();
+        let old = as_version_1(&bytes);
+        let device = Device::flex();
+        let loaded = decode(&old, &device).unwrap_or_else(|e| panic!("{e}"));
+        assert!(loaded.latent.is_none());
+        assert_eq!(loaded.baseline.len(), 3);
+        let record = |m: &Autoencoder| {
+            m.clone()
+                .into_record()
+                .into_bytes()
+                .map(|b| b.to_vec())
+                .unwrap_or_default()
+        };
+        assert_eq!(record(&loaded.model), record(&model));
+    }
+
+    #[test]
+    fn latent_sections_that_disagree_with_the_header_are_refused() {
+        let (bytes, _) = sample_file();
+        let device = Device::flex();
+        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        // Header without the summary, file with codes: refused when writing.
+        let mut header = loaded.header.clone();
+        header.latent = None;
+        assert!(matches!(
+            encode(
+                &loaded.model,
+                &header,
+                &loaded.baseline,
+                loaded.latent.as_ref()
+            ),
+            Err(ModelFileError::Latent(_))
+        ));
+        // Another projection: refused when reading.
+        let mut header = loaded.header.clone();
+        if let Some(latent) = header.latent.as_mut() {
+            latent.projection_seed += 1;
+        }
+        let other = encode(
+            &loaded.model,
+            &header,
+            &loaded.baseline,
+            loaded.latent.as_ref(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        match decode(&other, &device) {
+            Err(ModelFileError::Latent(message)) => assert!(message.contains("projection")),
+            other => panic!("expected a latent error, got {other:?}"),
+        }
+        // Hostile declared size of the latent section.
+        let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let latent_at = 16 + header_len + 4 + 4 * 3;
+        let mut hostile = bytes[..bytes.len() - 32].to_vec();
+        hostile[latent_at..latent_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        hostile[latent_at + 4..latent_at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decode(&reseal(hostile), &device),
+            Err(ModelFileError::TooLarge {
+                section: "latent reference",
+                ..
+            })
+        ));
     }
 }

@@ -71,6 +71,8 @@ pub enum PreprocessError {
     FileTooLarge { size: u64, limit: u64 },
     #[error("not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)")]
     UnknownFormat,
+    #[error("{format} images are not supported (PNG, JPEG, GIF, BMP, WebP are)")]
+    UnsupportedFormat { format: String },
     #[error(
         "image is {width}×{height} pixels; the limit is {MAX_PIXELS} pixels and {MAX_SIDE} per side"
     )]
@@ -147,7 +149,9 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
             | ImageFormat::Bmp
             | ImageFormat::WebP
     ) {
-        return Err(PreprocessError::UnknownFormat);
+        return Err(PreprocessError::UnsupportedFormat {
+            format: format!("{format:?}").to_uppercase(),
+        });
     }
     let corrupt = |error: image::ImageError| match error {
         image::ImageError::Limits(_) => PreprocessError::Corrupt {
@@ -156,9 +160,23 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
         },
         other => PreprocessError::Corrupt {
             format: format_name(format).to_string(),
-            reason: other.to_string(),
+            reason: plain_reason(&other.to_string()),
         },
     };
+    // JPEG decoders fill a cut-off image with gray and call it done: refuse it instead.
+    if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
+        return Err(PreprocessError::Corrupt {
+            format: "jpeg".into(),
+            reason: "the file ends before the image data does (no end-of-image marker)".into(),
+        });
+    }
+    // The declared size, read from the header by this crate, before any decoder sees the
+    // bytes: decoders differ in how (and whether) they refuse huge sizes, natively and in wasm.
+    if let Some((width, height)) = header_dimensions(bytes, format)
+        && (width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS)
+    {
+        return Err(PreprocessError::TooManyPixels { width, height });
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -185,6 +203,99 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
     Ok(image)
 }
 
+/// The image size a file's header declares, for the formats this crate decodes; `None` when
+/// the header is too short or malformed (the decoder then reports it).
+pub fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
+    let be32 = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?) as u32);
+    let le24 = |at: usize| {
+        let b = bytes.get(at..at + 3)?;
+        Some(b[0] as u32 | (b[1] as u32) << 8 | (b[2] as u32) << 16)
+    };
+    let le32 = |at: usize| Some(i32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    match format {
+        // Signature, then the IHDR chunk: width and height, big-endian.
+        ImageFormat::Png => Some((be32(16)?, be32(20)?)),
+        // The logical screen: no frame may exceed it.
+        ImageFormat::Gif => Some((le16(6)?, le16(8)?)),
+        // BITMAPINFOHEADER (or later): width, then height (negative: top-down rows).
+        ImageFormat::Bmp => {
+            if le32(14)? == 12 {
+                // OS/2 BITMAPCOREHEADER: 16-bit sizes.
+                Some((le16(18)?, le16(20)?))
+            } else {
+                Some((le32(18)?.unsigned_abs(), le32(22)?.unsigned_abs()))
+            }
+        }
+        ImageFormat::Jpeg => jpeg_dimensions(bytes),
+        ImageFormat::WebP => match bytes.get(12..16)? {
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            b"VP8L" => {
+                let b = bytes.get(21..25)?;
+                let bits = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+            }
+            b"VP8 " => Some((le16(26)? & 0x3FFF, le16(28)? & 0x3FFF)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The size in a JPEG's first start-of-frame marker (SOF0–SOF15, not DHT, JPG or DAC).
+fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1;
+            continue;
+        }
+        let length = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let b = bytes.get(at + 5..at + 9)?;
+            let height = u16::from_be_bytes([b[0], b[1]]) as u32;
+            let width = u16::from_be_bytes([b[2], b[3]]) as u32;
+            return Some((width, height));
+        }
+        if marker == 0xDA || length < 2 {
+            return None;
+        }
+        at += 2 + length;
+    }
+    None
+}
+
+/// A decoder's error message without the decoder's own framing ("Format error decoding Png:")
+/// or debug dumps of its internal types, at most 160 characters.
+fn plain_reason(message: &str) -> String {
+    let message = message
+        .strip_prefix("Format error decoding ")
+        .and_then(|rest| rest.split_once(": ").map(|(_, reason)| reason))
+        .unwrap_or(message);
+    let message = match message.find(" while decoding") {
+        Some(at) if message[at..].contains('{') => &message[..at],
+        _ => message,
+    };
+    let message = message.trim().trim_matches('"').trim_end_matches('.');
+    match message.char_indices().nth(160) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_string(),
+    }
+}
+
+/// Whether a JPEG has an end-of-image marker (`FF D9`) after its last start-of-scan (`FF DA`).
+/// Entropy-coded data escapes `FF` as `FF 00`, so the pair only occurs as a marker; bytes after
+/// the marker (camera trailers) are allowed.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|pair| pair == [0xFF, 0xDA]);
+    let from = last_scan.map_or(0, |at| at + 2);
+    bytes[from..].windows(2).any(|pair| pair == [0xFF, 0xD9])
+}
+
 /// The decoder refused the header for its size: report the declared size when it can be read.
 fn too_many_pixels_from_header(bytes: &[u8], format: ImageFormat) -> PreprocessError {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -193,7 +304,7 @@ fn too_many_pixels_from_header(bytes: &[u8], format: ImageFormat) -> PreprocessE
         Ok((width, height)) => PreprocessError::TooManyPixels { width, height },
         Err(error) => PreprocessError::Corrupt {
             format: format_name(format).to_string(),
-            reason: error.to_string(),
+            reason: plain_reason(&error.to_string()),
         },
     }
 }
@@ -580,5 +691,93 @@ mod tests {
             }
         }
         !crc
+    }
+
+    #[test]
+    fn decoder_messages_lose_their_framing_and_debug_dumps() {
+        assert_eq!(
+            plain_reason(
+                "Format error decoding Png: CRC error: expected 0x0 have 0x57 while decoding ChunkType { type: IHDR } chunk."
+            ),
+            "CRC error: expected 0x0 have 0x57"
+        );
+        assert_eq!(
+            plain_reason("Format error decoding Gif: Unexpected End of File"),
+            "Unexpected End of File"
+        );
+        assert_eq!(
+            plain_reason("unexpected end of file"),
+            "unexpected end of file"
+        );
+        assert_eq!(plain_reason(&"x".repeat(500)).chars().count(), 161);
+    }
+
+    #[test]
+    fn cut_off_jpegs_are_refused_and_trailers_allowed() {
+        let mut jpeg = Vec::new();
+        let image = image::GrayImage::from_fn(16, 16, |x, y| image::Luma([(x * y) as u8]));
+        image
+            .write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(jpeg_has_end_marker(&jpeg));
+        let config = PreprocessConfig::default();
+        assert!(preprocess_bytes(&jpeg, &config).is_ok());
+        let cut = &jpeg[..jpeg.len() - 10];
+        match preprocess_bytes(cut, &config) {
+            Err(PreprocessError::Corrupt { format, reason }) => {
+                assert_eq!(format, "jpeg");
+                assert!(reason.contains("end-of-image"), "{reason}");
+            }
+            other => panic!("a cut-off JPEG was accepted: {other:?}"),
+        }
+        let mut trailer = jpeg.clone();
+        trailer.extend_from_slice(b"camera maker's trailer");
+        assert!(preprocess_bytes(&trailer, &config).is_ok());
+    }
+
+    #[test]
+    fn other_image_formats_are_named() {
+        let tiff = b"II*\0\x08\0\0\0";
+        assert_eq!(
+            decode(tiff).map(|_| ()),
+            Err(PreprocessError::UnsupportedFormat {
+                format: "TIFF".into()
+            })
+        );
+    }
+
+    #[test]
+    fn header_dimensions_match_what_encoders_wrote() {
+        let image = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(37, 23, |x, y| {
+            image::Luma([(x * 5 + y * 3) as u8])
+        }));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Gif,
+            ImageFormat::Bmp,
+            ImageFormat::WebP,
+        ] {
+            let mut bytes = Vec::new();
+            // GIF takes RGBA only, JPEG no alpha.
+            let image = if format == ImageFormat::Gif {
+                image::DynamicImage::ImageRgba8(image.to_rgba8())
+            } else {
+                image.clone()
+            };
+            image
+                .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!(
+                header_dimensions(&bytes, format),
+                Some((37, 23)),
+                "{format:?}"
+            );
+        }
+        assert_eq!(header_dimensions(b"\x89PNG", ImageFormat::Png), None);
+        assert_eq!(
+            header_dimensions(&[0xFF, 0xD8, 0xFF], ImageFormat::Jpeg),
+            None
+        );
     }
 }

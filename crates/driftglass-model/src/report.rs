@@ -236,10 +236,21 @@ pub fn scored_losses(images: &[ImageReport]) -> Vec<f32> {
 }
 
 /// Run the batch tests on a finished report (they are seeded: same batch, same numbers).
-pub fn add_batch_tests(report: &mut Report, baseline: &Baseline, alpha: f64) {
+/// `codes` are the scored images' projected codes, concatenated in input order; the MMD test
+/// runs when the model has a latent reference.
+pub fn add_batch_tests(report: &mut Report, model: &LoadedModel, codes: &[f32], alpha: f64) {
     let losses = scored_losses(&report.images);
-    report.batch.tests =
-        crate::stats::batch_tests(baseline, &losses, report.batch.flag_rate, alpha);
+    let latent = model
+        .latent
+        .as_ref()
+        .map(|reference| crate::stats::LatentBatch { reference, codes });
+    report.batch.tests = crate::stats::batch_tests(
+        &model.baseline,
+        &losses,
+        latent,
+        report.batch.flag_rate,
+        alpha,
+    );
 }
 
 /// The report as CSV: `#`-comment lines with the model, baseline, preprocessing and batch
@@ -270,7 +281,7 @@ pub fn to_csv(report: &Report) -> String {
     ];
     if let Some(t) = &b.tests {
         lines.push(format!(
-            "# verdict {} combined_p {} alpha {} ks_d {} ks_p {} ({:?}) permutation_p {} binomial_p {} ratio_95 {}",
+            "# verdict {} combined_p {} alpha {} ks_d {} ks_p {} ({:?}) permutation_p {} binomial_p {} ratio_95 {} mmd2 {} mmd_p {}",
             t.verdict.headline(),
             t.combined_p_value,
             t.alpha,
@@ -281,6 +292,14 @@ pub fn to_csv(report: &Report) -> String {
             t.binomial_p_value,
             t.ratio_interval
                 .map(|(low, high)| format!("{low}..{high}"))
+                .unwrap_or_default(),
+            t.mmd
+                .as_ref()
+                .map(|m| m.statistic.to_string())
+                .unwrap_or_default(),
+            t.mmd
+                .as_ref()
+                .map(|m| m.p_value.to_string())
                 .unwrap_or_default()
         ));
     }
@@ -418,6 +437,7 @@ mod tests {
             mse: 0.0,
             output_entropy: 0.0,
             pixels: Vec::new(),
+            latent: Vec::new(),
         };
         let inputs: Vec<(String, PreparedInput)> = vec![
             ("a".into(), Ok((Vec::new(), 28, 28))),

@@ -7,6 +7,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::idx::ImageSet;
+use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::{bce_per_image, mse_per_image};
 use crate::model::{Autoencoder, IMAGE_PIXELS, IMAGE_SIDE};
 
@@ -25,6 +26,8 @@ pub struct Reconstruction {
     pub output_entropy: f32,
     /// The reconstruction, 784 values in (0, 1).
     pub pixels: Vec<f32>,
+    /// The encoder's code, projected to [`LATENT_DIMS`] values (see [`crate::latent`]).
+    pub latent: Vec<f32>,
 }
 
 /// Why scoring failed.
@@ -44,7 +47,8 @@ pub fn images_tensor(pixels: &[f32], count: usize, device: &Device) -> Tensor<4>
     )
 }
 
-pub(crate) async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ScoreError> {
+/// Read a tensor's values back from its device (asynchronously: WebGPU allows nothing else).
+pub async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ScoreError> {
     tensor
         .into_data_async()
         .await
@@ -80,7 +84,16 @@ pub async fn reconstruct_with_targets(
         let range = start * IMAGE_PIXELS..(start + count) * IMAGE_PIXELS;
         let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, device);
         let target = images_tensor(&targets.pixels[range], count, device);
-        let output = model.forward(inputs); // [count, 1, 28, 28]
+        let (output, code) = model.forward_with_code(inputs); // [count, 1, 28, 28], [count, 32, 7, 7]
+        let code_len = code.dims()[1..].iter().product::<usize>();
+        let projection = Tensor::<2>::from_data(
+            TensorData::new(
+                default_projection(code_len).to_vec(),
+                [code_len, LATENT_DIMS],
+            ),
+            device,
+        );
+        let latent = code.reshape([count, code_len]).matmul(projection); // [count, 64]
         let bce = bce_per_image(output.clone(), target.clone()); // [count]
         let mse = mse_per_image(output.clone(), target); // [count]
         let entropy = bce_per_image(output.clone(), output.clone()); // [count]
@@ -88,12 +101,14 @@ pub async fn reconstruct_with_targets(
         let mse = read_vec(mse).await?;
         let entropy = read_vec(entropy).await?;
         let pixels = read_vec(output).await?;
+        let latent = read_vec(latent).await?;
         for i in 0..count {
             results.push(Reconstruction {
                 bce: bce[i],
                 mse: mse[i],
                 output_entropy: entropy[i],
                 pixels: pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec(),
+                latent: latent[i * LATENT_DIMS..(i + 1) * LATENT_DIMS].to_vec(),
             });
         }
         start += count;

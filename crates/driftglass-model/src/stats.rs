@@ -331,20 +331,35 @@ pub struct BatchTests {
     pub flag_probability: f64,
     /// `P(at least this many flagged)` if the batch were like the baseline.
     pub binomial_p_value: f64,
+    /// MMD test of the batch's encoder codes against the model's latent reference sample
+    /// (absent when the model file has none, or fewer than two images were scored).
+    #[serde(default)]
+    pub mmd: Option<crate::latent::MmdTest>,
     /// Significance level of the verdict.
     pub alpha: f64,
-    /// The smallest of the three p-values, times three (Bonferroni), capped at 1.
+    /// The smallest p-value times the number of tests (Bonferroni: three, four with the MMD
+    /// test), capped at 1.
     pub combined_p_value: f64,
     pub verdict: Verdict,
     /// Fewest images for a verdict.
     pub min_batch: usize,
 }
 
-/// Run the batch tests of `batch` losses against the baseline. `None` for an empty batch.
-/// Randomised parts are seeded ([`STATS_SEED`]), so a batch always gives the same numbers.
+/// The latent side of the batch tests: the model's reference codes and the batch's codes
+/// (concatenated, `reference.dims()` values per scored image).
+#[derive(Debug, Clone, Copy)]
+pub struct LatentBatch<'a> {
+    pub reference: &'a crate::latent::LatentReference,
+    pub codes: &'a [f32],
+}
+
+/// Run the batch tests of `batch` losses (and, given `latent`, codes) against the baseline.
+/// `None` for an empty batch. Randomised parts are seeded ([`STATS_SEED`]), so a batch always
+/// gives the same numbers.
 pub fn batch_tests(
     baseline: &Baseline,
     batch: &[f32],
+    latent: Option<LatentBatch<'_>>,
     flag_rate: f64,
     alpha: f64,
 ) -> Option<BatchTests> {
@@ -364,8 +379,24 @@ pub fn batch_tests(
         .count();
     let flag_probability = baseline.flag_probability(flag_rate);
     let binomial_p_value = binomial_upper_tail(flagged, sorted.len(), flag_probability);
-    let combined_p_value =
-        (3.0 * ks.p_value.min(permutation_p_value).min(binomial_p_value)).min(1.0);
+    let mut latent_rng = crate::rng::SeededRng::new(STATS_SEED ^ 0x004D_4D44);
+    let mmd = latent.and_then(|l| {
+        crate::latent::mmd_test(
+            l.reference,
+            l.codes,
+            crate::latent::MMD_PERMUTATIONS,
+            &mut latent_rng,
+        )
+    });
+    let p_values = [
+        Some(ks.p_value),
+        Some(permutation_p_value),
+        Some(binomial_p_value),
+        mmd.as_ref().map(|t| t.p_value),
+    ];
+    let tests = p_values.iter().flatten().count() as f64;
+    let smallest = p_values.iter().flatten().fold(1.0f64, |a, b| a.min(*b));
+    let combined_p_value = (tests * smallest).min(1.0);
     let verdict = if sorted.len() < MIN_BATCH {
         Verdict::TooFewImages
     } else if combined_p_value < alpha {
@@ -383,6 +414,7 @@ pub fn batch_tests(
         flagged,
         flag_probability,
         binomial_p_value,
+        mmd,
         alpha,
         combined_p_value,
         verdict,
@@ -516,7 +548,7 @@ mod tests {
         let alarms = (0..200)
             .filter(|_| {
                 let batch = fresh(&mut rng, 50);
-                batch_tests(&baseline, &batch, 0.01, DEFAULT_ALPHA)
+                batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
                     .is_some_and(|t| t.verdict == Verdict::Drift)
             })
             .count();
@@ -529,7 +561,8 @@ mod tests {
         let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
             .unwrap_or_else(|e| panic!("{e}"));
         let shifted: Vec<f32> = fresh(&mut rng, 50).iter().map(|l| l * 1.3).collect();
-        let t = batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let t =
+            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         assert!(t.ks.p_value < 1e-6 && t.permutation_p_value < 0.001);
         assert!(
@@ -537,12 +570,45 @@ mod tests {
                 .is_some_and(|(low, high)| low > 1.2 && high < 1.4)
         );
         let few = fresh(&mut rng, MIN_BATCH - 1);
-        let t = batch_tests(&baseline, &few, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let t = batch_tests(&baseline, &few, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::TooFewImages);
         // Same batch, same numbers (seeded): the CLI and the browser agree.
         assert_eq!(
-            batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA),
-            batch_tests(&baseline, &shifted, 0.01, DEFAULT_ALPHA)
+            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA),
+            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA)
         );
+    }
+
+    #[test]
+    fn latent_drift_is_caught_when_the_losses_look_clean() {
+        let mut rng = crate::rng::SeededRng::new(5);
+        let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dims = 8;
+        let codes = |rng: &mut crate::rng::SeededRng, count: usize, shift: f64| -> Vec<f32> {
+            (0..count * dims)
+                .map(|i| (rng.normal() + if i % dims == 0 { shift } else { 0.0 }) as f32)
+                .collect()
+        };
+        let reference = crate::latent::LatentReference::new(dims, codes(&mut rng, 400, 0.0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let losses = fresh(&mut rng, 50);
+        let moved = codes(&mut rng, 50, 2.0);
+        let latent = Some(LatentBatch {
+            reference: &reference,
+            codes: &moved,
+        });
+        let t = batch_tests(&baseline, &losses, latent, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
+        let mmd = t.mmd.clone().unwrap_or_else(|| panic!("no MMD test"));
+        assert!(mmd.p_value < 0.002, "{mmd:?}");
+        assert!(t.ks.p_value > 0.01 && t.permutation_p_value > 0.01, "{t:?}");
+        assert_eq!(t.verdict, Verdict::Drift);
+        // Four tests: the combined p-value is the smallest times four.
+        assert!((t.combined_p_value - 4.0 * mmd.p_value).abs() < 1e-12);
+        let without =
+            batch_tests(&baseline, &losses, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        assert_eq!(without.verdict, Verdict::NoEvidenceOfDrift);
+        assert_eq!(without.mmd, None);
     }
 }

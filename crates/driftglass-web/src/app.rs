@@ -17,7 +17,7 @@ use yew::prelude::*;
 use crate::backend::{self, Backend, Preference};
 use crate::export;
 use crate::input::{self, Dropped};
-use crate::pipeline::{self, BatchView, Progress, Source};
+use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
 use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
 
 /// Default alert threshold on the loss ratio: +10 %. Batches of clean MNIST digits stay within
@@ -48,13 +48,6 @@ pub fn install_panic_hook() {
             let _ = body.prepend_with_node_1(&panel);
         }
     }));
-}
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
 }
 
 /// Fetch one of the page's own static files.
@@ -198,6 +191,7 @@ pub fn app() -> Html {
                     &loaded,
                     &active.device,
                     DEFAULT_FLAG_RATE,
+                    (!active.is_gpu).then_some(pipeline::CPU_CHUNK_BUDGET_MS),
                     &flag,
                     |view, step| {
                         if !Rc::ptr_eq(&current.borrow(), &flag) {
@@ -569,6 +563,7 @@ pub fn app() -> Html {
                       the percentile says where it falls among them, and an image is flagged when fewer than 1 % of baseline digits were redrawn as badly (p < 0.01)." }</p>
                 <p>{ "The loss ratio compares the whole batch with the baseline: +44 % means the batch was redrawn 44 % worse than usual digits. \
                       Any image is first turned gray, shrunk to 28×28 and scaled to [0, 1], exactly as the command-line tool does." }</p>
+                <p>{ "The verdict tests the whole batch four ways: are its losses distributed like the baseline's (Kolmogorov–Smirnov), is their mean higher (permutation test), are too many images flagged (binomial),                       and do the network's internal codes of the batch sit where those of 500 reference digits sit (latent MMD, which catches batches that are redrawn well but are not like the reference, such as only one kind of digit)." }</p>
                 <p>{ "Nothing is uploaded: the network, its weights and every computation live in this page (WebGPU when the browser has it, else the CPU)." }</p>
             </details>
         </main>
@@ -628,11 +623,14 @@ fn verdict_view(t: &BatchTests, mean_loss: Option<f64>) -> Html {
         <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
             data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
             data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
-            data-binomial-p={t.binomial_p_value.to_string()}>
+            data-binomial-p={t.binomial_p_value.to_string()}
+            data-mmd-p={t.mmd.as_ref().map(|m| m.p_value.to_string()).unwrap_or_default()}
+            data-mmd={t.mmd.as_ref().map(|m| m.statistic.to_string()).unwrap_or_default()}>
             <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
                 <span class="detail">{ match t.verdict {
                     Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
-                    _ => format!(" — the smallest p-value ×3 is {} (level {}).", p(t.combined_p_value), t.alpha),
+                    _ => format!(" — the smallest p-value ×{} is {} (level {}).",
+                        if t.mmd.is_some() { 4 } else { 3 }, p(t.combined_p_value), t.alpha),
                 } }</span></div>
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
@@ -643,6 +641,11 @@ fn verdict_view(t: &BatchTests, mean_loss: Option<f64>) -> Html {
                     <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
                 <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
                     <td>{ format!("Are more images flagged than the {:.1} % expected by chance? (binomial)", t.flag_probability * 100.0) }</td></tr>
+                if let Some(m) = &t.mmd {
+                    <tr data-testid="mmd-row"><td>{ "Latent MMD" }</td><td>{ format!("MMD² = {:.4}", m.statistic) }</td><td>{ p(m.p_value) }</td>
+                        <td>{ format!("Do the images sit where the reference images sit in the encoder's code space, even if they are redrawn well? ({} batch codes against {} reference codes, Gaussian kernel, {} reshuffles)",
+                            m.batch_codes, m.reference_codes, m.permutations) }</td></tr>
+                }
                 if let Some((low, high)) = t.ratio_interval {
                     <tr><td>{ "Loss ratio" }</td><td>{ view::format_ratio(t.loss_ratio) }</td><td>{ "—" }</td>
                         <td>{ format!("95 % bootstrap interval {} to {}: how sure the ratio is, given the batch size.", view::format_ratio(low), view::format_ratio(high)) }</td></tr>

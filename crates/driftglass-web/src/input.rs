@@ -77,6 +77,10 @@ impl Dropped {
             if entry.is_directory() {
                 let directory: FileSystemDirectoryEntry = entry.unchecked_into();
                 match read_directory(&directory.create_reader()).await {
+                    Ok(children) if children.is_empty() => sources.push(Source::Failed {
+                        name: entry_name(&directory),
+                        error: "empty folder: nothing to score".into(),
+                    }),
                     Ok(mut children) => {
                         children.sort_by_key(|c| std::cmp::Reverse(c.name()));
                         stack.extend(children);

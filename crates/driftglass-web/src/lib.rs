@@ -13,6 +13,8 @@ pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod backend;
 #[cfg(target_arch = "wasm32")]
+pub mod bench;
+#[cfg(target_arch = "wasm32")]
 pub mod export;
 #[cfg(target_arch = "wasm32")]
 pub mod input;

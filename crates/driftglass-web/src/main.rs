@@ -24,6 +24,44 @@ fn main() {
     yew::Renderer::<driftglass_web::app::App>::new().render();
 }
 
+/// For the benchmark page (`tests/bench`): Driftglass' engines next to TensorFlow.js'. Exported
+/// from this binary (exports of the library would not survive linking).
+#[cfg(target_arch = "wasm32")]
+mod bench_exports {
+    use driftglass_web::bench;
+    use wasm_bindgen::prelude::*;
+
+    /// The bundled model's convolutions, JSON `[{shape, kernel, bias}, ...]`.
+    #[wasm_bindgen]
+    pub async fn driftglass_bench_weights() -> Result<String, JsValue> {
+        bench::weights_json().await.map_err(JsValue::from)
+    }
+
+    /// Use WebGPU (`gpu`) or the CPU for the next reconstructions.
+    #[wasm_bindgen]
+    pub async fn driftglass_bench_backend(gpu: bool) -> Result<String, JsValue> {
+        bench::set_backend(gpu).await.map_err(JsValue::from)
+    }
+
+    /// The backend in use.
+    #[wasm_bindgen]
+    pub fn driftglass_bench_backend_name() -> String {
+        bench::backend_name()
+    }
+
+    /// Reconstruct and score `count` images in batches of `batch`; returns the reconstructions.
+    #[wasm_bindgen]
+    pub async fn driftglass_bench_reconstruct(
+        pixels: Vec<f32>,
+        count: usize,
+        batch: usize,
+    ) -> Result<Vec<f32>, JsValue> {
+        bench::reconstruct(pixels, count, batch)
+            .await
+            .map_err(JsValue::from)
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!("driftglass-web runs in the browser: build it with `trunk serve` (see the README)");

@@ -25,8 +25,14 @@ use crate::view::{self, Card};
 
 /// Sources in the first chunk: small, so the first result shows quickly.
 pub const FIRST_CHUNK: usize = 16;
-/// Sources (and images per forward pass) in later chunks.
+/// Sources (and images per forward pass) in later chunks, at most.
 pub const CHUNK: usize = 64;
+/// Fewest sources per chunk when chunks are sized by time.
+pub const MIN_CHUNK: usize = 4;
+/// On the CPU backend the reconstruction runs on the page's thread: chunks are sized so that
+/// reconstructing, scoring and showing one takes about this long (the soak benchmark checks
+/// that no task exceeds 200 ms).
+pub const CPU_CHUNK_BUDGET_MS: f64 = 100.0;
 /// Bins of the loss histogram.
 pub const HISTOGRAM_BINS: usize = 40;
 
@@ -81,6 +87,25 @@ impl BatchView {
     }
 }
 
+/// Milliseconds since the page started (0 outside a window).
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+/// The next chunk's size: what fits `budget_ms` at the speed of the last chunk.
+fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> usize {
+    match budget_ms {
+        Some(budget) if inputs > 0 => {
+            let per_input = (elapsed_ms / inputs as f64).max(0.01);
+            ((budget / per_input) as usize).clamp(MIN_CHUNK, CHUNK)
+        }
+        _ => CHUNK,
+    }
+}
+
 /// Wait for the next macrotask, so the browser can paint and handle input.
 pub async fn yield_to_browser() {
     let promise = Promise::new(&mut |resolve, _| {
@@ -123,21 +148,24 @@ async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, Prep
 }
 
 /// The batch tests run once, on what was scored (they take tens of milliseconds; running them
-/// after every chunk would slow large drops down).
-fn finish(mut view: BatchView, model: &LoadedModel) -> BatchView {
+/// after every chunk would slow large drops down). `codes` are the scored images' latent codes.
+fn finish(mut view: BatchView, model: &LoadedModel, codes: &[f32]) -> BatchView {
     let mut report = (*view.report).clone();
-    add_batch_tests(&mut report, &model.baseline, DEFAULT_ALPHA);
+    add_batch_tests(&mut report, model, codes, DEFAULT_ALPHA);
     view.report = Rc::new(report);
     view
 }
 
 /// Score `sources` on `device` in chunks, calling `on_update` with the batch so far after each
 /// chunk. Stops early (with what it has, `complete == false`) when `cancelled` is set.
+/// `chunk_budget_ms` sizes chunks by time (for backends that compute on the page's thread,
+/// see [`CPU_CHUNK_BUDGET_MS`]); `None` uses [`CHUNK`].
 pub async fn score_sources(
     sources: Vec<Source>,
     model: &LoadedModel,
     device: &Device,
     flag_rate: f64,
+    chunk_budget_ms: Option<f64>,
     cancelled: &Cell<bool>,
     mut on_update: impl FnMut(&BatchView, Progress),
 ) -> Result<BatchView, String> {
@@ -154,27 +182,34 @@ pub async fn score_sources(
         complete: false,
     };
     let mut done = 0;
+    let mut chunk_size = FIRST_CHUNK;
+    // Projected codes of the scored images, in order, for the latent test at the end.
+    let mut codes: Vec<f32> = Vec::new();
     let mut queue = sources.into_iter();
     loop {
-        let size = if done == 0 { FIRST_CHUNK } else { CHUNK };
-        let chunk: Vec<Source> = queue.by_ref().take(size).collect();
+        let chunk: Vec<Source> = queue.by_ref().take(chunk_size).collect();
         if chunk.is_empty() {
             view.complete = true;
-            return Ok(finish(view, model));
+            return Ok(finish(view, model, &codes));
         }
         if cancelled.get() {
-            return Ok(finish(view, model));
+            return Ok(finish(view, model, &codes));
         }
         done += chunk.len();
         let mut prepared = Vec::with_capacity(chunk.len());
         for source in chunk {
             prepared.extend(prepare(source, &config).await);
         }
-        // An IDX file can hold thousands of images: reconstruct them CHUNK at a time.
-        for part in prepared.chunks(CHUNK) {
+        // An IDX file can hold thousands of images: reconstruct them a chunk at a time (the
+        // chunk size follows the time each part takes).
+        let mut rest = prepared.as_slice();
+        while !rest.is_empty() {
+            let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
+            rest = after;
             if cancelled.get() {
-                return Ok(finish(view, model));
+                return Ok(finish(view, model, &codes));
             }
+            let started = now_ms();
             let set = ImageSet::from_images(part.iter().filter_map(|(_, input)| {
                 input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
             }));
@@ -197,6 +232,11 @@ pub async fn score_sources(
                 .zip(&reconstructions)
                 .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
                 .collect();
+            codes.extend(
+                reconstructions
+                    .iter()
+                    .flat_map(|r| r.latent.iter().copied()),
+            );
             view.cards
                 .push(Rc::new(view::cards(&new_images, images.len(), &pixels)));
             images.extend(new_images);
@@ -206,6 +246,7 @@ pub async fn score_sources(
                 loss_histogram(&model.baseline, &losses, flag_rate, HISTOGRAM_BINS).map(Rc::new);
             view.report = Rc::new(report);
             on_update(&view, Progress { done, total });
+            chunk_size = next_chunk_size(chunk_budget_ms, part.len(), now_ms() - started);
             yield_to_browser().await;
         }
     }

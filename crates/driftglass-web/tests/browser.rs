@@ -47,6 +47,7 @@ async fn score(
         &model,
         device,
         DEFAULT_FLAG_RATE,
+        None,
         &cancelled,
         |_, step| {
             steps.push(step);

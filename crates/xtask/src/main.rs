@@ -4,6 +4,7 @@
 //! - `lint`: rustfmt check and clippy, native and wasm32.
 //! - `serve`: install the web tool chain if missing, then `trunk serve` the app.
 //! - `dist`: the release build of the app (LTO, wasm-opt) into `dist/`, with its sizes.
+//! - `soak`: drop 10,000 PNG files on the app in headless Chromium: memory, long tasks, cancel.
 //! - `fixtures`: regenerate the committed test images and demo sets from the data directory.
 //! - `bundle-model`: retrain the bundled model with the exact recorded command.
 
@@ -34,6 +35,10 @@ fn main() -> Result<()> {
         Some("serve") => serve(args.iter().any(|a| a == "--release")),
         Some("dist") => dist(),
         Some("fixtures") => fixtures(&data_dir()),
+        Some("soak") => soak(&args[1..], &data_dir()),
+        Some("extract-loader") => extract_loader(),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("bench") => bench(&args[1..], &data_dir()),
         Some("bundle-model") => bundle_model(&data_dir()),
         _ => {
             eprintln!(
@@ -42,6 +47,9 @@ fn main() -> Result<()> {
                  lint          rustfmt check, clippy -D warnings on native and wasm32\n  \
                  serve         install what is missing, then serve the app at http://127.0.0.1:8080 (--release: optimised build)\n  \
                  dist          release build of the app into dist/ (LTO + wasm-opt), prints its sizes\n  \
+                 soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
+                 bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
+                 fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
                  bundle-model  retrain crates/driftglass-model/assets/mnist-ae.dgm (about 40 min on 2 cores)"
             );
@@ -288,7 +296,7 @@ fn test() -> Result<()> {
     web_tools()?;
     browser_prerequisites()?;
     // The app, built by trunk (dev profile; dependencies are optimised, see Cargo.toml).
-    run("trunk", &["build", "--dist", "dist"])?;
+    build_app(false)?;
     // The web crate's logic in headless Chromium, WebGPU on (SwiftShader) and the CPU path.
     let mut browser = command(
         "cargo",
@@ -337,19 +345,7 @@ fn serve(release: bool) -> Result<()> {
 /// Release build into dist/, then the sizes of what a visitor downloads (raw and gzip).
 fn dist() -> Result<()> {
     web_tools()?;
-    let mut trunk = command(
-        "trunk",
-        &[
-            "build",
-            "--release",
-            "--cargo-profile",
-            "web",
-            "--dist",
-            "dist",
-        ],
-    );
-    trunk.env("PATH", path_with_tools());
-    run_command(trunk)?;
+    build_app(true)?;
     let mut total = (0, 0);
     let mut entries: Vec<PathBuf> = std::fs::read_dir("dist")?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -374,6 +370,176 @@ fn dist() -> Result<()> {
         total.0, total.1
     );
     Ok(())
+}
+
+/// The fuzz targets (fuzz/), with their seed folders and largest input.
+const FUZZ_TARGETS: [(&str, &str, &str); 3] = [
+    ("preprocess", "tests/corpus/files", "1048576"),
+    ("idx", "fuzz/seeds/idx", "65536"),
+    ("model_file", "fuzz/seeds/model_file", "400000"),
+];
+
+/// Run every fuzz target for `--seconds` (default 600) each; installs cargo-fuzz if missing.
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| "600".into());
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        run("cargo", &["install", "cargo-fuzz", "--locked"])?;
+    }
+    // The model-file seed: the bundled model without its checksum (the target appends one).
+    let model = std::fs::read("crates/driftglass-model/assets/mnist-ae.dgm")?;
+    std::fs::create_dir_all("fuzz/seeds/model_file")?;
+    std::fs::write(
+        "fuzz/seeds/model_file/bundled-unsealed.dgm",
+        &model[..model.len().saturating_sub(32)],
+    )?;
+    for (target, seeds, max_len) in FUZZ_TARGETS {
+        let corpus = format!("fuzz/corpus/{target}");
+        std::fs::create_dir_all(&corpus)?;
+        run(
+            "cargo",
+            &[
+                "+nightly",
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "fuzz",
+                target,
+                &corpus,
+                seeds,
+                "--",
+                &format!("-max_total_time={seconds}"),
+                &format!("-max_len={max_len}"),
+                "-rss_limit_mb=4096",
+                "-print_final_stats=1",
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Name of the file trunk's loader script moves to.
+const LOADER_FILE: &str = "driftglass-loader.js";
+
+/// Trunk post-build hook (Trunk.toml): move trunk's inline `<script type="module">` loader
+/// into its own file, so the page's Content-Security-Policy allows scripts from its own origin
+/// only (no 'unsafe-inline').
+fn extract_loader() -> Result<()> {
+    let staging = std::env::var_os("TRUNK_STAGING_DIR")
+        .map(PathBuf::from)
+        .context("TRUNK_STAGING_DIR is not set: this command is trunk's post-build hook")?;
+    let public_url = std::env::var("TRUNK_PUBLIC_URL").unwrap_or_else(|_| "/".into());
+    let html_path = staging.join("index.html");
+    let html = std::fs::read_to_string(&html_path)
+        .with_context(|| format!("reading {}", html_path.display()))?;
+    const OPEN: &str = "<script type=\"module\">";
+    let Some(start) = html.find(OPEN) else {
+        bail!("{} has no inline module script", html_path.display());
+    };
+    let body_start = start + OPEN.len();
+    let Some(length) = html[body_start..].find("</script>") else {
+        bail!("{}: the inline script is not closed", html_path.display());
+    };
+    let script = &html[body_start..body_start + length];
+    std::fs::write(staging.join(LOADER_FILE), script.trim())?;
+    let tag = format!("<script type=\"module\" src=\"{public_url}{LOADER_FILE}\"></script>");
+    let rewritten = format!(
+        "{}{tag}{}",
+        &html[..start],
+        &html[body_start + length + "</script>".len()..]
+    );
+    if rewritten.contains("<script>") || rewritten.contains(OPEN) {
+        bail!("{} still has an inline script", html_path.display());
+    }
+    std::fs::write(&html_path, rewritten)?;
+    eprintln!("moved trunk's loader script to {LOADER_FILE}");
+    Ok(())
+}
+
+/// Build the app (dev, or `--release`), then time it against TensorFlow.js (tests/bench).
+fn bench(args: &[String], data: &Path) -> Result<()> {
+    web_tools()?;
+    browser_prerequisites()?;
+    build_app(args.iter().any(|a| a == "--release"))?;
+    if !Path::new("tests/bench/node_modules/@tensorflow/tfjs").exists() {
+        let mut npm = command("npm", &["ci", "--no-audit", "--no-fund"]);
+        npm.current_dir("tests/bench");
+        run_command(npm)?;
+    }
+    let mnist = std::fs::canonicalize(data.join("mnist")).unwrap_or_else(|_| data.join("mnist"));
+    let mut node_args = vec![
+        "bench.mjs".to_string(),
+        "../../dist".into(),
+        mnist.to_string_lossy().into_owned(),
+    ];
+    node_args.extend(args.iter().filter(|a| *a != "--release").cloned());
+    let node_args: Vec<&str> = node_args.iter().map(String::as_str).collect();
+    let mut node = command("node", &node_args);
+    node.current_dir("tests/bench");
+    run_command(node)
+}
+
+/// `trunk build` of the app into dist/: the dev build the tests use, or the release build.
+fn build_app(release: bool) -> Result<()> {
+    let mut trunk = if release {
+        command(
+            "trunk",
+            &[
+                "build",
+                "--release",
+                "--cargo-profile",
+                "web",
+                "--dist",
+                "dist",
+            ],
+        )
+    } else {
+        command("trunk", &["build", "--dist", "dist"])
+    };
+    trunk.env("PATH", path_with_tools());
+    run_command(trunk)
+}
+
+/// The soak benchmark (tests/e2e/soak.mjs) on a dev build of the app (or `--release`).
+fn soak(args: &[String], data: &Path) -> Result<()> {
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let count = option("--count").unwrap_or_else(|| "10000".into());
+    let path = if args.iter().any(|a| a == "--webgpu") {
+        "webgpu"
+    } else {
+        "cpu"
+    };
+    web_tools()?;
+    browser_prerequisites()?;
+    build_app(args.iter().any(|a| a == "--release"))?;
+    run("cargo", &["build", "--package", "driftglass-cli"])?;
+    let mut soak = command(
+        "node",
+        &[
+            "soak.mjs",
+            "../../dist",
+            "../../target/debug/driftglass",
+            &count,
+            path,
+        ],
+    );
+    // The CLI runs in tests/e2e: give it the data directory as an absolute path.
+    let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
+    soak.current_dir("tests/e2e").env("DRIFTGLASS_DATA", data);
+    run_command(soak)
 }
 
 /// Write the first `count` MNIST test digits as PNGs, plus the bad-input files.

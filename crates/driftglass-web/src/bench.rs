@@ -1,0 +1,93 @@
+//! What the benchmark page (`tests/bench`, Driftglass against TensorFlow.js) calls through the
+//! functions `main.rs` exports. The app itself never uses this module; it runs the same model
+//! crate code (`driftglass_model::reconstruct`) on the same backends as the app.
+
+use std::cell::RefCell;
+
+use burn::module::Module;
+use driftglass_model::model_file::{self, LoadedModel};
+use driftglass_model::score::read_vec;
+use driftglass_model::{Autoencoder, ImageSet, bundled::BUNDLED_MODEL};
+use serde::Serialize;
+
+use crate::backend::{self, Backend, Preference};
+
+thread_local! {
+    /// The bundled network on the chosen backend's device.
+    static ACTIVE: RefCell<Option<(Autoencoder, Backend)>> = const { RefCell::new(None) };
+}
+
+fn bundled() -> Result<LoadedModel, String> {
+    model_file::decode(BUNDLED_MODEL, &burn::tensor::Device::flex()).map_err(|e| e.to_string())
+}
+
+/// One convolution's parameters, as plain arrays.
+#[derive(Serialize)]
+struct ConvWeights {
+    /// `[out, in, k, k]`.
+    shape: Vec<usize>,
+    kernel: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// The bundled model's convolutions as JSON: `[{shape, kernel, bias}, ...]`, encoder first.
+pub async fn weights_json() -> Result<String, String> {
+    let model = bundled()?;
+    let mut layers = Vec::new();
+    for (kernel, bias) in model.model.conv_parameters() {
+        let shape = kernel.dims().to_vec();
+        let kernel = read_vec(kernel).await.map_err(|e| e.to_string())?;
+        let bias = match bias {
+            Some(bias) => read_vec(bias).await.map_err(|e| e.to_string())?,
+            None => vec![0.0; shape[0]],
+        };
+        layers.push(ConvWeights {
+            shape,
+            kernel,
+            bias,
+        });
+    }
+    serde_json::to_string(&layers).map_err(|e| e.to_string())
+}
+
+/// Put the bundled network on WebGPU (`gpu`) or the CPU; fails when WebGPU was asked for and
+/// the browser has none.
+pub async fn set_backend(gpu: bool) -> Result<String, String> {
+    let chosen = backend::init(if gpu {
+        Preference::Auto
+    } else {
+        Preference::Cpu
+    })
+    .await;
+    if gpu && !chosen.is_gpu {
+        return Err(format!("no WebGPU: {}", chosen.detail));
+    }
+    let network = bundled()?.model.to_device(&chosen.device);
+    let name = format!("{}: {}", chosen.name, chosen.detail);
+    ACTIVE.with(|active| *active.borrow_mut() = Some((network, chosen)));
+    Ok(name)
+}
+
+/// The active backend, as the badge names it.
+pub fn backend_name() -> String {
+    ACTIVE.with(|active| {
+        active
+            .borrow()
+            .as_ref()
+            .map(|(_, b)| format!("{}: {}", b.name, b.detail))
+            .unwrap_or_else(|| "none".into())
+    })
+}
+
+/// Reconstruct and score `count` images (784 values each) in batches of `batch`, exactly as the
+/// app does; returns the reconstructions.
+pub async fn reconstruct(pixels: Vec<f32>, count: usize, batch: usize) -> Result<Vec<f32>, String> {
+    let (network, chosen) = ACTIVE
+        .with(|active| active.borrow().clone())
+        .ok_or("call driftglass_bench_backend first")?;
+    let set = ImageSet { pixels, count };
+    let results = driftglass_model::reconstruct(&network, &set, &chosen.device, batch, |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(results.into_iter().flat_map(|r| r.pixels).collect())
+}

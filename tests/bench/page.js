@@ -1,0 +1,116 @@
+// The benchmark page's logic (loaded by bench.html, driven by bench.mjs through Playwright).
+// Engines: Driftglass' CPU (wasm) and WebGPU paths, through functions the app's wasm module
+// exports for this purpose, and TensorFlow.js 4.22 on its wasm and webgpu backends, running the
+// same architecture with the same weights (exported by the app's module from the bundled model).
+
+/* global tf */
+
+let driftglass = null;
+
+// Load the app's own wasm module (its JS glue, as trunk built it). Its start function mounts
+// the app into the page's body, which then idles.
+async function loadDriftglass(glue, wasm) {
+  if (!driftglass) {
+    const module = await import(glue);
+    await module.default({ module_or_path: wasm });
+    driftglass = module;
+  }
+  return driftglass;
+}
+
+// The reference architecture in TF.js layers (channels last), with our weights.
+function tfModel(weights) {
+  const model = tf.sequential();
+  const conv = (filters, activation, inputShape) => tf.layers.conv2d({
+    filters, kernelSize: 3, padding: 'same', activation, ...(inputShape ? { inputShape } : {}),
+  });
+  model.add(conv(32, 'relu', [28, 28, 1]));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(conv(32, 'relu'));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(conv(32, 'relu'));
+  model.add(tf.layers.upSampling2d({ size: [2, 2] }));
+  model.add(conv(32, 'relu'));
+  model.add(tf.layers.upSampling2d({ size: [2, 2] }));
+  model.add(conv(1, 'sigmoid'));
+  // Ours: [out, in, kh, kw] kernels; TF.js: [kh, kw, in, out].
+  const tensors = [];
+  for (const layer of weights) {
+    const [out, inp, kh, kw] = layer.shape;
+    const kernel = tf.tensor4d(layer.kernel, [out, inp, kh, kw]).transpose([2, 3, 1, 0]);
+    tensors.push(kernel, tf.tensor1d(layer.bias));
+  }
+  model.setWeights(tensors);
+  return model;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+// Time one engine: `run(pixels, count)` returns the reconstructions (count × 784). The first
+// call (one batch, cold: shader compilation, allocation) is "time to first result"; then
+// `warmup` untimed runs and `repeats` timed runs of all images.
+async function timeEngine(run, pixels, count, batch, warmup, repeats) {
+  const firstStarted = performance.now();
+  await run(pixels.subarray(0, batch * 784), batch);
+  const firstMs = performance.now() - firstStarted;
+  for (let i = 0; i < warmup; i++) await run(pixels, count);
+  const rates = [];
+  let output = null;
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    output = await run(pixels, count);
+    rates.push(count / ((performance.now() - started) / 1000));
+  }
+  return { firstMs, rates, median: median(rates), min: Math.min(...rates), max: Math.max(...rates), output };
+}
+
+window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, batch, warmup, repeats, engines }) => {
+  const pixels = new Float32Array(await (await fetch(pixelsUrl)).arrayBuffer()).subarray(0, count * 784);
+  const dg = await loadDriftglass(glue, wasm);
+  const weights = JSON.parse(await dg.driftglass_bench_weights());
+  const results = {};
+  const errors = {};
+  for (const engine of engines) {
+    try {
+      let run;
+      if (engine === 'driftglass-cpu' || engine === 'driftglass-webgpu') {
+        const gpu = engine === 'driftglass-webgpu';
+        await dg.driftglass_bench_backend(gpu);
+        run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch);
+      } else {
+        const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
+        if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);
+        await tf.ready();
+        const model = tfModel(weights);
+        run = async (p, n) => {
+          const input = tf.tensor4d(p, [n, 28, 28, 1]);
+          const out = model.predict(input, { batchSize: batch });
+          const data = await out.data();
+          input.dispose();
+          out.dispose();
+          return data;
+        };
+      }
+      results[engine] = await timeEngine(run, pixels, count, batch, warmup, repeats);
+      results[engine].backend = engine.startsWith('tfjs')
+        ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
+        : dg.driftglass_bench_backend_name();
+    } catch (error) {
+      errors[engine] = String(error?.stack ?? error);
+    }
+  }
+  // Correctness: the largest difference of each engine's reconstructions from our CPU path's.
+  const reference = results['driftglass-cpu']?.output;
+  const summary = {};
+  for (const [engine, r] of Object.entries(results)) {
+    let maxDiff = null;
+    if (reference) {
+      maxDiff = 0;
+      for (let i = 0; i < reference.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i] - r.output[i]));
+    }
+    summary[engine] = {
+      backend: r.backend, firstMs: r.firstMs, median: r.median, min: r.min, max: r.max, rates: r.rates, maxDiff,
+    };
+  }
+  return { summary, errors, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency };
+};

@@ -1,0 +1,69 @@
+// Helpers shared by the end-to-end test (run.mjs) and the soak benchmark (soak.mjs).
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, extname } from 'node:path';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
+
+// Serve a folder on a free port of 127.0.0.1; `served` lists the paths asked for.
+export function serve(root) {
+  const served = [];
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    served.push(path);
+    try {
+      const file = join(root, path === '/' ? 'index.html' : path);
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, served, port: server.address().port })));
+}
+
+// Headless Debian Chromium with a fresh profile (Playwright's persistent context owns
+// --user-data-dir) and the flags a CI machine without network needs.
+export function launch(profile, extraArgs = []) {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1200, height: 900 },
+    acceptDownloads: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-quic', '--no-first-run', ...extraArgs],
+  });
+}
+
+// A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
+export async function dropPaths(page, paths) {
+  const box = await page.locator('[data-testid=dropzone]').boundingBox();
+  const x = box.x + box.width / 2;
+  const y = box.y + box.height / 2;
+  const client = await page.context().newCDPSession(page);
+  const data = { items: [], files: paths, dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop']) {
+    await client.send('Input.dispatchDragEvent', { type, x, y, data });
+  }
+  await client.detach();
+}
+
+// The number of the run on show (0 before the first).
+export async function runId(page) {
+  return page.evaluate(() => Number(document.querySelector('[data-testid=summary]')?.dataset.run ?? 0));
+}
+
+// Wait for a later run than `after` to finish with `count` inputs.
+export async function waitForBatch(page, after, count, timeout = 600_000) {
+  await page.waitForFunction(([after, n]) => {
+    const s = document.querySelector('[data-testid=summary]');
+    if (!s || s.dataset.complete !== 'true' || Number(s.dataset.run) <= after) return false;
+    const scored = Number(s.querySelector('[data-testid=scored]').textContent);
+    const failed = Number(s.querySelector('[data-testid=failed]').textContent);
+    return scored + failed === n && !document.querySelector('[data-testid=progress]');
+  }, [after, count], { timeout, polling: 50 });
+}
+
