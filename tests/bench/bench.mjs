@@ -7,7 +7,7 @@
 // The page is cross-origin isolated (COOP/COEP), so TF.js' wasm backend may use its threaded
 // SIMD build: it runs at its best.
 //
-// Usage: node bench.mjs <dist dir> <MNIST folder> [--count N] [--batch B[,B...]] [--repeats R]
+// Usage: node bench.mjs <dist dir> <MNIST folder> [--count N] [--gpu-count N] [--batch B[,B...]] [--repeats R]
 //        [--gpu]   (--gpu: a machine with a real GPU: Chromium's WebGPU on Vulkan, not SwiftShader)
 import { createServer } from 'node:http';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +21,9 @@ const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0
 const dist = resolve(args[0] ?? '../../dist');
 const mnist = resolve(args[1] ?? '../../../shared/data/mnist');
 const count = Number(option('--count', 1024));
+const realGpuFlag = args.includes('--gpu');
+// On SwiftShader (no real GPU) the WebGPU engines time fewer images: they are ~100× slower.
+const gpuCount = Number(option('--gpu-count', realGpuFlag ? count : 128));
 const batches = option('--batch', '32,256').split(',').map(Number);
 const repeats = Number(option('--repeats', 7));
 const realGpu = args.includes('--gpu');
@@ -87,7 +90,7 @@ console.log(`${count} MNIST test images; ${await page.evaluate(() => /Chrome\/[\
 const rows = [];
 for (const batch of batches) {
   const result = await page.evaluate((options) => window.runBenchmark(options), {
-    glue: `/dist/${glue}`, wasm: `/dist/${wasm}`, pixelsUrl: '/mnist.f32', count, batch, warmup: 2, repeats, engines,
+    glue: `/dist/${glue}`, wasm: `/dist/${wasm}`, pixelsUrl: '/mnist.f32', count, gpuCount, batch, warmup: 2, repeats, engines,
   });
   if (batch === batches[0]) console.log(`page cross-origin isolated: ${result.isolated}; hardware threads: ${result.cores}`);
   for (const [engine, error] of Object.entries(result.errors)) console.log(`  ${engine} (batch ${batch}) failed: ${error.split('\n')[0]}`);
@@ -98,9 +101,9 @@ for (const batch of batches) {
 }
 const pad = (s, n) => String(s).padEnd(n);
 console.log('');
-console.log(`${pad('engine', 19)}${pad('backend', 44)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result', 14)}max |Δ| vs ours (CPU)`);
+console.log(`${pad('engine', 19)}${pad('backend', 44)}${pad('images', 8)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result', 14)}max |Δ| vs ours (CPU)`);
 for (const r of rows) {
-  console.log(`${pad(r.engine, 19)}${pad(r.backend, 44)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
+  console.log(`${pad(r.engine, 19)}${pad(r.backend, 44)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
 }
 console.log('');
 for (const batch of batches) {

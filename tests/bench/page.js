@@ -64,7 +64,7 @@ async function timeEngine(run, pixels, count, batch, warmup, repeats) {
   return { firstMs, rates, median: median(rates), min: Math.min(...rates), max: Math.max(...rates), output };
 }
 
-window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, batch, warmup, repeats, engines }) => {
+window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, warmup, repeats, engines }) => {
   const pixels = new Float32Array(await (await fetch(pixelsUrl)).arrayBuffer()).subarray(0, count * 784);
   const dg = await loadDriftglass(glue, wasm);
   const weights = JSON.parse(await dg.driftglass_bench_weights());
@@ -91,7 +91,10 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, batch, warmup, repe
           return data;
         };
       }
-      results[engine] = await timeEngine(run, pixels, count, batch, warmup, repeats);
+      // WebGPU engines may time a smaller set (SwiftShader emulates the GPU on the CPU).
+      const n = engine.endsWith('webgpu') ? Math.min(gpuCount, count) : count;
+      results[engine] = await timeEngine(run, pixels.subarray(0, n * 784), n, Math.min(batch, n), warmup, repeats);
+      results[engine].images = n;
       results[engine].backend = engine.startsWith('tfjs')
         ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
         : dg.driftglass_bench_backend_name();
@@ -106,10 +109,10 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, batch, warmup, repe
     let maxDiff = null;
     if (reference) {
       maxDiff = 0;
-      for (let i = 0; i < reference.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i] - r.output[i]));
+      for (let i = 0; i < r.output.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i] - r.output[i]));
     }
     summary[engine] = {
-      backend: r.backend, firstMs: r.firstMs, median: r.median, min: r.min, max: r.max, rates: r.rates, maxDiff,
+      backend: r.backend, images: r.images, firstMs: r.firstMs, median: r.median, min: r.min, max: r.max, rates: r.rates, maxDiff,
     };
   }
   return { summary, errors, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency };

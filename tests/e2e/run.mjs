@@ -226,6 +226,19 @@ async function runPath(label, extraArgs, demos, port, expected) {
 
   // 6. Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
+  // 7. A panic in wasm: the page shows a readable error with a reload link, and logs it.
+  if (label === 'cpu') {
+    const logged = [];
+    page.on('console', (m) => { if (m.type() === 'error') logged.push(m.text()); });
+    // The trap surfaces as an exception to the caller, caught here (not an uncaught page error).
+    await page.evaluate(() => { try { window.wasmBindings.driftglass_test_panic(); } catch { /* expected */ } });
+    const panel = page.locator('[data-testid=panic]');
+    await panel.waitFor({ timeout: 10_000 });
+    const text = await panel.textContent();
+    check(text.includes('a test asked for a panic') && text.includes('Reload'), `panic panel: "${text}"`);
+    check(logged.some((l) => l.includes('a test asked for a panic')), 'the panic was not logged to the console');
+    line.push('panic: readable panel with a reload link, logged');
+  }
   const violations = await page.evaluate(() => window.__cspViolations);
   check(violations.length === 0, `${label}: Content-Security-Policy violations: ${violations.join(', ')}`);
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));

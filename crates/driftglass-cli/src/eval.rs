@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference};
+use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference, knn_distance};
 use driftglass_model::report::DEFAULT_FLAG_RATE;
 use driftglass_model::rng::{SeededRng, add_gaussian_noise};
 use driftglass_model::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
@@ -60,6 +60,9 @@ pub struct EvalRow {
     pub loss_ratio: f64,
     /// Per-image AUROC against clean held-out digits (None for the clean set itself).
     pub auroc: Option<f64>,
+    /// Per-image AUROC of the code-space novelty score (distance to the 5th nearest reference
+    /// code), for comparison: not what the app flags on.
+    pub auroc_codes: Option<f64>,
     /// Share of batches called drift, per batch size.
     pub detected: Vec<(usize, f64)>,
     /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
@@ -239,11 +242,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
         ("only digits 0 and 1", zeros_and_ones),
     ];
     let mut clean_losses = Vec::new();
+    let mut clean_novelty = Vec::new();
     let mut rows = Vec::new();
     for (index, (name, set)) in sets.iter().enumerate() {
         let scores = progress::score_set(model, set, &device, name)?;
+        let novelty: Vec<f32> = scores
+            .codes
+            .chunks_exact(LATENT_DIMS)
+            .map(|code| knn_distance(&latent, code, 5).unwrap_or(f32::NAN))
+            .collect();
         if index == 0 {
             clean_losses = scores.losses.clone();
+            clean_novelty = novelty.clone();
         }
         let loss_ratio =
             driftglass_model::loss_ratio(&scores.losses, &baseline).unwrap_or(f64::NAN);
@@ -261,6 +271,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
             loss_ratio,
             auroc: (index > 0)
                 .then(|| auroc(&clean_losses, &scores.losses))
+                .flatten(),
+            auroc_codes: (index > 0)
+                .then(|| auroc(&clean_novelty, &novelty))
                 .flatten(),
             detected,
             detected_without_latent_at_50,
@@ -280,20 +293,24 @@ pub fn run(args: EvalArgs) -> Result<()> {
     );
     println!();
     println!(
-        "{:<24} {:>6} {:>10} {:>7} | batches called drift at n = {} | n = 50 without MMD",
+        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD",
         "set",
         "images",
         "ratio",
         "AUROC",
+        "(codes)",
         BATCH_SIZES.map(|n| n.to_string()).join(" / ")
     );
     for row in &rows {
         println!(
-            "{:<24} {:>6} {:>+9.1}% {:>7} | {} | {:>6.1} %",
+            "{:<24} {:>6} {:>+9.1}% {:>7} {:>7} | {} | {:>6.1} %",
             row.set,
             row.images,
             (row.loss_ratio - 1.0) * 100.0,
             row.auroc
+                .map(|a| format!("{a:.4}"))
+                .unwrap_or_else(|| "—".into()),
+            row.auroc_codes
                 .map(|a| format!("{a:.4}"))
                 .unwrap_or_else(|| "—".into()),
             row.detected

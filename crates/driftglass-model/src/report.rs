@@ -239,18 +239,44 @@ pub fn scored_losses(images: &[ImageReport]) -> Vec<f32> {
 /// `codes` are the scored images' projected codes, concatenated in input order; the MMD test
 /// runs when the model has a latent reference.
 pub fn add_batch_tests(report: &mut Report, model: &LoadedModel, codes: &[f32], alpha: f64) {
+    crate::stats::run_ready(add_batch_tests_with_pauses(
+        report,
+        model,
+        codes,
+        alpha,
+        || std::future::ready(()),
+    ));
+}
+
+/// [`add_batch_tests`], awaiting `pause()` between the tests (see
+/// [`crate::stats::batch_tests_with_pauses`]).
+pub async fn add_batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
+    report: &mut Report,
+    model: &LoadedModel,
+    codes: &[f32],
+    alpha: f64,
+    pause: impl FnMut() -> F,
+) {
     let losses = scored_losses(&report.images);
-    let latent = model
-        .latent
-        .as_ref()
-        .map(|reference| crate::stats::LatentBatch { reference, codes });
-    report.batch.tests = crate::stats::batch_tests(
+    report.batch.tests = crate::stats::batch_tests_with_pauses(
         &model.baseline,
         &losses,
-        latent,
+        latent_batch(model, codes),
         report.batch.flag_rate,
         alpha,
-    );
+        pause,
+    )
+    .await;
+}
+
+fn latent_batch<'a>(
+    model: &'a LoadedModel,
+    codes: &'a [f32],
+) -> Option<crate::stats::LatentBatch<'a>> {
+    model
+        .latent
+        .as_ref()
+        .map(|reference| crate::stats::LatentBatch { reference, codes })
 }
 
 /// The report as CSV: `#`-comment lines with the model, baseline, preprocessing and batch

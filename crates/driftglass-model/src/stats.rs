@@ -209,6 +209,45 @@ pub fn permutation_test(
     permutations: usize,
     rng: &mut crate::rng::SeededRng,
 ) -> Option<f64> {
+    run_ready(permutation_test_with_pauses(
+        reference,
+        batch,
+        permutations,
+        rng,
+        || std::future::ready(()),
+    ))
+}
+
+/// Random draws between two pauses of the `…_with_pauses` tests: about 30 ms of work in the
+/// browser, so a batch of thousands of images never holds the page for long.
+const DRAWS_PER_STEP: usize = 300_000;
+
+/// Counts work and says when a pause is due.
+struct Pacer {
+    draws: usize,
+}
+
+impl Pacer {
+    fn due(&mut self, draws: usize) -> bool {
+        self.draws += draws;
+        if self.draws >= DRAWS_PER_STEP {
+            self.draws = 0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// [`permutation_test`], awaiting `pause()` every [`DRAWS_PER_STEP`] random draws (batches of
+/// thousands of images take a while). Same draws, same p-value.
+pub async fn permutation_test_with_pauses<F: std::future::Future<Output = ()>>(
+    reference: &[f32],
+    batch: &[f32],
+    permutations: usize,
+    rng: &mut crate::rng::SeededRng,
+    mut pause: impl FnMut() -> F,
+) -> Option<f64> {
     if reference.is_empty() || batch.is_empty() || permutations == 0 {
         return None;
     }
@@ -216,12 +255,27 @@ pub fn permutation_test(
     let mut pool: Vec<f32> = reference.iter().chain(batch).copied().collect();
     let m = batch.len();
     let mut at_least = 0usize;
+    let mut pacer = Pacer { draws: 0 };
     for _ in 0..permutations {
         if mean(rng.choose_front(&mut pool, m)) >= observed - 1e-12 {
             at_least += 1;
         }
+        if pacer.due(m) {
+            pause().await;
+        }
     }
     Some((1 + at_least) as f64 / (permutations + 1) as f64)
+}
+
+/// Run a future whose every await is ready (pauses that do not wait) to its end.
+pub(crate) fn run_ready<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(result) = future.as_mut().poll(&mut context) {
+            return result;
+        }
+    }
 }
 
 /// Percentile bootstrap interval (`level`, e.g. 0.95) of the loss ratio: the batch is
@@ -234,6 +288,25 @@ pub fn bootstrap_ratio_interval(
     level: f64,
     rng: &mut crate::rng::SeededRng,
 ) -> Option<(f64, f64)> {
+    run_ready(bootstrap_ratio_interval_with_pauses(
+        reference,
+        batch,
+        resamples,
+        level,
+        rng,
+        || std::future::ready(()),
+    ))
+}
+
+/// [`bootstrap_ratio_interval`], awaiting `pause()` every [`DRAWS_PER_STEP`] random draws.
+pub async fn bootstrap_ratio_interval_with_pauses<F: std::future::Future<Output = ()>>(
+    reference: &[f32],
+    batch: &[f32],
+    resamples: usize,
+    level: f64,
+    rng: &mut crate::rng::SeededRng,
+    mut pause: impl FnMut() -> F,
+) -> Option<(f64, f64)> {
     if reference.is_empty() || batch.is_empty() || resamples == 0 {
         return None;
     }
@@ -245,17 +318,22 @@ pub fn bootstrap_ratio_interval(
         / reference.len().saturating_sub(1).max(1) as f64)
         .sqrt()
         / (reference.len() as f64).sqrt();
-    let mut ratios: Vec<f64> = (0..resamples)
-        .map(|_| {
-            let b = (0..batch.len())
-                .map(|_| batch[rng.below(batch.len())] as f64)
-                .sum::<f64>()
-                / batch.len() as f64;
-            let r = reference_mean + reference_se * rng.normal();
-            if r > 0.0 { b / r } else { f64::NAN }
-        })
-        .filter(|r| r.is_finite())
-        .collect();
+    let mut ratios: Vec<f64> = Vec::with_capacity(resamples);
+    let mut pacer = Pacer { draws: 0 };
+    for _ in 0..resamples {
+        let b = (0..batch.len())
+            .map(|_| batch[rng.below(batch.len())] as f64)
+            .sum::<f64>()
+            / batch.len() as f64;
+        let r = reference_mean + reference_se * rng.normal();
+        let ratio = if r > 0.0 { b / r } else { f64::NAN };
+        if ratio.is_finite() {
+            ratios.push(ratio);
+        }
+        if pacer.due(batch.len()) {
+            pause().await;
+        }
+    }
     if ratios.is_empty() {
         return None;
     }
@@ -276,15 +354,18 @@ pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
     if p >= 1.0 {
         return 1.0;
     }
-    let ln_choose = |n: usize, k: usize| ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k);
+    // ln(i!) for i = 0..=n, once: O(n) in all (the batch can hold tens of thousands of images).
+    let ln_factorial: Vec<f64> = std::iter::once(0.0)
+        .chain((1..=n).scan(0.0f64, |sum, i| {
+            *sum += (i as f64).ln();
+            Some(*sum)
+        }))
+        .collect();
+    let ln_choose = |i: usize| ln_factorial[n] - ln_factorial[i] - ln_factorial[n - i];
     (k..=n)
-        .map(|i| (ln_choose(n, i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp())
+        .map(|i| (ln_choose(i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp())
         .sum::<f64>()
         .clamp(0.0, 1.0)
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|i| (i as f64).ln()).sum()
 }
 
 /// What the batch tests conclude.
@@ -363,6 +444,27 @@ pub fn batch_tests(
     flag_rate: f64,
     alpha: f64,
 ) -> Option<BatchTests> {
+    run_ready(batch_tests_with_pauses(
+        baseline,
+        batch,
+        latent,
+        flag_rate,
+        alpha,
+        || std::future::ready(()),
+    ))
+}
+
+/// [`batch_tests`], awaiting `pause()` between the tests: in the browser each test then runs
+/// in its own task, so the page stays responsive after a batch of thousands of images. Same
+/// numbers as [`batch_tests`].
+pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
+    baseline: &Baseline,
+    batch: &[f32],
+    latent: Option<LatentBatch<'_>>,
+    flag_rate: f64,
+    alpha: f64,
+    mut pause: impl FnMut() -> F,
+) -> Option<BatchTests> {
     let mut sorted: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
     if sorted.is_empty() || baseline.is_empty() {
         return None;
@@ -371,14 +473,23 @@ pub fn batch_tests(
     let reference = baseline.sorted();
     let mut rng = crate::rng::SeededRng::new(STATS_SEED);
     let ks = ks_test(reference, &sorted)?;
-    let permutation_p_value = permutation_test(reference, &sorted, PERMUTATIONS, &mut rng)?;
-    let ratio_interval = bootstrap_ratio_interval(reference, &sorted, BOOTSTRAP, 0.95, &mut rng);
+    pause().await;
+    let permutation_p_value =
+        permutation_test_with_pauses(reference, &sorted, PERMUTATIONS, &mut rng, &mut pause)
+            .await?;
+    pause().await;
+    let ratio_interval = bootstrap_ratio_interval_with_pauses(
+        reference, &sorted, BOOTSTRAP, 0.95, &mut rng, &mut pause,
+    )
+    .await;
+    pause().await;
     let flagged = sorted
         .iter()
         .filter(|loss| baseline.is_flagged(**loss, flag_rate))
         .count();
     let flag_probability = baseline.flag_probability(flag_rate);
     let binomial_p_value = binomial_upper_tail(flagged, sorted.len(), flag_probability);
+    pause().await;
     let mut latent_rng = crate::rng::SeededRng::new(STATS_SEED ^ 0x004D_4D44);
     let mmd = latent.and_then(|l| {
         crate::latent::mmd_test(
@@ -503,6 +614,51 @@ mod tests {
         assert!((binomial_upper_tail(3, 5, 0.5) - 0.5).abs() < 1e-12);
         assert_eq!(binomial_upper_tail(0, 5, 0.1), 1.0);
         assert_eq!(binomial_upper_tail(6, 5, 0.1), 0.0);
+        // Large batches: Binomial(10000, 0.01) has its median at 100.
+        let half = binomial_upper_tail(100, 10_000, 0.01);
+        assert!(half > 0.45 && half < 0.56, "{half}");
+    }
+
+    #[test]
+    fn pauses_change_nothing_but_the_tasks() {
+        let mut rng = crate::rng::SeededRng::new(8);
+        let reference: Vec<f32> = (0..5000).map(|_| rng.uniform() as f32).collect();
+        let batch: Vec<f32> = (0..3000).map(|_| 0.01 + rng.uniform() as f32).collect();
+        let sync = permutation_test(&reference, &batch, 999, &mut crate::rng::SeededRng::new(1));
+        let mut pauses = 0;
+        let paused = run_ready(permutation_test_with_pauses(
+            &reference,
+            &batch,
+            999,
+            &mut crate::rng::SeededRng::new(1),
+            || {
+                pauses += 1;
+                std::future::ready(())
+            },
+        ));
+        assert_eq!(sync, paused);
+        assert_eq!(pauses, 999 * 3000 / DRAWS_PER_STEP);
+        let baseline =
+            Baseline::new(LossKind::Bce, "uniform", reference).unwrap_or_else(|e| panic!("{e}"));
+        let mut steps = 0;
+        let with_pauses = run_ready(batch_tests_with_pauses(
+            &baseline,
+            &batch,
+            None,
+            0.01,
+            DEFAULT_ALPHA,
+            || {
+                steps += 1;
+                std::future::ready(())
+            },
+        ));
+        assert_eq!(
+            with_pauses,
+            batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
+        );
+        // Between the tests, and within the permutation test and the bootstrap.
+        let within = (PERMUTATIONS + BOOTSTRAP) * 3000 / DRAWS_PER_STEP;
+        assert!(steps >= 4 + within - 2, "{steps} pauses");
     }
 
     #[test]

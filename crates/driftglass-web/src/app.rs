@@ -27,9 +27,10 @@ const DEFAULT_ALERT_RATIO: f64 = 1.10;
 const CARDS_PER_PAGE: usize = 240;
 
 /// Show a readable message in the page when the wasm code panics (instead of a dead page), and
-/// log it to the console.
+/// log it to the console. Installed through yew, which would otherwise replace any hook with
+/// its own console-only one when the app mounts.
 pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+    yew::set_custom_panic_hook(Box::new(|info| {
         let message = format!("Driftglass stopped because of an internal error: {info}");
         web_sys::console::error_1(&JsValue::from_str(&message));
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {

@@ -81,9 +81,13 @@ impl Dropped {
                         name: entry_name(&directory),
                         error: "empty folder: nothing to score".into(),
                     }),
-                    Ok(mut children) => {
-                        children.sort_by_key(|c| std::cmp::Reverse(c.name()));
-                        stack.extend(children);
+                    Ok(children) => {
+                        // Each name is asked of the browser once (a sort would ask ~n·log n
+                        // times, 200 ms for a folder of 10,000).
+                        let mut named: Vec<(String, FileSystemEntry)> =
+                            children.into_iter().map(|c| (c.name(), c)).collect();
+                        named.sort_by(|a, b| b.0.cmp(&a.0));
+                        stack.extend(named.into_iter().map(|(_, c)| c));
                     }
                     Err(error) => sources.push(Source::Failed {
                         name: entry_name(&directory),
@@ -91,15 +95,11 @@ impl Dropped {
                     }),
                 }
             } else {
-                let name = entry_name(&entry);
-                let file_entry: FileSystemFileEntry = entry.unchecked_into();
-                match entry_file(&file_entry).await {
-                    Ok(file) => sources.push(Source::File { name, file }),
-                    Err(error) => sources.push(Source::Failed {
-                        name,
-                        error: format!("cannot read file: {error}"),
-                    }),
-                }
+                // Opened when its chunk is scored: listing a folder of thousands stays quick.
+                sources.push(Source::Entry {
+                    name: entry_name(&entry),
+                    entry: entry.unchecked_into(),
+                });
             }
         }
         sources
@@ -149,7 +149,8 @@ async fn read_directory(
     }
 }
 
-async fn entry_file(entry: &FileSystemFileEntry) -> Result<File, String> {
+/// The file behind a folder entry.
+pub(crate) async fn entry_file(entry: &FileSystemFileEntry) -> Result<File, String> {
     let promise = Promise::new(&mut |resolve, reject| {
         entry.file_with_callback_and_error_callback(&resolve, reject.unchecked_ref());
     });

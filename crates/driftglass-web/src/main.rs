@@ -24,8 +24,9 @@ fn main() {
     yew::Renderer::<driftglass_web::app::App>::new().render();
 }
 
-/// For the benchmark page (`tests/bench`): Driftglass' engines next to TensorFlow.js'. Exported
-/// from this binary (exports of the library would not survive linking).
+/// For the benchmark page (`tests/bench`, Driftglass' engines next to TensorFlow.js') and the
+/// end-to-end test. Exported from this binary (exports of the library would not survive
+/// linking).
 #[cfg(target_arch = "wasm32")]
 mod bench_exports {
     use driftglass_web::bench;
@@ -47,6 +48,13 @@ mod bench_exports {
     #[wasm_bindgen]
     pub fn driftglass_bench_backend_name() -> String {
         bench::backend_name()
+    }
+
+    /// Panic on purpose: the end-to-end test checks that the page then shows a readable error
+    /// with a way to reload (the panic hook), instead of going dead.
+    #[wasm_bindgen]
+    pub fn driftglass_test_panic() {
+        panic!("a test asked for a panic");
     }
 
     /// Reconstruct and score `count` images in batches of `batch`; returns the reconstructions.

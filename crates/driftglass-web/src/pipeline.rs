@@ -12,8 +12,8 @@ use driftglass_model::idx::{is_idx_name, parse_images};
 use driftglass_model::model_file::LoadedModel;
 use driftglass_model::preprocess::MAX_FILE_BYTES;
 use driftglass_model::report::{
-    ImageReport, PreparedInput, Report, add_batch_tests, build_report, idx_inputs, image_reports,
-    prepare_image, scored_losses,
+    ImageReport, PreparedInput, Report, add_batch_tests_with_pauses, build_report, idx_inputs,
+    image_reports, prepare_image, scored_losses,
 };
 use driftglass_model::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
 use driftglass_model::{ImageSet, PreprocessConfig};
@@ -23,8 +23,9 @@ use web_sys::File;
 
 use crate::view::{self, Card};
 
-/// Sources in the first chunk: small, so the first result shows quickly.
-pub const FIRST_CHUNK: usize = 16;
+/// Sources in the first chunk: small, so the first result shows quickly (and, on the CPU, the
+/// first chunk's task stays short while the wasm code is still warming up).
+pub const FIRST_CHUNK: usize = 4;
 /// Sources (and images per forward pass) in later chunks, at most.
 pub const CHUNK: usize = 64;
 /// Fewest sources per chunk when chunks are sized by time.
@@ -32,7 +33,7 @@ pub const MIN_CHUNK: usize = 4;
 /// On the CPU backend the reconstruction runs on the page's thread: chunks are sized so that
 /// reconstructing, scoring and showing one takes about this long (the soak benchmark checks
 /// that no task exceeds 200 ms).
-pub const CPU_CHUNK_BUDGET_MS: f64 = 100.0;
+pub const CPU_CHUNK_BUDGET_MS: f64 = 50.0;
 /// Bins of the loss histogram.
 pub const HISTOGRAM_BINS: usize = 40;
 
@@ -41,6 +42,12 @@ pub const HISTOGRAM_BINS: usize = 40;
 pub enum Source {
     /// A file from a drop, picker or paste, named by its path in the drop.
     File { name: String, file: File },
+    /// A file inside a dropped folder, opened only when its chunk comes (so a folder of
+    /// thousands of files starts scoring at once).
+    Entry {
+        name: String,
+        entry: web_sys::FileSystemFileEntry,
+    },
     /// An image that is already 28×28 pixels in [0, 1] (demo sets).
     Pixels { name: String, pixels: Vec<f32> },
     /// An input that could not even be read (a folder that cannot be listed, ...).
@@ -124,34 +131,45 @@ async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, Prep
             vec![(name, Ok((pixels, side, side)))]
         }
         Source::Failed { name, error } => vec![(name, Err(error))],
-        Source::File { name, file } => {
-            let size = file.size();
-            if size > MAX_FILE_BYTES as f64 {
-                let error = format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes");
-                return vec![(name, Err(error))];
-            }
-            let bytes = match gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await
-            {
-                Ok(bytes) => bytes,
-                Err(error) => return vec![(name, Err(format!("cannot read file: {error}")))],
-            };
-            if is_idx_name(&name) {
-                return match parse_images(bytes) {
-                    Ok(set) => idx_inputs(&name, &set),
-                    Err(error) => vec![(name, Err(error.to_string()))],
-                };
-            }
-            let input = prepare_image(&bytes, config);
-            vec![(name, input)]
-        }
+        Source::File { name, file } => prepare_file(name, file, config).await,
+        Source::Entry { name, entry } => match crate::input::entry_file(&entry).await {
+            Ok(file) => prepare_file(name, file, config).await,
+            Err(error) => vec![(name, Err(format!("cannot read file: {error}")))],
+        },
     }
 }
 
-/// The batch tests run once, on what was scored (they take tens of milliseconds; running them
-/// after every chunk would slow large drops down). `codes` are the scored images' latent codes.
-fn finish(mut view: BatchView, model: &LoadedModel, codes: &[f32]) -> BatchView {
+/// Read one file (refusing oversized ones unread) and preprocess it; an IDX file becomes its
+/// images.
+async fn prepare_file(
+    name: String,
+    file: File,
+    config: &PreprocessConfig,
+) -> Vec<(String, PreparedInput)> {
+    let size = file.size();
+    if size > MAX_FILE_BYTES as f64 {
+        let error = format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes");
+        return vec![(name, Err(error))];
+    }
+    let bytes = match gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await {
+        Ok(bytes) => bytes,
+        Err(error) => return vec![(name, Err(format!("cannot read file: {error}")))],
+    };
+    if is_idx_name(&name) {
+        return match parse_images(bytes) {
+            Ok(set) => idx_inputs(&name, &set),
+            Err(error) => vec![(name, Err(error.to_string()))],
+        };
+    }
+    let input = prepare_image(&bytes, config);
+    vec![(name, input)]
+}
+
+/// The batch tests run once, on what was scored (running them after every chunk would slow
+/// large drops down), each test in its own task. `codes` are the scored images' latent codes.
+async fn finish(mut view: BatchView, model: &LoadedModel, codes: &[f32]) -> BatchView {
     let mut report = (*view.report).clone();
-    add_batch_tests(&mut report, model, codes, DEFAULT_ALPHA);
+    add_batch_tests_with_pauses(&mut report, model, codes, DEFAULT_ALPHA, yield_to_browser).await;
     view.report = Rc::new(report);
     view
 }
@@ -190,10 +208,10 @@ pub async fn score_sources(
         let chunk: Vec<Source> = queue.by_ref().take(chunk_size).collect();
         if chunk.is_empty() {
             view.complete = true;
-            return Ok(finish(view, model, &codes));
+            return Ok(finish(view, model, &codes).await);
         }
         if cancelled.get() {
-            return Ok(finish(view, model, &codes));
+            return Ok(finish(view, model, &codes).await);
         }
         done += chunk.len();
         let mut prepared = Vec::with_capacity(chunk.len());
@@ -207,7 +225,7 @@ pub async fn score_sources(
             let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
             rest = after;
             if cancelled.get() {
-                return Ok(finish(view, model, &codes));
+                return Ok(finish(view, model, &codes).await);
             }
             let started = now_ms();
             let set = ImageSet::from_images(part.iter().filter_map(|(_, input)| {
