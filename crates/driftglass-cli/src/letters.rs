@@ -11,7 +11,7 @@ use ab_glyph::{Font, FontVec, PxScale};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use driftglass_model::idx::{ImageSet, encode_images, encode_labels};
-use driftglass_model::preprocess::{pad_to_square, resize_area};
+use driftglass_model::preprocess::pad_and_resize;
 use driftglass_model::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// The ten letters of notMNIST.
@@ -97,8 +97,7 @@ pub fn render_letter(font: &FontVec, letter: char) -> Option<Vec<f32>> {
     for y in top..=bottom {
         cropped.extend_from_slice(&canvas[y * width + left..=y * width + right]);
     }
-    let (square, side) = pad_to_square(&cropped, crop_w, crop_h);
-    Some(resize_area(&square, side, side, IMAGE_SIDE, IMAGE_SIDE))
+    Some(pad_and_resize(&cropped, crop_w, crop_h, IMAGE_SIDE))
 }
 
 /// Render A–J in every usable font of `dir`. Returns the images, labels and fonts used.

@@ -323,8 +323,7 @@ pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec
     } else {
         gray
     };
-    let (square, side) = pad_to_square(&gray, width, height);
-    let pixels = resize_area(&square, side, side, IMAGE_SIDE, IMAGE_SIDE);
+    let pixels = pad_and_resize(&gray, width, height, IMAGE_SIDE);
     debug_assert_eq!(pixels.len(), IMAGE_PIXELS);
     (pixels, inverted)
 }
@@ -377,19 +376,22 @@ fn border_mean(gray: &[f32], width: usize, height: usize) -> f32 {
     }
 }
 
-/// Step 6: centre the image on a black square of side max(width, height).
-pub fn pad_to_square(gray: &[f32], width: usize, height: usize) -> (Vec<f32>, usize) {
-    if width == height {
-        return (gray.to_vec(), width);
-    }
+/// Steps 6 and 7: centre the image on a black square whose side is its longer side, then
+/// area-average that square to `out_side`², without building the square: a 30,000 × 1 image
+/// would otherwise become 900 million pixels (a fuzzer found the 10,000 × 10 case taking
+/// seconds and 400 MB). The black margin adds nothing to any sum, so the result is exactly
+/// that of resizing the square.
+pub fn pad_and_resize(gray: &[f32], width: usize, height: usize, out_side: usize) -> Vec<f32> {
     let side = width.max(height);
     let (left, top) = ((side - width) / 2, (side - height) / 2);
-    let mut square = vec![0.0f32; side * side];
-    for y in 0..height {
-        let row = &gray[y * width..(y + 1) * width];
-        square[(top + y) * side + left..(top + y) * side + left + width].copy_from_slice(row);
-    }
-    (square, side)
+    resize_area_window(
+        gray,
+        width,
+        height,
+        (side, side),
+        (left, top),
+        (out_side, out_side),
+    )
 }
 
 /// Step 7: area-averaging resize (separable), exact identity when sizes match.
@@ -403,9 +405,50 @@ pub fn resize_area(
     if width == out_width && height == out_height {
         return values.to_vec();
     }
-    let column_weights = area_weights(width, out_width);
-    let row_weights = area_weights(height, out_height);
-    // Horizontal pass: [height, width] → [height, out_width].
+    resize_area_window(
+        values,
+        width,
+        height,
+        (width, height),
+        (0, 0),
+        (out_width, out_height),
+    )
+}
+
+/// Area-average a `canvas` (black outside the image) to `out`, where the `width × height`
+/// image sits at `offset` on the canvas. Only the image's pixels are visited: the work is
+/// O(image pixels + canvas side), whatever the canvas's area.
+fn resize_area_window(
+    values: &[f32],
+    width: usize,
+    height: usize,
+    canvas: (usize, usize),
+    offset: (usize, usize),
+    out: (usize, usize),
+) -> Vec<f32> {
+    let (canvas_width, canvas_height) = canvas;
+    let (left, top) = offset;
+    let (out_width, out_height) = out;
+    if canvas_width == out_width && canvas_height == out_height && (width, height) == canvas {
+        return values.to_vec();
+    }
+    // Each output pixel's weights, restricted to the image (the canvas around it is black and
+    // adds nothing), as indices into the image; in the same order, so the sums are unchanged.
+    let restrict = |weights: Vec<Vec<(usize, f32)>>, start: usize, length: usize| {
+        weights
+            .into_iter()
+            .map(|covered| {
+                covered
+                    .into_iter()
+                    .filter(|(i, _)| (start..start + length).contains(i))
+                    .map(|(i, w)| (i - start, w))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let column_weights = restrict(area_weights(canvas_width, out_width), left, width);
+    let row_weights = restrict(area_weights(canvas_height, out_height), top, height);
+    // Horizontal pass over the image's rows: [height, width] → [height, out_width].
     let mut horizontal = vec![0.0f32; height * out_width];
     for y in 0..height {
         let row = &values[y * width..(y + 1) * width];
@@ -414,17 +457,17 @@ pub fn resize_area(
         }
     }
     // Vertical pass: [height, out_width] → [out_height, out_width].
-    let mut out = vec![0.0f32; out_height * out_width];
+    let mut output = vec![0.0f32; out_height * out_width];
     for (y, weights) in row_weights.iter().enumerate() {
         for x in 0..out_width {
-            out[y * out_width + x] = weights
+            output[y * out_width + x] = weights
                 .iter()
-                .map(|(i, w)| horizontal[i * out_width + x] * w)
+                .map(|(j, w)| horizontal[j * out_width + x] * w)
                 .sum::<f32>()
                 .clamp(0.0, 1.0);
         }
     }
-    out
+    output
 }
 
 /// For each output index, the source indices it covers and their weights (summing to 1).
@@ -779,5 +822,31 @@ mod tests {
             header_dimensions(&[0xFF, 0xD8, 0xFF], ImageFormat::Jpeg),
             None
         );
+    }
+
+    #[test]
+    fn padding_is_exactly_resizing_the_built_square_and_never_builds_it() {
+        let mut rng = crate::rng::SeededRng::new(4);
+        for (width, height) in [(7, 3), (3, 7), (30, 29), (1, 1), (100, 28), (28, 28)] {
+            let gray: Vec<f32> = (0..width * height).map(|_| rng.uniform() as f32).collect();
+            let side = usize::max(width, height);
+            let (left, top) = ((side - width) / 2, (side - height) / 2);
+            let mut square = vec![0.0f32; side * side];
+            for y in 0..height {
+                for x in 0..width {
+                    square[(top + y) * side + left + x] = gray[y * width + x];
+                }
+            }
+            assert_eq!(
+                pad_and_resize(&gray, width, height, IMAGE_SIDE),
+                resize_area(&square, side, side, IMAGE_SIDE, IMAGE_SIDE),
+                "{width}×{height}"
+            );
+        }
+        // The fuzzer's case, and worse: a 30,000 × 1 line would be a 900-megapixel square.
+        let line = vec![1.0f32; 30_000];
+        let out = pad_and_resize(&line, 30_000, 1, IMAGE_SIDE);
+        let ink: f32 = out.iter().sum();
+        assert!((ink - 28.0 / 30_000.0 * 28.0).abs() < 1e-3, "{ink}");
     }
 }
