@@ -512,6 +512,17 @@ mod tests {
         ));
     }
 
+    /// The loaded model's file again, with an edited header.
+    fn reencode(loaded: &LoadedModel, header: &ModelHeader) -> Vec<u8> {
+        encode(
+            &loaded.model,
+            header,
+            &loaded.baseline,
+            loaded.latent.as_ref(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Re-seal a file whose body was edited, so the edit reaches the parser.
     fn reseal(mut body: Vec<u8>) -> Vec<u8> {
         let digest = Sha256::digest(&body);
@@ -540,13 +551,7 @@ mod tests {
         // 1,024 filters of 15×15: about 700 million parameters (2.8 GB) if it were built.
         header.architecture.filters = 1024;
         header.architecture.kernel = 15;
-        let hostile = encode(
-            &loaded.model,
-            &header,
-            &loaded.baseline,
-            loaded.latent.as_ref(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let hostile = reencode(&loaded, &header);
         match decode(&hostile, &device) {
             Err(ModelFileError::Weights(message)) => {
                 assert!(message.contains("needs"), "{message}")
@@ -562,13 +567,7 @@ mod tests {
         header.architecture.filters = 16;
         let device = Device::flex();
         let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
-        let wrong = encode(
-            &loaded.model,
-            &header,
-            &loaded.baseline,
-            loaded.latent.as_ref(),
-        )
-        .unwrap_or_default();
+        let wrong = reencode(&loaded, &header);
         match decode(&wrong, &device) {
             Err(ModelFileError::Weights(message)) => {
                 assert!(message.contains("shape"), "{message}")
@@ -644,13 +643,7 @@ mod tests {
         if let Some(latent) = header.latent.as_mut() {
             latent.projection_seed += 1;
         }
-        let other = encode(
-            &loaded.model,
-            &header,
-            &loaded.baseline,
-            loaded.latent.as_ref(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let other = reencode(&loaded, &header);
         match decode(&other, &device) {
             Err(ModelFileError::Latent(message)) => assert!(message.contains("projection")),
             other => panic!("expected a latent error, got {other:?}"),

@@ -402,9 +402,6 @@ pub fn resize_area(
     out_width: usize,
     out_height: usize,
 ) -> Vec<f32> {
-    if width == out_width && height == out_height {
-        return values.to_vec();
-    }
     resize_area_window(
         values,
         width,

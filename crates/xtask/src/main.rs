@@ -379,14 +379,17 @@ const FUZZ_TARGETS: [(&str, &str, &str); 3] = [
     ("model_file", "fuzz/seeds/model_file", "400000"),
 ];
 
-/// Run every fuzz target for `--seconds` (default 600) each; installs cargo-fuzz if missing.
-fn fuzz(args: &[String]) -> Result<()> {
-    let seconds = args
-        .iter()
-        .position(|a| a == "--seconds")
+/// The value after `name` in `args` (`--count 500` → `500`).
+fn option_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
-        .unwrap_or_else(|| "600".into());
+}
+
+/// Run every fuzz target for `--seconds` (default 600) each; installs cargo-fuzz if missing.
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds = option_value(args, "--seconds").unwrap_or_else(|| "600".into());
     let has_fuzz = Command::new("cargo")
         .args(["+nightly", "fuzz", "--version"])
         .output()
@@ -510,13 +513,7 @@ fn build_app(release: bool) -> Result<()> {
 
 /// The soak benchmark (tests/e2e/soak.mjs) on a dev build of the app (or `--release`).
 fn soak(args: &[String], data: &Path) -> Result<()> {
-    let option = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let count = option("--count").unwrap_or_else(|| "10000".into());
+    let count = option_value(args, "--count").unwrap_or_else(|| "10000".into());
     let path = if args.iter().any(|a| a == "--webgpu") {
         "webgpu"
     } else {
