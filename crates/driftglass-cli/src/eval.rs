@@ -213,7 +213,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         LATENT_DIMS,
         &calibration_scores.codes,
         LATENT_REFERENCE_SIZE,
-        crate::train::LATENT_SAMPLE_SEED,
+        driftglass_model::reference::LATENT_SAMPLE_SEED,
     )
     .context("latent reference")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {

@@ -24,6 +24,26 @@ pub fn println(bar: &ProgressBar, line: String) {
     }
 }
 
+/// Reconstructions (losses, pixels, projected codes) of every image of `set`, with a progress
+/// bar labelled `label`.
+pub fn reconstruct_set(
+    model: &driftglass_model::Autoencoder,
+    set: &driftglass_model::ImageSet,
+    device: &burn::tensor::Device,
+    label: &str,
+) -> anyhow::Result<Vec<driftglass_model::Reconstruction>> {
+    let bar = bar(set.count as u64, label, "images");
+    let results = pollster::block_on(driftglass_model::reconstruct(
+        model,
+        set,
+        device,
+        driftglass_model::SCORE_BATCH,
+        |done| bar.set_position(done as u64),
+    ))?;
+    bar.finish_and_clear();
+    Ok(results)
+}
+
 /// Per-image losses and projected codes of a set.
 pub struct SetScores {
     /// BCE of each image against its reconstruction.
@@ -40,15 +60,7 @@ pub fn score_set(
     device: &burn::tensor::Device,
     label: &str,
 ) -> anyhow::Result<SetScores> {
-    let bar = bar(set.count as u64, label, "images");
-    let results = pollster::block_on(driftglass_model::reconstruct(
-        model,
-        set,
-        device,
-        driftglass_model::SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
-    bar.finish_and_clear();
+    let results = reconstruct_set(model, set, device, label)?;
     Ok(SetScores {
         losses: results.iter().map(|r| r.bce).collect(),
         codes: results

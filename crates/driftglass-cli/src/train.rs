@@ -7,8 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference};
-use driftglass_model::model_file::{self, AutoencoderConfigFields, ModelHeader, TrainingSummary};
+use driftglass_model::latent::LatentReference;
+use driftglass_model::model_file::{self, TrainingSummary};
+use driftglass_model::reference::{self, Calibrated};
 use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_model::{
     AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, TrainingConfig,
@@ -114,6 +115,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                         ),
                     );
                 }
+                TrainingEvent::Samples { .. } => {}
             }
             ControlFlow::Continue(())
         },
@@ -121,27 +123,30 @@ pub fn run(args: TrainArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let (baseline, latent) = calibrate_baseline(&trained.model, &test, &device, "MNIST test")?;
-    let header = ModelHeader {
-        created_by: format!("driftglass {}", driftglass_model::VERSION),
-        architecture: AutoencoderConfigFields::from(&model_config),
-        preprocess: PreprocessConfig::default(),
-        baseline: baseline.summary(),
-        training: Some(TrainingSummary {
-            config,
-            training_data: format!("MNIST train ({} images)", training.count),
-            training_images: training.count,
-            validation_images: test.count,
-            history: trained.history,
-            total_seconds: started.elapsed().as_secs_f64(),
-            device: "flex (CPU)".into(),
-        }),
-        latent: Some(latent.summary(baseline.dataset())),
-    };
-    let bytes = write_model(&args.output, &trained.model, &header, &baseline, &latent)?;
+    let bytes = reference::seal(
+        &trained.model,
+        Calibrated {
+            created_by: format!("driftglass {}", driftglass_model::VERSION),
+            architecture: &model_config,
+            preprocess: PreprocessConfig::default(),
+            baseline: &baseline,
+            latent: &latent,
+            training: Some(TrainingSummary {
+                config,
+                training_data: format!("MNIST train ({} images)", training.count),
+                training_images: training.count,
+                validation_images: test.count,
+                history: trained.history,
+                total_seconds: started.elapsed().as_secs_f64(),
+                device: "flex (CPU)".into(),
+            }),
+        },
+    )?;
+    write_file(&args.output, &bytes)?;
     eprintln!(
         "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images, {:.0} s in all",
         args.output.display(),
-        bytes,
+        bytes.len(),
         baseline.mean(),
         baseline.std(),
         baseline.len(),
@@ -150,43 +155,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Encode a model file and write it; returns its size in bytes.
-fn write_model(
-    path: &std::path::Path,
-    model: &driftglass_model::Autoencoder,
-    header: &ModelHeader,
-    baseline: &Baseline,
-    latent: &LatentReference,
-) -> Result<usize> {
-    let bytes = model_file::encode(model, header, baseline, Some(latent))?;
-    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    Ok(bytes.len())
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Seed of the latent reference sample drawn from the calibration images.
-pub const LATENT_SAMPLE_SEED: u64 = 0x5A4D_911E;
-
 /// The baseline (per-image reconstruction losses of clean held-out images) and the latent
-/// reference (a seeded sample of their projected codes).
+/// reference (a seeded sample of their projected codes), as the browser's Reference step makes
+/// them.
 pub fn calibrate_baseline(
     model: &driftglass_model::Autoencoder,
     images: &ImageSet,
     device: &Device,
     name: &str,
 ) -> Result<(Baseline, LatentReference)> {
-    let scores = progress::score_set(model, images, device, "calibrating")?;
-    let baseline = Baseline::new(
-        LossKind::Bce,
-        format!("{name} ({} images)", images.count),
-        scores.losses,
-    )?;
-    let latent = LatentReference::sample(
-        LATENT_DIMS,
-        &scores.codes,
-        LATENT_REFERENCE_SIZE,
-        LATENT_SAMPLE_SEED,
-    )?;
-    Ok((baseline, latent))
+    let reconstructions = progress::reconstruct_set(model, images, device, "calibrating")?;
+    Ok(reference::calibration(name, &reconstructions)?)
 }
 
 #[derive(Args, Debug)]
@@ -223,7 +206,8 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let mut header = loaded.header.clone();
     header.baseline = baseline.summary();
     header.latent = Some(latent.summary(baseline.dataset()));
-    write_model(&args.output, &loaded.model, &header, &baseline, &latent)?;
+    let bytes = model_file::encode(&loaded.model, &header, &baseline, Some(&latent))?;
+    write_file(&args.output, &bytes)?;
     eprintln!(
         "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes",
         args.output.display(),

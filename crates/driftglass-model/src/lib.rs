@@ -14,6 +14,7 @@ pub mod loss;
 pub mod model;
 pub mod model_file;
 pub mod preprocess;
+pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod score;

@@ -86,7 +86,18 @@ pub enum TrainingEvent {
     },
     /// An epoch finished, validation included.
     Epoch(EpochReport),
+    /// After each epoch: the first validation images ([`SAMPLE_IMAGES`] at most) as the
+    /// network saw them (noisy) and as it redrew them, 784 values per image.
+    Samples {
+        noisy: Vec<f32>,
+        reconstructed: Vec<f32>,
+    },
 }
+
+/// Validation images shown in [`TrainingEvent::Samples`].
+pub const SAMPLE_IMAGES: usize = 8;
+/// Validation images reconstructed per forward pass (a pause may follow each).
+pub const VALIDATION_BATCH: usize = 64;
 
 /// Why training stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +166,34 @@ pub async fn train(
     validation_set: &ImageSet,
     device: &Device,
     clock: &dyn Clock,
+    on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
+) -> Result<Trained, TrainError> {
+    train_with_pauses(
+        model_config,
+        config,
+        training_set,
+        validation_set,
+        device,
+        clock,
+        on_event,
+        || std::future::ready(()),
+    )
+    .await
+}
+
+/// [`train`], awaiting `pause()` after every training batch and every validation batch. In the
+/// browser the pause lets the page paint and handle input (the CPU backend computes on the
+/// page's thread), and waits while the user has paused training. Same numbers as [`train`].
+#[allow(clippy::too_many_arguments)]
+pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
+    model_config: &AutoencoderConfig,
+    config: &TrainingConfig,
+    training_set: &ImageSet,
+    validation_set: &ImageSet,
+    device: &Device,
+    clock: &dyn Clock,
     mut on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
+    mut pause: impl FnMut() -> F,
 ) -> Result<Trained, TrainError> {
     model_config.validate().map_err(TrainError::Config)?;
     if training_set.count == 0 {
@@ -226,16 +264,47 @@ pub async fn train(
                     stopped_early: true,
                 });
             }
+            pause().await;
         }
         let train_seconds = (clock.now_seconds() - started).max(1e-9);
-        let validation_loss = validation_loss(
-            &model.valid(),
-            &noisy_validation,
-            validation_set,
-            device,
-            config.loss,
-        )
-        .await?;
+        let current = model.valid();
+        let mut losses = Vec::with_capacity(validation_set.count);
+        let mut samples = None;
+        let mut from = 0;
+        while from < validation_set.count {
+            let count = VALIDATION_BATCH.min(validation_set.count - from);
+            let part = |set: &ImageSet| ImageSet {
+                pixels: set.pixels[from * IMAGE_PIXELS..(from + count) * IMAGE_PIXELS].to_vec(),
+                count,
+            };
+            let inputs = part(&noisy_validation);
+            let results = reconstruct_with_targets(
+                &current,
+                &inputs,
+                &part(validation_set),
+                device,
+                count,
+                |_| {},
+            )
+            .await?;
+            losses.extend(results.iter().map(|r| match config.loss {
+                LossKind::Bce => r.bce,
+                LossKind::Mse => r.mse,
+            }));
+            if samples.is_none() {
+                let shown = SAMPLE_IMAGES.min(count);
+                samples = Some(TrainingEvent::Samples {
+                    noisy: inputs.pixels[..shown * IMAGE_PIXELS].to_vec(),
+                    reconstructed: results[..shown]
+                        .iter()
+                        .flat_map(|r| r.pixels.iter().copied())
+                        .collect(),
+                });
+            }
+            from += count;
+            pause().await;
+        }
+        let validation_loss = crate::score::mean(losses).unwrap_or(f64::NAN);
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -244,7 +313,14 @@ pub async fn train(
             images_per_second: seen as f64 / train_seconds,
         };
         history.push(report.clone());
-        if on_event(TrainingEvent::Epoch(report)).is_break() && epoch < config.epochs {
+        let mut flow = on_event(TrainingEvent::Epoch(report));
+        if let Some(samples) = samples {
+            flow = match (flow, on_event(samples)) {
+                (ControlFlow::Continue(()), ControlFlow::Continue(())) => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
+            };
+        }
+        if flow.is_break() && epoch < config.epochs {
             return Ok(Trained {
                 model: model.valid(),
                 history,
@@ -257,24 +333,6 @@ pub async fn train(
         history,
         stopped_early: false,
     })
-}
-
-/// Mean loss of clean `targets` against reconstructions of `inputs` (Keras' validation loss).
-pub async fn validation_loss(
-    model: &Autoencoder,
-    inputs: &ImageSet,
-    targets: &ImageSet,
-    device: &Device,
-    loss: LossKind,
-) -> Result<f64, ScoreError> {
-    let results =
-        reconstruct_with_targets(model, inputs, targets, device, crate::SCORE_BATCH, |_| {})
-            .await?;
-    let values = results.iter().map(|r| match loss {
-        LossKind::Bce => r.bce,
-        LossKind::Mse => r.mse,
-    });
-    Ok(crate::score::mean(values).unwrap_or(f64::NAN))
 }
 
 #[cfg(test)]

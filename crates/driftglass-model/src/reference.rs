@@ -1,0 +1,320 @@
+//! A model of the user's own reference images: split them into training and validation images
+//! (seeded), pick a sensible number of epochs, calibrate the baseline and the latent reference
+//! on the validation images, and seal everything into a model file.
+//!
+//! The browser's "Reference" step and the CLI's `train` and `calibrate` share these steps, so a
+//! model made in either loads and scores identically in the other.
+
+use crate::baseline::{Baseline, BaselineError};
+use crate::idx::ImageSet;
+use crate::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentError, LatentReference};
+use crate::loss::LossKind;
+use crate::model::{Autoencoder, AutoencoderConfig};
+use crate::model_file::{
+    self, AutoencoderConfigFields, ModelFileError, ModelHeader, TrainingSummary,
+};
+use crate::preprocess::PreprocessConfig;
+use crate::rng::SeededRng;
+use crate::score::Reconstruction;
+
+/// Fewest reference images accepted: fewer cannot give a training set and a baseline that
+/// says anything.
+pub const MIN_REFERENCE_IMAGES: usize = 20;
+/// Default share of the reference images held out for validation and the baseline.
+pub const DEFAULT_VALIDATION_SHARE: f64 = 0.2;
+/// Seed of the latent reference sample drawn from the calibration images.
+pub const LATENT_SAMPLE_SEED: u64 = 0x5A4D_911E;
+/// Image passes the suggested number of epochs aims at (about 2 minutes of CPU training in a
+/// browser), within [`MIN_SUGGESTED_EPOCHS`]..=[`MAX_SUGGESTED_EPOCHS`].
+pub const SUGGESTED_IMAGE_PASSES: usize = 20_000;
+/// Fewest epochs suggested (the reference trained MNIST for 10).
+pub const MIN_SUGGESTED_EPOCHS: usize = 10;
+/// Most epochs suggested.
+pub const MAX_SUGGESTED_EPOCHS: usize = 60;
+
+/// Why a reference model could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error(
+        "{found} reference images; at least {MIN_REFERENCE_IMAGES} are needed to train and calibrate"
+    )]
+    TooFewImages { found: usize },
+    #[error("validation share must be between 0.05 and 0.5, got {0}")]
+    ValidationShare(f64),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Latent(#[from] LatentError),
+    #[error(transparent)]
+    ModelFile(#[from] ModelFileError),
+}
+
+/// Reference images split into training and validation images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub training: ImageSet,
+    pub validation: ImageSet,
+}
+
+/// Split `set` into training and validation images: a seeded shuffle, then
+/// `round(count · validation_share)` images (at least 1) are held out.
+pub fn split(set: &ImageSet, validation_share: f64, seed: u64) -> Result<Split, ReferenceError> {
+    if set.count < MIN_REFERENCE_IMAGES {
+        return Err(ReferenceError::TooFewImages { found: set.count });
+    }
+    if !(0.05..=0.5).contains(&validation_share) {
+        return Err(ReferenceError::ValidationShare(validation_share));
+    }
+    let mut order: Vec<usize> = (0..set.count).collect();
+    SeededRng::new(seed ^ 0x5311_7000).shuffle(&mut order);
+    let held_out = ((set.count as f64 * validation_share).round() as usize).clamp(1, set.count - 1);
+    let (validation, training) = order.split_at(held_out);
+    // Keep each part in input order, so the split does not depend on how the shuffle orders
+    // the images inside a part.
+    let pick = |indices: &[usize]| {
+        let mut indices = indices.to_vec();
+        indices.sort_unstable();
+        ImageSet::from_images(indices.into_iter().map(|i| set.image(i)))
+    };
+    Ok(Split {
+        training: pick(training),
+        validation: pick(validation),
+    })
+}
+
+/// A sensible number of epochs for `training_images` images: about
+/// [`SUGGESTED_IMAGE_PASSES`] image passes, at least [`MIN_SUGGESTED_EPOCHS`], at most
+/// [`MAX_SUGGESTED_EPOCHS`].
+pub fn suggested_epochs(training_images: usize) -> usize {
+    SUGGESTED_IMAGE_PASSES
+        .div_ceil(training_images.max(1))
+        .clamp(MIN_SUGGESTED_EPOCHS, MAX_SUGGESTED_EPOCHS)
+}
+
+/// The baseline (each calibration image's reconstruction loss) and the latent reference (a
+/// seeded sample of their projected codes) from the reconstructions of clean held-out images.
+pub fn calibration(
+    dataset: &str,
+    reconstructions: &[Reconstruction],
+) -> Result<(Baseline, LatentReference), ReferenceError> {
+    let baseline = Baseline::new(
+        LossKind::Bce,
+        format!("{dataset} ({} images)", reconstructions.len()),
+        reconstructions.iter().map(|r| r.bce).collect(),
+    )?;
+    let codes: Vec<f32> = reconstructions
+        .iter()
+        .flat_map(|r| r.latent.iter().copied())
+        .collect();
+    let latent = LatentReference::sample(
+        LATENT_DIMS,
+        &codes,
+        LATENT_REFERENCE_SIZE,
+        LATENT_SAMPLE_SEED,
+    )?;
+    Ok((baseline, latent))
+}
+
+/// Everything a model file holds besides the network.
+#[derive(Debug, Clone)]
+pub struct Calibrated<'a> {
+    pub created_by: String,
+    pub architecture: &'a AutoencoderConfig,
+    pub preprocess: PreprocessConfig,
+    pub baseline: &'a Baseline,
+    pub latent: &'a LatentReference,
+    pub training: Option<TrainingSummary>,
+}
+
+/// Seal a network with its baseline, latent reference and training record into model-file
+/// bytes (the same bytes `driftglass train` writes).
+pub fn seal(model: &Autoencoder, parts: Calibrated<'_>) -> Result<Vec<u8>, ReferenceError> {
+    let header = ModelHeader {
+        created_by: parts.created_by,
+        architecture: AutoencoderConfigFields::from(parts.architecture),
+        preprocess: parts.preprocess,
+        baseline: parts.baseline.summary(),
+        training: parts.training,
+        latent: Some(parts.latent.summary(parts.baseline.dataset())),
+    };
+    Ok(model_file::encode(
+        model,
+        &header,
+        parts.baseline,
+        Some(parts.latent),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IMAGE_PIXELS;
+
+    fn numbered(count: usize) -> ImageSet {
+        // Image i is filled with i / count, so images can be told apart after the split.
+        let pixels = (0..count)
+            .flat_map(|i| std::iter::repeat_n(i as f32 / count as f32, IMAGE_PIXELS))
+            .collect();
+        ImageSet { pixels, count }
+    }
+
+    fn ids(set: &ImageSet) -> Vec<usize> {
+        (0..set.count)
+            .map(|i| (set.image(i)[0] * 100.0).round() as usize)
+            .collect()
+    }
+
+    #[test]
+    fn split_holds_out_the_share_and_loses_nothing() {
+        let set = numbered(100);
+        let split = split(&set, 0.2, 7).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((split.training.count, split.validation.count), (80, 20));
+        let mut all = ids(&split.training);
+        all.extend(ids(&split.validation));
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        // Seeded: same seed, same split; another seed, another split.
+        let again = super::split(&set, 0.2, 7).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, split);
+        let other = super::split(&set, 0.2, 8).unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(ids(&other.validation), ids(&split.validation));
+        // Parts keep input order.
+        let v = ids(&split.validation);
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "{v:?}");
+    }
+
+    #[test]
+    fn split_refuses_too_few_images_and_odd_shares() {
+        assert!(matches!(
+            split(&numbered(19), 0.2, 1),
+            Err(ReferenceError::TooFewImages { found: 19 })
+        ));
+        assert!(matches!(
+            split(&numbered(50), 0.9, 1),
+            Err(ReferenceError::ValidationShare(_))
+        ));
+        assert!(matches!(
+            split(&numbered(50), f64::NAN, 1),
+            Err(ReferenceError::ValidationShare(_))
+        ));
+        let smallest = split(&numbered(20), 0.05, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(smallest.validation.count, 1);
+    }
+
+    /// The browser's Reference step, natively: real MNIST digits, split, trained, calibrated,
+    /// sealed; the file reloads to the very same per-image scores.
+    #[test]
+    fn real_reference_images_train_calibrate_and_reload_to_identical_scores() {
+        use std::ops::ControlFlow;
+
+        use crate::train::{Clock, TrainingConfig, train};
+        use burn::tensor::Device;
+
+        struct Ticks(std::cell::Cell<f64>);
+        impl Clock for Ticks {
+            fn now_seconds(&self) -> f64 {
+                self.0.set(self.0.get() + 1.0);
+                self.0.get()
+            }
+        }
+
+        let Some(dir) = crate::data_dir_for_tests() else {
+            eprintln!("skipped: no MNIST data");
+            return;
+        };
+        let digits = crate::idx::read_images(&dir.join("mnist/t10k-images-idx3-ubyte.gz"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .take(300);
+        let parts = split(&digits, DEFAULT_VALIDATION_SHARE, 42).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((parts.training.count, parts.validation.count), (240, 60));
+        let device = Device::flex();
+        let architecture = AutoencoderConfig::new();
+        let config = TrainingConfig {
+            epochs: 3,
+            batch_size: 32,
+            ..TrainingConfig::default()
+        };
+        let mut samples = 0;
+        let trained = pollster::block_on(train(
+            &architecture,
+            &config,
+            &parts.training,
+            &parts.validation,
+            &device,
+            &Ticks(std::cell::Cell::new(0.0)),
+            |event| {
+                if let crate::train::TrainingEvent::Samples {
+                    noisy,
+                    reconstructed,
+                } = event
+                {
+                    assert_eq!(noisy.len(), 8 * IMAGE_PIXELS);
+                    assert_eq!(reconstructed.len(), 8 * IMAGE_PIXELS);
+                    samples += 1;
+                }
+                ControlFlow::Continue(())
+            },
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(samples, 3, "one sample refresh per epoch");
+        let validation: Vec<f64> = trained.history.iter().map(|r| r.validation_loss).collect();
+        assert!(
+            validation[2] < validation[0],
+            "validation loss did not fall: {validation:?}"
+        );
+
+        let reconstructions = pollster::block_on(crate::reconstruct(
+            &trained.model,
+            &parts.validation,
+            &device,
+            crate::SCORE_BATCH,
+            |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (baseline, latent) =
+            calibration("my digits", &reconstructions).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(baseline.len(), 60);
+        assert_eq!(baseline.dataset(), "my digits (60 images)");
+        assert_eq!(latent.len(), 60);
+        let bytes = seal(
+            &trained.model,
+            Calibrated {
+                created_by: "test".into(),
+                architecture: &architecture,
+                preprocess: PreprocessConfig::default(),
+                baseline: &baseline,
+                latent: &latent,
+                training: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let loaded = model_file::decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.baseline.sorted(), baseline.sorted());
+        assert_eq!(
+            loaded.latent.as_ref().map(|l| l.values()),
+            Some(latent.values())
+        );
+        let again = pollster::block_on(crate::reconstruct(
+            &loaded.model,
+            &parts.validation,
+            &device,
+            crate::SCORE_BATCH,
+            |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let losses = |r: &[Reconstruction]| r.iter().map(|r| r.bce).collect::<Vec<_>>();
+        assert_eq!(
+            losses(&again),
+            losses(&reconstructions),
+            "scores changed on reload"
+        );
+    }
+
+    #[test]
+    fn suggested_epochs_scale_with_the_set() {
+        assert_eq!(suggested_epochs(60_000), 10);
+        assert_eq!(suggested_epochs(1_000), 20);
+        assert_eq!(suggested_epochs(160), 60);
+        assert_eq!(suggested_epochs(0), 60);
+    }
+}
