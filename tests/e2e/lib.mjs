@@ -39,8 +39,8 @@ export function launch(profile, extraArgs = []) {
 }
 
 // A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
-export async function dropPaths(page, paths) {
-  const box = await page.locator('[data-testid=dropzone]').boundingBox();
+export async function dropPaths(page, paths, zone = '[data-testid=dropzone]') {
+  const box = await page.locator(zone).boundingBox();
   const x = box.x + box.width / 2;
   const y = box.y + box.height / 2;
   const client = await page.context().newCDPSession(page);

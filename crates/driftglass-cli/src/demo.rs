@@ -44,19 +44,28 @@ pub struct ExportPngsArgs {
     /// Data directory holding `mnist/`.
     #[arg(long, default_value_os_t = crate::default_data_dir())]
     pub data: PathBuf,
-    /// How many MNIST test digits to write (more than 10,000 repeat them).
+    /// How many MNIST digits to write (more than the set holds repeat them).
     #[arg(long, default_value_t = 10_000)]
     pub count: usize,
+    /// Which MNIST set to take them from: `test` (the soak benchmark) or `train` (reference
+    /// images for the browser's training test).
+    #[arg(long, default_value = "test")]
+    pub set: String,
     /// Folder to write `digit-00000.png`, ... into (created).
     #[arg(long, short)]
     pub output: PathBuf,
 }
 
-/// MNIST test digits as PNG files, for the browser soak benchmark.
+/// MNIST digits as PNG files, for the browser soak benchmark and the training test.
 pub fn export_pngs(args: ExportPngsArgs) -> Result<()> {
-    let images = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
+    let stem = match args.set.as_str() {
+        "test" => "t10k-images-idx3-ubyte",
+        "train" => "train-images-idx3-ubyte",
+        other => anyhow::bail!("--set must be `test` or `train`, not `{other}`"),
+    };
+    let images = data::images(&data::mnist_dir(&args.data), stem)?;
     if images.count == 0 {
-        anyhow::bail!("the MNIST test set holds no images");
+        anyhow::bail!("the MNIST {} set holds no images", args.set);
     }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;

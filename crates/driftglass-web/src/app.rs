@@ -15,7 +15,7 @@ use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
-use crate::export;
+use crate::{export, storage};
 use crate::input::{self, Dropped};
 use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
 use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
@@ -97,21 +97,20 @@ struct RunInfo {
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let model = use_state(|| {
-        model_file::decode(
-            driftglass_model::bundled::BUNDLED_MODEL,
-            &burn::tensor::Device::flex(),
-        )
-        .map(Rc::new)
-        .map_err(|e| e.to_string())
-    });
+    // The active model and whether it is kept in this browser's storage; a stored model (the
+    // user asked for it to be kept) is the one the page starts with.
+    let startup = use_memo((), |_| startup_model());
+    let model = use_state(|| startup.0.clone());
+    let stored = use_state(|| startup.0.as_ref().is_ok_and(|m| m.origin == Origin::Stored));
     let backend = use_state(|| None::<Backend>);
     let preference = use_state(|| Preference::Auto);
     // The batch on show, with the number of the run that made it (for tests and stale runs).
     let batch = use_state(|| None::<(u32, BatchView)>);
     let runs = use_mut_ref(|| 0u32);
     let progress = use_state(|| None::<Progress>);
-    let message = use_state(|| None::<String>);
+    let message = use_state(|| startup.1.clone());
+    // What just happened that is not an error (a model was loaded, kept, ...).
+    let notice = use_state(|| None::<String>);
     let run_info = use_state(|| None::<RunInfo>);
     let sort = use_state(SortOrder::default);
     let flagged_only = use_state(|| false);
@@ -150,7 +149,7 @@ pub fn app() -> Html {
         );
         Callback::from(move |(label, sources): (String, Vec<Source>)| {
             let loaded: Rc<LoadedModel> = match &*model {
-                Ok(loaded) => loaded.clone(),
+                Ok(active) => active.loaded.clone(),
                 Err(error) => {
                     message.set(Some(format!("The model did not load: {error}")));
                     return;
@@ -430,6 +429,103 @@ pub fn app() -> Html {
         Callback::from(move |_| shown.set(*shown + CARDS_PER_PAGE))
     };
 
+    // Switching models: the batch on show and the timeline belonged to the old one.
+    let set_model = {
+        let (model, stored, batch, run_info, timeline, timeline_version, message, notice) = (
+            model.clone(),
+            stored.clone(),
+            batch.clone(),
+            run_info.clone(),
+            timeline.clone(),
+            timeline_version.clone(),
+            message.clone(),
+            notice.clone(),
+        );
+        Callback::from(move |(active, note): (ActiveModel, String)| {
+            stored.set(active.origin == Origin::Stored);
+            model.set(Ok(Rc::new(active)));
+            batch.set(None);
+            run_info.set(None);
+            timeline.borrow_mut().clear();
+            timeline_version.set(*timeline_version + 1);
+            message.set(None);
+            notice.set(Some(note));
+        })
+    };
+    let on_trained = {
+        let set_model = set_model.clone();
+        Callback::from(move |made: Rc<crate::training::MadeModel>| {
+            let label = format!(
+                "trained in this page on {}",
+                made.loaded.header.training.as_ref().map(|t| t.training_data.as_str()).unwrap_or("your images")
+            );
+            set_model.emit((
+                ActiveModel {
+                    label,
+                    origin: Origin::Trained,
+                    bytes: Rc::new(made.bytes.clone()),
+                    loaded: Rc::new(made.loaded.clone()),
+                },
+                "The model trained on your reference images is now the active model.".into(),
+            ));
+        })
+    };
+    let on_model_action = {
+        let (model, stored, message, notice, set_model) = (
+            model.clone(),
+            stored.clone(),
+            message.clone(),
+            notice.clone(),
+            set_model.clone(),
+        );
+        Callback::from(move |action: ModelAction| match action {
+            ModelAction::Load(file) => {
+                let (message, set_model) = (message.clone(), set_model.clone());
+                spawn_local(async move {
+                    let name = file.name();
+                    match load_model_file(file).await {
+                        Ok(active) => set_model.emit((active, format!("Loaded the model file {name}."))),
+                        Err(error) => message.set(Some(format!("{name}: {error}"))),
+                    }
+                });
+            }
+            ModelAction::Bundled => match bundled_model() {
+                Ok(active) => set_model.emit((active, "Back to the bundled MNIST model.".into())),
+                Err(error) => message.set(Some(error)),
+            },
+            ModelAction::Download => {
+                if let Ok(active) = &*model {
+                    let result = export::download(
+                        &active.file_name(),
+                        "application/octet-stream",
+                        &active.bytes,
+                    );
+                    if let Err(error) = result {
+                        message.set(Some(format!("Download failed: {error}")));
+                    }
+                }
+            }
+            ModelAction::Keep(keep) => {
+                let result = match (&*model, keep) {
+                    (Ok(active), true) => storage::save(&active.label, &active.bytes),
+                    (_, false) => storage::forget(),
+                    (Err(_), true) => Err("no model to keep".into()),
+                };
+                match result {
+                    Ok(()) => {
+                        stored.set(keep);
+                        notice.set(Some(if keep {
+                            "This model is kept in this browser's storage; the page will start with it. Nothing was uploaded.".into()
+                        } else {
+                            "The model is no longer kept in this browser.".into()
+                        }));
+                    }
+                    Err(error) => message.set(Some(format!("Could not change storage: {error}"))),
+                }
+            }
+        })
+    };
+
     let badge = match &*backend {
         Some(b) => html! {
             <span class={classes!("badge", if b.is_gpu { "gpu" } else { "cpu" })} data-testid="backend"
@@ -439,17 +535,7 @@ pub fn app() -> Html {
         },
         None => html! { <span class="badge" data-testid="backend">{ "starting…" }</span> },
     };
-    let model_line = match &*model {
-        Ok(m) => html! {
-            <p class="model">{ format!(
-                "Model: bundled MNIST autoencoder · baseline: {} · mean loss {:.4}",
-                m.baseline.dataset(), m.baseline.mean()
-            ) }</p>
-        },
-        Err(e) => {
-            html! { <p class="error">{ format!("The bundled model failed to load: {e}") }</p> }
-        }
-    };
+    let model_line = model_view(&model, *stored, &on_model_action);
     let demos: Html = DEMO_SETS
         .iter()
         .map(|set| {
@@ -510,6 +596,10 @@ pub fn app() -> Html {
                 </label>
                 <span class="demos">{ "Demo sets (200 images each): " }{ demos }</span>
             </div>
+            if let Some(text) = &*notice {
+                <p class="notice" data-testid="notice" role="status">{ text }</p>
+            }
+            <crate::reference_panel::ReferencePanel backend={(*backend).clone()} on_model={on_trained} />
             if let Some(p) = &*progress {
                 <div class="progress" data-testid="progress" aria-live="polite">
                     <progress max={p.total.to_string()} value={p.done.to_string()} />
@@ -681,5 +771,148 @@ fn card_view(card: &Card) -> Html {
             </article>
         },
         (ImageOutcome::Scored(_), None) => html! {},
+    }
+}
+
+/// Where the active model came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Bundled,
+    File,
+    Trained,
+    Stored,
+}
+
+/// The model the page scores with: its file bytes (for download and storage) and the decoded
+/// model.
+#[derive(Debug, Clone)]
+pub struct ActiveModel {
+    pub label: String,
+    pub origin: Origin,
+    pub bytes: Rc<Vec<u8>>,
+    pub loaded: Rc<LoadedModel>,
+}
+
+impl ActiveModel {
+    fn from_bytes(label: String, origin: Origin, bytes: Vec<u8>) -> Result<Self, String> {
+        let loaded = model_file::decode(&bytes, &burn::tensor::Device::flex())
+            .map_err(|e| e.to_string())?;
+        Ok(ActiveModel {
+            label,
+            origin,
+            bytes: Rc::new(bytes),
+            loaded: Rc::new(loaded),
+        })
+    }
+
+    /// Download name, e.g. `driftglass-model-1a2b3c4d.dgm`.
+    fn file_name(&self) -> String {
+        format!("driftglass-model-{}.dgm", &self.loaded.sha256[..8.min(self.loaded.sha256.len())])
+    }
+}
+
+fn bundled_model() -> Result<ActiveModel, String> {
+    ActiveModel::from_bytes(
+        "bundled MNIST autoencoder".into(),
+        Origin::Bundled,
+        driftglass_model::bundled::BUNDLED_MODEL.to_vec(),
+    )
+    .map_err(|e| format!("The bundled model failed to load: {e}"))
+}
+
+/// The model the page starts with: the one kept in this browser if the user kept one (and it
+/// still loads), else the bundled one; with a message when a kept model could not be used.
+fn startup_model() -> (Result<Rc<ActiveModel>, String>, Option<String>) {
+    let kept = match storage::load() {
+        Ok(Some((label, bytes))) => match ActiveModel::from_bytes(label, Origin::Stored, bytes) {
+            Ok(active) => return (Ok(Rc::new(active)), None),
+            Err(error) => Some(format!(
+                "The model kept in this browser could not be loaded ({error}); using the bundled model."
+            )),
+        },
+        Ok(None) => None,
+        Err(error) => Some(format!("Browser storage is not available: {error}")),
+    };
+    (bundled_model().map(Rc::new), kept)
+}
+
+async fn load_model_file(file: web_sys::File) -> Result<ActiveModel, String> {
+    if file.size() > (64 << 20) as f64 {
+        return Err("too large for a model file (over 64 MiB)".into());
+    }
+    let name = file.name();
+    let bytes = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file))
+        .await
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    ActiveModel::from_bytes(format!("model file {name}"), Origin::File, bytes)
+}
+
+/// What the model bar's controls ask for.
+#[derive(Debug, Clone)]
+enum ModelAction {
+    Load(web_sys::File),
+    Bundled,
+    Download,
+    Keep(bool),
+}
+
+fn model_view(
+    model: &Result<Rc<ActiveModel>, String>,
+    stored: bool,
+    on_action: &Callback<ModelAction>,
+) -> Html {
+    let active = match model {
+        Ok(active) => active,
+        Err(error) => return html! { <p class="error">{ error }</p> },
+    };
+    let m = &active.loaded;
+    let training = m.header.training.as_ref().map(|t| {
+        format!(
+            " · trained {} epochs on {} ({})",
+            t.history.len(),
+            t.training_data,
+            t.device
+        )
+    });
+    let on_load = {
+        let on_action = on_action.clone();
+        Callback::from(move |event: Event| {
+            if let Some(input) = input_value(&event) {
+                if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                    on_action.emit(ModelAction::Load(file));
+                }
+                input.set_value("");
+            }
+        })
+    };
+    let action = |what: ModelAction| {
+        let on_action = on_action.clone();
+        Callback::from(move |_| on_action.emit(what.clone()))
+    };
+    let on_keep = {
+        let on_action = on_action.clone();
+        Callback::from(move |event: Event| {
+            if let Some(input) = input_value(&event) {
+                on_action.emit(ModelAction::Keep(input.checked()));
+            }
+        })
+    };
+    html! {
+        <div class="model" data-testid="model" data-origin={format!("{:?}", active.origin)}
+            data-sha256={m.sha256.clone()} data-baseline-mean={m.baseline.mean().to_string()}>
+            <p>{ format!("Model: {} · baseline: {} · mean loss {:.4}{}",
+                active.label, m.baseline.dataset(), m.baseline.mean(), training.unwrap_or_default()) }</p>
+            <div class="model-actions">
+                <button onclick={action(ModelAction::Download)} data-testid="model-download">{ "Download this model (.dgm)" }</button>
+                <label class="file-button">{ "Load a model file: " }
+                    <input type="file" accept=".dgm,application/octet-stream" onchange={on_load} data-testid="model-file-input" /></label>
+                if active.origin != Origin::Bundled {
+                    <button onclick={action(ModelAction::Bundled)} data-testid="model-bundled">{ "Use the bundled MNIST model" }</button>
+                }
+                <label title="Stored in this browser's local storage on this computer; never uploaded.">
+                    <input type="checkbox" checked={stored} onchange={on_keep} data-testid="model-keep" />
+                    { " Keep this model in this browser" }</label>
+            </div>
+        </div>
     }
 }

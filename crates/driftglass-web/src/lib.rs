@@ -20,3 +20,9 @@ pub mod export;
 pub mod input;
 #[cfg(target_arch = "wasm32")]
 pub mod pipeline;
+#[cfg(target_arch = "wasm32")]
+pub mod reference_panel;
+#[cfg(target_arch = "wasm32")]
+pub mod storage;
+#[cfg(target_arch = "wasm32")]
+pub mod training;

@@ -124,7 +124,7 @@ pub async fn yield_to_browser() {
 }
 
 /// Read and preprocess one source (an IDX file becomes its images).
-async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
+pub async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     match source {
         Source::Pixels { name, pixels } => {
             let side = driftglass_model::IMAGE_SIDE as u32;

@@ -355,6 +355,135 @@ pub fn timeline_svg(points: &[TimelinePoint], alert_ratio: f64, alpha: f64) -> S
     svg
 }
 
+/// One training step on the live curve: its position in epochs (e.g. 2.5 = half-way through
+/// the third epoch) and its loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    pub at_epoch: f64,
+    pub loss: f64,
+}
+
+/// Most step points drawn; longer runs are thinned to this many (every k-th step).
+pub const CURVE_MAX_STEPS: usize = 600;
+
+/// The live training curve: every step's training loss (thin line), and after each epoch the
+/// epoch's mean training loss and its validation loss (dots joined by lines).
+/// `epochs` holds `(epoch, train_loss, validation_loss)`; `total_epochs` fixes the x axis.
+pub fn loss_curve_svg(steps: &[CurvePoint], epochs: &[(usize, f64, f64)], total_epochs: usize) -> String {
+    const W: f64 = 640.0;
+    const H: f64 = 220.0;
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 16.0;
+    const TOP: f64 = 16.0;
+    const BOTTOM: f64 = 34.0;
+    let stride = steps.len().div_ceil(CURVE_MAX_STEPS).max(1);
+    let shown: Vec<CurvePoint> = steps
+        .iter()
+        .copied()
+        .filter(|p| p.loss.is_finite())
+        .step_by(stride)
+        .collect();
+    let values = shown
+        .iter()
+        .map(|p| p.loss)
+        .chain(epochs.iter().flat_map(|&(_, t, v)| [t, v]))
+        .filter(|v| v.is_finite());
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (low, high) = if low.is_finite() {
+        let pad = ((high - low) * 0.08).max(1e-4);
+        ((low - pad).max(0.0), high + pad)
+    } else {
+        (0.0, 1.0)
+    };
+    let span_x = total_epochs.max(1) as f64;
+    let x = |epoch: f64| LEFT + (W - LEFT - RIGHT) * (epoch / span_x).clamp(0.0, 1.0);
+    let y = |loss: f64| TOP + (H - TOP - BOTTOM) * (high - loss) / (high - low);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="Training and validation loss" font-family="sans-serif" font-size="11" data-steps="{}" data-epochs="{}">"#,
+        steps.len(),
+        epochs.len()
+    );
+    svg.push_str(r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    for i in 0..=4 {
+        let value = low + (high - low) * i as f64 / 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{0:.2}" x2="{1:.2}" y2="{0:.2}" stroke="#e3e7eb"/><text x="{2:.2}" y="{3:.2}" text-anchor="end" fill="#5b6570">{value:.4}</text>"##,
+            y(value),
+            W - RIGHT,
+            LEFT - 4.0,
+            y(value) + 4.0
+        );
+    }
+    let ticks = total_epochs.clamp(1, 10);
+    for i in 0..=ticks {
+        let epoch = span_x * i as f64 / ticks as f64;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.2}" y="{:.2}" text-anchor="middle" fill="#5b6570">{epoch:.0}</text>"##,
+            x(epoch),
+            H - BOTTOM + 14.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.2}" y="{:.2}" text-anchor="middle" fill="#5b6570">epoch</text>"##,
+        LEFT + (W - LEFT - RIGHT) / 2.0,
+        H - 4.0
+    );
+    let polyline = |points: &mut dyn Iterator<Item = (f64, f64)>| {
+        points
+            .map(|(ex, loss)| format!("{:.2},{:.2}", x(ex), y(loss)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !shown.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<polyline class="steps" fill="none" stroke="#9ec5e8" stroke-width="1" points="{}"/>"##,
+            polyline(&mut shown.iter().map(|p| (p.at_epoch, p.loss)))
+        );
+    }
+    for (class, colour, pick) in [
+        ("train", "#1565c0", 1usize),
+        ("validation", "#e65100", 2usize),
+    ] {
+        let value = |e: &(usize, f64, f64)| if pick == 1 { e.1 } else { e.2 };
+        let _ = write!(
+            svg,
+            r##"<polyline class="{class}" fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"##,
+            polyline(&mut epochs.iter().map(|e| (e.0 as f64, value(e))))
+        );
+        for e in epochs {
+            let _ = write!(
+                svg,
+                r##"<circle class="{class}" cx="{:.2}" cy="{:.2}" r="3" fill="{colour}"/>"##,
+                x(e.0 as f64),
+                y(value(e))
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{0:.2}" y="12" text-anchor="end" fill="#1565c0">training loss (per epoch; light: per step)</text><text x="{0:.2}" y="26" text-anchor="end" fill="#e65100">validation loss</text>"##,
+        W - RIGHT
+    );
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A duration for people: "45 s", "3 min 05 s", "1 h 02 min".
+pub fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -504,6 +633,39 @@ mod tests {
                 parsed.map(|s| s.count)
             );
         }
+    }
+
+    #[test]
+    fn loss_curve_draws_steps_and_one_dot_per_epoch_and_series() {
+        let steps: Vec<CurvePoint> = (0..40)
+            .map(|i| CurvePoint {
+                at_epoch: i as f64 / 10.0,
+                loss: 0.3 - i as f64 * 0.004,
+            })
+            .collect();
+        let epochs = [(1, 0.27, 0.25), (2, 0.22, 0.21), (3, 0.2, 0.19), (4, 0.18, 0.18)];
+        let svg = loss_curve_svg(&steps, &epochs, 10);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches(r#"<circle class="train""#).count(), 4);
+        assert_eq!(svg.matches(r#"<circle class="validation""#).count(), 4);
+        assert_eq!(svg.matches(r#"class="steps""#).count(), 1);
+        assert!(svg.contains(r#"data-steps="40""#) && svg.contains(r#"data-epochs="4""#));
+        // Thinned, never empty, for long runs; empty input still draws axes.
+        let long: Vec<CurvePoint> = (0..10_000)
+            .map(|i| CurvePoint { at_epoch: i as f64 / 1000.0, loss: 0.1 })
+            .collect();
+        let thinned = loss_curve_svg(&long, &[], 10);
+        let points = thinned.split(r#"points=""#).nth(1).map(|p| p.split('"').next().unwrap_or("").split(' ').count());
+        assert!(points.is_some_and(|n| n <= CURVE_MAX_STEPS && n > 100), "{points:?}");
+        assert!(loss_curve_svg(&[], &[], 0).contains("epoch"));
+    }
+
+    #[test]
+    fn durations_read_like_people_say_them() {
+        assert_eq!(format_duration(4.4), "4 s");
+        assert_eq!(format_duration(185.0), "3 min 05 s");
+        assert_eq!(format_duration(3720.0), "1 h 02 min");
+        assert_eq!(format_duration(-3.0), "0 s");
     }
 
     #[test]

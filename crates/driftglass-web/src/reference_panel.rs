@@ -1,0 +1,498 @@
+//! The "Reference" step: drop your own reference images, train the autoencoder on them in this
+//! page (live curve, samples, time left, pause, stop early, cancel), and hand the calibrated
+//! model to the app. Rendering only: the work is in [`crate::training`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use driftglass_model::train::{EpochReport, OptimizerKind};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DragEvent, HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::backend::Backend;
+use crate::input::{self, Dropped};
+use crate::pipeline::Source;
+use crate::training::{self, Control, MadeModel, ReferenceSet, Settings, Update};
+use crate::view::{self, CurvePoint};
+
+#[derive(Properties, PartialEq)]
+pub struct ReferenceProps {
+    /// Where training runs (the app's active backend); `None` while it starts.
+    pub backend: Option<Backend>,
+    /// Called with each model made here.
+    pub on_model: Callback<Rc<MadeModel>>,
+}
+
+/// Where the step is.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Empty,
+    Reading { done: usize, total: usize },
+    Ready,
+    Training,
+    Calibrating,
+    Done { seconds: f64, stopped_early: bool },
+    Cancelled,
+    Failed(String),
+}
+
+/// The latest step, for the progress bar and the estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StepInfo {
+    epoch: usize,
+    epochs: usize,
+    batch: usize,
+    batches: usize,
+    loss: f64,
+    elapsed_s: f64,
+    eta_s: f64,
+}
+
+/// The live curve and samples, kept outside yew state (appended per step, read per render).
+#[derive(Debug, Default)]
+struct Live {
+    steps: Vec<CurvePoint>,
+    epochs: Vec<EpochReport>,
+    samples: Vec<(String, String)>,
+}
+
+/// What to call a reference set: its folder's name (the first component of its files' paths),
+/// else "your reference images".
+fn set_label(sources: &[Source]) -> String {
+    sources
+        .iter()
+        .find_map(|source| match source {
+            Source::File { name, .. } | Source::Entry { name, .. } => name
+                .split_once('/')
+                .map(|(folder, _)| folder.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "your reference images".into())
+}
+
+fn number_of<T: std::str::FromStr>(event: &Event) -> Option<T> {
+    event
+        .target_dyn_into::<HtmlInputElement>()
+        .and_then(|input| input.value().trim().parse().ok())
+}
+
+#[function_component(ReferencePanel)]
+pub fn reference_panel(props: &ReferenceProps) -> Html {
+    let phase = use_state(|| Phase::Empty);
+    let set = use_state(|| None::<Rc<ReferenceSet>>);
+    let settings = use_state(|| Settings::for_images(0));
+    let step = use_state(|| None::<StepInfo>);
+    let live = use_mut_ref(Live::default);
+    let version = use_state(|| 0u32);
+    let control = use_mut_ref(|| Rc::new(Control::default()));
+    let paused = use_state(|| false);
+    let dragging = use_state(|| false);
+
+    let on_sources = {
+        let (phase, set, settings, live, version) = (
+            phase.clone(),
+            set.clone(),
+            settings.clone(),
+            live.clone(),
+            version.clone(),
+        );
+        Callback::from(move |(label, sources): (String, Vec<Source>)| {
+            if matches!(*phase, Phase::Training | Phase::Calibrating) {
+                return;
+            }
+            if sources.is_empty() {
+                phase.set(Phase::Failed(format!("{label}: no files found.")));
+                return;
+            }
+            let (phase, set, settings, live, version) = (
+                phase.clone(),
+                set.clone(),
+                settings.clone(),
+                live.clone(),
+                version.clone(),
+            );
+            *live.borrow_mut() = Live::default();
+            phase.set(Phase::Reading {
+                done: 0,
+                total: sources.len(),
+            });
+            spawn_local(async move {
+                let progress = phase.clone();
+                let gathered = training::gather(label, sources, |done, total| {
+                    progress.set(Phase::Reading { done, total })
+                })
+                .await;
+                settings.set(Settings::for_images(gathered.images.count));
+                phase.set(
+                    if gathered.images.count < driftglass_model::reference::MIN_REFERENCE_IMAGES {
+                        Phase::Failed(format!(
+                            "{} usable reference images; at least {} are needed.",
+                            gathered.images.count,
+                            driftglass_model::reference::MIN_REFERENCE_IMAGES
+                        ))
+                    } else {
+                        Phase::Ready
+                    },
+                );
+                set.set(Some(Rc::new(gathered)));
+                version.set(*version + 1);
+            });
+        })
+    };
+    let ondrop = {
+        let (on_sources, dragging) = (on_sources.clone(), dragging.clone());
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            dragging.set(false);
+            let Some(data) = event.data_transfer() else {
+                return;
+            };
+            let on_sources = on_sources.clone();
+            Dropped::gather(&data, move |sources| {
+                on_sources.emit((set_label(&sources), sources))
+            });
+        })
+    };
+    let ondragover = {
+        let dragging = dragging.clone();
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let ondragleave = {
+        let dragging = dragging.clone();
+        Callback::from(move |_| dragging.set(false))
+    };
+    let on_pick = {
+        let on_sources = on_sources.clone();
+        Callback::from(move |event: Event| {
+            if let Some(picker) = event.target_dyn_into::<HtmlInputElement>() {
+                let files = input::sources_of(picker.files());
+                on_sources.emit((set_label(&files), files));
+                picker.set_value("");
+            }
+        })
+    };
+
+    let start = {
+        let (phase, set, settings, step, live, version, control, paused, backend, on_model) = (
+            phase.clone(),
+            set.clone(),
+            settings.clone(),
+            step.clone(),
+            live.clone(),
+            version.clone(),
+            control.clone(),
+            paused.clone(),
+            props.backend.clone(),
+            props.on_model.clone(),
+        );
+        Callback::from(move |_| {
+            let (Some(reference), Some(backend)) = ((*set).clone(), backend.clone()) else {
+                return;
+            };
+            let fresh = Rc::new(Control::default());
+            *control.borrow_mut() = fresh.clone();
+            *live.borrow_mut() = Live::default();
+            paused.set(false);
+            step.set(None);
+            phase.set(Phase::Training);
+            let (phase, settings, step, live, version, on_model) = (
+                phase.clone(),
+                (*settings).clone(),
+                step.clone(),
+                live.clone(),
+                version.clone(),
+                on_model.clone(),
+            );
+            spawn_local(async move {
+                let started = crate::pipeline::now_ms();
+                let device_name = format!("{}: {}", backend.name, backend.detail);
+                let updates = Rc::new(RefCell::new(0u32));
+                let result = training::make_model(
+                    &reference,
+                    &settings,
+                    &backend.device,
+                    &device_name,
+                    &fresh,
+                    |update| {
+                        match update {
+                            Update::Step {
+                                epoch,
+                                epochs,
+                                batch,
+                                batches,
+                                loss,
+                                elapsed_s,
+                                eta_s,
+                            } => {
+                                live.borrow_mut().steps.push(CurvePoint {
+                                    at_epoch: (epoch - 1) as f64 + batch as f64 / batches as f64,
+                                    loss,
+                                });
+                                step.set(Some(StepInfo {
+                                    epoch,
+                                    epochs,
+                                    batch,
+                                    batches,
+                                    loss,
+                                    elapsed_s,
+                                    eta_s,
+                                }));
+                            }
+                            Update::Epoch(report) => live.borrow_mut().epochs.push(report),
+                            Update::Samples {
+                                noisy,
+                                reconstructed,
+                            } => {
+                                let pixels = driftglass_model::IMAGE_PIXELS;
+                                live.borrow_mut().samples = noisy
+                                    .chunks(pixels)
+                                    .zip(reconstructed.chunks(pixels))
+                                    .map(|(n, r)| {
+                                        (view::gray_png_data_url(n), view::gray_png_data_url(r))
+                                    })
+                                    .collect();
+                            }
+                            Update::Calibrating => phase.set(Phase::Calibrating),
+                        }
+                        *updates.borrow_mut() += 1;
+                        version.set(*updates.borrow());
+                    },
+                )
+                .await;
+                match result {
+                    Ok(Some(made)) => {
+                        phase.set(Phase::Done {
+                            seconds: (crate::pipeline::now_ms() - started) / 1000.0,
+                            stopped_early: made.stopped_early,
+                        });
+                        on_model.emit(Rc::new(made));
+                    }
+                    Ok(None) => phase.set(Phase::Cancelled),
+                    Err(error) => phase.set(Phase::Failed(format!("Training stopped: {error}"))),
+                }
+            });
+        })
+    };
+    let toggle_pause = {
+        let (control, paused) = (control.clone(), paused.clone());
+        Callback::from(move |_| {
+            let now = !*paused;
+            control.borrow().paused.set(now);
+            paused.set(now);
+        })
+    };
+    let finish_now = {
+        let control = control.clone();
+        Callback::from(move |_| control.borrow().finish_now.set(true))
+    };
+    let cancel = {
+        let control = control.clone();
+        Callback::from(move |_| control.borrow().cancelled.set(true))
+    };
+
+    let on_epochs = {
+        let settings = settings.clone();
+        Callback::from(move |event: Event| {
+            if let Some(epochs) = number_of::<usize>(&event).filter(|e| (1..=1000).contains(e)) {
+                settings.set(Settings {
+                    epochs,
+                    ..(*settings).clone()
+                });
+            }
+        })
+    };
+    let on_batch = {
+        let settings = settings.clone();
+        Callback::from(move |event: Event| {
+            if let Some(batch_size) = number_of::<usize>(&event).filter(|b| (1..=1024).contains(b))
+            {
+                settings.set(Settings {
+                    batch_size,
+                    ..(*settings).clone()
+                });
+            }
+        })
+    };
+    let on_share = {
+        let settings = settings.clone();
+        Callback::from(move |event: Event| {
+            if let Some(percent) = number_of::<f64>(&event).filter(|p| (5.0..=50.0).contains(p)) {
+                settings.set(Settings {
+                    validation_share: percent / 100.0,
+                    ..(*settings).clone()
+                });
+            }
+        })
+    };
+    let on_optimizer = {
+        let settings = settings.clone();
+        Callback::from(move |event: Event| {
+            let Some(select) = event.target_dyn_into::<HtmlSelectElement>() else {
+                return;
+            };
+            let optimizer = if select.value() == "adam" {
+                OptimizerKind::Adam
+            } else {
+                OptimizerKind::Adadelta
+            };
+            settings.set(Settings {
+                optimizer,
+                ..(*settings).clone()
+            });
+        })
+    };
+
+    let busy = matches!(*phase, Phase::Training | Phase::Calibrating);
+    let live = live.borrow();
+    let status = match &*phase {
+        Phase::Empty => html! {},
+        Phase::Reading { done, total } => html! {
+            <p data-testid="reference-reading">{ format!("Reading reference images: {done} of {total}…") }</p>
+        },
+        Phase::Ready => html! {},
+        Phase::Training => html! {},
+        Phase::Calibrating => html! {
+            <p data-testid="reference-calibrating">{ "Training done; measuring the baseline on the held-out images…" }</p>
+        },
+        Phase::Done {
+            seconds,
+            stopped_early,
+        } => {
+            let per_epoch = live
+                .epochs
+                .iter()
+                .map(|e| e.train_seconds)
+                .sum::<f64>()
+                / live.epochs.len().max(1) as f64;
+            let last = live.epochs.last();
+            html! {
+                <p class="calm" data-testid="reference-done" data-epochs={live.epochs.len().to_string()}
+                    data-seconds-per-epoch={per_epoch.to_string()}
+                    data-first-validation={live.epochs.first().map(|e| e.validation_loss.to_string()).unwrap_or_default()}
+                    data-last-validation={last.map(|e| e.validation_loss.to_string()).unwrap_or_default()}>
+                    { format!("Model ready{}: {} epochs in {} ({} per epoch){}. It is now the active model: drop images above to check them against it.",
+                        if *stopped_early { " (stopped early)" } else { "" },
+                        live.epochs.len(), view::format_duration(*seconds), view::format_duration(per_epoch),
+                        last.map(|e| format!(", validation loss {:.4}", e.validation_loss)).unwrap_or_default()) }
+                </p>
+            }
+        }
+        Phase::Cancelled => html! {
+            <p data-testid="reference-cancelled">{ "Training cancelled; the active model is unchanged." }</p>
+        },
+        Phase::Failed(error) => html! {
+            <p class="error" data-testid="reference-error" role="status">{ error }</p>
+        },
+    };
+    let summary = set.as_ref().map(|s| {
+        let validation =
+            (s.images.count as f64 * settings.validation_share).round() as usize;
+        html! {
+            <div class="reference-set" data-testid="reference-set" data-images={s.images.count.to_string()}
+                data-failed={s.failed.len().to_string()}>
+                <p>{ format!("{}: {} images usable ({} for training, {} held out for validation and the baseline)",
+                    s.label, s.images.count, s.images.count.saturating_sub(validation), validation) }
+                    if s.skipped > 0 { { format!("; {} more not used (at most {})", s.skipped, training::MAX_REFERENCE_IMAGES) } }
+                    if !s.failed.is_empty() { { format!("; {} could not be used:", s.failed.len()) } }
+                </p>
+                if !s.failed.is_empty() {
+                    <ul class="failed-list">{ for s.failed.iter().take(20).map(|(name, error)| html! { <li>{ format!("{name}: {error}") }</li> }) }
+                        if s.failed.len() > 20 { <li>{ format!("… and {} more", s.failed.len() - 20) }</li> }</ul>
+                }
+            </div>
+        }
+    });
+    let can_start = set
+        .as_ref()
+        .is_some_and(|s| s.images.count >= driftglass_model::reference::MIN_REFERENCE_IMAGES)
+        && !busy
+        && props.backend.is_some();
+    let training_images = set.as_ref().map_or(0, |s| {
+        s.images.count - (s.images.count as f64 * settings.validation_share).round() as usize
+    });
+    let settings_form = set.is_some().then(|| {
+        html! {
+            <div class="train-settings">
+                <label>{ "Epochs " }<input type="number" min="1" max="1000" data-testid="train-epochs"
+                    value={settings.epochs.to_string()} onchange={on_epochs} disabled={busy} /></label>
+                <label>{ "Batch " }<input type="number" min="1" max="1024" data-testid="train-batch"
+                    value={settings.batch_size.to_string()} onchange={on_batch} disabled={busy} /></label>
+                <label>{ "Held out " }<input type="number" min="5" max="50" data-testid="train-share"
+                    value={format!("{:.0}", settings.validation_share * 100.0)} onchange={on_share} disabled={busy} />{ " %" }</label>
+                <label>{ "Optimizer " }<select data-testid="train-optimizer" onchange={on_optimizer} disabled={busy}>
+                    <option value="adadelta" selected={settings.optimizer == OptimizerKind::Adadelta}>{ "Adadelta (as the reference)" }</option>
+                    <option value="adam" selected={settings.optimizer == OptimizerKind::Adam}>{ "Adam" }</option>
+                </select></label>
+                <button onclick={start} disabled={!can_start} data-testid="train-start">{ "Train on these images" }</button>
+                <span class="hint">{ format!("{} epochs × {} training images = {} image passes (the suggestion aims at about {}); Gaussian noise {} on the inputs, clean targets, as the reference. Runs on {}.",
+                    settings.epochs, training_images, settings.epochs * training_images,
+                    driftglass_model::reference::SUGGESTED_IMAGE_PASSES, settings.noise_factor,
+                    props.backend.as_ref().map(|b| b.name.as_str()).unwrap_or("the backend once it has started")) }</span>
+            </div>
+        }
+    });
+    let running = (busy || matches!(*phase, Phase::Done { .. })).then(|| {
+        let info = *step;
+        html! {
+            <div class="training" data-testid="training">
+                if let Some(s) = info {
+                    if busy {
+                        <div class="progress" data-testid="train-progress" data-epoch={s.epoch.to_string()}>
+                            <progress max={(s.epochs * s.batches).to_string()}
+                                value={((s.epoch - 1) * s.batches + s.batch).to_string()} />
+                            <span>{ format!("epoch {} of {}, batch {} of {} · loss {:.4} · {} so far, about {} left{}",
+                                s.epoch, s.epochs, s.batch, s.batches, s.loss,
+                                view::format_duration(s.elapsed_s), view::format_duration(s.eta_s),
+                                if *paused { " · paused" } else { "" }) }</span>
+                            <button onclick={toggle_pause} data-testid="train-pause">{ if *paused { "Resume" } else { "Pause" } }</button>
+                            <button onclick={finish_now} data-testid="train-finish">{ "Stop and keep the model so far" }</button>
+                            <button onclick={cancel} data-testid="train-cancel">{ "Cancel" }</button>
+                        </div>
+                    }
+                } else if busy {
+                    <p>{ "Starting…" }
+                        <button onclick={cancel.clone()} data-testid="train-cancel">{ "Cancel" }</button></p>
+                }
+                <figure class="curve" data-testid="train-curve">
+                    { Html::from_html_unchecked(AttrValue::from(view::loss_curve_svg(
+                        &live.steps,
+                        &live.epochs.iter().map(|e| (e.epoch, e.train_loss, e.validation_loss)).collect::<Vec<_>>(),
+                        info.map(|s| s.epochs).unwrap_or(settings.epochs),
+                    ))) }
+                </figure>
+                if !live.samples.is_empty() {
+                    <div class="samples" data-testid="train-samples" data-count={live.samples.len().to_string()}>
+                        <span class="hint">{ "Held-out images as the network sees them (noisy) and redraws them, after the latest epoch:" }</span>
+                        { for live.samples.iter().map(|(noisy, redrawn)| html! {
+                            <figure><img src={noisy.clone()} alt="noisy input" /><img src={redrawn.clone()} alt="redrawn" /></figure>
+                        }) }
+                    </div>
+                }
+            </div>
+        }
+    });
+
+    html! {
+        <section class="reference" data-testid="reference" data-phase={format!("{:?}", *phase).split([' ', '{', '(']).next().unwrap_or_default().to_string()}
+            data-version={version.to_string()}>
+            <h2>{ "Your own reference images" }</h2>
+            <p class="hint">{ "Train the autoencoder on images like your training data (a folder of PNG, JPEG, …), here in this page. A share is held out to measure the baseline; nothing is uploaded. The trained model then checks new images exactly as the bundled one does." }</p>
+            <label class={classes!("dropzone", "small", dragging.then_some("over"))} data-testid="reference-dropzone"
+                {ondrop} {ondragover} {ondragleave}>
+                <span>{ "Drop a folder of reference images here, or click to choose files." }</span>
+                <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="reference-file-input" disabled={busy} />
+            </label>
+            <label class="folder">{ "Or choose a folder: " }
+                <input type="file" webkitdirectory=true multiple=true onchange={on_pick} data-testid="reference-folder-input" disabled={busy} />
+            </label>
+            { status }
+            { for summary }
+            { for settings_form }
+            { for running }
+        </section>
+    }
+}

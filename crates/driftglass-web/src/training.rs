@@ -1,0 +1,315 @@
+//! The Reference step's browser glue: read the user's reference images, train the autoencoder
+//! on them with the model crate's training loop (pausing between batches so the page stays
+//! live), calibrate the baseline on the held-out images, and seal a model file. The numbers all
+//! come from `driftglass_model`; this module only schedules the work and reports progress.
+
+use std::cell::Cell;
+use std::ops::ControlFlow;
+
+use burn::tensor::Device;
+use driftglass_model::model_file::{self, LoadedModel, TrainingSummary};
+use driftglass_model::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
+use driftglass_model::train::{
+    Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH,
+    train_with_pauses,
+};
+use driftglass_model::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig};
+use js_sys::Promise;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::pipeline::{Source, now_ms, prepare, yield_to_browser};
+
+/// Most reference images taken (MNIST's training set is 60,000); more are reported, not used.
+pub const MAX_REFERENCE_IMAGES: usize = 60_000;
+/// Default images per training step in the page: each CPU step runs on the page's thread, and
+/// 32 keeps a step near a few hundred milliseconds (the reference used 128).
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// The user's reference images, preprocessed exactly as images to be scored are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceSet {
+    /// What was dropped, e.g. "my-scans (folder)".
+    pub label: String,
+    pub images: ImageSet,
+    /// Names of inputs that could not be used, with why.
+    pub failed: Vec<(String, String)>,
+    /// Inputs over [`MAX_REFERENCE_IMAGES`], not used.
+    pub skipped: usize,
+}
+
+/// Read and preprocess reference images, `on_progress(done, total)` after each file.
+pub async fn gather(
+    label: String,
+    sources: Vec<Source>,
+    mut on_progress: impl FnMut(usize, usize),
+) -> ReferenceSet {
+    let config = PreprocessConfig::default();
+    let total = sources.len();
+    let mut pixels = Vec::new();
+    let mut count = 0;
+    let mut failed = Vec::new();
+    let mut skipped = 0;
+    for (done, source) in sources.into_iter().enumerate() {
+        for (name, input) in prepare(source, &config).await {
+            match input {
+                Ok(_) if count >= MAX_REFERENCE_IMAGES => skipped += 1,
+                Ok((image, ..)) => {
+                    pixels.extend_from_slice(&image);
+                    count += 1;
+                }
+                Err(error) => failed.push((name, error)),
+            }
+        }
+        if done % 64 == 63 {
+            on_progress(done + 1, total);
+            yield_to_browser().await;
+        }
+    }
+    on_progress(total, total);
+    ReferenceSet {
+        label,
+        images: ImageSet { pixels, count },
+        failed,
+        skipped,
+    }
+}
+
+/// The choices the Reference step offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerKind,
+    /// `None`: the optimizer's default (Adadelta 1.0, Adam 0.001).
+    pub learning_rate: Option<f64>,
+    pub validation_share: f64,
+    pub noise_factor: f64,
+    pub seed: u64,
+}
+
+impl Settings {
+    /// Defaults for a reference set of `images` images.
+    pub fn for_images(images: usize) -> Self {
+        let validation_share = reference::DEFAULT_VALIDATION_SHARE;
+        let training = images - (images as f64 * validation_share).round() as usize;
+        Settings {
+            epochs: reference::suggested_epochs(training),
+            batch_size: DEFAULT_BATCH_SIZE,
+            optimizer: OptimizerKind::Adadelta,
+            learning_rate: None,
+            validation_share,
+            noise_factor: 0.5,
+            seed: 42,
+        }
+    }
+
+    fn training_config(&self) -> TrainingConfig {
+        TrainingConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            noise_factor: self.noise_factor,
+            seed: self.seed,
+            optimizer: self.optimizer,
+            learning_rate: self.learning_rate.unwrap_or(match self.optimizer {
+                OptimizerKind::Adadelta => 1.0,
+                OptimizerKind::Adam => 0.001,
+            }),
+            loss: LossKind::Bce,
+        }
+    }
+}
+
+/// What the user can do to a running training: pause it, stop it early and keep the model so
+/// far, or cancel it.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub paused: Cell<bool>,
+    pub finish_now: Cell<bool>,
+    pub cancelled: Cell<bool>,
+}
+
+/// Progress reported to the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// A training step finished.
+    Step {
+        epoch: usize,
+        epochs: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+        /// Seconds spent training so far (pauses excluded).
+        elapsed_s: f64,
+        /// Estimated seconds left at the speed so far.
+        eta_s: f64,
+    },
+    /// An epoch finished with its validation loss.
+    Epoch(EpochReport),
+    /// Held-out images as the network saw them (noisy) and redrew them, 784 values each.
+    Samples {
+        noisy: Vec<f32>,
+        reconstructed: Vec<f32>,
+    },
+    /// Training is done; the baseline is being measured on the held-out images.
+    Calibrating,
+}
+
+/// A model made in the page: its file bytes (for download and storage) and the loaded model.
+#[derive(Debug, Clone)]
+pub struct MadeModel {
+    pub bytes: Vec<u8>,
+    pub loaded: LoadedModel,
+    pub stopped_early: bool,
+}
+
+struct PageClock;
+
+impl Clock for PageClock {
+    fn now_seconds(&self) -> f64 {
+        now_ms() / 1000.0
+    }
+}
+
+/// Wait `ms` milliseconds without blocking the page.
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Train on `set`, calibrate on its held-out part and seal a model file. `Ok(None)` when
+/// cancelled. `device_name` is recorded in the file's training summary.
+pub async fn make_model(
+    set: &ReferenceSet,
+    settings: &Settings,
+    device: &Device,
+    device_name: &str,
+    control: &Control,
+    mut on_update: impl FnMut(Update),
+) -> Result<Option<MadeModel>, String> {
+    if set.images.count < MIN_REFERENCE_IMAGES {
+        return Err(format!(
+            "{} usable reference images; at least {MIN_REFERENCE_IMAGES} are needed",
+            set.images.count
+        ));
+    }
+    let started = now_ms();
+    let parts =
+        reference::split(&set.images, settings.validation_share, settings.seed).map_err(|e| e.to_string())?;
+    let architecture = AutoencoderConfig::new();
+    let config = settings.training_config();
+    let total_steps = parts.training.count.div_ceil(config.batch_size.max(1)) * config.epochs;
+    let mut steps_done = 0usize;
+    // Time spent paused is not training time: it is left out of the estimate.
+    let paused_ms = Cell::new(0.0);
+    let pause = || async {
+        yield_to_browser().await;
+        if control.paused.get() {
+            let since = now_ms();
+            while control.paused.get() && !control.finish_now.get() && !control.cancelled.get() {
+                sleep(100).await;
+            }
+            paused_ms.set(paused_ms.get() + now_ms() - since);
+        }
+    };
+    let trained = train_with_pauses(
+        &architecture,
+        &config,
+        &parts.training,
+        &parts.validation,
+        device,
+        &PageClock,
+        |event| {
+            match event {
+                TrainingEvent::Batch {
+                    epoch,
+                    batch,
+                    batches,
+                    loss,
+                } => {
+                    steps_done += 1;
+                    let elapsed_s = (now_ms() - started - paused_ms.get()) / 1000.0;
+                    let eta_s = elapsed_s / steps_done as f64
+                        * total_steps.saturating_sub(steps_done) as f64;
+                    on_update(Update::Step {
+                        epoch,
+                        epochs: config.epochs,
+                        batch,
+                        batches,
+                        loss,
+                        elapsed_s,
+                        eta_s,
+                    });
+                }
+                TrainingEvent::Epoch(report) => on_update(Update::Epoch(report)),
+                TrainingEvent::Samples {
+                    noisy,
+                    reconstructed,
+                } => on_update(Update::Samples {
+                    noisy,
+                    reconstructed,
+                }),
+            }
+            if control.finish_now.get() || control.cancelled.get() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+        pause,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if control.cancelled.get() {
+        return Ok(None);
+    }
+
+    on_update(Update::Calibrating);
+    let mut reconstructions = Vec::with_capacity(parts.validation.count);
+    for start in (0..parts.validation.count).step_by(VALIDATION_BATCH) {
+        let count = VALIDATION_BATCH.min(parts.validation.count - start);
+        let part = ImageSet::from_images((start..start + count).map(|i| parts.validation.image(i)));
+        reconstructions.extend(
+            driftglass_model::reconstruct(&trained.model, &part, device, count, |_| {})
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        yield_to_browser().await;
+        if control.cancelled.get() {
+            return Ok(None);
+        }
+    }
+    let dataset = format!("{}, held out", set.label);
+    let (baseline, latent) =
+        reference::calibration(&dataset, &reconstructions).map_err(|e| e.to_string())?;
+    let bytes = reference::seal(
+        &trained.model,
+        Calibrated {
+            created_by: format!("driftglass-web {}", driftglass_model::VERSION),
+            architecture: &architecture,
+            preprocess: PreprocessConfig::default(),
+            baseline: &baseline,
+            latent: &latent,
+            training: Some(TrainingSummary {
+                config,
+                training_data: format!("{} ({} images)", set.label, parts.training.count),
+                training_images: parts.training.count,
+                validation_images: parts.validation.count,
+                history: trained.history,
+                total_seconds: (now_ms() - started) / 1000.0,
+                device: device_name.to_string(),
+            }),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    // Decoded from its own bytes, so the page scores with exactly what a reload would give.
+    let loaded = model_file::decode(&bytes, &Device::flex()).map_err(|e| e.to_string())?;
+    Ok(Some(MadeModel {
+        bytes,
+        loaded,
+        stopped_early: trained.stopped_early,
+    }))
+}
