@@ -182,6 +182,45 @@ impl Autoencoder {
         .collect()
     }
 
+    /// A copy of this network on the host CPU (`Device::flex()`), read from its device
+    /// asynchronously: model files are written from host weights, and WebGPU cannot be read
+    /// synchronously.
+    pub async fn to_host(&self) -> Result<Autoencoder, crate::score::ScoreError> {
+        let host = Device::flex();
+        let mut read = Vec::new();
+        for (weight, bias) in self.conv_parameters() {
+            let shape = weight.dims();
+            let weight = crate::score::read_vec(weight).await?;
+            let bias = match bias {
+                Some(bias) => Some(crate::score::read_vec(bias).await?),
+                None => None,
+            };
+            read.push((shape, weight, bias));
+        }
+        let [filters, channels, kernel, _] = read[0].0;
+        let mut copy = AutoencoderConfig::new()
+            .with_channels(channels)
+            .with_filters(filters)
+            .with_kernel(kernel)
+            .init(&host);
+        let convs = [
+            &mut copy.encode_conv1,
+            &mut copy.encode_conv2,
+            &mut copy.decode_conv1,
+            &mut copy.decode_conv2,
+            &mut copy.decode_output,
+        ];
+        for (conv, (shape, weight, bias)) in convs.into_iter().zip(read) {
+            conv.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(weight, shape), &host));
+            conv.bias = bias.map(|bias| {
+                let len = bias.len();
+                Param::from_tensor(Tensor::from_data(TensorData::new(bias, [len]), &host))
+            });
+        }
+        Ok(copy)
+    }
+
     /// Reconstruct and also return the bottleneck code (for latent statistics).
     pub fn forward_with_code(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let code = self.encode(images); // [batch, 32, 7, 7]
@@ -193,6 +232,23 @@ impl Autoencoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_copy_reconstructs_identically() {
+        let device = Device::flex();
+        let model = AutoencoderConfig::new().init_seeded(&device, 3);
+        let copy = pollster::block_on(model.to_host()).unwrap_or_else(|e| panic!("{e}"));
+        let images = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..2 * 784).map(|i| (i % 7) as f32 / 7.0).collect(),
+                [2, 1, 28, 28],
+            ),
+            &device,
+        );
+        let a = model.forward(images.clone()).into_data();
+        let b = copy.forward(images).into_data();
+        assert_eq!(a, b);
+    }
 
     #[test]
     fn shapes_follow_the_reference() {

@@ -15,10 +15,10 @@ use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
-use crate::{export, storage};
 use crate::input::{self, Dropped};
 use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
 use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
+use crate::{export, storage};
 
 /// Default alert threshold on the loss ratio: +10 %. Batches of clean MNIST digits stay within
 /// a few percent of the baseline; noise, letters and clothes go far beyond it.
@@ -457,7 +457,12 @@ pub fn app() -> Html {
         Callback::from(move |made: Rc<crate::training::MadeModel>| {
             let label = format!(
                 "trained in this page on {}",
-                made.loaded.header.training.as_ref().map(|t| t.training_data.as_str()).unwrap_or("your images")
+                made.loaded
+                    .header
+                    .training
+                    .as_ref()
+                    .map(|t| t.training_data.as_str())
+                    .unwrap_or("your images")
             );
             set_model.emit((
                 ActiveModel {
@@ -484,7 +489,9 @@ pub fn app() -> Html {
                 spawn_local(async move {
                     let name = file.name();
                     match load_model_file(file).await {
-                        Ok(active) => set_model.emit((active, format!("Loaded the model file {name}."))),
+                        Ok(active) => {
+                            set_model.emit((active, format!("Loaded the model file {name}.")))
+                        }
                         Err(error) => message.set(Some(format!("{name}: {error}"))),
                     }
                 });
@@ -795,8 +802,8 @@ pub struct ActiveModel {
 
 impl ActiveModel {
     fn from_bytes(label: String, origin: Origin, bytes: Vec<u8>) -> Result<Self, String> {
-        let loaded = model_file::decode(&bytes, &burn::tensor::Device::flex())
-            .map_err(|e| e.to_string())?;
+        let loaded =
+            model_file::decode(&bytes, &burn::tensor::Device::flex()).map_err(|e| e.to_string())?;
         Ok(ActiveModel {
             label,
             origin,
@@ -807,7 +814,10 @@ impl ActiveModel {
 
     /// Download name, e.g. `driftglass-model-1a2b3c4d.dgm`.
     fn file_name(&self) -> String {
-        format!("driftglass-model-{}.dgm", &self.loaded.sha256[..8.min(self.loaded.sha256.len())])
+        format!(
+            "driftglass-model-{}.dgm",
+            &self.loaded.sha256[..8.min(self.loaded.sha256.len())]
+        )
     }
 }
 

@@ -63,9 +63,9 @@ fn set_label(sources: &[Source]) -> String {
     sources
         .iter()
         .find_map(|source| match source {
-            Source::File { name, .. } | Source::Entry { name, .. } => name
-                .split_once('/')
-                .map(|(folder, _)| folder.to_string()),
+            Source::File { name, .. } | Source::Entry { name, .. } => {
+                name.split_once('/').map(|(folder, _)| folder.to_string())
+            }
             _ => None,
         })
         .unwrap_or_else(|| "your reference images".into())
@@ -362,11 +362,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
             seconds,
             stopped_early,
         } => {
-            let per_epoch = live
-                .epochs
-                .iter()
-                .map(|e| e.train_seconds)
-                .sum::<f64>()
+            let per_epoch = live.epochs.iter().map(|e| e.train_seconds).sum::<f64>()
                 / live.epochs.len().max(1) as f64;
             let last = live.epochs.last();
             html! {

@@ -197,8 +197,8 @@ pub async fn make_model(
         ));
     }
     let started = now_ms();
-    let parts =
-        reference::split(&set.images, settings.validation_share, settings.seed).map_err(|e| e.to_string())?;
+    let parts = reference::split(&set.images, settings.validation_share, settings.seed)
+        .map_err(|e| e.to_string())?;
     let architecture = AutoencoderConfig::new();
     let config = settings.training_config();
     let total_steps = parts.training.count.div_ceil(config.batch_size.max(1)) * config.epochs;
@@ -285,8 +285,10 @@ pub async fn make_model(
     let dataset = format!("{}, held out", set.label);
     let (baseline, latent) =
         reference::calibration(&dataset, &reconstructions).map_err(|e| e.to_string())?;
+    // Written from a host copy: WebGPU tensors cannot be read synchronously.
+    let host_model = trained.model.to_host().await.map_err(|e| e.to_string())?;
     let bytes = reference::seal(
-        &trained.model,
+        &host_model,
         Calibrated {
             created_by: format!("driftglass-web {}", driftglass_model::VERSION),
             architecture: &architecture,

@@ -369,7 +369,11 @@ pub const CURVE_MAX_STEPS: usize = 600;
 /// The live training curve: every step's training loss (thin line), and after each epoch the
 /// epoch's mean training loss and its validation loss (dots joined by lines).
 /// `epochs` holds `(epoch, train_loss, validation_loss)`; `total_epochs` fixes the x axis.
-pub fn loss_curve_svg(steps: &[CurvePoint], epochs: &[(usize, f64, f64)], total_epochs: usize) -> String {
+pub fn loss_curve_svg(
+    steps: &[CurvePoint],
+    epochs: &[(usize, f64, f64)],
+    total_epochs: usize,
+) -> String {
     const W: f64 = 640.0;
     const H: f64 = 220.0;
     const LEFT: f64 = 56.0;
@@ -643,7 +647,12 @@ mod tests {
                 loss: 0.3 - i as f64 * 0.004,
             })
             .collect();
-        let epochs = [(1, 0.27, 0.25), (2, 0.22, 0.21), (3, 0.2, 0.19), (4, 0.18, 0.18)];
+        let epochs = [
+            (1, 0.27, 0.25),
+            (2, 0.22, 0.21),
+            (3, 0.2, 0.19),
+            (4, 0.18, 0.18),
+        ];
         let svg = loss_curve_svg(&steps, &epochs, 10);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches(r#"<circle class="train""#).count(), 4);
@@ -652,11 +661,20 @@ mod tests {
         assert!(svg.contains(r#"data-steps="40""#) && svg.contains(r#"data-epochs="4""#));
         // Thinned, never empty, for long runs; empty input still draws axes.
         let long: Vec<CurvePoint> = (0..10_000)
-            .map(|i| CurvePoint { at_epoch: i as f64 / 1000.0, loss: 0.1 })
+            .map(|i| CurvePoint {
+                at_epoch: i as f64 / 1000.0,
+                loss: 0.1,
+            })
             .collect();
         let thinned = loss_curve_svg(&long, &[], 10);
-        let points = thinned.split(r#"points=""#).nth(1).map(|p| p.split('"').next().unwrap_or("").split(' ').count());
-        assert!(points.is_some_and(|n| n <= CURVE_MAX_STEPS && n > 100), "{points:?}");
+        let points = thinned
+            .split(r#"points=""#)
+            .nth(1)
+            .map(|p| p.split('"').next().unwrap_or("").split(' ').count());
+        assert!(
+            points.is_some_and(|n| n <= CURVE_MAX_STEPS && n > 100),
+            "{points:?}"
+        );
         assert!(loss_curve_svg(&[], &[], 0).contains("epoch"));
     }
 

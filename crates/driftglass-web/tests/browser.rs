@@ -165,3 +165,95 @@ async fn webgpu_scores_like_the_cpu_when_the_browser_has_an_adapter() {
     }
     assert_eq!(on_gpu.report.batch.failed, 1);
 }
+
+/// The Reference step on a backend: 64 real digits (51 to train, 13 held out), a few epochs,
+/// through the page's own training glue. Validation loss falls, and the sealed model file
+/// reloads to exactly the per-image losses its baseline was measured with.
+async fn train_on_digits(device: &Device, epochs: usize) -> Vec<f64> {
+    use driftglass_model::reference;
+    use driftglass_web::training::{self, Control, ReferenceSet, Settings, Update};
+
+    let images = driftglass_model::idx::parse_images(DIGITS_64.to_vec())
+        .unwrap_or_else(|e| panic!("fixture: {e}"));
+    let set = ReferenceSet {
+        label: "digits".into(),
+        images,
+        failed: Vec::new(),
+        skipped: 0,
+    };
+    let settings = Settings {
+        epochs,
+        batch_size: 16,
+        ..Settings::for_images(set.images.count)
+    };
+    let mut validation = Vec::new();
+    let mut samples = 0;
+    let made =
+        training::make_model(
+            &set,
+            &settings,
+            device,
+            "test",
+            &Control::default(),
+            |u| match u {
+                Update::Epoch(report) => validation.push(report.validation_loss),
+                Update::Samples {
+                    noisy,
+                    reconstructed,
+                } => {
+                    assert_eq!(noisy.len(), reconstructed.len());
+                    samples += 1;
+                }
+                _ => {}
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("training: {e}"))
+        .unwrap_or_else(|| panic!("training was not cancelled"));
+    assert_eq!(samples, epochs);
+    assert!(
+        validation.last() < validation.first(),
+        "validation loss did not fall: {validation:?}"
+    );
+
+    // Reload the file on the same device: the held-out images score exactly as the baseline
+    // stored in it.
+    let reloaded =
+        model_file::decode(&made.bytes, &Device::flex()).unwrap_or_else(|e| panic!("reload: {e}"));
+    let held_out = reference::split(&set.images, settings.validation_share, settings.seed)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .validation;
+    let network = burn::module::Module::to_device(reloaded.model.clone(), device);
+    let scores = driftglass_model::reconstruct(&network, &held_out, device, 64, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("scoring: {e}"));
+    let mut losses: Vec<f32> = scores.iter().map(|r| r.bce).collect();
+    losses.sort_by(f32::total_cmp);
+    assert_eq!(
+        losses,
+        reloaded.baseline.sorted(),
+        "reloaded model scores differently"
+    );
+    assert_eq!(reloaded.sha256, made.loaded.sha256);
+    validation
+}
+
+#[wasm_bindgen_test]
+async fn training_in_the_page_lowers_validation_loss_and_reloads_identically_on_the_cpu() {
+    let validation = train_on_digits(&Device::flex(), 3).await;
+    web_sys::console::log_1(&format!("CPU validation losses {validation:?}").into());
+}
+
+#[wasm_bindgen_test]
+async fn training_in_the_page_works_on_webgpu_too() {
+    let gpu = backend::init(Preference::Auto).await;
+    if option_env!("DRIFTGLASS_EXPECT_WEBGPU") == Some("1") {
+        assert!(gpu.is_gpu, "WebGPU was expected: {}", gpu.detail);
+    }
+    if !gpu.is_gpu {
+        web_sys::console::log_1(&format!("no WebGPU here ({}); skipped", gpu.detail).into());
+        return;
+    }
+    let validation = train_on_digits(&gpu.device, 2).await;
+    web_sys::console::log_1(&format!("WebGPU validation losses {validation:?}").into());
+}
