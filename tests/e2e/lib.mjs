@@ -40,6 +40,8 @@ export function launch(profile, extraArgs = []) {
 
 // A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
 export async function dropPaths(page, paths, zone = '[data-testid=dropzone]') {
+  // Viewport coordinates: the zone must be on screen.
+  await page.locator(zone).scrollIntoViewIfNeeded();
   const box = await page.locator(zone).boundingBox();
   const x = box.x + box.width / 2;
   const y = box.y + box.height / 2;

@@ -9,6 +9,10 @@
 //  - pastes an image from the clipboard;
 //  - clicks demo sets and checks the ratio shown against the CLI on the same IDX file
 //    (all four on the CPU path; WebGPU here is emulated on the CPU, so only one there);
+//  - the Reference step: drops 200 MNIST training digits as reference images, pauses and cancels
+//    a training run, trains 1 epoch, checks a drop against the new model, downloads the model
+//    and scores the same files with the CLI (same numbers), loads a CLI-trained model file
+//    (same numbers as the CLI), keeps a model in the browser's storage across a reload;
 //  - records every request: anything but the app's own static files fails the test;
 //  - saves full-page screenshots to tests/artifacts/.
 //
@@ -18,16 +22,18 @@ import { readFile, readdir, mkdir, rm, mkdtemp, cp, truncate, writeFile } from '
 import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, basename } from 'node:path';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 
 const [dist, cli, fixtures] = process.argv.slice(2).map((p) => resolve(p));
 const artifacts = resolve(fixtures, '../artifacts');
 const DEMOS = ['mnist', 'noisy', 'letters', 'fashion'];
 
 // `driftglass score --json`, images keyed by base name ("digit-0.png", "letters.idx#3").
-function cliScores(inputs) {
+function cliScores(inputs, model) {
   let stdout;
   try {
-    stdout = execFileSync(cli, ['score', '--json', ...inputs], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const args = ['score', '--json', ...(model ? ['--model', model] : []), ...inputs];
+    stdout = execFileSync(cli, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   } catch (error) {
     stdout = error.stdout; // exit status 3: some files failed, the report is still printed
   }
@@ -224,7 +230,10 @@ async function runPath(label, extraArgs, demos, port, expected) {
     line.push(`exports: JSON (${json.images.length} images, verdict ${json.batch.tests?.verdict}), CSV (${rows.length - 1} rows), 2 SVG, 2 PNG (${saved.HistogramPng.length} and ${saved.TimelinePng.length} bytes)`);
   }
 
-  // 6. Nothing but the app's own files was requested.
+  // 6. The Reference step (a model of your own images), then drift checks against it.
+  await referenceStep(page, label, line);
+
+  // Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
   // 7. A panic in wasm: the page shows a readable error with a reload link, and logs it.
   if (label === 'cpu') {
@@ -250,6 +259,109 @@ async function runPath(label, extraArgs, demos, port, expected) {
   await rm(profile, { recursive: true, force: true });
 }
 
+const modelOrigin = (page) => page.locator('[data-testid=model]').getAttribute('data-origin');
+const waitForOrigin = (page, origin) => page.waitForFunction((o) => document.querySelector('[data-testid=model]')?.dataset.origin === o, origin, { timeout: 60_000 });
+
+async function trainReference(page, epochs) {
+  await page.fill('[data-testid=train-epochs]', String(epochs));
+  await page.locator('[data-testid=train-epochs]').dispatchEvent('change');
+  await page.click('[data-testid=train-start]');
+}
+
+async function referenceStep(page, label, line) {
+  const drop100 = join(fixtures, 'drop-100');
+  await dropPaths(page, [referenceDir], '[data-testid=reference-dropzone]');
+  const set = page.locator('[data-testid=reference-set]');
+  await set.waitFor({ timeout: 120_000 });
+  check(await set.getAttribute('data-images') === '200', `${label}: reference set holds ${await set.getAttribute('data-images')} images`);
+  const suggested = Number(await page.locator('[data-testid=train-epochs]').inputValue());
+  check(suggested >= 10, `${label}: suggested epochs ${suggested}`);
+
+  if (label === 'cpu') {
+    // Pause: nothing moves while paused; Cancel: the active model stays.
+    await trainReference(page, 20);
+    const progress = page.locator('[data-testid=train-progress]');
+    await progress.waitFor({ timeout: 60_000 });
+    await page.click('[data-testid=train-pause]');
+    await page.waitForTimeout(600);
+    const at = await progress.locator('progress').getAttribute('value');
+    await page.waitForTimeout(1500);
+    const still = await progress.locator('progress').getAttribute('value');
+    check(at === still, `${label}: training moved while paused (${at} → ${still})`);
+    await page.click('[data-testid=train-pause]');
+    await page.waitForFunction((v) => document.querySelector('[data-testid=train-progress] progress')?.getAttribute('value') !== v, still, { timeout: 60_000 });
+    await page.click('[data-testid=train-cancel]');
+    await page.locator('[data-testid=reference-cancelled]').waitFor({ timeout: 60_000 });
+    check(await modelOrigin(page) === 'Bundled', `${label}: cancelling changed the model`);
+    line.push(`reference: paused at step ${at} (still ${still} 1.5 s later), resumed, cancelled`);
+  }
+
+  // Train 1 epoch; the model becomes the active one.
+  const t = Date.now();
+  await trainReference(page, 1);
+  const done = page.locator('[data-testid=reference-done]');
+  await done.waitFor({ timeout: 600_000 }).catch(async (error) => {
+    const section = page.locator('[data-testid=reference]');
+    console.log(`  ${label}: the Reference step is in phase ${await section.getAttribute('data-phase')}: ${(await section.textContent()).slice(0, 600)}`);
+    await page.screenshot({ path: join(artifacts, `reference-${label}-failed.png`), fullPage: true });
+    throw error;
+  });
+  const perEpoch = Number(await done.getAttribute('data-seconds-per-epoch'));
+  const validation = Number(await done.getAttribute('data-last-validation'));
+  check(await modelOrigin(page) === 'Trained', `${label}: trained model is not active`);
+  check(Number.isFinite(validation) && validation > 0, `${label}: validation loss ${validation}`);
+  check(await page.locator('[data-testid=train-curve] circle.validation').count() === 1, `${label}: curve has no validation point`);
+  check(await page.locator('[data-testid=train-samples] img').count() === 16, `${label}: no sample reconstructions`);
+  line.push(`reference: 200 PNGs (160 train, 40 held out), 1 epoch in ${perEpoch.toFixed(2)} s training (${Date.now() - t} ms with calibration), validation loss ${validation.toFixed(4)}`);
+
+  // Candidates against the trained model: the verdict appears.
+  let run = await runId(page);
+  await page.click('[data-testid=demo-letters]');
+  await waitForBatch(page, run, 200);
+  const letters = await shown(page);
+  check(letters.verdict?.verdict, `${label}: no verdict against the trained model`);
+  line.push(`letters against it: ratio ${(100 * (letters.ratio - 1)).toFixed(1)} %, verdict ${letters.verdict?.verdict}`);
+  if (label !== 'cpu') return;
+
+  // The browser's model file scores in the CLI exactly as in the page.
+  run = await runId(page);
+  await dropPaths(page, [drop100]);
+  await waitForBatch(page, run, 100);
+  const inPage = await shown(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=model-download]')]);
+  const browserModel = join(scratch, 'browser-trained.dgm');
+  await download.saveAs(browserModel);
+  const inCli = cliScores([drop100], browserModel);
+  compare('browser-trained model in the CLI', inPage, inCli);
+  check(inCli.report.model.created_by.startsWith('driftglass-web'), `CLI report of the browser's model: made by ${inCli.report.model.created_by}`);
+  line.push(`browser-trained model (${(await readFile(browserModel)).length} bytes) scores the same 100 files in the CLI`);
+
+  // A CLI-trained model file loads in the page and gives the CLI's numbers.
+  await page.setInputFiles('[data-testid=model-file-input]', cliModel);
+  await waitForOrigin(page, 'File');
+  const sha = createHash('sha256').update(await readFile(cliModel)).digest('hex');
+  check(await page.locator('[data-testid=model]').getAttribute('data-sha256') === sha, `${label}: loaded model's SHA-256 differs from the file's`);
+  run = await runId(page);
+  await dropPaths(page, [drop100]);
+  await waitForBatch(page, run, 100);
+  compare('CLI-trained model in the browser', await shown(page), cliScores([drop100], cliModel));
+  line.push('CLI-trained model loads in the page and scores the same 100 files as the CLI');
+
+  // Kept in this browser only when asked: survives a reload, and can be forgotten.
+  check(await page.evaluate(() => localStorage.length) === 0, `${label}: something was stored without consent`);
+  await page.check('[data-testid=model-keep]');
+  await page.locator('[data-testid=notice]').filter({ hasText: 'kept' }).waitFor({ timeout: 10_000 });
+  await page.reload();
+  await waitForOrigin(page, 'Stored');
+  check(await page.locator('[data-testid=model]').getAttribute('data-sha256') === sha, `${label}: stored model changed on reload`);
+  await page.uncheck('[data-testid=model-keep]');
+  check(await page.evaluate(() => localStorage.length) === 0, `${label}: forgetting left something stored`);
+  await page.reload();
+  await waitForOrigin(page, 'Bundled');
+  await page.locator('[data-testid=backend]').filter({ hasNotText: 'starting' }).waitFor({ timeout: 120_000 });
+  line.push('kept in browser storage across a reload, then forgotten');
+}
+
 // The built page: a strict Content-Security-Policy, and no inline script for it to allow.
 {
   const html = await readFile(join(dist, 'index.html'), 'utf8');
@@ -273,6 +385,14 @@ const expected = {
   paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),
   demos: Object.fromEntries(DEMOS.map((d) => [d, cliScores([join(dist, 'demo', `${d}.idx`)])])),
 };
+// Reference images for the Reference step (MNIST *training* digits; the checks use test digits)
+// and a small model trained by the CLI, for loading into the page.
+const scratch = await mkdtemp(join(tmpdir(), 'driftglass-e2e-'));
+const data = process.env.DRIFTGLASS_DATA ?? resolve(fixtures, '../../../shared/data');
+const referenceDir = join(scratch, 'my-digits');
+execFileSync(cli, ['export-pngs', '--data', data, '--set', 'train', '--count', '200', '-o', referenceDir], { stdio: 'inherit' });
+const cliModel = join(scratch, 'cli-trained.dgm');
+execFileSync(cli, ['train', '--data', data, '--limit', '512', '--epochs', '1', '--batch-size', '64', '-o', cliModel], { stdio: 'inherit' });
 const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);

@@ -603,10 +603,14 @@ pub fn app() -> Html {
                 </label>
                 <span class="demos">{ "Demo sets (200 images each): " }{ demos }</span>
             </div>
+            // The panel keeps its own state: it sits at a fixed place among <main>'s children
+            // (everything that comes and goes is inside the <div> after it), so yew never
+            // re-creates it when results appear or disappear.
+            <crate::reference_panel::ReferencePanel backend={(*backend).clone()} on_model={on_trained} />
+            <div class="results">
             if let Some(text) = &*notice {
                 <p class="notice" data-testid="notice" role="status">{ text }</p>
             }
-            <crate::reference_panel::ReferencePanel backend={(*backend).clone()} on_model={on_trained} />
             if let Some(p) = &*progress {
                 <div class="progress" data-testid="progress" aria-live="polite">
                     <progress max={p.total.to_string()} value={p.done.to_string()} />
@@ -653,6 +657,7 @@ pub fn app() -> Html {
             if hidden > 0 {
                 <button class="more" onclick={show_more} data-testid="show-more">{ format!("Show more ({hidden} not shown)") }</button>
             }
+            </div>
             <details class="how" open=true>
                 <summary>{ "How it works" }</summary>
                 <p>{ "A small neural network (a convolutional autoencoder) learned to redraw 60,000 handwritten digits. \
