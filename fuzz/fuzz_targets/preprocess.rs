@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for polarity in [Polarity::AsIs, Polarity::Invert, Polarity::Auto] {
-        if let Ok(image) = preprocess_bytes(data, &PreprocessConfig { polarity }) {
+        if let Ok(image) = preprocess_bytes(data, &PreprocessConfig { polarity, ..PreprocessConfig::default() }) {
             assert_eq!(image.pixels.len(), driftglass_model::IMAGE_PIXELS);
             assert!(image.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
         }

@@ -142,7 +142,10 @@ pub fn render_all(dir: &Path, max_fonts: Option<usize>) -> Result<(ImageSet, Vec
     if images.is_empty() {
         bail!("no font in {} could draw the letters A–J", dir.display());
     }
-    let set = ImageSet::from_images(images.iter().map(|i| i.as_slice()));
+    let set = ImageSet::from_images(
+        driftglass_model::IMAGE_SIDE,
+        images.iter().map(|i| i.as_slice()),
+    );
     Ok((set, labels, fonts_used))
 }
 

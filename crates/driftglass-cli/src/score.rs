@@ -12,7 +12,7 @@ use driftglass_model::report::{
     idx_inputs, image_reports, prepare_image, to_csv,
 };
 use driftglass_model::stats::DEFAULT_ALPHA;
-use driftglass_model::{IMAGE_PIXELS, ImageSet, PreprocessConfig, SCORE_BATCH};
+use driftglass_model::{ImageSet, PreprocessConfig, SCORE_BATCH};
 
 use crate::progress;
 
@@ -131,7 +131,7 @@ fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
         if is_idx(file) {
             match driftglass_model::idx::read_images(file) {
                 Ok(set) => prepared.extend(
-                    idx_inputs(&name, &set)
+                    idx_inputs(&name, &set, config.side)
                         .into_iter()
                         .map(|(name, result)| Prepared { name, result }),
                 ),
@@ -164,7 +164,9 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 pub fn run(args: ScoreArgs) -> Result<u8> {
     let device = Device::flex();
     let loaded = load_model(args.model.as_deref(), &device)?;
+    // The model's own preprocessing (its input side), with the polarity asked for.
     let config = PreprocessConfig {
+        side: loaded.header.preprocess.side,
         polarity: match args.polarity {
             PolarityArg::AsIs => Polarity::AsIs,
             PolarityArg::Invert => Polarity::Invert,
@@ -183,8 +185,11 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         .iter()
         .filter_map(|p| p.result.as_ref().ok())
         .collect();
-    let set = ImageSet::from_images(good.iter().map(|(pixels, ..)| pixels.as_slice()));
-    debug_assert_eq!(set.pixels.len(), set.count * IMAGE_PIXELS);
+    let set = ImageSet::from_images(
+        config.side,
+        good.iter().map(|(pixels, ..)| pixels.as_slice()),
+    );
+    debug_assert_eq!(set.pixels.len(), set.count * set.image_len());
     let bar = progress::bar(set.count as u64, "scoring", "images");
     let reconstructions = pollster::block_on(driftglass_model::reconstruct(
         &loaded.model,

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::IMAGE_PIXELS;
+use crate::model::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -88,39 +88,74 @@ pub enum IdxError {
     },
 }
 
-/// A set of 28×28 gray images, pixels scaled to [0, 1].
+/// A set of square gray images (28×28 unless a model takes larger inputs), pixels scaled to
+/// [0, 1].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSet {
-    /// `count · 784` values in [0, 1], image after image, row-major.
+    /// `count · side²` values in [0, 1], image after image, row-major.
     pub pixels: Vec<f32>,
     /// Number of images.
     pub count: usize,
+    /// Side of each image in pixels (28 for MNIST and every IDX file read here).
+    pub side: usize,
 }
 
 impl ImageSet {
+    /// A set of 28×28 images.
+    pub fn new(pixels: Vec<f32>, count: usize) -> ImageSet {
+        ImageSet {
+            pixels,
+            count,
+            side: IMAGE_SIDE,
+        }
+    }
+
+    /// Values per image (`side²`).
+    pub fn image_len(&self) -> usize {
+        self.side * self.side
+    }
+
     /// Pixels of image `index`.
     pub fn image(&self, index: usize) -> &[f32] {
-        &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
+        let len = self.image_len();
+        &self.pixels[index * len..(index + 1) * len]
     }
 
     /// The first `count` images (or all if fewer).
     pub fn take(&self, count: usize) -> ImageSet {
         let count = count.min(self.count);
         ImageSet {
-            pixels: self.pixels[..count * IMAGE_PIXELS].to_vec(),
+            pixels: self.pixels[..count * self.image_len()].to_vec(),
             count,
+            side: self.side,
         }
     }
 
-    /// Build a set from single images.
-    pub fn from_images<'a>(images: impl IntoIterator<Item = &'a [f32]>) -> ImageSet {
+    /// Images `start..start + count` (clamped to the set).
+    pub fn range(&self, start: usize, count: usize) -> ImageSet {
+        let start = start.min(self.count);
+        let count = count.min(self.count - start);
+        let len = self.image_len();
+        ImageSet {
+            pixels: self.pixels[start * len..(start + count) * len].to_vec(),
+            count,
+            side: self.side,
+        }
+    }
+
+    /// Build a set of `side`×`side` images from single images (`side²` values each).
+    pub fn from_images<'a>(side: usize, images: impl IntoIterator<Item = &'a [f32]>) -> ImageSet {
         let mut pixels = Vec::new();
         let mut count = 0;
         for image in images {
             pixels.extend_from_slice(image);
             count += 1;
         }
-        ImageSet { pixels, count }
+        ImageSet {
+            pixels,
+            count,
+            side,
+        }
     }
 }
 
@@ -212,6 +247,7 @@ fn parse_images_raw(data: &[u8]) -> Result<ImageSet, IdxError> {
     let pixels = data[16..].iter().map(|b| *b as f32 / 255.0).collect();
     Ok(ImageSet {
         pixels,
+        side: IMAGE_SIDE,
         count: count as usize,
     })
 }
@@ -341,7 +377,7 @@ mod tests {
         let mut pixels = vec![0.0; 2 * IMAGE_PIXELS];
         pixels[5] = 1.0;
         pixels[IMAGE_PIXELS + 700] = 128.0 / 255.0;
-        ImageSet { pixels, count: 2 }
+        ImageSet::new(pixels, 2)
     }
 
     #[test]

@@ -368,6 +368,17 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
     } = split(bytes)?;
     let config = AutoencoderConfig::from(header.architecture);
     config.validate().map_err(ModelFileError::Header)?;
+    // Images are preprocessed to the side the network was trained on, in gray.
+    if header.preprocess.side != config.side || config.channels != 1 {
+        return Err(ModelFileError::Header(format!(
+            "the network takes {}-channel {}×{} images but preprocessing makes gray {}×{} ones",
+            config.channels,
+            config.side,
+            config.side,
+            header.preprocess.side,
+            header.preprocess.side
+        )));
+    }
     // The network is allocated before its weights are checked: refuse an architecture whose
     // parameters (4 bytes each) could not fit in the weights section, so a hostile header
     // cannot make us allocate gigabytes.
@@ -459,10 +470,7 @@ mod tests {
             (LATENT_DIMS + 1) as f32 / 100.0
         );
         assert_eq!(loaded.header.created_by, "test");
-        let mut images = ImageSet {
-            pixels: vec![0.0; 2 * 784],
-            count: 2,
-        };
+        let mut images = ImageSet::new(vec![0.0; 2 * 784], 2);
         images.pixels[100] = 1.0;
         let a = pollster::block_on(crate::reconstruct(&model, &images, &device, 8, |_| {}));
         let b = pollster::block_on(crate::reconstruct(

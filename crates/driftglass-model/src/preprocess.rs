@@ -28,7 +28,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::model::IMAGE_SIDE;
 
 /// Largest file accepted, in bytes (32 MiB).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -56,10 +56,37 @@ pub enum Polarity {
 }
 
 /// Settings of the preprocessing pipeline, stored in every model file and report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessConfig {
     /// Polarity handling (step 5).
     pub polarity: Polarity,
+    /// Side of the square gray image the model takes (step 7); 28 unless a model was trained
+    /// on larger inputs. Files written before this field existed are 28.
+    #[serde(default = "default_side")]
+    pub side: usize,
+}
+
+fn default_side() -> usize {
+    IMAGE_SIDE
+}
+
+impl Default for PreprocessConfig {
+    fn default() -> Self {
+        PreprocessConfig {
+            polarity: Polarity::default(),
+            side: IMAGE_SIDE,
+        }
+    }
+}
+
+impl PreprocessConfig {
+    /// The default pipeline for `side`×`side` inputs.
+    pub fn with_side(side: usize) -> Self {
+        PreprocessConfig {
+            side,
+            ..PreprocessConfig::default()
+        }
+    }
 }
 
 /// Why a file could not be turned into a model input.
@@ -86,7 +113,7 @@ pub enum PreprocessError {
 /// A decoded, preprocessed image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocessed {
-    /// 784 values in [0, 1], row-major.
+    /// `side`² values in [0, 1], row-major (784 for the default 28×28).
     pub pixels: Vec<f32>,
     /// Width of the decoded source image.
     pub source_width: u32,
@@ -309,7 +336,8 @@ fn too_many_pixels_from_header(bytes: &[u8], format: ImageFormat) -> PreprocessE
     }
 }
 
-/// Steps 3 to 7 on a decoded image. Returns the 784 values and whether they were inverted.
+/// Steps 3 to 7 on a decoded image. Returns the `side`² values (784 by default) and whether
+/// they were inverted.
 pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec<f32>, bool) {
     let (width, height) = (image.width() as usize, image.height() as usize);
     let gray = to_gray_on_black(image);
@@ -323,8 +351,8 @@ pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec
     } else {
         gray
     };
-    let pixels = pad_and_resize(&gray, width, height, IMAGE_SIDE);
-    debug_assert_eq!(pixels.len(), IMAGE_PIXELS);
+    let pixels = pad_and_resize(&gray, width, height, config.side);
+    debug_assert_eq!(pixels.len(), config.side * config.side);
     (pixels, inverted)
 }
 
@@ -660,6 +688,7 @@ mod tests {
         let bytes = encode(&gray_28(&paper), ImageFormat::Png);
         let auto = PreprocessConfig {
             polarity: Polarity::Auto,
+            ..PreprocessConfig::default()
         };
         let out = preprocess_bytes(&bytes, &auto).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.inverted);

@@ -74,7 +74,7 @@ pub fn split(set: &ImageSet, validation_share: f64, seed: u64) -> Result<Split, 
     let pick = |indices: &[usize]| {
         let mut indices = indices.to_vec();
         indices.sort_unstable();
-        ImageSet::from_images(indices.into_iter().map(|i| set.image(i)))
+        ImageSet::from_images(set.side, indices.into_iter().map(|i| set.image(i)))
     };
     Ok(Split {
         training: pick(training),
@@ -155,7 +155,7 @@ mod tests {
         let pixels = (0..count)
             .flat_map(|i| std::iter::repeat_n(i as f32 / count as f32, IMAGE_PIXELS))
             .collect();
-        ImageSet { pixels, count }
+        ImageSet::new(pixels, count)
     }
 
     fn ids(set: &ImageSet) -> Vec<usize> {
@@ -308,6 +308,144 @@ mod tests {
             losses(&reconstructions),
             "scores changed on reload"
         );
+    }
+
+    /// Larger inputs: 64×64 images train, seal with their side, refuse a mismatched
+    /// preprocessing, and score PNG files at 64×64 after a reload.
+    #[test]
+    fn larger_inputs_train_seal_and_score_at_their_side() {
+        use std::ops::ControlFlow;
+
+        use crate::preprocess::pad_and_resize;
+        use crate::train::{Clock, TrainingConfig, train};
+        use burn::tensor::Device;
+
+        struct Zero;
+        impl Clock for Zero {
+            fn now_seconds(&self) -> f64 {
+                0.0
+            }
+        }
+        // Bright discs of varying size and place on black, 64×64.
+        let side = 64;
+        let mut rng = SeededRng::new(5);
+        let images: Vec<Vec<f32>> = (0..40)
+            .map(|_| {
+                let (cx, cy, r) = (
+                    16.0 + rng.below(32) as f32,
+                    16.0 + rng.below(32) as f32,
+                    4.0 + rng.below(10) as f32,
+                );
+                (0..side * side)
+                    .map(|i| {
+                        let (x, y) = ((i % side) as f32, (i / side) as f32);
+                        f32::from((x - cx).powi(2) + (y - cy).powi(2) <= r * r)
+                    })
+                    .collect()
+            })
+            .collect();
+        let set = ImageSet::from_images(side, images.iter().map(Vec::as_slice));
+        assert_eq!(set.image(39).len(), 4096);
+        let parts = split(&set, 0.2, 1).unwrap_or_else(|e| panic!("{e}"));
+        let device = Device::flex();
+        let architecture = AutoencoderConfig::new().with_side(side);
+        let config = TrainingConfig {
+            epochs: 2,
+            batch_size: 8,
+            ..TrainingConfig::default()
+        };
+        let trained = pollster::block_on(train(
+            &architecture,
+            &config,
+            &parts.training,
+            &parts.validation,
+            &device,
+            &Zero,
+            |_| ControlFlow::Continue(()),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        // A 28×28 model refuses 64×64 images instead of misreading them.
+        let refused = pollster::block_on(train(
+            &AutoencoderConfig::new(),
+            &config,
+            &parts.training,
+            &parts.validation,
+            &device,
+            &Zero,
+            |_| ControlFlow::Continue(()),
+        ));
+        assert!(matches!(
+            refused,
+            Err(crate::train::TrainError::Side {
+                model: 28,
+                images: 64,
+                ..
+            })
+        ));
+
+        let reconstructions = pollster::block_on(crate::reconstruct(
+            &trained.model,
+            &parts.validation,
+            &device,
+            8,
+            |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reconstructions[0].pixels.len(), 4096);
+        let (baseline, latent) =
+            calibration("discs", &reconstructions).unwrap_or_else(|e| panic!("{e}"));
+        let sealed = |preprocess: PreprocessConfig| {
+            seal(
+                &trained.model,
+                Calibrated {
+                    created_by: "test".into(),
+                    architecture: &architecture,
+                    preprocess,
+                    baseline: &baseline,
+                    latent: &latent,
+                    training: None,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let bytes = sealed(PreprocessConfig::with_side(side));
+        let loaded = model_file::decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.header.architecture.side, 64);
+        assert_eq!(loaded.header.preprocess.side, 64);
+        let mismatch = model_file::decode(&sealed(PreprocessConfig::default()), &device);
+        assert!(
+            matches!(&mismatch, Err(ModelFileError::Header(m)) if m.contains("64×64") && m.contains("28×28")),
+            "{mismatch:?}"
+        );
+
+        // A PNG of the first held-out disc, at 128×128, is preprocessed to 64×64 and scores
+        // like the disc itself (area-averaging a 2× upscale gives the disc back).
+        let disc = parts.validation.image(0);
+        let big: Vec<u8> = (0..128 * 128)
+            .map(|i| (disc[(i / 128 / 2) * 64 + (i % 128) / 2] * 255.0) as u8)
+            .collect();
+        let mut png = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut png),
+            &big,
+            128,
+            128,
+            image::ExtendedColorType::L8,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let pre = crate::preprocess_bytes(&png, &loaded.header.preprocess)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pre.pixels, disc);
+        assert_eq!(pad_and_resize(disc, 64, 64, 64), disc);
+        let scored = pollster::block_on(crate::reconstruct(
+            &loaded.model,
+            &ImageSet::from_images(side, [pre.pixels.as_slice()]),
+            &device,
+            8,
+            |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scored[0].bce, reconstructions[0].bce);
     }
 
     #[test]

@@ -126,7 +126,8 @@ pub fn image_score(
     }
 }
 
-/// An input after preprocessing: its 784 pixels and source width and height, or why it has none.
+/// An input after preprocessing: its pixels (`side`², 784 by default) and source width and
+/// height, or why it has none.
 pub type PreparedInput = Result<(Vec<f32>, u32, u32), String>;
 
 /// Preprocess one image file's bytes (the documented pipeline of [`crate::preprocess`]).
@@ -137,18 +138,17 @@ pub fn prepare_image(bytes: &[u8], config: &PreprocessConfig) -> PreparedInput {
 }
 
 /// The images of an IDX set as inputs named `{name}#{index}` (how the CLI and the web app
-/// name them).
-pub fn idx_inputs(name: &str, set: &crate::ImageSet) -> Vec<(String, PreparedInput)> {
+/// name them), resized (area average) to `side`×`side` when the model takes another size.
+pub fn idx_inputs(name: &str, set: &crate::ImageSet, side: usize) -> Vec<(String, PreparedInput)> {
+    let source = set.side as u32;
     (0..set.count)
         .map(|index| {
-            (
-                format!("{name}#{index}"),
-                Ok((
-                    set.image(index).to_vec(),
-                    crate::IMAGE_SIDE as u32,
-                    crate::IMAGE_SIDE as u32,
-                )),
-            )
+            let pixels = if set.side == side {
+                set.image(index).to_vec()
+            } else {
+                crate::preprocess::pad_and_resize(set.image(index), set.side, set.side, side)
+            };
+            (format!("{name}#{index}"), Ok((pixels, source, source)))
         })
         .collect()
 }

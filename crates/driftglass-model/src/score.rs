@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::{bce_per_image, mse_per_image};
-use crate::model::{Autoencoder, IMAGE_PIXELS, IMAGE_SIDE};
+use crate::model::Autoencoder;
 
 /// Images per forward pass when scoring.
 pub const SCORE_BATCH: usize = 256;
@@ -24,7 +24,7 @@ pub struct Reconstruction {
     /// Mean binary entropy of the reconstruction, i.e. BCE of the output against itself:
     /// what the reference's `evaluate(x, model.predict(x))` measured.
     pub output_entropy: f32,
-    /// The reconstruction, 784 values in (0, 1).
+    /// The reconstruction, `side`² values in (0, 1) (784 for 28×28 inputs).
     pub pixels: Vec<f32>,
     /// The encoder's code, projected to [`LATENT_DIMS`] values (see [`crate::latent`]).
     pub latent: Vec<f32>,
@@ -37,12 +37,14 @@ pub enum ScoreError {
     Readback(String),
     #[error("image has {found} values, the model expects {expected}")]
     WrongSize { found: usize, expected: usize },
+    #[error("inputs are {inputs}×{inputs} pixels but targets are {targets}×{targets}")]
+    SideMismatch { inputs: usize, targets: usize },
 }
 
-/// Upload `count` images as a `[count, 1, 28, 28]` tensor.
-pub fn images_tensor(pixels: &[f32], count: usize, device: &Device) -> Tensor<4> {
+/// Upload `count` images of `side`×`side` pixels as a `[count, 1, side, side]` tensor.
+pub fn images_tensor(pixels: &[f32], count: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::from_data(
-        TensorData::new(pixels.to_vec(), [count, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        TensorData::new(pixels.to_vec(), [count, 1, side, side]),
         device,
     )
 }
@@ -57,7 +59,7 @@ pub async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Sco
         .map_err(|e| ScoreError::Readback(format!("{e:?}")))
 }
 
-/// Reconstruct every image of `inputs` (784 values each) and score it.
+/// Reconstruct every image of `inputs` and score it.
 ///
 /// `model_inputs` are what the network sees and `targets` what it is compared with; for plain
 /// scoring they are the same images (see [`reconstruct`]). `on_batch` is told how many images
@@ -70,20 +72,29 @@ pub async fn reconstruct_with_targets(
     batch_size: usize,
     mut on_batch: impl FnMut(usize),
 ) -> Result<Vec<Reconstruction>, ScoreError> {
-    if model_inputs.pixels.len() != model_inputs.count * IMAGE_PIXELS {
-        return Err(ScoreError::WrongSize {
-            found: model_inputs.pixels.len(),
-            expected: model_inputs.count * IMAGE_PIXELS,
+    let (side, len) = (model_inputs.side, model_inputs.image_len());
+    if targets.side != side {
+        return Err(ScoreError::SideMismatch {
+            inputs: side,
+            targets: targets.side,
         });
+    }
+    for set in [model_inputs, targets] {
+        if set.pixels.len() != model_inputs.count * len {
+            return Err(ScoreError::WrongSize {
+                found: set.pixels.len(),
+                expected: model_inputs.count * len,
+            });
+        }
     }
     let batch_size = batch_size.max(1);
     let mut results = Vec::with_capacity(model_inputs.count);
     let mut start = 0;
     while start < model_inputs.count {
         let count = batch_size.min(model_inputs.count - start);
-        let range = start * IMAGE_PIXELS..(start + count) * IMAGE_PIXELS;
-        let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, device);
-        let target = images_tensor(&targets.pixels[range], count, device);
+        let range = start * len..(start + count) * len;
+        let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, side, device);
+        let target = images_tensor(&targets.pixels[range], count, side, device);
         let (output, code) = model.forward_with_code(inputs); // [count, 1, 28, 28], [count, 32, 7, 7]
         let code_len = code.dims()[1..].iter().product::<usize>();
         let projection = Tensor::<2>::from_data(
@@ -107,7 +118,7 @@ pub async fn reconstruct_with_targets(
                 bce: bce[i],
                 mse: mse[i],
                 output_entropy: entropy[i],
-                pixels: pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec(),
+                pixels: pixels[i * len..(i + 1) * len].to_vec(),
                 latent: latent[i * LATENT_DIMS..(i + 1) * LATENT_DIMS].to_vec(),
             });
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::adadelta::AdadeltaConfig;
 use crate::idx::ImageSet;
 use crate::loss::LossKind;
-use crate::model::{Autoencoder, AutoencoderConfig, IMAGE_PIXELS};
+use crate::model::{Autoencoder, AutoencoderConfig};
 use crate::rng::{SeededRng, add_gaussian_noise};
 use crate::score::{ScoreError, images_tensor, read_vec, reconstruct_with_targets};
 
@@ -110,6 +110,14 @@ pub enum TrainError {
     ZeroBatch,
     #[error("invalid model config: {0}")]
     Config(String),
+    #[error(
+        "the model takes {model}×{model} gray images but the {which} images are {images}×{images}"
+    )]
+    Side {
+        model: usize,
+        images: usize,
+        which: &'static str,
+    },
     #[error("training diverged: loss became {0}")]
     Diverged(f64),
     #[error(transparent)]
@@ -205,6 +213,16 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
     if config.batch_size == 0 {
         return Err(TrainError::ZeroBatch);
     }
+    for (set, which) in [(training_set, "training"), (validation_set, "validation")] {
+        if set.side != model_config.side || model_config.channels != 1 {
+            return Err(TrainError::Side {
+                model: model_config.side,
+                images: set.side,
+                which,
+            });
+        }
+    }
+    let (side, len) = (training_set.side, training_set.image_len());
     let autodiff = device.clone().autodiff();
     let mut model = model_config.init_seeded(&autodiff, config.seed);
     let mut optim = optimizer(config);
@@ -221,8 +239,8 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
     let batches = training_set.count.div_ceil(config.batch_size);
     let mut order: Vec<usize> = (0..training_set.count).collect();
     let mut history = Vec::new();
-    let mut batch_inputs = Vec::with_capacity(config.batch_size * IMAGE_PIXELS);
-    let mut batch_targets = Vec::with_capacity(config.batch_size * IMAGE_PIXELS);
+    let mut batch_inputs = Vec::with_capacity(config.batch_size * len);
+    let mut batch_targets = Vec::with_capacity(config.batch_size * len);
     for epoch in 1..=config.epochs {
         rng.shuffle(&mut order);
         let started = clock.now_seconds();
@@ -238,8 +256,8 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             add_gaussian_noise(&mut batch_inputs, config.noise_factor, &mut rng);
 
             let count = indices.len();
-            let inputs = images_tensor(&batch_inputs, count, &autodiff); // [count, 1, 28, 28]
-            let targets = images_tensor(&batch_targets, count, &autodiff); // [count, 1, 28, 28]
+            let inputs = images_tensor(&batch_inputs, count, side, &autodiff); // [count, 1, side, side]
+            let targets = images_tensor(&batch_targets, count, side, &autodiff); // [count, 1, side, side]
             let output = model.forward(inputs);
             let loss = config.loss.per_image(output, targets).mean(); // [1]
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -273,15 +291,11 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
         let mut from = 0;
         while from < validation_set.count {
             let count = VALIDATION_BATCH.min(validation_set.count - from);
-            let part = |set: &ImageSet| ImageSet {
-                pixels: set.pixels[from * IMAGE_PIXELS..(from + count) * IMAGE_PIXELS].to_vec(),
-                count,
-            };
-            let inputs = part(&noisy_validation);
+            let inputs = noisy_validation.range(from, count);
             let results = reconstruct_with_targets(
                 &current,
                 &inputs,
-                &part(validation_set),
+                &validation_set.range(from, count),
                 device,
                 count,
                 |_| {},
@@ -294,7 +308,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             if samples.is_none() {
                 let shown = SAMPLE_IMAGES.min(count);
                 samples = Some(TrainingEvent::Samples {
-                    noisy: inputs.pixels[..shown * IMAGE_PIXELS].to_vec(),
+                    noisy: inputs.pixels[..shown * len].to_vec(),
                     reconstructed: results[..shown]
                         .iter()
                         .flat_map(|r| r.pixels.iter().copied())
@@ -338,6 +352,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::IMAGE_PIXELS;
 
     /// Synthetic "digits": random bright rectangles on black, a learnable family of images.
     fn rectangles(count: usize, seed: u64) -> ImageSet {
@@ -352,7 +367,7 @@ mod tests {
                 }
             }
         }
-        ImageSet { pixels, count }
+        ImageSet::new(pixels, count)
     }
 
     struct FixedClock;

@@ -34,7 +34,13 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 fn preprocess_regressions() {
     for (name, bytes) in inputs("preprocess") {
         for polarity in [Polarity::AsIs, Polarity::Invert, Polarity::Auto] {
-            if let Ok(image) = preprocess_bytes(&bytes, &PreprocessConfig { polarity }) {
+            if let Ok(image) = preprocess_bytes(
+                &bytes,
+                &PreprocessConfig {
+                    polarity,
+                    ..PreprocessConfig::default()
+                },
+            ) {
                 assert_eq!(image.pixels.len(), driftglass_model::IMAGE_PIXELS, "{name}");
                 assert!(
                     image.pixels.iter().all(|v| (0.0..=1.0).contains(v)),

@@ -11,7 +11,7 @@ use driftglass_model::stats::{BatchTests, DEFAULT_ALPHA, KsMethod, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
+use web_sys::{ClipboardEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
@@ -278,31 +278,10 @@ pub fn app() -> Html {
         });
     }
 
-    let ondrop = {
-        let (on_sources, dragging) = (on_sources.clone(), dragging.clone());
-        Callback::from(move |event: DragEvent| {
-            event.prevent_default();
-            dragging.set(false);
-            let Some(data) = event.data_transfer() else {
-                return;
-            };
-            let on_sources = on_sources.clone();
-            Dropped::gather(&data, move |sources| {
-                on_sources.emit(("dropped".into(), sources))
-            });
-        })
-    };
-    let ondragover = {
-        let dragging = dragging.clone();
-        Callback::from(move |event: DragEvent| {
-            event.prevent_default();
-            dragging.set(true);
-        })
-    };
-    let ondragleave = {
-        let dragging = dragging.clone();
-        Callback::from(move |_| dragging.set(false))
-    };
+    let zone = input::drop_zone(
+        dragging.clone(),
+        on_sources.reform(|sources| ("dropped".to_string(), sources)),
+    );
     let on_pick = {
         let on_sources = on_sources.clone();
         Callback::from(move |event: Event| {
@@ -592,7 +571,7 @@ pub fn app() -> Html {
             <label
                 class={classes!("dropzone", dragging.then_some("over"))}
                 data-testid="dropzone"
-                {ondrop} {ondragover} {ondragleave}
+                ondrop={zone.ondrop} ondragover={zone.ondragover} ondragleave={zone.ondragleave}
             >
                 <span>{ "Drop images or folders here, paste an image (Ctrl+V), or click to choose files. PNG, JPEG, GIF, WebP, BMP, or MNIST-style IDX files." }</span>
                 <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="file-input" />

@@ -85,7 +85,7 @@ pub async fn reconstruct(pixels: Vec<f32>, count: usize, batch: usize) -> Result
     let (network, chosen) = ACTIVE
         .with(|active| active.borrow().clone())
         .ok_or("call driftglass_bench_backend first")?;
-    let set = ImageSet { pixels, count };
+    let set = ImageSet::new(pixels, count);
     let results = driftglass_model::reconstruct(&network, &set, &chosen.device, batch, |_| {})
         .await
         .map_err(|e| e.to_string())?;

@@ -181,3 +181,44 @@ fn files_of(list: Option<FileList>) -> Vec<File> {
     let Some(list) = list else { return Vec::new() };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
+
+/// The drag callbacks of a drop zone: `ondrop` takes the drop's files and folders and hands
+/// their sources to `deliver`; `dragging` is true while something is dragged over the zone.
+#[derive(Debug)]
+pub struct DropZone {
+    pub ondrop: yew::Callback<web_sys::DragEvent>,
+    pub ondragover: yew::Callback<web_sys::DragEvent>,
+    pub ondragleave: yew::Callback<web_sys::DragEvent>,
+}
+
+/// Callbacks for a drop zone that delivers to `deliver` and highlights through `dragging`.
+pub fn drop_zone(
+    dragging: yew::UseStateHandle<bool>,
+    deliver: yew::Callback<Vec<Source>>,
+) -> DropZone {
+    let ondrop = {
+        let dragging = dragging.clone();
+        yew::Callback::from(move |event: web_sys::DragEvent| {
+            event.prevent_default();
+            dragging.set(false);
+            let Some(data) = event.data_transfer() else {
+                return;
+            };
+            let deliver = deliver.clone();
+            Dropped::gather(&data, move |sources| deliver.emit(sources));
+        })
+    };
+    let ondragover = {
+        let dragging = dragging.clone();
+        yew::Callback::from(move |event: web_sys::DragEvent| {
+            event.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let ondragleave = yew::Callback::from(move |_| dragging.set(false));
+    DropZone {
+        ondrop,
+        ondragover,
+        ondragleave,
+    }
+}

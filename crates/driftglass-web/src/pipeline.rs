@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use driftglass_model::idx::{is_idx_name, parse_images};
 use driftglass_model::model_file::LoadedModel;
-use driftglass_model::preprocess::MAX_FILE_BYTES;
+use driftglass_model::preprocess::{MAX_FILE_BYTES, pad_and_resize};
 use driftglass_model::report::{
     ImageReport, PreparedInput, Report, add_batch_tests_with_pauses, build_report, idx_inputs,
     image_reports, prepare_image, scored_losses,
@@ -48,8 +48,13 @@ pub enum Source {
         name: String,
         entry: web_sys::FileSystemFileEntry,
     },
-    /// An image that is already 28×28 pixels in [0, 1] (demo sets).
-    Pixels { name: String, pixels: Vec<f32> },
+    /// An image that is already `side`×`side` pixels in [0, 1] (demo sets: 28×28), resized
+    /// when the model takes another size.
+    Pixels {
+        name: String,
+        pixels: Vec<f32>,
+        side: usize,
+    },
     /// An input that could not even be read (a folder that cannot be listed, ...).
     Failed { name: String, error: String },
 }
@@ -57,12 +62,13 @@ pub enum Source {
 /// The images of an IDX file's bytes as sources named `{name}#{index}`, like the CLI's.
 pub fn idx_sources(name: &str, bytes: Vec<u8>) -> Result<Vec<Source>, String> {
     let set = parse_images(bytes).map_err(|e| e.to_string())?;
-    Ok(idx_inputs(name, &set)
+    let side = set.side;
+    Ok(idx_inputs(name, &set, side)
         .into_iter()
         .filter_map(|(name, input)| {
             input
                 .ok()
-                .map(|(pixels, ..)| Source::Pixels { name, pixels })
+                .map(|(pixels, ..)| Source::Pixels { name, pixels, side })
         })
         .collect())
 }
@@ -126,9 +132,13 @@ pub async fn yield_to_browser() {
 /// Read and preprocess one source (an IDX file becomes its images).
 pub async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     match source {
-        Source::Pixels { name, pixels } => {
-            let side = driftglass_model::IMAGE_SIDE as u32;
-            vec![(name, Ok((pixels, side, side)))]
+        Source::Pixels { name, pixels, side } => {
+            let pixels = if side == config.side {
+                pixels
+            } else {
+                pad_and_resize(&pixels, side, side, config.side)
+            };
+            vec![(name, Ok((pixels, side as u32, side as u32)))]
         }
         Source::Failed { name, error } => vec![(name, Err(error))],
         Source::File { name, file } => prepare_file(name, file, config).await,
@@ -157,7 +167,7 @@ async fn prepare_file(
     };
     if is_idx_name(&name) {
         return match parse_images(bytes) {
-            Ok(set) => idx_inputs(&name, &set),
+            Ok(set) => idx_inputs(&name, &set, config.side),
             Err(error) => vec![(name, Err(error.to_string()))],
         };
     }
@@ -187,7 +197,8 @@ pub async fn score_sources(
     cancelled: &Cell<bool>,
     mut on_update: impl FnMut(&BatchView, Progress),
 ) -> Result<BatchView, String> {
-    let config = PreprocessConfig::default();
+    // The model's own preprocessing: its input side (28×28 unless trained on larger inputs).
+    let config = model.header.preprocess;
     let app = format!("driftglass-web {}", driftglass_model::VERSION);
     // The model is decoded once per page; its weights move to the active backend's device here.
     let network = model.model.clone().to_device(device);
@@ -228,9 +239,12 @@ pub async fn score_sources(
                 return Ok(finish(view, model, &codes).await);
             }
             let started = now_ms();
-            let set = ImageSet::from_images(part.iter().filter_map(|(_, input)| {
-                input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
-            }));
+            let set = ImageSet::from_images(
+                config.side,
+                part.iter().filter_map(|(_, input)| {
+                    input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
+                }),
+            );
             let reconstructions = if set.count == 0 {
                 Vec::new()
             } else {

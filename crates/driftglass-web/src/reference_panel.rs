@@ -7,13 +7,13 @@ use std::rc::Rc;
 
 use driftglass_model::train::{EpochReport, OptimizerKind};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{DragEvent, HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::backend::Backend;
-use crate::input::{self, Dropped};
+use crate::input;
 use crate::pipeline::Source;
-use crate::training::{self, Control, MadeModel, ReferenceSet, Settings, Update};
+use crate::training::{self, Control, MadeModel, ReferenceSet, Settings, StepInfo, Update};
 use crate::view::{self, CurvePoint};
 
 #[derive(Properties, PartialEq)]
@@ -35,18 +35,6 @@ enum Phase {
     Done { seconds: f64, stopped_early: bool },
     Cancelled,
     Failed(String),
-}
-
-/// The latest step, for the progress bar and the estimate.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct StepInfo {
-    epoch: usize,
-    epochs: usize,
-    batch: usize,
-    batches: usize,
-    loss: f64,
-    elapsed_s: f64,
-    eta_s: f64,
 }
 
 /// The live curve and samples, kept outside yew state (appended per step, read per render).
@@ -71,10 +59,22 @@ fn set_label(sources: &[Source]) -> String {
         .unwrap_or_else(|| "your reference images".into())
 }
 
-fn number_of<T: std::str::FromStr>(event: &Event) -> Option<T> {
-    event
-        .target_dyn_into::<HtmlInputElement>()
-        .and_then(|input| input.value().trim().parse().ok())
+/// A number field's callback: a value in `range` updates the settings through `apply`; anything
+/// else leaves them as they are.
+fn setting<T: std::str::FromStr + PartialOrd + 'static>(
+    settings: &UseStateHandle<Settings>,
+    range: std::ops::RangeInclusive<T>,
+    apply: impl Fn(Settings, T) -> Settings + 'static,
+) -> Callback<Event> {
+    let settings = settings.clone();
+    Callback::from(move |event: Event| {
+        let value = event
+            .target_dyn_into::<HtmlInputElement>()
+            .and_then(|input| input.value().trim().parse::<T>().ok());
+        if let Some(value) = value.filter(|v| range.contains(v)) {
+            settings.set(apply((*settings).clone(), value));
+        }
+    })
 }
 
 #[function_component(ReferencePanel)]
@@ -88,89 +88,78 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     let control = use_mut_ref(|| Rc::new(Control::default()));
     let paused = use_state(|| false);
     let dragging = use_state(|| false);
+    // Input side, and the last drop (read again when the side changes).
+    let side = use_state(|| driftglass_model::IMAGE_SIDE);
+    let last_drop = use_mut_ref(|| None::<(String, Vec<Source>)>);
 
     let on_sources = {
-        let (phase, set, settings, live, version) = (
+        let (phase, set, settings, live, version, side, last_drop) = (
             phase.clone(),
             set.clone(),
             settings.clone(),
             live.clone(),
             version.clone(),
+            side.clone(),
+            last_drop.clone(),
         );
-        Callback::from(move |(label, sources): (String, Vec<Source>)| {
-            if matches!(*phase, Phase::Training | Phase::Calibrating) {
-                return;
-            }
-            if sources.is_empty() {
-                phase.set(Phase::Failed(format!("{label}: no files found.")));
-                return;
-            }
-            let (phase, set, settings, live, version) = (
-                phase.clone(),
-                set.clone(),
-                settings.clone(),
-                live.clone(),
-                version.clone(),
-            );
-            *live.borrow_mut() = Live::default();
-            phase.set(Phase::Reading {
-                done: 0,
-                total: sources.len(),
-            });
-            spawn_local(async move {
-                let progress = phase.clone();
-                let gathered = training::gather(label, sources, |done, total| {
-                    progress.set(Phase::Reading { done, total })
-                })
-                .await;
-                settings.set(Settings::for_images(gathered.images.count));
-                phase.set(
-                    if gathered.images.count < driftglass_model::reference::MIN_REFERENCE_IMAGES {
-                        Phase::Failed(format!(
-                            "{} usable reference images; at least {} are needed.",
-                            gathered.images.count,
-                            driftglass_model::reference::MIN_REFERENCE_IMAGES
-                        ))
-                    } else {
-                        Phase::Ready
-                    },
+        Callback::from(
+            move |(label, sources, chosen_side): (String, Vec<Source>, Option<usize>)| {
+                if matches!(*phase, Phase::Training | Phase::Calibrating) {
+                    return;
+                }
+                if sources.is_empty() {
+                    phase.set(Phase::Failed(format!("{label}: no files found.")));
+                    return;
+                }
+                let (phase, set, settings, live, version) = (
+                    phase.clone(),
+                    set.clone(),
+                    settings.clone(),
+                    live.clone(),
+                    version.clone(),
                 );
-                set.set(Some(Rc::new(gathered)));
-                version.set(*version + 1);
-            });
-        })
+                let side = chosen_side.unwrap_or(*side);
+                *last_drop.borrow_mut() = Some((label.clone(), sources.clone()));
+                *live.borrow_mut() = Live::default();
+                phase.set(Phase::Reading {
+                    done: 0,
+                    total: sources.len(),
+                });
+                spawn_local(async move {
+                    let progress = phase.clone();
+                    let gathered = training::gather(label, sources, side, |done, total| {
+                        progress.set(Phase::Reading { done, total })
+                    })
+                    .await;
+                    settings.set(Settings::for_images(gathered.images.count));
+                    phase.set(
+                        if gathered.images.count < driftglass_model::reference::MIN_REFERENCE_IMAGES
+                        {
+                            Phase::Failed(format!(
+                                "{} usable reference images; at least {} are needed.",
+                                gathered.images.count,
+                                driftglass_model::reference::MIN_REFERENCE_IMAGES
+                            ))
+                        } else {
+                            Phase::Ready
+                        },
+                    );
+                    set.set(Some(Rc::new(gathered)));
+                    version.set(*version + 1);
+                });
+            },
+        )
     };
-    let ondrop = {
-        let (on_sources, dragging) = (on_sources.clone(), dragging.clone());
-        Callback::from(move |event: DragEvent| {
-            event.prevent_default();
-            dragging.set(false);
-            let Some(data) = event.data_transfer() else {
-                return;
-            };
-            let on_sources = on_sources.clone();
-            Dropped::gather(&data, move |sources| {
-                on_sources.emit((set_label(&sources), sources))
-            });
-        })
-    };
-    let ondragover = {
-        let dragging = dragging.clone();
-        Callback::from(move |event: DragEvent| {
-            event.prevent_default();
-            dragging.set(true);
-        })
-    };
-    let ondragleave = {
-        let dragging = dragging.clone();
-        Callback::from(move |_| dragging.set(false))
-    };
+    let zone = input::drop_zone(
+        dragging.clone(),
+        on_sources.reform(|sources: Vec<Source>| (set_label(&sources), sources, None)),
+    );
     let on_pick = {
         let on_sources = on_sources.clone();
         Callback::from(move |event: Event| {
             if let Some(picker) = event.target_dyn_into::<HtmlInputElement>() {
                 let files = input::sources_of(picker.files());
-                on_sources.emit((set_label(&files), files));
+                on_sources.emit((set_label(&files), files, None));
                 picker.set_value("");
             }
         })
@@ -219,35 +208,20 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     &fresh,
                     |update| {
                         match update {
-                            Update::Step {
-                                epoch,
-                                epochs,
-                                batch,
-                                batches,
-                                loss,
-                                elapsed_s,
-                                eta_s,
-                            } => {
+                            Update::Step(info) => {
                                 live.borrow_mut().steps.push(CurvePoint {
-                                    at_epoch: (epoch - 1) as f64 + batch as f64 / batches as f64,
-                                    loss,
+                                    at_epoch: (info.epoch - 1) as f64
+                                        + info.batch as f64 / info.batches as f64,
+                                    loss: info.loss,
                                 });
-                                step.set(Some(StepInfo {
-                                    epoch,
-                                    epochs,
-                                    batch,
-                                    batches,
-                                    loss,
-                                    elapsed_s,
-                                    eta_s,
-                                }));
+                                step.set(Some(info));
                             }
                             Update::Epoch(report) => live.borrow_mut().epochs.push(report),
                             Update::Samples {
                                 noisy,
                                 reconstructed,
                             } => {
-                                let pixels = driftglass_model::IMAGE_PIXELS;
+                                let pixels = reference.images.image_len();
                                 live.borrow_mut().samples = noisy
                                     .chunks(pixels)
                                     .zip(reconstructed.chunks(pixels))
@@ -294,40 +268,18 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
         Callback::from(move |_| control.borrow().cancelled.set(true))
     };
 
-    let on_epochs = {
-        let settings = settings.clone();
-        Callback::from(move |event: Event| {
-            if let Some(epochs) = number_of::<usize>(&event).filter(|e| (1..=1000).contains(e)) {
-                settings.set(Settings {
-                    epochs,
-                    ..(*settings).clone()
-                });
-            }
-        })
-    };
-    let on_batch = {
-        let settings = settings.clone();
-        Callback::from(move |event: Event| {
-            if let Some(batch_size) = number_of::<usize>(&event).filter(|b| (1..=1024).contains(b))
-            {
-                settings.set(Settings {
-                    batch_size,
-                    ..(*settings).clone()
-                });
-            }
-        })
-    };
-    let on_share = {
-        let settings = settings.clone();
-        Callback::from(move |event: Event| {
-            if let Some(percent) = number_of::<f64>(&event).filter(|p| (5.0..=50.0).contains(p)) {
-                settings.set(Settings {
-                    validation_share: percent / 100.0,
-                    ..(*settings).clone()
-                });
-            }
-        })
-    };
+    let on_epochs = setting(&settings, 1..=1000usize, |s, epochs| Settings {
+        epochs,
+        ..s
+    });
+    let on_batch = setting(&settings, 1..=1024usize, |s, batch_size| Settings {
+        batch_size,
+        ..s
+    });
+    let on_share = setting(&settings, 5.0..=50.0f64, |s, percent| Settings {
+        validation_share: percent / 100.0,
+        ..s
+    });
     let on_optimizer = {
         let settings = settings.clone();
         Callback::from(move |event: Event| {
@@ -343,6 +295,24 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 optimizer,
                 ..(*settings).clone()
             });
+        })
+    };
+
+    let on_side = {
+        let (side, last_drop, on_sources) = (side.clone(), last_drop.clone(), on_sources.clone());
+        Callback::from(move |event: Event| {
+            let Some(select) = event.target_dyn_into::<HtmlSelectElement>() else {
+                return;
+            };
+            let Ok(chosen) = select.value().parse::<usize>() else {
+                return;
+            };
+            side.set(chosen);
+            // Images already dropped are read again at the new size.
+            let again = last_drop.borrow().clone();
+            if let Some((label, sources)) = again {
+                on_sources.emit((label, sources, Some(chosen)));
+            }
         })
     };
 
@@ -389,9 +359,10 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
             (s.images.count as f64 * settings.validation_share).round() as usize;
         html! {
             <div class="reference-set" data-testid="reference-set" data-images={s.images.count.to_string()}
+                data-side={s.images.side.to_string()}
                 data-failed={s.failed.len().to_string()}>
-                <p>{ format!("{}: {} images usable ({} for training, {} held out for validation and the baseline)",
-                    s.label, s.images.count, s.images.count.saturating_sub(validation), validation) }
+                <p>{ format!("{}: {} images usable at {}×{} ({} for training, {} held out for validation and the baseline)",
+                    s.label, s.images.count, s.images.side, s.images.side, s.images.count.saturating_sub(validation), validation) }
                     if s.skipped > 0 { { format!("; {} more not used (at most {})", s.skipped, training::MAX_REFERENCE_IMAGES) } }
                     if !s.failed.is_empty() { { format!("; {} could not be used:", s.failed.len()) } }
                 </p>
@@ -478,13 +449,20 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
             <h2>{ "Your own reference images" }</h2>
             <p class="hint">{ "Train the autoencoder on images like your training data (a folder of PNG, JPEG, …), here in this page. A share is held out to measure the baseline; nothing is uploaded. The trained model then checks new images exactly as the bundled one does." }</p>
             <label class={classes!("dropzone", "small", dragging.then_some("over"))} data-testid="reference-dropzone"
-                {ondrop} {ondragover} {ondragleave}>
+                ondrop={zone.ondrop} ondragover={zone.ondragover} ondragleave={zone.ondragleave}>
                 <span>{ "Drop a folder of reference images here, or click to choose files." }</span>
                 <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="reference-file-input" disabled={busy} />
             </label>
             <label class="folder">{ "Or choose a folder: " }
                 <input type="file" webkitdirectory=true multiple=true onchange={on_pick} data-testid="reference-folder-input" disabled={busy} />
             </label>
+            <label class="folder">{ "Input size: " }
+                <select data-testid="train-side" onchange={on_side} disabled={busy}>
+                    { for training::INPUT_SIDES.iter().map(|s| html! {
+                        <option value={s.to_string()} selected={*s == *side}>{ format!("{s}×{s} gray{}",
+                            if *s == driftglass_model::IMAGE_SIDE { " (as MNIST)" } else { " (finer detail, about 5× the work)" }) }</option>
+                    }) }
+                </select></label>
             { status }
             { for summary }
             { for settings_form }

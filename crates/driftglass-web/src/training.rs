@@ -37,13 +37,19 @@ pub struct ReferenceSet {
     pub skipped: usize,
 }
 
-/// Read and preprocess reference images, `on_progress(done, total)` after each file.
+/// Input sides offered: MNIST's 28×28, and 64×64 for images with finer detail (about 5× the
+/// work per image).
+pub const INPUT_SIDES: [usize; 2] = [28, 64];
+
+/// Read and preprocess reference images to `side`×`side` gray, `on_progress(done, total)`
+/// every 64 files.
 pub async fn gather(
     label: String,
     sources: Vec<Source>,
+    side: usize,
     mut on_progress: impl FnMut(usize, usize),
 ) -> ReferenceSet {
-    let config = PreprocessConfig::default();
+    let config = PreprocessConfig::with_side(side);
     let total = sources.len();
     let mut pixels = Vec::new();
     let mut count = 0;
@@ -68,7 +74,11 @@ pub async fn gather(
     on_progress(total, total);
     ReferenceSet {
         label,
-        images: ImageSet { pixels, count },
+        images: ImageSet {
+            pixels,
+            count,
+            side,
+        },
         failed,
         skipped,
     }
@@ -128,24 +138,28 @@ pub struct Control {
     pub cancelled: Cell<bool>,
 }
 
+/// Where training is after a step, for the progress bar and the estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInfo {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: f64,
+    /// Seconds spent training so far (pauses excluded).
+    pub elapsed_s: f64,
+    /// Estimated seconds left at the speed so far.
+    pub eta_s: f64,
+}
+
 /// Progress reported to the page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
     /// A training step finished.
-    Step {
-        epoch: usize,
-        epochs: usize,
-        batch: usize,
-        batches: usize,
-        loss: f64,
-        /// Seconds spent training so far (pauses excluded).
-        elapsed_s: f64,
-        /// Estimated seconds left at the speed so far.
-        eta_s: f64,
-    },
+    Step(StepInfo),
     /// An epoch finished with its validation loss.
     Epoch(EpochReport),
-    /// Held-out images as the network saw them (noisy) and redrew them, 784 values each.
+    /// Held-out images as the network saw them (noisy) and redrew them, `side`² values each.
     Samples {
         noisy: Vec<f32>,
         reconstructed: Vec<f32>,
@@ -199,7 +213,8 @@ pub async fn make_model(
     let started = now_ms();
     let parts = reference::split(&set.images, settings.validation_share, settings.seed)
         .map_err(|e| e.to_string())?;
-    let architecture = AutoencoderConfig::new();
+    let side = set.images.side;
+    let architecture = AutoencoderConfig::new().with_side(side);
     let config = settings.training_config();
     let total_steps = parts.training.count.div_ceil(config.batch_size.max(1)) * config.epochs;
     let mut steps_done = 0usize;
@@ -234,7 +249,7 @@ pub async fn make_model(
                     let elapsed_s = (now_ms() - started - paused_ms.get()) / 1000.0;
                     let eta_s = elapsed_s / steps_done as f64
                         * total_steps.saturating_sub(steps_done) as f64;
-                    on_update(Update::Step {
+                    on_update(Update::Step(StepInfo {
                         epoch,
                         epochs: config.epochs,
                         batch,
@@ -242,7 +257,7 @@ pub async fn make_model(
                         loss,
                         elapsed_s,
                         eta_s,
-                    });
+                    }));
                 }
                 TrainingEvent::Epoch(report) => on_update(Update::Epoch(report)),
                 TrainingEvent::Samples {
@@ -271,7 +286,7 @@ pub async fn make_model(
     let mut reconstructions = Vec::with_capacity(parts.validation.count);
     for start in (0..parts.validation.count).step_by(VALIDATION_BATCH) {
         let count = VALIDATION_BATCH.min(parts.validation.count - start);
-        let part = ImageSet::from_images((start..start + count).map(|i| parts.validation.image(i)));
+        let part = parts.validation.range(start, count);
         reconstructions.extend(
             driftglass_model::reconstruct(&trained.model, &part, device, count, |_| {})
                 .await
@@ -292,7 +307,7 @@ pub async fn make_model(
         Calibrated {
             created_by: format!("driftglass-web {}", driftglass_model::VERSION),
             architecture: &architecture,
-            preprocess: PreprocessConfig::default(),
+            preprocess: PreprocessConfig::with_side(side),
             baseline: &baseline,
             latent: &latent,
             training: Some(TrainingSummary {

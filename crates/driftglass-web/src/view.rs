@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use base64::Engine;
 use driftglass_model::report::{ImageOutcome, ImageReport};
 use driftglass_model::stats::LossHistogram;
-use driftglass_model::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// A one-click demo set: a small IDX file in `web/demo/`, fetched only when clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,10 +510,15 @@ pub fn format_ratio(ratio: f64) -> String {
     format!("{:+.1} %", (ratio - 1.0) * 100.0)
 }
 
-fn png_data_url(bytes: &[u8], color: image::ExtendedColorType) -> String {
+/// Side of a square image of `values` pixels (28 for 784; images here are always square).
+fn side_of(values: usize) -> usize {
+    (values as f64).sqrt().round() as usize
+}
+
+fn png_data_url(bytes: &[u8], side: usize, color: image::ExtendedColorType) -> String {
     let mut png = Vec::new();
     let encoder = image::codecs::png::PngEncoder::new(&mut png);
-    let side = IMAGE_SIDE as u32;
+    let side = side as u32;
     if image::ImageEncoder::write_image(encoder, bytes, side, side, color).is_err() {
         return String::new();
     }
@@ -524,25 +528,27 @@ fn png_data_url(bytes: &[u8], color: image::ExtendedColorType) -> String {
     )
 }
 
-/// A 28×28 gray image as a PNG data URL.
+/// A square gray image (28×28, or the side its length says) as a PNG data URL.
 pub fn gray_png_data_url(pixels: &[f32]) -> String {
+    let side = side_of(pixels.len());
     let bytes: Vec<u8> = pixels
         .iter()
-        .take(IMAGE_PIXELS)
+        .take(side * side)
         .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
         .collect();
-    png_data_url(&bytes, image::ExtendedColorType::L8)
+    png_data_url(&bytes, side, image::ExtendedColorType::L8)
 }
 
 /// Per-pixel absolute error as a heat map (black → red → yellow → white).
 pub fn error_png_data_url(input: &[f32], reconstruction: &[f32]) -> String {
+    let side = side_of(input.len().min(reconstruction.len()));
     let rgb: Vec<u8> = input
         .iter()
         .zip(reconstruction)
-        .take(IMAGE_PIXELS)
+        .take(side * side)
         .flat_map(|(a, b)| heat((a - b).abs()))
         .collect();
-    png_data_url(&rgb, image::ExtendedColorType::Rgb8)
+    png_data_url(&rgb, side, image::ExtendedColorType::Rgb8)
 }
 
 /// Heat colour of an error in [0, 1].
@@ -696,11 +702,22 @@ mod tests {
 
     #[test]
     fn data_urls_are_pngs() {
-        let url = gray_png_data_url(&[0.5; IMAGE_PIXELS]);
+        let url = gray_png_data_url(&[0.5; 784]);
         assert!(
             url.starts_with("data:image/png;base64,iVBORw0KGgo"),
             "{url}"
         );
+        // The PNG's own header says its size: 28×28, or 64×64 for larger inputs.
+        for side in [28usize, 64] {
+            let url = gray_png_data_url(&vec![0.5; side * side]);
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(url.trim_start_matches("data:image/png;base64,"))
+                .unwrap_or_default();
+            let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+            assert_eq!(width as usize, side);
+            let heat = error_png_data_url(&vec![0.0; side * side], &vec![1.0; side * side]);
+            assert!(heat.len() > 30);
+        }
     }
 
     #[test]

@@ -257,3 +257,85 @@ async fn training_in_the_page_works_on_webgpu_too() {
     let validation = train_on_digits(&gpu.device, 2).await;
     web_sys::console::log_1(&format!("WebGPU validation losses {validation:?}").into());
 }
+
+/// Larger inputs: reference PNGs read at 64×64, a model trained on them, then a drop scored
+/// with it: PNG files are preprocessed to 64×64 and the 28×28 IDX images are resized to it.
+#[wasm_bindgen_test]
+async fn a_model_of_64_pixel_images_trains_and_scores_files_at_its_size() {
+    use driftglass_web::training::{self, Control, Settings};
+
+    let digits = driftglass_model::idx::parse_images(DIGITS_64.to_vec())
+        .unwrap_or_else(|e| panic!("fixture: {e}"));
+    // 40 reference PNGs (each digit drawn at 56×56, so 64×64 is a real size change).
+    let sources: Vec<Source> = (0..40)
+        .map(|i| {
+            let image = digits.image(i);
+            let big: Vec<u8> = (0..56 * 56)
+                .map(|p| (image[(p / 56 / 2) * 28 + (p % 56) / 2] * 255.0) as u8)
+                .collect();
+            let mut png = Vec::new();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut png),
+                &big,
+                56,
+                56,
+                image::ExtendedColorType::L8,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            file(&format!("ref/{i}.png"), &png)
+        })
+        .collect();
+    let set = training::gather("ref".into(), sources, 64, |_, _| {}).await;
+    assert_eq!((set.images.count, set.images.side), (40, 64));
+    let settings = Settings {
+        epochs: 1,
+        batch_size: 8,
+        ..Settings::for_images(40)
+    };
+    let made = training::make_model(
+        &set,
+        &settings,
+        &Device::flex(),
+        "test",
+        &Control::default(),
+        |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("training: {e}"))
+    .unwrap_or_else(|| panic!("not cancelled"));
+    assert_eq!(made.loaded.header.preprocess.side, 64);
+    assert_eq!(made.loaded.header.architecture.side, 64);
+
+    let cancelled = Cell::new(false);
+    let mut sources = vec![file("zero.png", DIGIT_0)];
+    sources.extend(
+        pipeline::idx_sources("digits.idx", DIGITS_64.to_vec())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .take(3),
+    );
+    let view = pipeline::score_sources(
+        sources,
+        &made.loaded,
+        &Device::flex(),
+        DEFAULT_FLAG_RATE,
+        None,
+        &cancelled,
+        |_, _| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scoring: {e}"));
+    assert_eq!(view.report.batch.scored, 4);
+    let card = view.all_cards().next().unwrap_or_else(|| panic!("no card"));
+    // The card's pictures are 64×64 PNGs (width at bytes 16..20 of the PNG).
+    let images = card
+        .images
+        .as_ref()
+        .unwrap_or_else(|| panic!("no pictures"));
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        images.input.trim_start_matches("data:image/png;base64,"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u32::from_be_bytes([png[16], png[17], png[18], png[19]]), 64);
+}
