@@ -128,6 +128,15 @@ pub fn app() -> Html {
             let preference = *preference;
             backend.set(None);
             spawn_local(async move {
+                // Measuring both backends takes a few seconds: the page works on the CPU
+                // meanwhile and switches if WebGPU turns out faster.
+                if preference == Preference::Auto {
+                    backend.set(Some(
+                        backend::init(Preference::Cpu)
+                            .await
+                            .with_detail("checking whether WebGPU is faster here…"),
+                    ));
+                }
                 backend.set(Some(backend::init(preference).await));
             });
         });
@@ -320,7 +329,7 @@ pub fn app() -> Html {
             preference.set(if on_gpu {
                 Preference::Cpu
             } else {
-                Preference::Auto
+                Preference::Gpu
             })
         })
     };

@@ -1,6 +1,7 @@
-//! Choosing where the network runs: WebGPU when the browser has an adapter, else burn's CPU
-//! backend compiled to wasm. WebGPU is initialised asynchronously and only after an adapter was
-//! found (burn panics without one, and a wasm panic cannot be caught).
+//! Choosing where the network runs: burn's CPU backend compiled to wasm, or WebGPU when the
+//! browser has an adapter, whichever measured faster on this machine (for this tiny model the
+//! CPU often wins; an emulated GPU always loses). WebGPU is initialised asynchronously and only
+//! after an adapter was found (burn panics without one, and a wasm panic cannot be caught).
 
 use std::cell::RefCell;
 
@@ -12,11 +13,16 @@ use wasm_bindgen_futures::JsFuture;
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preference {
-    /// WebGPU if it works, else CPU.
+    /// Measure both (when the browser offers WebGPU) and take the faster.
     Auto,
     /// CPU (wasm) only.
     Cpu,
+    /// WebGPU if it works, else the CPU.
+    Gpu,
 }
+
+/// Images per batch in the start-up measurement (the size of a scoring chunk).
+pub const MEASURE_BATCH: usize = 32;
 
 /// The backend in use, for the badge.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,9 +30,19 @@ pub struct Backend {
     pub device: Device,
     /// "WebGPU" or "CPU (wasm)".
     pub name: String,
-    /// Adapter name, or why the CPU is used.
+    /// Adapter name and why this backend was chosen.
     pub detail: String,
     pub is_gpu: bool,
+}
+
+impl Backend {
+    /// The same backend with another explanation.
+    pub fn with_detail(self, detail: impl Into<String>) -> Backend {
+        Backend {
+            detail: detail.into(),
+            ..self
+        }
+    }
 }
 
 thread_local! {
@@ -82,32 +98,92 @@ fn cpu(detail: impl Into<String>) -> Backend {
     }
 }
 
-/// Pick and initialise a backend.
-pub async fn init(preference: Preference) -> Backend {
-    if preference == Preference::Cpu {
-        return cpu("chosen by you");
-    }
-    if let Some((device, name)) = GPU.with(|gpu| gpu.borrow().clone()) {
-        return gpu_backend(device, name);
+/// The WebGPU device and its adapter's name, or why there is none.
+async fn webgpu() -> Result<(Device, String), String> {
+    if let Some(found) = GPU.with(|gpu| gpu.borrow().clone()) {
+        return Ok(found);
     }
     match webgpu_adapter().await {
         Ok(Some(name)) => match Device::wgpu_options().init_async().await {
             Ok(device) => {
                 GPU.with(|gpu| *gpu.borrow_mut() = Some((device.clone(), name.clone())));
-                gpu_backend(device, name)
+                Ok((device, name))
             }
-            Err(error) => cpu(format!("WebGPU failed to start: {error:?}")),
+            Err(error) => Err(format!("WebGPU failed to start: {error:?}")),
         },
-        Ok(None) => cpu("this browser offers no WebGPU adapter"),
-        Err(error) => cpu(format!("WebGPU check failed: {error}")),
+        Ok(None) => Err("this browser offers no WebGPU adapter".into()),
+        Err(error) => Err(format!("WebGPU check failed: {error}")),
     }
 }
 
-fn gpu_backend(device: Device, adapter: String) -> Backend {
+/// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with the
+/// bundled network on `device`, after one untimed warm-up batch (shader compilation, caches).
+pub async fn measure(device: &Device) -> Result<f64, String> {
+    use burn::module::Module;
+
+    let loaded = driftglass_model::model_file::decode(
+        driftglass_model::bundled::BUNDLED_MODEL,
+        &Device::flex(),
+    )
+    .map_err(|e| e.to_string())?;
+    let network = loaded.model.to_device(device);
+    // Digit-like strokes: what is drawn does not change the work, only the size does.
+    let pixels: Vec<f32> = (0..MEASURE_BATCH * driftglass_model::IMAGE_PIXELS)
+        .map(|i| {
+            if (i % 28 + i / 28 % 28) % 9 < 3 {
+                0.9
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let images = driftglass_model::ImageSet::new(pixels, MEASURE_BATCH);
+    let run = || driftglass_model::reconstruct(&network, &images, device, MEASURE_BATCH, |_| {});
+    run().await.map_err(|e| e.to_string())?;
+    let started = crate::pipeline::now_ms();
+    run().await.map_err(|e| e.to_string())?;
+    Ok((crate::pipeline::now_ms() - started) / MEASURE_BATCH as f64)
+}
+
+/// Pick and initialise a backend.
+pub async fn init(preference: Preference) -> Backend {
+    if preference == Preference::Cpu {
+        return cpu("chosen by you");
+    }
+    let (device, adapter) = match webgpu().await {
+        Ok(found) => found,
+        Err(reason) => return cpu(reason),
+    };
+    if preference == Preference::Gpu {
+        return gpu_backend(device, adapter, "chosen by you".into());
+    }
+    let cpu_ms = measure(&Device::flex()).await;
+    let gpu_ms = measure(&device).await;
+    match (cpu_ms, gpu_ms) {
+        (Ok(c), Ok(g)) if g < c => gpu_backend(
+            device,
+            adapter.clone(),
+            format!(
+                "measured faster here: {g:.2} ms per image, the CPU {c:.2} ms ({MEASURE_BATCH}-image batches)"
+            ),
+        ),
+        (Ok(c), Ok(g)) => cpu(format!(
+            "measured faster here: {c:.2} ms per image, WebGPU ({adapter}) {g:.2} ms ({MEASURE_BATCH}-image batches)"
+        )),
+        (_, Err(error)) => cpu(format!("WebGPU ({adapter}) failed its test run: {error}")),
+        (Err(error), Ok(_)) => gpu_backend(
+            device,
+            adapter,
+            format!("the CPU failed its test run: {error}"),
+        ),
+    }
+}
+
+fn gpu_backend(device: Device, adapter: String, why: String) -> Backend {
     Backend {
         device,
         name: "WebGPU".into(),
-        detail: adapter,
+        detail: format!("{adapter}; {why}"),
         is_gpu: true,
     }
 }

@@ -54,7 +54,7 @@ pub async fn weights_json() -> Result<String, String> {
 /// the browser has none.
 pub async fn set_backend(gpu: bool) -> Result<String, String> {
     let chosen = backend::init(if gpu {
-        Preference::Auto
+        Preference::Gpu
     } else {
         Preference::Cpu
     })

@@ -137,7 +137,7 @@ async fn results_arrive_in_chunks_and_cancel_keeps_what_was_done() {
 
 #[wasm_bindgen_test]
 async fn webgpu_scores_like_the_cpu_when_the_browser_has_an_adapter() {
-    let gpu = backend::init(Preference::Auto).await;
+    let gpu = backend::init(Preference::Gpu).await;
     // `cargo xtask test` builds this with DRIFTGLASS_EXPECT_WEBGPU=1 and runs Chromium with
     // WebGPU on: then a missing adapter is a failure, not a skip.
     if option_env!("DRIFTGLASS_EXPECT_WEBGPU") == Some("1") {
@@ -246,7 +246,7 @@ async fn training_in_the_page_lowers_validation_loss_and_reloads_identically_on_
 
 #[wasm_bindgen_test]
 async fn training_in_the_page_works_on_webgpu_too() {
-    let gpu = backend::init(Preference::Auto).await;
+    let gpu = backend::init(Preference::Gpu).await;
     if option_env!("DRIFTGLASS_EXPECT_WEBGPU") == Some("1") {
         assert!(gpu.is_gpu, "WebGPU was expected: {}", gpu.detail);
     }
