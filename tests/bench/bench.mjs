@@ -10,7 +10,7 @@
 // Usage: node bench.mjs <dist dir> <MNIST folder> [--count N] [--gpu-count N] [--batch B[,B...]] [--repeats R]
 //        [--gpu]   (--gpu: a machine with a real GPU: Chromium's WebGPU on Vulkan, not SwiftShader)
 import { createServer } from 'node:http';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { join, extname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,19 @@ for (const batch of batches) {
   console.log(`batch ${batch}: ours / TF.js — CPU (wasm) vs TF.js wasm ${ratio('driftglass-cpu', 'tfjs-wasm')}; WebGPU vs TF.js webgpu ${ratio('driftglass-webgpu', 'tfjs-webgpu')}`);
 }
 if (!realGpu) console.log('(WebGPU here is SwiftShader, a CPU emulation: these are not GPU figures)');
+
+// Decoding and preprocessing: the 100 PNG files of tests/fixtures/drop-100 (MNIST digits, ~250
+// bytes each), 10 rounds = 1,000 files per timed run.
+const drop = join(here, '..', 'fixtures', 'drop-100');
+const pngs = await Promise.all((await readdir(drop)).sort().map(async (f) => [...(await readFile(join(drop, f)))]));
+const decode = await page.evaluate((options) => window.runDecodeBenchmark(options), {
+  glue: `/dist/${glue}`, wasm: `/dist/${wasm}`, files: pngs, rounds: 10, repeats,
+});
+console.log('');
+console.log(`${pad('decode + preprocess to 28×28', 34)}${pad('files', 7)}${pad('decoded', 9)}files/s median (min–max)`);
+for (const [name, r] of Object.entries(decode)) {
+  console.log(`${pad(name, 34)}${pad(r.files, 7)}${pad(r.decoded, 9)}${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`);
+}
 await browser.close();
 server.close();
 await rm(profile, { recursive: true, force: true });

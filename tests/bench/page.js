@@ -64,9 +64,56 @@ async function timeEngine(run, pixels, count, batch, warmup, repeats) {
   return { firstMs, rates, median: median(rates), min: Math.min(...rates), max: Math.max(...rates), output };
 }
 
+// Decoding and preprocessing small image files: the app's path (the model crate's decoders and
+// preprocessing in wasm) against the browser's own decoder (createImageBitmap resizing to 28×28,
+// then an OffscreenCanvas read back and turned gray): files per second, median of `repeats`.
+window.runDecodeBenchmark = async ({ glue, wasm, files, rounds, repeats }) => {
+  const dg = await loadDriftglass(glue, wasm);
+  await appSettled();
+  const all = [];
+  for (let r = 0; r < rounds; r++) for (const f of files) all.push(new Uint8Array(f));
+  const ours = async () => dg.driftglass_bench_preprocess(all);
+  const canvas = new OffscreenCanvas(28, 28);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  const browser = async () => {
+    let ok = 0;
+    await Promise.all(all.map(async (bytes) => {
+      const bitmap = await createImageBitmap(new Blob([bytes]), { resizeWidth: 28, resizeHeight: 28, resizeQuality: 'medium' });
+      context.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      const rgba = context.getImageData(0, 0, 28, 28).data;
+      const gray = new Float32Array(784);
+      for (let i = 0; i < 784; i++) gray[i] = (0.2126 * rgba[4 * i] + 0.7152 * rgba[4 * i + 1] + 0.0722 * rgba[4 * i + 2]) / 255;
+      ok += 1;
+    }));
+    return ok;
+  };
+  const result = {};
+  for (const [name, run] of [['driftglass (image crate, wasm)', ours], ['browser createImageBitmap', browser]]) {
+    await run();
+    const rates = [];
+    let decoded = 0;
+    for (let i = 0; i < repeats; i++) {
+      const started = performance.now();
+      decoded = await run();
+      rates.push(all.length / ((performance.now() - started) / 1000));
+    }
+    result[name] = { files: all.length, decoded, median: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
+  }
+  return result;
+};
+
+// The app mounted by the module measures its backends at start-up: let it finish first, so it
+// does not share the cores with the timed runs.
+async function appSettled() {
+  const settled = () => !/starting|checking/.test(document.querySelector('[data-testid=backend]')?.textContent ?? 'starting');
+  while (!settled()) await new Promise((ok) => setTimeout(ok, 100));
+}
+
 window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, warmup, repeats, engines }) => {
   const pixels = new Float32Array(await (await fetch(pixelsUrl)).arrayBuffer()).subarray(0, count * 784);
   const dg = await loadDriftglass(glue, wasm);
+  await appSettled();
   const weights = JSON.parse(await dg.driftglass_bench_weights());
   const results = {};
   const errors = {};

@@ -3,7 +3,7 @@
 //! CPU often wins; an emulated GPU always loses). WebGPU is initialised asynchronously and only
 //! after an adapter was found (burn panics without one, and a wasm panic cannot be caught).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use burn::tensor::Device;
 use js_sys::{Function, Promise, Reflect};
@@ -46,8 +46,12 @@ impl Backend {
 }
 
 thread_local! {
-    /// WebGPU can be initialised once per page; keep the device for later switches.
-    static GPU: RefCell<Option<(Device, String)>> = const { RefCell::new(None) };
+    /// WebGPU can be initialised once per page: the device (or why there is none), kept for
+    /// later switches.
+    static GPU: RefCell<Option<Result<(Device, String), String>>> = const { RefCell::new(None) };
+    /// Whether a start of WebGPU is under way (a second start would fail: burn refuses a
+    /// second server for the device).
+    static STARTING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn get(target: &JsValue, key: &str) -> JsValue {
@@ -98,22 +102,28 @@ fn cpu(detail: impl Into<String>) -> Backend {
     }
 }
 
-/// The WebGPU device and its adapter's name, or why there is none.
+/// The WebGPU device and its adapter's name, or why there is none. Started once per page;
+/// callers that come while it starts wait for that start.
 async fn webgpu() -> Result<(Device, String), String> {
-    if let Some(found) = GPU.with(|gpu| gpu.borrow().clone()) {
-        return Ok(found);
+    loop {
+        if let Some(known) = GPU.with(|gpu| gpu.borrow().clone()) {
+            return known;
+        }
+        if !STARTING.with(|starting| starting.replace(true)) {
+            break;
+        }
+        crate::pipeline::sleep_ms(20).await;
     }
-    match webgpu_adapter().await {
+    let result = match webgpu_adapter().await {
         Ok(Some(name)) => match Device::wgpu_options().init_async().await {
-            Ok(device) => {
-                GPU.with(|gpu| *gpu.borrow_mut() = Some((device.clone(), name.clone())));
-                Ok((device, name))
-            }
+            Ok(device) => Ok((device, name)),
             Err(error) => Err(format!("WebGPU failed to start: {error:?}")),
         },
         Ok(None) => Err("this browser offers no WebGPU adapter".into()),
         Err(error) => Err(format!("WebGPU check failed: {error}")),
-    }
+    };
+    GPU.with(|gpu| *gpu.borrow_mut() = Some(result.clone()));
+    result
 }
 
 /// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with the

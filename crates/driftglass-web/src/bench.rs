@@ -91,3 +91,16 @@ pub async fn reconstruct(pixels: Vec<f32>, count: usize, batch: usize) -> Result
         .map_err(|e| e.to_string())?;
     Ok(results.into_iter().flat_map(|r| r.pixels).collect())
 }
+
+/// Decode and preprocess each file of `files` (an array of `Uint8Array`s) exactly as a drop
+/// is; returns how many became model inputs.
+pub fn preprocess(files: js_sys::Array) -> usize {
+    let config = driftglass_model::PreprocessConfig::default();
+    files
+        .iter()
+        .filter(|file| {
+            let bytes = js_sys::Uint8Array::new(file).to_vec();
+            driftglass_model::report::prepare_image(&bytes, &config).is_ok()
+        })
+        .count()
+}

@@ -57,6 +57,13 @@ mod bench_exports {
         panic!("a test asked for a panic");
     }
 
+    /// Decode and preprocess image files (the app's own path: the model crate's decoders and
+    /// preprocessing, 28×28); returns how many succeeded. `files` is an array of `Uint8Array`s.
+    #[wasm_bindgen]
+    pub fn driftglass_bench_preprocess(files: js_sys::Array) -> usize {
+        bench::preprocess(files)
+    }
+
     /// Reconstruct and score `count` images in batches of `batch`; returns the reconstructions.
     #[wasm_bindgen]
     pub async fn driftglass_bench_reconstruct(

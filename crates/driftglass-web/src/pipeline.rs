@@ -121,9 +121,14 @@ fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> us
 
 /// Wait for the next macrotask, so the browser can paint and handle input.
 pub async fn yield_to_browser() {
+    sleep_ms(0).await;
+}
+
+/// Wait `ms` milliseconds without blocking the page.
+pub async fn sleep_ms(ms: i32) {
     let promise = Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
     });
     let _ = JsFuture::from(promise).await;

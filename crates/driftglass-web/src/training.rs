@@ -14,10 +14,8 @@ use driftglass_model::train::{
     train_with_pauses,
 };
 use driftglass_model::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig};
-use js_sys::Promise;
-use wasm_bindgen_futures::JsFuture;
 
-use crate::pipeline::{Source, now_ms, prepare, yield_to_browser};
+use crate::pipeline::{Source, now_ms, prepare, sleep_ms, yield_to_browser};
 
 /// Most reference images taken (MNIST's training set is 60,000); more are reported, not used.
 pub const MAX_REFERENCE_IMAGES: usize = 60_000;
@@ -184,16 +182,6 @@ impl Clock for PageClock {
     }
 }
 
-/// Wait `ms` milliseconds without blocking the page.
-async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
-}
-
 /// Train on `set`, calibrate on its held-out part and seal a model file. `Ok(None)` when
 /// cancelled. `device_name` is recorded in the file's training summary.
 pub async fn make_model(
@@ -225,7 +213,7 @@ pub async fn make_model(
         if control.paused.get() {
             let since = now_ms();
             while control.paused.get() && !control.finish_now.get() && !control.cancelled.get() {
-                sleep(100).await;
+                sleep_ms(100).await;
             }
             paused_ms.set(paused_ms.get() + now_ms() - since);
         }
