@@ -425,7 +425,7 @@ const data = process.env.DRIFTGLASS_DATA ?? resolve(fixtures, '../../../shared/d
 const referenceDir = join(scratch, 'my-digits');
 execFileSync(cli, ['export-pngs', '--data', data, '--set', 'train', '--count', '200', '-o', referenceDir], { stdio: 'inherit' });
 const cliModel = join(scratch, 'cli-trained.dgm');
-execFileSync(cli, ['train', '--data', data, '--limit', '512', '--epochs', '1', '--batch-size', '64', '-o', cliModel], { stdio: 'inherit' });
+execFileSync(cli, ['train', '--data', data, '--limit', '512', '--test-limit', '1000', '--epochs', '1', '--batch-size', '64', '-o', cliModel], { stdio: 'inherit' });
 const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);

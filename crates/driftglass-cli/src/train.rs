@@ -43,6 +43,10 @@ pub struct TrainArgs {
     /// Use only the first N training images (quick runs).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Validate and calibrate on only the first N test images (quick runs; the baseline then
+    /// holds N losses).
+    #[arg(long)]
+    pub test_limit: Option<usize>,
     /// Where to write the model file.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -61,7 +65,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(limit) = args.limit {
         training = training.take(limit);
     }
-    let test = data::images(&mnist, "t10k-images-idx3-ubyte")?;
+    let mut test = data::images(&mnist, "t10k-images-idx3-ubyte")?;
+    if let Some(limit) = args.test_limit {
+        test = test.take(limit);
+    }
     let (optimizer, default_lr) = match args.optimizer {
         OptimizerArg::Adadelta => (OptimizerKind::Adadelta, 1.0),
         OptimizerArg::Adam => (OptimizerKind::Adam, 0.001),
