@@ -14,14 +14,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentReference, knn_distance};
+use driftglass_model::latent::{LATENT_DIMS, LatentReference, knn_distance};
 use driftglass_model::report::DEFAULT_FLAG_RATE;
 use driftglass_model::rng::{SeededRng, add_gaussian_noise};
 use driftglass_model::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
-use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, LossKind, auroc};
+use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
 
 use crate::{data, letters, progress};
@@ -204,20 +204,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .filter(|i| labels.get(**i).is_some_and(|label| *label <= 1))
             .map(|i| test.image(*i)),
     );
-    let calibration_scores = progress::score_set(model, &calibration, &device, "baseline")?;
-    let baseline = Baseline::new(
-        LossKind::Bce,
-        "MNIST test, random half",
-        calibration_scores.losses,
-    )
-    .context("baseline")?;
-    let latent = LatentReference::sample(
-        LATENT_DIMS,
-        &calibration_scores.codes,
-        LATENT_REFERENCE_SIZE,
-        driftglass_model::reference::LATENT_SAMPLE_SEED,
-    )
-    .context("latent reference")?;
+    // The same calibration as `driftglass train` and the browser's Reference step.
+    let (baseline, latent) =
+        crate::train::calibrate_baseline(model, &calibration, &device, "MNIST test, random half")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);

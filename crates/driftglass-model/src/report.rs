@@ -143,11 +143,9 @@ pub fn idx_inputs(name: &str, set: &crate::ImageSet, side: usize) -> Vec<(String
     let source = set.side as u32;
     (0..set.count)
         .map(|index| {
-            let pixels = if set.side == side {
-                set.image(index).to_vec()
-            } else {
-                crate::preprocess::pad_and_resize(set.image(index), set.side, set.side, side)
-            };
+            // An exact copy when the sides already match.
+            let pixels =
+                crate::preprocess::pad_and_resize(set.image(index), set.side, set.side, side);
             (format!("{name}#{index}"), Ok((pixels, source, source)))
         })
         .collect()

@@ -95,7 +95,7 @@ pub async fn reconstruct_with_targets(
         let range = start * len..(start + count) * len;
         let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, side, device);
         let target = images_tensor(&targets.pixels[range], count, side, device);
-        let (output, code) = model.forward_with_code(inputs); // [count, 1, 28, 28], [count, 32, 7, 7]
+        let (output, code) = model.forward_with_code(inputs); // [count, 1, side, side], [count, 32, side/4, side/4]
         let code_len = code.dims()[1..].iter().product::<usize>();
         let projection = Tensor::<2>::from_data(
             TensorData::new(

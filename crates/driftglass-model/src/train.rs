@@ -87,7 +87,7 @@ pub enum TrainingEvent {
     /// An epoch finished, validation included.
     Epoch(EpochReport),
     /// After each epoch: the first validation images ([`SAMPLE_IMAGES`] at most) as the
-    /// network saw them (noisy) and as it redrew them, 784 values per image.
+    /// network saw them (noisy) and as it redrew them, `side`² values per image.
     Samples {
         noisy: Vec<f32>,
         reconstructed: Vec<f32>,

@@ -126,17 +126,15 @@ async fn webgpu() -> Result<(Device, String), String> {
     result
 }
 
-/// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with the
-/// bundled network on `device`, after one untimed warm-up batch (shader compilation, caches).
-pub async fn measure(device: &Device) -> Result<f64, String> {
+/// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with
+/// `network` on `device`, after one untimed warm-up batch (shader compilation, caches).
+pub async fn measure(
+    network: &driftglass_model::Autoencoder,
+    device: &Device,
+) -> Result<f64, String> {
     use burn::module::Module;
 
-    let loaded = driftglass_model::model_file::decode(
-        driftglass_model::bundled::BUNDLED_MODEL,
-        &Device::flex(),
-    )
-    .map_err(|e| e.to_string())?;
-    let network = loaded.model.to_device(device);
+    let network = network.clone().to_device(device);
     // Digit-like strokes: what is drawn does not change the work, only the size does.
     let pixels: Vec<f32> = (0..MEASURE_BATCH * driftglass_model::IMAGE_PIXELS)
         .map(|i| {
@@ -167,8 +165,16 @@ pub async fn init(preference: Preference) -> Backend {
     if preference == Preference::Gpu {
         return gpu_backend(device, adapter, "chosen by you".into());
     }
-    let cpu_ms = measure(&Device::flex()).await;
-    let gpu_ms = measure(&device).await;
+    // The bundled network, decoded once for both runs.
+    let network = match driftglass_model::model_file::decode(
+        driftglass_model::bundled::BUNDLED_MODEL,
+        &Device::flex(),
+    ) {
+        Ok(loaded) => loaded.model,
+        Err(error) => return cpu(format!("WebGPU ({adapter}) failed its test run: {error}")),
+    };
+    let cpu_ms = measure(&network, &Device::flex()).await;
+    let gpu_ms = measure(&network, &device).await;
     match (cpu_ms, gpu_ms) {
         (Ok(c), Ok(g)) if g < c => gpu_backend(
             device,

@@ -138,11 +138,8 @@ pub async fn sleep_ms(ms: i32) {
 pub async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     match source {
         Source::Pixels { name, pixels, side } => {
-            let pixels = if side == config.side {
-                pixels
-            } else {
-                pad_and_resize(&pixels, side, side, config.side)
-            };
+            // An exact copy when the model takes this side.
+            let pixels = pad_and_resize(&pixels, side, side, config.side);
             vec![(name, Ok((pixels, side as u32, side as u32)))]
         }
         Source::Failed { name, error } => vec![(name, Err(error))],
