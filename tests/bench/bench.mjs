@@ -8,7 +8,7 @@
 // SIMD build: it runs at its best.
 //
 // Usage: node bench.mjs <dist dir> <MNIST folder> [--count N] [--gpu-count N] [--batch B[,B...]] [--repeats R]
-//        [--gpu]   (--gpu: a machine with a real GPU: Chromium's WebGPU on Vulkan, not SwiftShader)
+//        [--engines E[,E...]] [--no-decode] [--gpu]   (--gpu: a machine with a real GPU: Chromium's WebGPU on Vulkan, not SwiftShader)
 import { createServer } from 'node:http';
 import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
@@ -80,7 +80,9 @@ page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)
 await page.goto(`http://127.0.0.1:${port}/bench.html`);
 await page.waitForFunction(() => typeof window.runBenchmark === 'function' && typeof window.tf === 'object');
 const version = await page.evaluate(() => tf.version.tfjs);
-const engines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-webgpu', 'tfjs-webgpu'];
+const allEngines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-burn-cpu', 'driftglass-webgpu', 'tfjs-webgpu'];
+const engines = option('--engines', allEngines.join(',')).split(',');
+for (const e of engines) if (!allEngines.includes(e)) throw new Error(`unknown engine ${e}; known: ${allEngines.join(', ')}`);
 const adapter = await page.evaluate(async () => {
   const a = await navigator.gpu?.requestAdapter();
   return a ? [a.info?.vendor, a.info?.architecture, a.info?.description].filter(Boolean).join(' ') || 'unnamed' : 'none';
@@ -109,9 +111,16 @@ console.log('');
 for (const batch of batches) {
   const rate = (engine) => rows.find((r) => r.engine === engine && r.batch === batch)?.median;
   const ratio = (a, b) => (rate(a) && rate(b) ? `${(rate(a) / rate(b)).toFixed(2)}×` : 'n/a');
-  console.log(`batch ${batch}: ours / TF.js — CPU (wasm) vs TF.js wasm ${ratio('driftglass-cpu', 'tfjs-wasm')}; WebGPU vs TF.js webgpu ${ratio('driftglass-webgpu', 'tfjs-webgpu')}`);
+  console.log(`batch ${batch}: ours / TF.js — CPU (wasm) vs TF.js wasm ${ratio('driftglass-cpu', 'tfjs-wasm')}; WebGPU vs TF.js webgpu ${ratio('driftglass-webgpu', 'tfjs-webgpu')}; our CPU path vs burn's ops on the CPU ${ratio('driftglass-cpu', 'driftglass-burn-cpu')}`);
 }
 if (!realGpu) console.log('(WebGPU here is SwiftShader, a CPU emulation: these are not GPU figures)');
+
+if (args.includes('--no-decode')) {
+  await browser.close();
+  server.close();
+  await rm(profile, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // Decoding and preprocessing: the 100 PNG files of tests/fixtures/drop-100 (MNIST digits, ~250
 // bytes each), 10 rounds = 1,000 files per timed run.

@@ -120,10 +120,12 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
   for (const engine of engines) {
     try {
       let run;
-      if (engine === 'driftglass-cpu' || engine === 'driftglass-webgpu') {
+      if (engine.startsWith('driftglass-')) {
         const gpu = engine === 'driftglass-webgpu';
         await dg.driftglass_bench_backend(gpu);
-        run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch);
+        run = engine === 'driftglass-burn-cpu'
+          ? (p, n) => dg.driftglass_bench_reconstruct_burn(p, n, batch)
+          : (p, n) => dg.driftglass_bench_reconstruct(p, n, batch);
       } else {
         const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
         if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);
@@ -144,7 +146,7 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       results[engine].images = n;
       results[engine].backend = engine.startsWith('tfjs')
         ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
-        : dg.driftglass_bench_backend_name();
+        : `${engine === 'driftglass-burn-cpu' ? 'burn ops, ' : ''}${dg.driftglass_bench_backend_name()}`;
     } catch (error) {
       errors[engine] = String(error?.stack ?? error);
     }

@@ -8,6 +8,7 @@
 pub mod adadelta;
 pub mod baseline;
 pub mod bundled;
+pub mod direct;
 pub mod idx;
 pub mod latent;
 pub mod loss;

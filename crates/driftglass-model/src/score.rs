@@ -6,6 +6,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::direct::DirectNetwork;
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::{bce_per_image, mse_per_image};
@@ -59,12 +60,44 @@ pub async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Sco
         .map_err(|e| ScoreError::Readback(format!("{e:?}")))
 }
 
+/// How a batch is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// burn's CPU device: the direct convolutions of [`crate::direct`] (same results, several
+    /// times faster); any other device: burn.
+    Auto,
+    /// burn's tensor operations on the given device, whatever it is (for comparisons).
+    Burn,
+}
+
 /// Reconstruct every image of `inputs` and score it.
 ///
 /// `model_inputs` are what the network sees and `targets` what it is compared with; for plain
 /// scoring they are the same images (see [`reconstruct`]). `on_batch` is told how many images
-/// are done after each batch.
+/// are done after each batch. On burn's CPU device the work runs in [`crate::direct`].
 pub async fn reconstruct_with_targets(
+    model: &Autoencoder,
+    model_inputs: &ImageSet,
+    targets: &ImageSet,
+    device: &Device,
+    batch_size: usize,
+    on_batch: impl FnMut(usize),
+) -> Result<Vec<Reconstruction>, ScoreError> {
+    reconstruct_on(
+        Engine::Auto,
+        model,
+        model_inputs,
+        targets,
+        device,
+        batch_size,
+        on_batch,
+    )
+    .await
+}
+
+/// [`reconstruct_with_targets`] on a chosen [`Engine`].
+pub async fn reconstruct_on(
+    engine: Engine,
     model: &Autoencoder,
     model_inputs: &ImageSet,
     targets: &ImageSet,
@@ -88,44 +121,65 @@ pub async fn reconstruct_with_targets(
         }
     }
     let batch_size = batch_size.max(1);
+    let direct = match engine {
+        Engine::Auto if *device == Device::flex() => {
+            Some(DirectNetwork::from_model(model, side).await?)
+        }
+        _ => None,
+    };
     let mut results = Vec::with_capacity(model_inputs.count);
     let mut start = 0;
     while start < model_inputs.count {
         let count = batch_size.min(model_inputs.count - start);
-        let range = start * len..(start + count) * len;
-        let inputs = images_tensor(&model_inputs.pixels[range.clone()], count, side, device);
-        let target = images_tensor(&targets.pixels[range], count, side, device);
-        let (output, code) = model.forward_with_code(inputs); // [count, 1, side, side], [count, 32, side/4, side/4]
-        let code_len = code.dims()[1..].iter().product::<usize>();
-        let projection = Tensor::<2>::from_data(
-            TensorData::new(
-                default_projection(code_len).to_vec(),
-                [code_len, LATENT_DIMS],
-            ),
-            device,
-        );
-        let latent = code.reshape([count, code_len]).matmul(projection); // [count, 64]
-        let bce = bce_per_image(output.clone(), target.clone()); // [count]
-        let mse = mse_per_image(output.clone(), target); // [count]
-        let entropy = bce_per_image(output.clone(), output.clone()); // [count]
-        let bce = read_vec(bce).await?;
-        let mse = read_vec(mse).await?;
-        let entropy = read_vec(entropy).await?;
-        let pixels = read_vec(output).await?;
-        let latent = read_vec(latent).await?;
-        for i in 0..count {
-            results.push(Reconstruction {
-                bce: bce[i],
-                mse: mse[i],
-                output_entropy: entropy[i],
-                pixels: pixels[i * len..(i + 1) * len].to_vec(),
-                latent: latent[i * LATENT_DIMS..(i + 1) * LATENT_DIMS].to_vec(),
-            });
+        let inputs = model_inputs.range(start, count);
+        let target = targets.range(start, count);
+        match &direct {
+            Some(network) => results.extend(network.reconstruct_with_targets(&inputs, &target)?),
+            None => results.extend(burn_batch(model, &inputs, &target, device).await?),
         }
         start += count;
         on_batch(start);
     }
     Ok(results)
+}
+
+/// One batch through burn's tensor operations.
+async fn burn_batch(
+    model: &Autoencoder,
+    inputs: &ImageSet,
+    targets: &ImageSet,
+    device: &Device,
+) -> Result<Vec<Reconstruction>, ScoreError> {
+    let (count, side, len) = (inputs.count, inputs.side, inputs.image_len());
+    let images = images_tensor(&inputs.pixels, count, side, device);
+    let target = images_tensor(&targets.pixels, count, side, device);
+    let (output, code) = model.forward_with_code(images); // [count, 1, side, side], [count, 32, side/4, side/4]
+    let code_len = code.dims()[1..].iter().product::<usize>();
+    let projection = Tensor::<2>::from_data(
+        TensorData::new(
+            default_projection(code_len).to_vec(),
+            [code_len, LATENT_DIMS],
+        ),
+        device,
+    );
+    let latent = code.reshape([count, code_len]).matmul(projection); // [count, 64]
+    let bce = bce_per_image(output.clone(), target.clone()); // [count]
+    let mse = mse_per_image(output.clone(), target); // [count]
+    let entropy = bce_per_image(output.clone(), output.clone()); // [count]
+    let bce = read_vec(bce).await?;
+    let mse = read_vec(mse).await?;
+    let entropy = read_vec(entropy).await?;
+    let pixels = read_vec(output).await?;
+    let latent = read_vec(latent).await?;
+    Ok((0..count)
+        .map(|i| Reconstruction {
+            bce: bce[i],
+            mse: mse[i],
+            output_entropy: entropy[i],
+            pixels: pixels[i * len..(i + 1) * len].to_vec(),
+            latent: latent[i * LATENT_DIMS..(i + 1) * LATENT_DIMS].to_vec(),
+        })
+        .collect())
 }
 
 /// Reconstruct and score images against themselves (what the product does).

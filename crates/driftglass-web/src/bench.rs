@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use burn::module::Module;
 use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::score::read_vec;
+use driftglass_model::score::{Engine, read_vec, reconstruct_on};
 use driftglass_model::{Autoencoder, ImageSet, bundled::BUNDLED_MODEL};
 use serde::Serialize;
 
@@ -80,13 +80,19 @@ pub fn backend_name() -> String {
 }
 
 /// Reconstruct and score `count` images (784 values each) in batches of `batch`, exactly as the
-/// app does; returns the reconstructions.
-pub async fn reconstruct(pixels: Vec<f32>, count: usize, batch: usize) -> Result<Vec<f32>, String> {
+/// app does (`Engine::Auto`) or with burn's tensor operations on the CPU too (`Engine::Burn`,
+/// the path the app used before its direct CPU kernels); returns the reconstructions.
+pub async fn reconstruct(
+    pixels: Vec<f32>,
+    count: usize,
+    batch: usize,
+    engine: Engine,
+) -> Result<Vec<f32>, String> {
     let (network, chosen) = ACTIVE
         .with(|active| active.borrow().clone())
         .ok_or("call driftglass_bench_backend first")?;
     let set = ImageSet::new(pixels, count);
-    let results = driftglass_model::reconstruct(&network, &set, &chosen.device, batch, |_| {})
+    let results = reconstruct_on(engine, &network, &set, &set, &chosen.device, batch, |_| {})
         .await
         .map_err(|e| e.to_string())?;
     Ok(results.into_iter().flat_map(|r| r.pixels).collect())

@@ -29,6 +29,7 @@ fn main() {
 /// linking).
 #[cfg(target_arch = "wasm32")]
 mod bench_exports {
+    use driftglass_model::score::Engine;
     use driftglass_web::bench;
     use wasm_bindgen::prelude::*;
 
@@ -64,14 +65,28 @@ mod bench_exports {
         bench::preprocess(files)
     }
 
-    /// Reconstruct and score `count` images in batches of `batch`; returns the reconstructions.
+    /// Reconstruct and score `count` images in batches of `batch` as the app does; returns the
+    /// reconstructions.
     #[wasm_bindgen]
     pub async fn driftglass_bench_reconstruct(
         pixels: Vec<f32>,
         count: usize,
         batch: usize,
     ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch)
+        bench::reconstruct(pixels, count, batch, Engine::Auto)
+            .await
+            .map_err(JsValue::from)
+    }
+
+    /// The same with burn's tensor operations on every backend (the CPU path before the
+    /// direct kernels), for comparison.
+    #[wasm_bindgen]
+    pub async fn driftglass_bench_reconstruct_burn(
+        pixels: Vec<f32>,
+        count: usize,
+        batch: usize,
+    ) -> Result<Vec<f32>, JsValue> {
+        bench::reconstruct(pixels, count, batch, Engine::Burn)
             .await
             .map_err(JsValue::from)
     }

@@ -1,0 +1,660 @@
+//! Scoring on the CPU without a tensor library: the autoencoder's forward pass written out for
+//! its fixed shape, as direct convolutions over channels-last feature maps.
+//!
+//! burn's CPU backend runs every layer as a general tensor operation (layout changes, im2col,
+//! a general matrix product, then the loss, the latent projection and five read-backs as
+//! separate passes over the batch). For this small network most of that is overhead: here each
+//! image goes through the five convolutions, poolings and upsamplings in place, in buffers
+//! that stay in cache, and its losses and projected code are computed on the way out.
+//!
+//! The inner loops are written over small fixed-size arrays (8 output channels × 4 pixels) so
+//! that the compiler turns them into SIMD: SSE/AVX natively, wasm `simd128` in the browser
+//! (`.cargo/config.toml` enables it). No `unsafe`, no intrinsics.
+//!
+//! The results agree with burn's forward pass to float rounding (about 1e-6; the sums run in
+//! another order); the test below holds them to it. Training stays on burn (autodiff).
+
+use crate::idx::ImageSet;
+use crate::latent::{LATENT_DIMS, default_projection};
+use crate::loss::EPSILON;
+use crate::model::Autoencoder;
+use crate::score::{Reconstruction, ScoreError, read_vec};
+
+/// Output channels computed together by the convolution kernel (two 4-lane vectors).
+const BLOCK_CHANNELS: usize = 8;
+/// Neighbouring output pixels of a row computed together (they share the weight loads).
+const BLOCK_PIXELS: usize = 4;
+
+/// One convolution, weights rearranged for the kernels below.
+#[derive(Debug, Clone)]
+struct Conv {
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+    /// Wide layers (`outputs ≥ 8`): `[output block][ky][kx][input][8]`, outputs padded with
+    /// zeros to a multiple of 8. Narrow layers: `[output][ky][kx][input]`.
+    weights: Vec<f32>,
+    /// One per output, padded like the weights.
+    bias: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Activation {
+    Relu,
+    Sigmoid,
+}
+
+impl Conv {
+    /// From burn's `[out, in, k, k]` kernel and `[out]` bias, for input maps that store
+    /// `stored_inputs ≥ in` channels per pixel (the previous layer's padded outputs).
+    fn new(
+        shape: [usize; 4],
+        kernel_values: &[f32],
+        bias: Option<&[f32]>,
+        stored_inputs: usize,
+    ) -> Conv {
+        let [outputs, real_inputs, kernel, _] = shape;
+        let inputs = stored_inputs.max(real_inputs);
+        let at = |o: usize, i: usize, ky: usize, kx: usize| {
+            if i < real_inputs {
+                kernel_values[((o * real_inputs + i) * kernel + ky) * kernel + kx]
+            } else {
+                0.0
+            }
+        };
+        let bias_of = |o: usize| bias.map_or(0.0, |b| b[o]);
+        let (weights, bias) = if outputs >= BLOCK_CHANNELS {
+            let blocks = outputs.div_ceil(BLOCK_CHANNELS);
+            let mut weights =
+                Vec::with_capacity(blocks * kernel * kernel * inputs * BLOCK_CHANNELS);
+            for block in 0..blocks {
+                for ky in 0..kernel {
+                    for kx in 0..kernel {
+                        for i in 0..inputs {
+                            for lane in 0..BLOCK_CHANNELS {
+                                let o = block * BLOCK_CHANNELS + lane;
+                                weights.push(if o < outputs { at(o, i, ky, kx) } else { 0.0 });
+                            }
+                        }
+                    }
+                }
+            }
+            let bias = (0..blocks * BLOCK_CHANNELS)
+                .map(|o| if o < outputs { bias_of(o) } else { 0.0 })
+                .collect();
+            (weights, bias)
+        } else {
+            let mut weights = Vec::with_capacity(outputs * kernel * kernel * inputs);
+            for o in 0..outputs {
+                for ky in 0..kernel {
+                    for kx in 0..kernel {
+                        for i in 0..inputs {
+                            weights.push(at(o, i, ky, kx));
+                        }
+                    }
+                }
+            }
+            (weights, (0..outputs).map(bias_of).collect())
+        };
+        Conv {
+            inputs,
+            outputs,
+            kernel,
+            weights,
+            bias,
+        }
+    }
+
+    /// Channels of this layer's output map (outputs padded to the block size for wide layers).
+    fn stored_outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// "Same" convolution of a zero-bordered map `input` (`[side + k − 1]²` pixels of
+    /// `self.inputs` channels) into `output` (`[side]²` pixels of `stored_outputs` channels).
+    fn apply(&self, input: &[f32], side: usize, output: &mut [f32], activation: Activation) {
+        if self.outputs >= BLOCK_CHANNELS {
+            self.apply_wide(input, side, output);
+        } else {
+            self.apply_narrow(input, side, output);
+        }
+        match activation {
+            Activation::Relu => output.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Sigmoid => output
+                .iter_mut()
+                .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
+        }
+    }
+
+    /// Many outputs: 8 output channels × up to 4 pixels of a row per step; each step walks
+    /// the `k` rows of the receptive field, each a contiguous run of `k · inputs` values.
+    fn apply_wide(&self, input: &[f32], side: usize, output: &mut [f32]) {
+        let (k, cin) = (self.kernel, self.inputs);
+        let padded = side + k - 1;
+        let run = k * cin;
+        let stored = self.stored_outputs();
+        for (block, weights) in self
+            .weights
+            .chunks_exact(k * run * BLOCK_CHANNELS)
+            .enumerate()
+        {
+            let bias: [f32; BLOCK_CHANNELS] =
+                std::array::from_fn(|lane| self.bias[block * BLOCK_CHANNELS + lane]);
+            for y in 0..side {
+                let mut x = 0;
+                while x + BLOCK_PIXELS <= side {
+                    let acc = block_sum::<BLOCK_PIXELS>(
+                        input,
+                        weights,
+                        bias,
+                        (y * padded + x) * cin,
+                        padded * cin,
+                        run,
+                        cin,
+                        k,
+                    );
+                    for (p, values) in acc.iter().enumerate() {
+                        let at = (y * side + x + p) * stored + block * BLOCK_CHANNELS;
+                        output[at..at + BLOCK_CHANNELS].copy_from_slice(values);
+                    }
+                    x += BLOCK_PIXELS;
+                }
+                while x < side {
+                    let [values] = block_sum::<1>(
+                        input,
+                        weights,
+                        bias,
+                        (y * padded + x) * cin,
+                        padded * cin,
+                        run,
+                        cin,
+                        k,
+                    );
+                    let at = (y * side + x) * stored + block * BLOCK_CHANNELS;
+                    output[at..at + BLOCK_CHANNELS].copy_from_slice(&values);
+                    x += 1;
+                }
+            }
+        }
+    }
+
+    /// Few outputs (the last layer: one per image channel): a dot product of the receptive
+    /// field with each output's weights, summed in 8 lanes.
+    fn apply_narrow(&self, input: &[f32], side: usize, output: &mut [f32]) {
+        let (k, cin) = (self.kernel, self.inputs);
+        let padded = side + k - 1;
+        let run = k * cin;
+        for (o, weights) in self.weights.chunks_exact(k * run).enumerate() {
+            for y in 0..side {
+                for x in 0..side {
+                    let mut lanes = [0.0f32; BLOCK_CHANNELS];
+                    let mut tail = 0.0f32;
+                    for (ky, row_weights) in weights.chunks_exact(run).enumerate() {
+                        let start = ((y + ky) * padded + x) * cin;
+                        let row = &input[start..start + run];
+                        let mut values = row.chunks_exact(BLOCK_CHANNELS);
+                        let mut coefficients = row_weights.chunks_exact(BLOCK_CHANNELS);
+                        for (v, w) in (&mut values).zip(&mut coefficients) {
+                            for lane in 0..BLOCK_CHANNELS {
+                                lanes[lane] += v[lane] * w[lane];
+                            }
+                        }
+                        for (v, w) in values.remainder().iter().zip(coefficients.remainder()) {
+                            tail += v * w;
+                        }
+                    }
+                    output[(y * side + x) * self.outputs + o] =
+                        self.bias[o] + lanes.iter().sum::<f32>() + tail;
+                }
+            }
+        }
+    }
+}
+
+/// `P` neighbouring pixels × 8 output channels of a wide convolution, starting at input
+/// offset `origin` (top-left of the first pixel's receptive field).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block_sum<const P: usize>(
+    input: &[f32],
+    weights: &[f32],
+    bias: [f32; BLOCK_CHANNELS],
+    origin: usize,
+    row_stride: usize,
+    run: usize,
+    cin: usize,
+    k: usize,
+) -> [[f32; BLOCK_CHANNELS]; P] {
+    let mut acc = [bias; P];
+    for ky in 0..k {
+        let start = origin + ky * row_stride;
+        let rows = &input[start..start + run + (P - 1) * cin];
+        let row_weights = &weights[ky * run * BLOCK_CHANNELS..(ky + 1) * run * BLOCK_CHANNELS];
+        for (r, w) in row_weights.chunks_exact(BLOCK_CHANNELS).enumerate() {
+            let w: &[f32; BLOCK_CHANNELS] = match w.try_into() {
+                Ok(w) => w,
+                Err(_) => continue,
+            };
+            for (p, sums) in acc.iter_mut().enumerate() {
+                let v = rows[p * cin + r];
+                for lane in 0..BLOCK_CHANNELS {
+                    sums[lane] += v * w[lane];
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// 2×2 max pooling of `[side]²` pixels × `channels` into the interior of a zero-bordered map
+/// with `border` pixels on each side.
+fn max_pool_into(input: &[f32], side: usize, channels: usize, output: &mut [f32], border: usize) {
+    let half = side / 2;
+    let padded = half + 2 * border;
+    for y in 0..half {
+        for x in 0..half {
+            let at = |yy: usize, xx: usize| (yy * side + xx) * channels;
+            let (a, b, c, d) = (
+                at(2 * y, 2 * x),
+                at(2 * y, 2 * x + 1),
+                at(2 * y + 1, 2 * x),
+                at(2 * y + 1, 2 * x + 1),
+            );
+            let out = ((y + border) * padded + x + border) * channels;
+            for ch in 0..channels {
+                output[out + ch] = input[a + ch]
+                    .max(input[b + ch])
+                    .max(input[c + ch])
+                    .max(input[d + ch]);
+            }
+        }
+    }
+}
+
+/// Nearest-neighbour 2× upsampling of `[side]²` pixels into the interior of a zero-bordered
+/// `[2·side + 2·border]²` map.
+fn upsample_into(input: &[f32], side: usize, channels: usize, output: &mut [f32], border: usize) {
+    let double = 2 * side;
+    let padded = double + 2 * border;
+    for y in 0..double {
+        for x in 0..double {
+            let from = ((y / 2) * side + x / 2) * channels;
+            let to = ((y + border) * padded + x + border) * channels;
+            output[to..to + channels].copy_from_slice(&input[from..from + channels]);
+        }
+    }
+}
+
+/// The autoencoder's weights, rearranged for direct convolution on the CPU.
+#[derive(Debug, Clone)]
+pub struct DirectNetwork {
+    side: usize,
+    channels: usize,
+    filters: usize,
+    kernel: usize,
+    /// encode 1, encode 2, decode 1, decode 2, output.
+    convs: [Conv; 5],
+    /// The latent projection with its rows reordered for channels-last codes.
+    projection: Vec<f32>,
+}
+
+/// Per-image working memory, reused from image to image.
+#[derive(Debug)]
+struct Scratch {
+    padded_input: Vec<f32>,
+    full: Vec<f32>,
+    padded_half: Vec<f32>,
+    half: Vec<f32>,
+    padded_quarter: Vec<f32>,
+    quarter: Vec<f32>,
+    padded_full: Vec<f32>,
+    output: Vec<f32>,
+}
+
+impl DirectNetwork {
+    /// Copy `model`'s weights (read asynchronously, so a WebGPU model works too) for inputs of
+    /// `side`×`side` pixels.
+    pub async fn from_model(model: &Autoencoder, side: usize) -> Result<DirectNetwork, ScoreError> {
+        let mut convs: Vec<Conv> = Vec::with_capacity(5);
+        for (weight, bias) in model.conv_parameters() {
+            let shape = weight.dims();
+            let values = read_vec(weight).await?;
+            let bias = match bias {
+                Some(bias) => Some(read_vec(bias).await?),
+                None => None,
+            };
+            let stored_inputs = convs.last().map_or(shape[1], Conv::stored_outputs);
+            convs.push(Conv::new(shape, &values, bias.as_deref(), stored_inputs));
+        }
+        let convs: [Conv; 5] = convs.try_into().map_err(|_| {
+            ScoreError::Readback("the network does not have five convolutions".into())
+        })?;
+        let (channels, filters, kernel) = (convs[0].inputs, convs[0].outputs, convs[0].kernel);
+        if !side.is_multiple_of(4) || side == 0 {
+            return Err(ScoreError::SideMismatch {
+                inputs: side,
+                targets: side.next_multiple_of(4),
+            });
+        }
+        let code_side = side / 4;
+        let code_len = filters * code_side * code_side;
+        let projection_nchw = default_projection(code_len);
+        // Channels-last position (y, x, c) ← burn's channels-first row c·side² + y·side + x.
+        let mut projection = vec![0.0f32; code_len * LATENT_DIMS];
+        for y in 0..code_side {
+            for x in 0..code_side {
+                for c in 0..filters {
+                    let from = (c * code_side * code_side + y * code_side + x) * LATENT_DIMS;
+                    let to = ((y * code_side + x) * filters + c) * LATENT_DIMS;
+                    projection[to..to + LATENT_DIMS]
+                        .copy_from_slice(&projection_nchw[from..from + LATENT_DIMS]);
+                }
+            }
+        }
+        Ok(DirectNetwork {
+            side,
+            channels,
+            filters,
+            kernel,
+            convs,
+            projection,
+        })
+    }
+
+    fn scratch(&self) -> Scratch {
+        let (s, b) = (self.side, self.kernel - 1);
+        let stored = self.convs[0].stored_outputs();
+        let sq = |n: usize| n * n;
+        Scratch {
+            padded_input: vec![0.0; sq(s + b) * self.channels],
+            full: vec![0.0; sq(s) * stored],
+            padded_half: vec![0.0; sq(s / 2 + b) * stored],
+            half: vec![0.0; sq(s / 2) * stored],
+            padded_quarter: vec![0.0; sq(s / 4 + b) * stored],
+            quarter: vec![0.0; sq(s / 4) * stored],
+            padded_full: vec![0.0; sq(s + b) * stored],
+            output: vec![0.0; sq(s) * self.channels],
+        }
+    }
+
+    /// Reconstruct and score one image (`channels · side²` values, channels first) against
+    /// `target` (same layout).
+    fn reconstruct_one(
+        &self,
+        image: &[f32],
+        target: &[f32],
+        scratch: &mut Scratch,
+    ) -> Reconstruction {
+        let (s, c) = (self.side, self.channels);
+        let border = (self.kernel - 1) / 2;
+        let stored = self.convs[0].stored_outputs();
+        let padded = s + 2 * border;
+        // Channels first → channels last, inside a zero border.
+        for ch in 0..c {
+            for y in 0..s {
+                for x in 0..s {
+                    scratch.padded_input[((y + border) * padded + x + border) * c + ch] =
+                        image[(ch * s + y) * s + x];
+                }
+            }
+        }
+        let [encode1, encode2, decode1, decode2, output] = &self.convs;
+        encode1.apply(
+            &scratch.padded_input,
+            s,
+            &mut scratch.full,
+            Activation::Relu,
+        ); // [28, 28, 32]
+        max_pool_into(&scratch.full, s, stored, &mut scratch.padded_half, border); // [14, 14, 32]
+        encode2.apply(
+            &scratch.padded_half,
+            s / 2,
+            &mut scratch.half,
+            Activation::Relu,
+        ); // [14, 14, 32]
+        max_pool_into(
+            &scratch.half,
+            s / 2,
+            stored,
+            &mut scratch.padded_quarter,
+            border,
+        ); // code [7, 7, 32]
+        let latent = self.project(&scratch.padded_quarter, border);
+        decode1.apply(
+            &scratch.padded_quarter,
+            s / 4,
+            &mut scratch.quarter,
+            Activation::Relu,
+        ); // [7, 7, 32]
+        upsample_into(
+            &scratch.quarter,
+            s / 4,
+            stored,
+            &mut scratch.padded_half,
+            border,
+        ); // [14, 14, 32]
+        decode2.apply(
+            &scratch.padded_half,
+            s / 2,
+            &mut scratch.half,
+            Activation::Relu,
+        ); // [14, 14, 32]
+        upsample_into(
+            &scratch.half,
+            s / 2,
+            stored,
+            &mut scratch.padded_full,
+            border,
+        ); // [28, 28, 32]
+        output.apply(
+            &scratch.padded_full,
+            s,
+            &mut scratch.output,
+            Activation::Sigmoid,
+        ); // [28, 28, 1]
+
+        // Channels last → first; losses as `loss.rs` computes them (f32, clipped logarithms).
+        let mut pixels = vec![0.0f32; c * s * s];
+        let (mut bce, mut mse, mut entropy) = (0.0f32, 0.0f32, 0.0f32);
+        let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
+        for ch in 0..c {
+            for i in 0..s * s {
+                let p = scratch.output[i * c + ch];
+                let at = ch * s * s + i;
+                pixels[at] = p;
+                let y = target[at];
+                let clipped = p.clamp(low, high);
+                let (log_p, log_q) = (clipped.ln(), (1.0 - clipped).ln());
+                bce -= y * log_p + (1.0 - y) * log_q;
+                entropy -= p * log_p + (1.0 - p) * log_q;
+                mse += (p - y) * (p - y);
+            }
+        }
+        let n = (c * s * s) as f32;
+        Reconstruction {
+            bce: bce / n,
+            mse: mse / n,
+            output_entropy: entropy / n,
+            pixels,
+            latent,
+        }
+    }
+
+    /// The code (interior of the zero-bordered `padded_quarter`) times the projection.
+    fn project(&self, padded_code: &[f32], border: usize) -> Vec<f32> {
+        let code_side = self.side / 4;
+        let padded = code_side + 2 * border;
+        let stored = self.convs[0].stored_outputs();
+        let mut latent = [0.0f32; LATENT_DIMS];
+        for y in 0..code_side {
+            for x in 0..code_side {
+                let from = ((y + border) * padded + x + border) * stored;
+                for c in 0..self.filters {
+                    let v = padded_code[from + c];
+                    if v == 0.0 {
+                        continue; // ReLU zeros, most of the code
+                    }
+                    let row = ((y * code_side + x) * self.filters + c) * LATENT_DIMS;
+                    let row = &self.projection[row..row + LATENT_DIMS];
+                    for (sum, w) in latent.iter_mut().zip(row) {
+                        *sum += v * w;
+                    }
+                }
+            }
+        }
+        latent.to_vec()
+    }
+
+    /// Reconstruct `inputs` and score each against the same image of `targets` (see
+    /// [`crate::score::reconstruct_with_targets`]), using every core natively.
+    pub fn reconstruct_with_targets(
+        &self,
+        inputs: &ImageSet,
+        targets: &ImageSet,
+    ) -> Result<Vec<Reconstruction>, ScoreError> {
+        let len = self.channels * self.side * self.side;
+        for set in [inputs, targets] {
+            if set.side != self.side || set.pixels.len() != inputs.count * len {
+                return Err(ScoreError::WrongSize {
+                    found: set.pixels.len(),
+                    expected: inputs.count * len,
+                });
+            }
+        }
+        let run = |images: &[f32], targets: &[f32]| {
+            let mut scratch = self.scratch();
+            images
+                .chunks_exact(len)
+                .zip(targets.chunks_exact(len))
+                .map(|(image, target)| self.reconstruct_one(image, target, &mut scratch))
+                .collect::<Vec<_>>()
+        };
+        let threads = worker_threads().min(inputs.count.div_ceil(8)).max(1);
+        if threads == 1 {
+            return Ok(run(&inputs.pixels, &targets.pixels));
+        }
+        let per_thread = inputs.count.div_ceil(threads) * len;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .pixels
+                .chunks(per_thread)
+                .zip(targets.pixels.chunks(per_thread))
+                .map(|(images, targets)| scope.spawn(move || run(images, targets)))
+                .collect();
+            let mut results = Vec::with_capacity(inputs.count);
+            for handle in handles {
+                let part = handle
+                    .join()
+                    .map_err(|_| ScoreError::Readback("a scoring thread panicked".into()))?;
+                results.extend(part);
+            }
+            Ok(results)
+        })
+    }
+}
+
+/// Threads for one call: every core natively, one in wasm (no threads there).
+fn worker_threads() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::AutoencoderConfig;
+    use crate::score::{Engine, reconstruct_on};
+
+    /// Smooth blobs and strokes in (0, 1), different per image.
+    fn images(count: usize, channels: usize, side: usize) -> ImageSet {
+        let len = channels * side * side;
+        let pixels = (0..count * len)
+            .map(|i| {
+                let (n, rest) = (i / len, i % len);
+                let (y, x) = ((rest % (side * side)) / side, rest % side);
+                let v = ((x as f32 * 0.37 + n as f32).sin()
+                    * (y as f32 * 0.23 + rest as f32 / len as f32).cos())
+                .abs();
+                if (x + 2 * y + n) % 5 == 0 { 1.0 } else { v }
+            })
+            .collect();
+        ImageSet {
+            pixels,
+            count,
+            side,
+        }
+    }
+
+    fn compare(model: &Autoencoder, set: &ImageSet) -> f32 {
+        let device = Device::flex();
+        let run = |engine| {
+            pollster::block_on(reconstruct_on(engine, model, set, set, &device, 16, |_| {}))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (direct, burn) = (run(Engine::Auto), run(Engine::Burn));
+        assert_eq!(direct.len(), set.count);
+        assert_eq!(burn.len(), set.count);
+        let mut worst = 0.0f32;
+        for (a, b) in direct.iter().zip(&burn) {
+            assert_eq!(a.pixels.len(), b.pixels.len());
+            assert_eq!(a.latent.len(), b.latent.len());
+            let values = |r: &Reconstruction| {
+                [r.bce, r.mse, r.output_entropy]
+                    .into_iter()
+                    .chain(r.pixels.iter().copied())
+                    .chain(r.latent.iter().copied())
+                    .collect::<Vec<_>>()
+            };
+            for (x, y) in values(a).into_iter().zip(values(b)) {
+                worst = worst.max((x - y).abs() / y.abs().max(1.0));
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn bundled_model_agrees_with_burn() {
+        let device = Device::flex();
+        let loaded = crate::model_file::decode(crate::bundled::BUNDLED_MODEL, &device)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let worst = compare(&loaded.model, &images(37, 1, 28));
+        assert!(worst < 2e-5, "direct vs burn differ by {worst}");
+    }
+
+    #[test]
+    fn other_shapes_agree_with_burn() {
+        let device = Device::flex();
+        // 64×64 inputs; then filters that are no multiple of 8 and a 5×5 kernel.
+        let cases = [
+            (AutoencoderConfig::new().with_side(64), 5),
+            (
+                AutoencoderConfig::new()
+                    .with_side(12)
+                    .with_filters(12)
+                    .with_kernel(5),
+                9,
+            ),
+        ];
+        for (config, count) in cases {
+            let model = config.init_seeded(&device, 11);
+            let worst = compare(&model, &images(count, config.channels, config.side));
+            assert!(worst < 2e-5, "{config:?}: direct vs burn differ by {worst}");
+        }
+    }
+
+    #[test]
+    fn wrong_sizes_are_refused() {
+        let device = Device::flex();
+        let model = AutoencoderConfig::new().init(&device);
+        let network = pollster::block_on(DirectNetwork::from_model(&model, 28))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let small = images(2, 1, 12);
+        assert!(network.reconstruct_with_targets(&small, &small).is_err());
+        assert!(pollster::block_on(DirectNetwork::from_model(&model, 30)).is_err());
+    }
+}
