@@ -80,7 +80,7 @@ page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)
 await page.goto(`http://127.0.0.1:${port}/bench.html`);
 await page.waitForFunction(() => typeof window.runBenchmark === 'function' && typeof window.tf === 'object');
 const version = await page.evaluate(() => tf.version.tfjs);
-const allEngines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-burn-cpu', 'driftglass-webgpu', 'tfjs-webgpu'];
+const allEngines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-cpu-1thread', 'driftglass-burn-cpu', 'driftglass-webgpu', 'tfjs-webgpu'];
 const engines = option('--engines', allEngines.join(',')).split(',');
 for (const e of engines) if (!allEngines.includes(e)) throw new Error(`unknown engine ${e}; known: ${allEngines.join(', ')}`);
 const adapter = await page.evaluate(async () => {
@@ -103,9 +103,9 @@ for (const batch of batches) {
 }
 const pad = (s, n) => String(s).padEnd(n);
 console.log('');
-console.log(`${pad('engine', 19)}${pad('backend', 44)}${pad('images', 8)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result', 14)}max |Δ| vs ours (CPU)`);
+console.log(`${pad('engine', 23)}${pad('backend', 44)}${pad('images', 8)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result', 14)}max |Δ| vs ours (CPU)`);
 for (const r of rows) {
-  console.log(`${pad(r.engine, 19)}${pad(r.backend, 44)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
+  console.log(`${pad(r.engine, 23)}${pad(r.backend, 44)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
 }
 console.log('');
 for (const batch of batches) {

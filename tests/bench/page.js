@@ -11,6 +11,11 @@ let driftglass = null;
 // the app into the page's body, which then idles.
 async function loadDriftglass(glue, wasm) {
   if (!driftglass) {
+    // As trunk's index.html does: the app finds its module's URL here to start its workers.
+    const link = document.createElement('link');
+    link.rel = 'modulepreload';
+    link.href = glue;
+    document.head.append(link);
     const module = await import(glue);
     await module.default({ module_or_path: wasm });
     driftglass = module;
@@ -123,9 +128,11 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       if (engine.startsWith('driftglass-')) {
         const gpu = engine === 'driftglass-webgpu';
         await dg.driftglass_bench_backend(gpu);
-        run = engine === 'driftglass-burn-cpu'
-          ? (p, n) => dg.driftglass_bench_reconstruct_burn(p, n, batch)
-          : (p, n) => dg.driftglass_bench_reconstruct(p, n, batch);
+        const call = {
+          'driftglass-burn-cpu': dg.driftglass_bench_reconstruct_burn,
+          'driftglass-cpu-1thread': dg.driftglass_bench_reconstruct_one_thread,
+        }[engine] ?? dg.driftglass_bench_reconstruct;
+        run = (p, n) => call(p, n, batch);
       } else {
         const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
         if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);
@@ -146,7 +153,7 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       results[engine].images = n;
       results[engine].backend = engine.startsWith('tfjs')
         ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
-        : `${engine === 'driftglass-burn-cpu' ? 'burn ops, ' : ''}${dg.driftglass_bench_backend_name()}`;
+        : { 'driftglass-burn-cpu': 'CPU (wasm), burn ops, page thread', 'driftglass-cpu-1thread': 'CPU (wasm), page thread only' }[engine] ?? dg.driftglass_bench_backend_name();
     } catch (error) {
       errors[engine] = String(error?.stack ?? error);
     }

@@ -151,6 +151,9 @@ async function runPath(label, extraArgs, demos, port, expected) {
     line.push(`then "${badgeText}"`);
   }
   check(label === 'webgpu' ? badgeText.startsWith('WebGPU') && badgeText.includes('chosen by you') : badgeText.startsWith('CPU'), `${label}: badge "${badgeText}"`);
+  // The CPU scores on one worker per core (headless Chromium reports the machine's cores).
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  if (label === 'cpu' && cores >= 2) check(badgeText.startsWith(`CPU (wasm, ${Math.min(cores, 8)} workers)`), `${label}: CPU badge without its workers: "${badgeText}"`);
 
   // 1. A folder with good and bad files, through Chromium's drag and drop.
   const mixed = join(fixtures, 'mixed');
@@ -422,6 +425,32 @@ const expected = {
 // and a small model trained by the CLI, for loading into the page.
 const scratch = await mkdtemp(join(tmpdir(), 'driftglass-e2e-'));
 const data = process.env.DRIFTGLASS_DATA ?? resolve(fixtures, '../../../shared/data');
+// Where the scoring workers cannot start (here: their script is blocked), the page scores on
+// its own thread, says so in the badge, and gives the same results.
+async function withoutWorkers(port, expected) {
+  const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
+  const browser = await launch(profile, ['--disable-features=WebGPU']);
+  const page = browser.pages()[0] ?? await browser.newPage();
+  page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
+  const warnings = [];
+  page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+  await page.route('**/score-worker.js', (route) => route.abort());
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForFunction(() => !/starting|checking/.test(document.querySelector('[data-testid=backend]')?.textContent ?? 'starting'), null, { timeout: 120_000 });
+  const badgeText = await page.locator('[data-testid=backend]').textContent();
+  check(badgeText.startsWith('CPU (wasm, one thread)'), `no workers: badge "${badgeText}"`);
+  check(warnings.some((w) => w.includes("scores on the page's own thread")), `no workers: no warning logged (${warnings.join(' | ')})`);
+  const run = await runId(page);
+  const t = Date.now();
+  await dropPaths(page, [join(fixtures, 'mixed')]);
+  await waitForBatch(page, run, expected.mixed.byName.size);
+  const seen = await shown(page);
+  compare('no workers folder drop', seen, expected.mixed);
+  console.log(`no workers: badge "${badgeText}"; folder of ${expected.mixed.byName.size} files: ${seen.cards.length} scored as the CLI does, in ${Date.now() - t} ms`);
+  await browser.close();
+  await rm(profile, { recursive: true, force: true });
+}
+
 const referenceDir = join(scratch, 'my-digits');
 execFileSync(cli, ['export-pngs', '--data', data, '--set', 'train', '--count', '200', '-o', referenceDir], { stdio: 'inherit' });
 const cliModel = join(scratch, 'cli-trained.dgm');
@@ -429,6 +458,7 @@ execFileSync(cli, ['train', '--data', data, '--limit', '512', '--test-limit', '1
 const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);
+await withoutWorkers(port, expected);
 server.close();
 if (failures > 0) {
   console.log(`${failures} check(s) failed`);

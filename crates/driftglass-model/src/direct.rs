@@ -296,6 +296,8 @@ pub struct DirectNetwork {
     convs: [Conv; 5],
     /// The latent projection with its rows reordered for channels-last codes.
     projection: Vec<f32>,
+    /// What it was built from (see [`DirectNetwork::packed`]).
+    packed: Vec<f32>,
 }
 
 /// Per-image working memory, reused from image to image.
@@ -315,25 +317,88 @@ impl DirectNetwork {
     /// Copy `model`'s weights (read asynchronously, so a WebGPU model works too) for inputs of
     /// `side`×`side` pixels.
     pub async fn from_model(model: &Autoencoder, side: usize) -> Result<DirectNetwork, ScoreError> {
-        let mut convs: Vec<Conv> = Vec::with_capacity(5);
+        let mut packed = vec![side as f32];
         for (weight, bias) in model.conv_parameters() {
-            let shape = weight.dims();
-            let values = read_vec(weight).await?;
-            let bias = match bias {
-                Some(bias) => Some(read_vec(bias).await?),
-                None => None,
+            packed.extend(weight.dims().map(|d| d as f32));
+            packed.push(if bias.is_some() { 1.0 } else { 0.0 });
+            packed.extend(read_vec(weight).await?);
+            if let Some(bias) = bias {
+                packed.extend(read_vec(bias).await?);
+            }
+        }
+        DirectNetwork::from_packed(packed)
+    }
+
+    /// The network as one array of numbers (see [`DirectNetwork::from_packed`]): how the page
+    /// hands it to its scoring workers.
+    pub fn packed(&self) -> &[f32] {
+        &self.packed
+    }
+
+    /// Rebuild a network from [`DirectNetwork::packed`]: the input side, then for each of the
+    /// five convolutions its shape `[out, in, k, k]`, 1 or 0 for "has a bias", the kernel
+    /// (burn's order) and the bias.
+    pub fn from_packed(packed: Vec<f32>) -> Result<DirectNetwork, ScoreError> {
+        let malformed = |why: &str| ScoreError::Network(format!("packed network: {why}"));
+        let mut at = 0;
+        let mut take = |n: usize| -> Result<&[f32], ScoreError> {
+            let values = packed
+                .get(at..at + n)
+                .ok_or_else(|| malformed("too short"))?;
+            at += n;
+            Ok(values)
+        };
+        let whole = |v: f32| -> Result<usize, ScoreError> {
+            if v.fract() == 0.0 && (0.0..=65_536.0).contains(&v) {
+                Ok(v as usize)
+            } else {
+                Err(malformed("a size is not a whole number"))
+            }
+        };
+        let side = whole(take(1)?[0])?;
+        let mut convs: Vec<Conv> = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let head = take(5)?;
+            let shape = [
+                whole(head[0])?,
+                whole(head[1])?,
+                whole(head[2])?,
+                whole(head[3])?,
+            ];
+            let has_bias = head[4] != 0.0;
+            if shape.contains(&0) || shape[2] != shape[3] || shape[2] % 2 == 0 {
+                return Err(malformed("a convolution has an unusable shape"));
+            }
+            let kernel = take(shape.iter().product())?;
+            let bias = if has_bias {
+                Some(take(shape[0])?)
+            } else {
+                None
             };
             let stored_inputs = convs.last().map_or(shape[1], Conv::stored_outputs);
-            convs.push(Conv::new(shape, &values, bias.as_deref(), stored_inputs));
+            convs.push(Conv::new(shape, kernel, bias, stored_inputs));
         }
-        let convs: [Conv; 5] = convs.try_into().map_err(|_| {
-            ScoreError::Readback("the network does not have five convolutions".into())
-        })?;
+        if at != packed.len() {
+            return Err(malformed("trailing values"));
+        }
+        let convs: [Conv; 5] = convs
+            .try_into()
+            .map_err(|_| malformed("not five convolutions"))?;
         let (channels, filters, kernel) = (convs[0].inputs, convs[0].outputs, convs[0].kernel);
+        let chained = convs[1].outputs == filters
+            && convs[2].outputs == filters
+            && convs[3].outputs == filters
+            && convs[4].outputs == channels
+            && convs.iter().all(|c| c.kernel == kernel);
+        if !chained {
+            return Err(malformed(
+                "the convolutions do not chain into the autoencoder",
+            ));
+        }
         if !side.is_multiple_of(4) || side == 0 {
             return Err(ScoreError::SideMismatch {
                 inputs: side,
-                targets: side.next_multiple_of(4),
+                targets: side.next_multiple_of(4).max(4),
             });
         }
         let code_side = side / 4;
@@ -358,7 +423,13 @@ impl DirectNetwork {
             kernel,
             convs,
             projection,
+            packed,
         })
+    }
+
+    /// Side of the images this network takes.
+    pub fn side(&self) -> usize {
+        self.side
     }
 
     fn scratch(&self) -> Scratch {
@@ -545,12 +616,52 @@ impl DirectNetwork {
             for handle in handles {
                 let part = handle
                     .join()
-                    .map_err(|_| ScoreError::Readback("a scoring thread panicked".into()))?;
+                    .map_err(|_| ScoreError::Network("a scoring thread panicked".into()))?;
                 results.extend(part);
             }
             Ok(results)
         })
     }
+}
+
+/// Values per image in [`pack_reconstructions`]: three losses, the code, the reconstruction.
+pub fn packed_len(image_len: usize) -> usize {
+    3 + LATENT_DIMS + image_len
+}
+
+/// Reconstructions as one array (see [`packed_len`]), to hand back from a worker.
+pub fn pack_reconstructions(reconstructions: &[Reconstruction]) -> Vec<f32> {
+    let mut packed = Vec::new();
+    for r in reconstructions {
+        packed.extend([r.bce, r.mse, r.output_entropy]);
+        packed.extend(&r.latent);
+        packed.extend(&r.pixels);
+    }
+    packed
+}
+
+/// The inverse of [`pack_reconstructions`] for images of `image_len` values.
+pub fn unpack_reconstructions(
+    packed: &[f32],
+    image_len: usize,
+) -> Result<Vec<Reconstruction>, ScoreError> {
+    let len = packed_len(image_len);
+    if !packed.len().is_multiple_of(len) {
+        return Err(ScoreError::WrongSize {
+            found: packed.len(),
+            expected: packed.len().next_multiple_of(len),
+        });
+    }
+    Ok(packed
+        .chunks_exact(len)
+        .map(|values| Reconstruction {
+            bce: values[0],
+            mse: values[1],
+            output_entropy: values[2],
+            latent: values[3..3 + LATENT_DIMS].to_vec(),
+            pixels: values[3 + LATENT_DIMS..].to_vec(),
+        })
+        .collect())
 }
 
 /// Threads for one call: every core natively, one in wasm (no threads there).
@@ -645,6 +756,42 @@ mod tests {
             let worst = compare(&model, &images(count, config.channels, config.side));
             assert!(worst < 2e-5, "{config:?}: direct vs burn differ by {worst}");
         }
+    }
+
+    #[test]
+    fn packed_forms_round_trip() {
+        let device = Device::flex();
+        let model = AutoencoderConfig::new()
+            .with_filters(12)
+            .init_seeded(&device, 4);
+        let network = pollster::block_on(DirectNetwork::from_model(&model, 28))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let again =
+            DirectNetwork::from_packed(network.packed().to_vec()).unwrap_or_else(|e| panic!("{e}"));
+        let set = images(3, 1, 28);
+        let a = network
+            .reconstruct_with_targets(&set, &set)
+            .unwrap_or_default();
+        let b = again
+            .reconstruct_with_targets(&set, &set)
+            .unwrap_or_default();
+        assert_eq!(a.len(), 3);
+        assert_eq!(a, b);
+        let unpacked = unpack_reconstructions(&pack_reconstructions(&a), 784)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unpacked, a);
+        assert!(unpack_reconstructions(&[0.0; 10], 784).is_err());
+        // Damaged forms are refused, not misread.
+        let mut short = network.packed().to_vec();
+        short.pop();
+        assert!(DirectNetwork::from_packed(short).is_err());
+        let mut long = network.packed().to_vec();
+        long.push(0.0);
+        assert!(DirectNetwork::from_packed(long).is_err());
+        let mut odd = network.packed().to_vec();
+        odd[1] = 7.5;
+        assert!(DirectNetwork::from_packed(odd).is_err());
+        assert!(DirectNetwork::from_packed(Vec::new()).is_err());
     }
 
     #[test]

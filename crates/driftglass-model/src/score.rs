@@ -38,6 +38,8 @@ pub enum ScoreError {
     Readback(String),
     #[error("image has {found} values, the model expects {expected}")]
     WrongSize { found: usize, expected: usize },
+    #[error("the network cannot run: {0}")]
+    Network(String),
     #[error("inputs are {inputs}×{inputs} pixels but targets are {targets}×{targets}")]
     SideMismatch { inputs: usize, targets: usize },
 }

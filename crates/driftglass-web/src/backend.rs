@@ -28,7 +28,7 @@ pub const MEASURE_BATCH: usize = 32;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backend {
     pub device: Device,
-    /// "WebGPU" or "CPU (wasm)".
+    /// "WebGPU" or "CPU (wasm, 2 workers)" (see `workers::cpu_name`).
     pub name: String,
     /// Adapter name and why this backend was chosen.
     pub detail: String,
@@ -96,7 +96,7 @@ async fn webgpu_adapter() -> Result<Option<String>, String> {
 fn cpu(detail: impl Into<String>) -> Backend {
     Backend {
         device: Device::flex(),
-        name: "CPU (wasm)".into(),
+        name: crate::workers::cpu_name(),
         detail: detail.into(),
         is_gpu: false,
     }
@@ -146,15 +146,16 @@ pub async fn measure(
         })
         .collect();
     let images = driftglass_model::ImageSet::new(pixels, MEASURE_BATCH);
-    let run = || driftglass_model::reconstruct(&network, &images, device, MEASURE_BATCH, |_| {});
-    run().await.map_err(|e| e.to_string())?;
+    let run = || crate::workers::reconstruct(&network, &images, device, MEASURE_BATCH);
+    run().await?;
     let started = crate::pipeline::now_ms();
-    run().await.map_err(|e| e.to_string())?;
+    run().await?;
     Ok((crate::pipeline::now_ms() - started) / MEASURE_BATCH as f64)
 }
 
 /// Pick and initialise a backend.
 pub async fn init(preference: Preference) -> Backend {
+    crate::workers::start_pool().await;
     if preference == Preference::Cpu {
         return cpu("chosen by you");
     }

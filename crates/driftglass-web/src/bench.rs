@@ -79,22 +79,50 @@ pub fn backend_name() -> String {
     })
 }
 
-/// Reconstruct and score `count` images (784 values each) in batches of `batch`, exactly as the
-/// app does (`Engine::Auto`) or with burn's tensor operations on the CPU too (`Engine::Burn`,
-/// the path the app used before its direct CPU kernels); returns the reconstructions.
+/// How the benchmark runs our CPU path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Exactly as the app: the direct kernels on the scoring workers (WebGPU: burn).
+    App,
+    /// The direct kernels on the page's own thread.
+    OneThread,
+    /// burn's tensor operations (the CPU path before the direct kernels).
+    BurnOps,
+}
+
+/// Reconstruct and score `count` images (784 values each) in batches of `batch` on `path`;
+/// returns the reconstructions.
 pub async fn reconstruct(
     pixels: Vec<f32>,
     count: usize,
     batch: usize,
-    engine: Engine,
+    path: Path,
 ) -> Result<Vec<f32>, String> {
     let (network, chosen) = ACTIVE
         .with(|active| active.borrow().clone())
         .ok_or("call driftglass_bench_backend first")?;
     let set = ImageSet::new(pixels, count);
-    let results = reconstruct_on(engine, &network, &set, &set, &chosen.device, batch, |_| {})
-        .await
-        .map_err(|e| e.to_string())?;
+    let results = match path {
+        Path::App => {
+            let mut results = Vec::with_capacity(count);
+            for start in (0..count).step_by(batch.max(1)) {
+                let part = set.range(start, batch.max(1));
+                let device = &chosen.device;
+                results.extend(crate::workers::reconstruct(&network, &part, device, batch).await?);
+            }
+            results
+        }
+        Path::OneThread | Path::BurnOps => {
+            let engine = if path == Path::BurnOps {
+                Engine::Burn
+            } else {
+                Engine::Auto
+            };
+            reconstruct_on(engine, &network, &set, &set, &chosen.device, batch, |_| {})
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
     Ok(results.into_iter().flat_map(|r| r.pixels).collect())
 }
 

@@ -26,3 +26,5 @@ pub mod reference_panel;
 pub mod storage;
 #[cfg(target_arch = "wasm32")]
 pub mod training;
+#[cfg(target_arch = "wasm32")]
+pub mod workers;

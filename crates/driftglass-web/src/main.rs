@@ -21,7 +21,34 @@ fn main() {
         __wasm_call_ctors()
     };
     driftglass_web::app::install_panic_hook();
-    yew::Renderer::<driftglass_web::app::App>::new().render();
+    // In a scoring worker (`web/score-worker.js`) this module only answers its calls below.
+    if web_sys::window().is_some() {
+        yew::Renderer::<driftglass_web::app::App>::new().render();
+    }
+}
+
+/// For the scoring workers (`web/score-worker.js`, see the library's `workers` module): each
+/// runs its own instance of this module.
+#[cfg(target_arch = "wasm32")]
+mod worker_exports {
+    use driftglass_web::workers::worker_side;
+    use wasm_bindgen::prelude::*;
+
+    /// Keep this network (`DirectNetwork::packed`) for the next calls.
+    #[wasm_bindgen]
+    pub fn driftglass_worker_network(values: Vec<f32>) -> Result<(), JsValue> {
+        worker_side::load(values).map_err(JsValue::from)
+    }
+
+    /// Score `count` images of `side`² values; the results packed.
+    #[wasm_bindgen]
+    pub fn driftglass_worker_score(
+        pixels: Vec<f32>,
+        count: usize,
+        side: usize,
+    ) -> Result<Vec<f32>, JsValue> {
+        worker_side::score(pixels, count, side).map_err(JsValue::from)
+    }
 }
 
 /// For the benchmark page (`tests/bench`, Driftglass' engines next to TensorFlow.js') and the
@@ -29,8 +56,7 @@ fn main() {
 /// linking).
 #[cfg(target_arch = "wasm32")]
 mod bench_exports {
-    use driftglass_model::score::Engine;
-    use driftglass_web::bench;
+    use driftglass_web::bench::{self, Path};
     use wasm_bindgen::prelude::*;
 
     /// The bundled model's convolutions, JSON `[{shape, kernel, bias}, ...]`.
@@ -73,7 +99,19 @@ mod bench_exports {
         count: usize,
         batch: usize,
     ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch, Engine::Auto)
+        bench::reconstruct(pixels, count, batch, Path::App)
+            .await
+            .map_err(JsValue::from)
+    }
+
+    /// The same on the page's own thread (no workers), for comparison.
+    #[wasm_bindgen]
+    pub async fn driftglass_bench_reconstruct_one_thread(
+        pixels: Vec<f32>,
+        count: usize,
+        batch: usize,
+    ) -> Result<Vec<f32>, JsValue> {
+        bench::reconstruct(pixels, count, batch, Path::OneThread)
             .await
             .map_err(JsValue::from)
     }
@@ -86,7 +124,7 @@ mod bench_exports {
         count: usize,
         batch: usize,
     ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch, Engine::Burn)
+        bench::reconstruct(pixels, count, batch, Path::BurnOps)
             .await
             .map_err(JsValue::from)
     }

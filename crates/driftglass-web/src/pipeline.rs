@@ -250,9 +250,7 @@ pub async fn score_sources(
             let reconstructions = if set.count == 0 {
                 Vec::new()
             } else {
-                driftglass_model::reconstruct(&network, &set, device, CHUNK, |_| {})
-                    .await
-                    .map_err(|e| e.to_string())?
+                crate::workers::reconstruct(&network, &set, device, CHUNK).await?
             };
             let new_images = image_reports(
                 part.iter().map(|(name, input)| (name.as_str(), input)),

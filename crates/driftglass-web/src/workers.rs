@@ -1,0 +1,358 @@
+//! Scoring on every core: Web Workers (`web/score-worker.js`), each running its own instance
+//! of this very wasm module, score slices of a batch with the model crate's direct CPU
+//! kernels while the page waits. Nothing is shared: pixels go in by copy, results come back
+//! transferred, so no cross-origin isolation (and no nightly wasm threads) is needed.
+//!
+//! The pool starts once per page. Where workers cannot start (no module workers, one core,
+//! the module's URL not found) or one fails, scoring runs on the page's own thread instead,
+//! with the same results; the reason is logged and shown in the backend badge.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use driftglass_model::direct::{DirectNetwork, unpack_reconstructions};
+use driftglass_model::{Autoencoder, ImageSet, Reconstruction};
+use js_sys::{Array, Float32Array, Object, Promise, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+
+/// Most workers started, whatever the browser reports.
+const MAX_WORKERS: usize = 8;
+/// Smallest slice worth sending to a worker (a message costs about as much as a few images).
+const MIN_IMAGES_PER_WORKER: usize = 4;
+
+/// The started workers and the network each of them holds.
+pub struct WorkerPool {
+    workers: Vec<Worker>,
+    /// The packed network every worker has loaded (see `DirectNetwork::packed`).
+    network: RefCell<Option<Vec<f32>>>,
+}
+
+#[derive(Clone)]
+enum State {
+    Starting,
+    Ready(Rc<WorkerPool>),
+    Unavailable(String),
+}
+
+thread_local! {
+    static POOL: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+fn set_property(target: &Object, key: &str, value: &JsValue) {
+    // Setting a property of a plain object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn message(kind: &str) -> Object {
+    let object = Object::new();
+    set_property(&object, "kind", &JsValue::from_str(kind));
+    object
+}
+
+/// Post `message` to `worker` and wait for its one reply: `{ok: true, out?}` or
+/// `{ok: false, error}`.
+async fn call(worker: &Worker, message: &Object, transfer: &Array) -> Result<JsValue, String> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        let on_message = Closure::once_into_js(move |event: MessageEvent| {
+            let _ = resolve.call1(&JsValue::NULL, &event.data());
+        });
+        let on_error = Closure::once_into_js(move |event: JsValue| {
+            let text = Reflect::get(&event, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_else(|| "the worker failed to load or crashed".into());
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
+        });
+        worker.set_onmessage(Some(on_message.unchecked_ref()));
+        worker.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    worker
+        .post_message_with_transfer(message, transfer)
+        .map_err(|e| format!("posting to a worker failed: {e:?}"))?;
+    let reply = JsFuture::from(promise)
+        .await
+        .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+    let ok = Reflect::get(&reply, &JsValue::from_str("ok"))
+        .map(|v| v.is_truthy())
+        .unwrap_or(false);
+    if ok {
+        Ok(Reflect::get(&reply, &JsValue::from_str("out")).unwrap_or(JsValue::UNDEFINED))
+    } else {
+        let error = Reflect::get(&reply, &JsValue::from_str("error"))
+            .ok()
+            .and_then(|e| e.as_string())
+            .unwrap_or_else(|| "unknown error".into());
+        Err(format!("a scoring worker failed: {error}"))
+    }
+}
+
+/// Wait for all of `calls` (started together, so the workers run at once).
+async fn all(calls: Vec<Promise>) -> Result<Vec<JsValue>, String> {
+    let array = calls.into_iter().collect::<Array>();
+    let values = JsFuture::from(Promise::all(&array))
+        .await
+        .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+    Ok(Array::from(&values).iter().collect())
+}
+
+/// `call` as a promise, to run several workers concurrently.
+fn call_promise(worker: Worker, message: Object, transfer: Array) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        call(&worker, &message, &transfer)
+            .await
+            .map_err(|e| JsValue::from_str(&e))
+    })
+}
+
+/// The URL of this module's JS glue, as trunk linked it into the page
+/// (`<link rel="modulepreload" href="/driftglass-web-<hash>.js">`).
+fn glue_url() -> Result<String, String> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let link = document
+        .query_selector("link[rel=modulepreload][href*='driftglass-web']")
+        .ok()
+        .flatten()
+        .ok_or("the page does not link the app's module")?;
+    let href = link
+        .get_attribute("href")
+        .ok_or("the module link has no href")?;
+    let base = document.base_uri().ok().flatten().ok_or("no base URL")?;
+    web_sys::Url::new_with_base(&href, &base)
+        .map(|url| url.href())
+        .map_err(|_| format!("not a URL: {href}"))
+}
+
+async fn start() -> Result<WorkerPool, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let cores = window.navigator().hardware_concurrency() as usize;
+    if cores < 2 {
+        return Err("this browser reports one core".into());
+    }
+    let glue = glue_url()?;
+    let script = web_sys::Url::new_with_base("score-worker.js", &glue)
+        .map_err(|_| "no URL for the worker script")?
+        .href();
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    let mut workers = Vec::new();
+    let mut starts = Vec::new();
+    for _ in 0..cores.min(MAX_WORKERS) {
+        let worker = Worker::new_with_options(&script, &options)
+            .map_err(|e| format!("a worker did not start: {e:?}"))?;
+        let hello = message("start");
+        set_property(&hello, "glue", &JsValue::from_str(&glue));
+        // The compiled module itself: workers instantiate it without fetching or compiling.
+        set_property(&hello, "module", &wasm_bindgen::module());
+        starts.push(call_promise(worker.clone(), hello, Array::new()));
+        workers.push(worker);
+    }
+    if let Err(error) = all(starts).await {
+        workers.iter().for_each(Worker::terminate);
+        return Err(error);
+    }
+    Ok(WorkerPool {
+        workers,
+        network: RefCell::new(None),
+    })
+}
+
+/// The pool, started on first use (callers that come while it starts wait for that start).
+async fn pool() -> Result<Rc<WorkerPool>, String> {
+    loop {
+        match POOL.with(|pool| pool.borrow().clone()) {
+            Some(State::Ready(pool)) => return Ok(pool),
+            Some(State::Unavailable(why)) => return Err(why),
+            Some(State::Starting) => crate::pipeline::sleep_ms(10).await,
+            None => break,
+        }
+    }
+    POOL.with(|pool| *pool.borrow_mut() = Some(State::Starting));
+    let (state, result) = match start().await {
+        Ok(pool) => {
+            let pool = Rc::new(pool);
+            (State::Ready(Rc::clone(&pool)), Ok(pool))
+        }
+        Err(why) => {
+            web_sys::console::warn_1(&JsValue::from_str(&format!(
+                "Driftglass scores on the page's own thread: {why}"
+            )));
+            (State::Unavailable(why.clone()), Err(why))
+        }
+    };
+    POOL.with(|pool| *pool.borrow_mut() = Some(state));
+    result
+}
+
+/// Start the pool now, if it has not started (the backend choice does, before measuring).
+pub async fn start_pool() {
+    let _ = pool().await;
+}
+
+/// How the CPU runs, for the badge: "CPU (wasm, 2 workers)", "CPU (wasm, one thread)", or
+/// "CPU (wasm)" before the pool was tried.
+pub fn cpu_name() -> String {
+    match POOL.with(|pool| pool.borrow().clone()) {
+        Some(State::Ready(pool)) => format!("CPU (wasm, {} workers)", pool.workers.len()),
+        Some(State::Unavailable(_)) => "CPU (wasm, one thread)".into(),
+        _ => "CPU (wasm)".into(),
+    }
+}
+
+impl WorkerPool {
+    async fn load(&self, network: &DirectNetwork) -> Result<(), String> {
+        if self.network.borrow().as_deref() == Some(network.packed()) {
+            return Ok(());
+        }
+        let calls = self
+            .workers
+            .iter()
+            .map(|worker| {
+                let load = message("network");
+                set_property(&load, "values", &Float32Array::from(network.packed()));
+                call_promise(worker.clone(), load, Array::new())
+            })
+            .collect();
+        *self.network.borrow_mut() = None;
+        all(calls).await?;
+        *self.network.borrow_mut() = Some(network.packed().to_vec());
+        Ok(())
+    }
+
+    /// Score `set` on the workers, a contiguous slice each, results in order.
+    async fn reconstruct(
+        &self,
+        network: &DirectNetwork,
+        set: &ImageSet,
+    ) -> Result<Vec<Reconstruction>, String> {
+        self.load(network).await?;
+        let parts = self
+            .workers
+            .len()
+            .min(set.count.div_ceil(MIN_IMAGES_PER_WORKER))
+            .max(1);
+        let per_part = set.count.div_ceil(parts);
+        let mut calls = Vec::new();
+        let mut start = 0;
+        for worker in &self.workers {
+            if start >= set.count {
+                break;
+            }
+            let part = set.range(start, per_part);
+            start += part.count;
+            let pixels = Float32Array::from(part.pixels.as_slice());
+            let score = message("score");
+            set_number(&score, "count", part.count);
+            set_number(&score, "side", part.side);
+            set_property(&score, "pixels", &pixels);
+            calls.push(call_promise(
+                worker.clone(),
+                score,
+                Array::of1(&pixels.buffer()),
+            ));
+        }
+        let mut results = Vec::with_capacity(set.count);
+        for out in all(calls).await? {
+            let packed: Float32Array = out
+                .dyn_into()
+                .map_err(|_| "a scoring worker sent no numbers")?;
+            results.extend(
+                unpack_reconstructions(&packed.to_vec(), set.image_len())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        if results.len() != set.count {
+            return Err(format!(
+                "the scoring workers returned {} of {} images",
+                results.len(),
+                set.count
+            ));
+        }
+        Ok(results)
+    }
+}
+
+fn set_number(target: &Object, key: &str, value: usize) {
+    set_property(target, key, &JsValue::from_f64(value as f64));
+}
+
+/// Reconstruct and score `set` as the app does: on the CPU with the workers when they run
+/// (falling back to this thread, with a warning, if they fail), else on `device` in batches of
+/// `batch`.
+pub async fn reconstruct(
+    network: &Autoencoder,
+    set: &ImageSet,
+    device: &Device,
+    batch: usize,
+) -> Result<Vec<Reconstruction>, String> {
+    if *device == Device::flex()
+        && set.count >= 2
+        && let Ok(pool) = pool().await
+    {
+        let direct = DirectNetwork::from_model(network, set.side)
+            .await
+            .map_err(|e| e.to_string())?;
+        match pool.reconstruct(&direct, set).await {
+            Ok(results) => return Ok(results),
+            Err(why) => {
+                web_sys::console::warn_1(&JsValue::from_str(&format!(
+                    "{why}; Driftglass scores on the page's own thread from now on"
+                )));
+                pool.workers.iter().for_each(Worker::terminate);
+                POOL.with(|p| *p.borrow_mut() = Some(State::Unavailable(why)));
+            }
+        }
+    }
+    driftglass_model::reconstruct(network, set, device, batch, |_| {})
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The worker's side (called from `web/score-worker.js` through the exports of `main.rs`).
+pub mod worker_side {
+    use std::cell::RefCell;
+
+    use driftglass_model::ImageSet;
+    use driftglass_model::direct::{DirectNetwork, pack_reconstructions};
+
+    thread_local! {
+        static NETWORK: RefCell<Option<DirectNetwork>> = const { RefCell::new(None) };
+    }
+
+    /// Keep the network the page sent (see `DirectNetwork::packed`).
+    pub fn load(values: Vec<f32>) -> Result<(), String> {
+        let network = DirectNetwork::from_packed(values).map_err(|e| e.to_string())?;
+        NETWORK.with(|n| *n.borrow_mut() = Some(network));
+        Ok(())
+    }
+
+    /// Score `count` images of `side`² values; the results packed (`pack_reconstructions`).
+    pub fn score(pixels: Vec<f32>, count: usize, side: usize) -> Result<Vec<f32>, String> {
+        NETWORK.with(|network| {
+            let network = network.borrow();
+            let network = network.as_ref().ok_or("no network loaded")?;
+            if side != network.side() || pixels.len() != count * side * side {
+                return Err(format!(
+                    "{} values for {count} images of {side}×{side}; the network takes {}×{}",
+                    pixels.len(),
+                    network.side(),
+                    network.side()
+                ));
+            }
+            let set = ImageSet {
+                pixels,
+                count,
+                side,
+            };
+            network
+                .reconstruct_with_targets(&set, &set)
+                .map(|results| pack_reconstructions(&results))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
