@@ -4,6 +4,8 @@
 //! - `lint`: rustfmt check and clippy, native and wasm32.
 //! - `serve`: install the web tool chain if missing, then `trunk serve` the app.
 //! - `dist`: the release build of the app (LTO, wasm-opt) into `dist/`, with its sizes.
+//! - `bench`: Driftglass against TensorFlow.js in headless Chromium.
+//! - `bench-train`: native training throughput against PyTorch on the CPU.
 //! - `soak`: drop 10,000 PNG files on the app in headless Chromium: memory, long tasks, cancel.
 //! - `fixtures`: regenerate the committed test images and demo sets from the data directory.
 //! - `bundle-model`: retrain the bundled model with the exact recorded command.
@@ -39,6 +41,7 @@ fn main() -> Result<()> {
         Some("extract-loader") => extract_loader(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..], &data_dir()),
+        Some("bench-train") => bench_train(&args[1..], &data_dir()),
         Some("bundle-model") => bundle_model(&data_dir()),
         _ => {
             eprintln!(
@@ -49,6 +52,7 @@ fn main() -> Result<()> {
                  dist          release build of the app into dist/ (LTO + wasm-opt), prints its sizes\n  \
                  soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
                  bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
+                 bench-train   native training throughput, `driftglass train` vs PyTorch CPU (--limit N, --epochs E)\n  \
                  fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
                  bundle-model  retrain crates/driftglass-model/assets/mnist-ae.dgm (about 40 min on 2 cores)"
@@ -491,6 +495,136 @@ fn bench(args: &[String], data: &Path) -> Result<()> {
     let mut node = command("node", &node_args);
     node.current_dir("tests/bench");
     run_command(node)
+}
+
+/// A Python with PyTorch for the training benchmark: `target/bench-venv`, created and filled
+/// from PyPI (`torch`, `numpy`; about 1 GB with PyTorch's CUDA libraries) when missing.
+fn torch_python() -> Result<PathBuf> {
+    let venv = Path::new("target/bench-venv");
+    let python = venv.join("bin/python");
+    let has_torch = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import torch, numpy"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has_torch(&python) {
+        eprintln!("installing PyTorch (CPU use only) into {}", venv.display());
+        run("python3", &["-m", "venv", &venv.to_string_lossy()])?;
+        run(
+            &venv.join("bin/pip").to_string_lossy(),
+            &["install", "--quiet", "torch", "numpy"],
+        )?;
+    }
+    Ok(python)
+}
+
+/// Native training throughput: `driftglass train` (burn, CPU) against PyTorch on the CPU, same
+/// model, optimizer, loss, noise, batch and images; images/s of each epoch's training part and
+/// the ratio of the last epochs (the first includes warm-up).
+fn bench_train(args: &[String], data: &Path) -> Result<()> {
+    let limit = option_value(args, "--limit").unwrap_or_else(|| "6000".into());
+    let epochs = option_value(args, "--epochs").unwrap_or_else(|| "2".into());
+    let batch = option_value(args, "--batch-size").unwrap_or_else(|| "128".into());
+    let python = torch_python()?;
+    run("cargo", &["build", "--package", "driftglass-cli"])?;
+    let model = std::env::temp_dir().join("driftglass-bench-train.dgm");
+    let data_arg = data.to_string_lossy().into_owned();
+    let mut ours_command = command(
+        "target/debug/driftglass",
+        &[
+            "train",
+            "--data",
+            &data_arg,
+            "--limit",
+            &limit,
+            "--test-limit",
+            "500",
+            "--epochs",
+            &epochs,
+            "--batch-size",
+            &batch,
+            "-o",
+            &model.to_string_lossy(),
+        ],
+    );
+    let ours = ours_command.output().context("running driftglass train")?;
+    if !ours.status.success() {
+        bail!(
+            "driftglass train failed: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    // "epoch  2: train loss 0.2563, validation loss 0.2101, 9 s, 650 images/s"
+    let ours_rates: Vec<f64> = String::from_utf8_lossy(&ours.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&ours.stderr).lines())
+        .filter(|l| l.trim_start().starts_with("epoch"))
+        .filter_map(|l| {
+            l.split(", ")
+                .last()?
+                .strip_suffix(" images/s")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let mnist = data.join("mnist");
+    let peer = Command::new(&python)
+        .args([
+            "tests/bench/train_peer.py",
+            "--mnist",
+            &mnist.to_string_lossy(),
+            "--limit",
+            &limit,
+            "--epochs",
+            &epochs,
+            "--batch-size",
+            &batch,
+        ])
+        .output()
+        .context("running tests/bench/train_peer.py")?;
+    if !peer.status.success() {
+        bail!(
+            "the PyTorch peer failed: {}",
+            String::from_utf8_lossy(&peer.stderr)
+        );
+    }
+    let peer_lines: Vec<serde_json::Value> = String::from_utf8_lossy(&peer.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let peer_rates: Vec<f64> = peer_lines
+        .iter()
+        .filter_map(|v| v["images_per_second"].as_f64())
+        .collect();
+    let torch = peer_lines
+        .first()
+        .map(|v| {
+            format!(
+                "PyTorch {} ({} threads)",
+                v["torch"].as_str().unwrap_or("?"),
+                v["threads"]
+            )
+        })
+        .unwrap_or_else(|| "PyTorch".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "\ntraining throughput, {limit} MNIST training images, batch {batch}, Adadelta, BCE, noise 0.5, {cores} cores"
+    );
+    println!("{:<44}{:<8}images/s (training part)", "engine", "epoch");
+    for (name, rates) in [
+        ("driftglass train (burn flex, CPU)", &ours_rates),
+        (torch.as_str(), &peer_rates),
+    ] {
+        for (epoch, rate) in rates.iter().enumerate() {
+            println!("{name:<44}{:<8}{rate:.0}", epoch + 1);
+        }
+    }
+    match (ours_rates.last(), peer_rates.last()) {
+        (Some(ours), Some(peer)) => println!("last epoch: ours / PyTorch = {:.2}×", ours / peer),
+        _ => bail!("no epoch figures (ours: {ours_rates:?}, PyTorch: {peer_rates:?})"),
+    }
+    Ok(())
 }
 
 /// `trunk build` of the app into dist/: the dev build the tests use, or the release build.
