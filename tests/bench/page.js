@@ -128,11 +128,8 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       if (engine.startsWith('driftglass-')) {
         const gpu = engine === 'driftglass-webgpu';
         await dg.driftglass_bench_backend(gpu);
-        const call = {
-          'driftglass-burn-cpu': dg.driftglass_bench_reconstruct_burn,
-          'driftglass-cpu-1thread': dg.driftglass_bench_reconstruct_one_thread,
-        }[engine] ?? dg.driftglass_bench_reconstruct;
-        run = (p, n) => call(p, n, batch);
+        const path = { 'driftglass-burn-cpu': 'burn-ops', 'driftglass-cpu-1thread': 'one-thread' }[engine] ?? 'app';
+        run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch, path);
       } else {
         const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
         if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);

@@ -153,7 +153,7 @@ async function runPath(label, extraArgs, demos, port, expected) {
   check(label === 'webgpu' ? badgeText.startsWith('WebGPU') && badgeText.includes('chosen by you') : badgeText.startsWith('CPU'), `${label}: badge "${badgeText}"`);
   // The CPU scores on one worker per core (headless Chromium reports the machine's cores).
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  if (label === 'cpu' && cores >= 2) check(badgeText.startsWith(`CPU (wasm, ${Math.min(cores, 8)} workers)`), `${label}: CPU badge without its workers: "${badgeText}"`);
+  if (label === 'cpu' && cores >= 2) check(badgeText.startsWith(`CPU (wasm, ${Math.min(cores, 4)} workers)`), `${label}: CPU badge without its workers: "${badgeText}"`);
 
   // 1. A folder with good and bad files, through Chromium's drag and drop.
   const mixed = join(fixtures, 'mixed');

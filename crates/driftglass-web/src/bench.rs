@@ -90,6 +90,20 @@ pub enum Path {
     BurnOps,
 }
 
+impl Path {
+    /// "app", "one-thread" or "burn-ops".
+    pub fn parse(name: &str) -> Result<Path, String> {
+        match name {
+            "app" => Ok(Path::App),
+            "one-thread" => Ok(Path::OneThread),
+            "burn-ops" => Ok(Path::BurnOps),
+            other => Err(format!(
+                "unknown path {other:?}: app, one-thread or burn-ops"
+            )),
+        }
+    }
+}
+
 /// Reconstruct and score `count` images (784 values each) in batches of `batch` on `path`;
 /// returns the reconstructions.
 pub async fn reconstruct(

@@ -91,40 +91,18 @@ mod bench_exports {
         bench::preprocess(files)
     }
 
-    /// Reconstruct and score `count` images in batches of `batch` as the app does; returns the
-    /// reconstructions.
+    /// Reconstruct and score `count` images in batches of `batch`; returns the
+    /// reconstructions. `path`: "app" (as the app does: workers on the CPU), "one-thread" (the
+    /// CPU kernels on the page's thread) or "burn-ops" (burn's tensor operations).
     #[wasm_bindgen]
     pub async fn driftglass_bench_reconstruct(
         pixels: Vec<f32>,
         count: usize,
         batch: usize,
+        path: String,
     ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch, Path::App)
-            .await
-            .map_err(JsValue::from)
-    }
-
-    /// The same on the page's own thread (no workers), for comparison.
-    #[wasm_bindgen]
-    pub async fn driftglass_bench_reconstruct_one_thread(
-        pixels: Vec<f32>,
-        count: usize,
-        batch: usize,
-    ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch, Path::OneThread)
-            .await
-            .map_err(JsValue::from)
-    }
-
-    /// The same with burn's tensor operations on every backend (the CPU path before the
-    /// direct kernels), for comparison.
-    #[wasm_bindgen]
-    pub async fn driftglass_bench_reconstruct_burn(
-        pixels: Vec<f32>,
-        count: usize,
-        batch: usize,
-    ) -> Result<Vec<f32>, JsValue> {
-        bench::reconstruct(pixels, count, batch, Path::BurnOps)
+        let path = Path::parse(&path).map_err(JsValue::from)?;
+        bench::reconstruct(pixels, count, batch, path)
             .await
             .map_err(JsValue::from)
     }

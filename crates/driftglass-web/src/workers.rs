@@ -19,8 +19,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
-/// Most workers started, whatever the browser reports.
-const MAX_WORKERS: usize = 8;
+/// Most workers started, whatever the browser reports: each holds its own instance of the
+/// module and its memory, and a drop's chunks are small enough that more would mostly wait.
+const MAX_WORKERS: usize = 4;
 /// Smallest slice worth sending to a worker (a message costs about as much as a few images).
 const MIN_IMAGES_PER_WORKER: usize = 4;
 
