@@ -7,7 +7,7 @@
 //! the module's URL not found) or one fails, scoring runs on the page's own thread instead,
 //! with the same results; the reason is logged and shown in the backend badge.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::tensor::Device;
@@ -30,6 +30,18 @@ pub struct WorkerPool {
     workers: Vec<Worker>,
     /// The packed network every worker has loaded (see `DirectNetwork::packed`).
     network: RefCell<Option<Vec<f32>>>,
+    /// Whether a call is under way: each worker answers one request at a time, so callers
+    /// (the start-up measurement and a drop, say) take turns.
+    busy: Cell<bool>,
+}
+
+/// A turn at the pool; the next caller's turn comes when it is dropped.
+struct Turn<'a>(&'a Cell<bool>);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 #[derive(Clone)]
@@ -160,6 +172,7 @@ async fn start() -> Result<WorkerPool, String> {
     Ok(WorkerPool {
         workers,
         network: RefCell::new(None),
+        busy: Cell::new(false),
     })
 }
 
@@ -206,6 +219,14 @@ pub fn cpu_name() -> String {
 }
 
 impl WorkerPool {
+    /// Wait for this caller's turn.
+    async fn turn(&self) -> Turn<'_> {
+        while self.busy.replace(true) {
+            crate::pipeline::sleep_ms(2).await;
+        }
+        Turn(&self.busy)
+    }
+
     async fn load(&self, network: &DirectNetwork) -> Result<(), String> {
         if self.network.borrow().as_deref() == Some(network.packed()) {
             return Ok(());
@@ -231,6 +252,7 @@ impl WorkerPool {
         network: &DirectNetwork,
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
+        let _turn = self.turn().await;
         self.load(network).await?;
         let parts = self
             .workers
