@@ -8,8 +8,10 @@ self.onmessage = async ({ data }) => {
     if (data.kind === 'start') {
       // The page sends the URL of its JS glue and the compiled WebAssembly.Module.
       const glue = await import(data.glue);
-      await glue.default({ module_or_path: data.module });
+      const instance = await glue.default({ module_or_path: data.module });
       app = glue;
+      // The instance's linear memory, where the soak benchmark (tests/e2e/soak.mjs) reads its size.
+      self.driftglassMemory = instance.memory;
       self.postMessage({ ok: true });
     } else if (data.kind === 'network') {
       app.driftglass_worker_network(data.values);

@@ -54,10 +54,19 @@ await page.goto(`http://127.0.0.1:${port}/`);
 await page.locator('[data-testid=backend]').filter({ hasNotText: 'starting' }).waitFor({ timeout: 120_000 });
 const badge = await page.locator('[data-testid=backend]').textContent();
 
-const memory = () => page.evaluate(() => ({
-  heap: performance.memory?.usedJSHeapSize ?? 0,
-  wasm: window.__wasm?.memory?.buffer?.byteLength ?? 0,
-}));
+// The page's JS heap and wasm memory, and the scoring workers' wasm memory (each worker holds
+// its own instance of the module; score-worker.js keeps its memory in self.driftglassMemory).
+const memory = async () => {
+  const own = await page.evaluate(() => ({
+    heap: performance.memory?.usedJSHeapSize ?? 0,
+    wasm: window.__wasm?.memory?.buffer?.byteLength ?? 0,
+  }));
+  let workers = 0;
+  for (const worker of page.workers()) {
+    workers += await worker.evaluate(() => self.driftglassMemory?.buffer?.byteLength ?? 0).catch(() => 0);
+  }
+  return { ...own, workers, workerCount: page.workers().length };
+};
 const scoredNow = () => page.evaluate(() => {
   const s = document.querySelector('[data-testid=summary]');
   return s ? Number(s.querySelector('[data-testid=scored]').textContent) + Number(s.querySelector('[data-testid=failed]').textContent) : 0;
@@ -70,7 +79,7 @@ async function fullDrop(label) {
   const dropAt = await page.evaluate(() => performance.now());
   const started = Date.now();
   await dropPaths(page, [folder]);
-  const peak = { heap: 0, wasm: 0 };
+  const peak = { heap: 0, wasm: 0, workers: 0, workerCount: 0 };
   let slowestResponse = 0;
   let firstSeenAt = null;
   const sampler = (async () => {
@@ -80,6 +89,8 @@ async function fullDrop(label) {
       slowestResponse = Math.max(slowestResponse, Date.now() - asked);
       peak.heap = Math.max(peak.heap, m.heap);
       peak.wasm = Math.max(peak.wasm, m.wasm);
+      peak.workers = Math.max(peak.workers, m.workers);
+      peak.workerCount = Math.max(peak.workerCount, m.workerCount);
       if (firstSeenAt === null && (await page.evaluate((run) => Number(document.querySelector('[data-testid=summary]')?.dataset.run ?? 0) > run, run))) {
         firstSeenAt = Date.now() - started;
       }
@@ -104,7 +115,8 @@ async function fullDrop(label) {
   const overList = tasks.filter((t) => t.duration > LONG_TASK_LIMIT_MS).map((t) => `${t.duration.toFixed(0)} ms at +${((t.start - dropAt) / 1000).toFixed(1)} s`);
   check(over === 0, `${label}: ${over} long tasks over ${LONG_TASK_LIMIT_MS} ms: ${overList.join(', ')} (after the drop; ${seconds.toFixed(1)} s in all)`);
   console.log(`${label}: ${scored} of ${count} images scored in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(0)} images/s, first result after ${firstSeenAt} ms); ` +
-    `peak JS heap ${mb(peak.heap)}, peak wasm memory ${mb(peak.wasm)} (after: ${mb(after.heap)} / ${mb(after.wasm)}); ` +
+    `peak JS heap ${mb(peak.heap)}, peak wasm memory ${mb(peak.wasm)} (after: ${mb(after.heap)} / ${mb(after.wasm)}), ` +
+    `scoring workers' wasm memory ${mb(peak.workers)} in ${peak.workerCount} workers; ` +
     `${tasks.length} long tasks, longest ${longest.toFixed(0)} ms, ${over} over ${LONG_TASK_LIMIT_MS} ms; slowest page response while scoring ${slowestResponse} ms`);
   return peak;
 }
@@ -114,6 +126,7 @@ await fullDrop('drop 1');
 const second = await fullDrop('drop 2 (same files again)');
 const third = await fullDrop('drop 3 (same files again: memory must not grow)');
 check(third.wasm <= second.wasm * 1.05 + 4 * 1024 * 1024, `wasm memory grew from ${mb(second.wasm)} to ${mb(third.wasm)}: a leak`);
+check(third.workers <= second.workers * 1.05 + 4 * 1024 * 1024, `workers' wasm memory grew from ${mb(second.workers)} to ${mb(third.workers)}: a leak`);
 check(third.heap <= second.heap * 1.5 + 16 * 1024 * 1024, `JS heap grew from ${mb(second.heap)} to ${mb(third.heap)}: a leak`);
 
 // Cancel midway: the partial batch stays, marked incomplete, and the page still works.

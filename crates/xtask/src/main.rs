@@ -321,8 +321,9 @@ fn test() -> Result<()> {
         // WebGPU alone takes about as long.
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
     run_command(browser)?;
-    // End to end: the trunk-built app in Chromium against the CLI's numbers.
-    run("cargo", &["build", "--package", "driftglass-cli"])?;
+    // End to end: the trunk-built app in Chromium against the CLI's numbers (the binary that
+    // `cargo test --workspace` built above: fresh, nothing compiles).
+    build_cli()?;
     let mut e2e = command(
         "node",
         &[
@@ -336,6 +337,13 @@ fn test() -> Result<()> {
     run_command(e2e)?;
     eprintln!("all checks passed; screenshots in tests/artifacts/");
     Ok(())
+}
+
+/// The `driftglass` binary in target/debug, built with the feature set of `cargo test --workspace`.
+/// `cargo build --package driftglass-cli` resolves features without the dev-dependencies and
+/// would compile burn and its dependencies a second time (~10 min on 2 cores, cold).
+fn build_cli() -> Result<()> {
+    run("cargo", &["test", "--workspace", "--no-run"])
 }
 
 fn serve(release: bool) -> Result<()> {
@@ -527,7 +535,7 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     let epochs = option_value(args, "--epochs").unwrap_or_else(|| "2".into());
     let batch = option_value(args, "--batch-size").unwrap_or_else(|| "128".into());
     let python = torch_python()?;
-    run("cargo", &["build", "--package", "driftglass-cli"])?;
+    build_cli()?;
     let model = std::env::temp_dir().join("driftglass-bench-train.dgm");
     let data_arg = data.to_string_lossy().into_owned();
     let mut ours_command = command(
@@ -659,7 +667,7 @@ fn soak(args: &[String], data: &Path) -> Result<()> {
     web_tools()?;
     browser_prerequisites()?;
     build_app(args.iter().any(|a| a == "--release"))?;
-    run("cargo", &["build", "--package", "driftglass-cli"])?;
+    build_cli()?;
     let mut soak = command(
         "node",
         &[
