@@ -10,6 +10,7 @@ use clap::Args;
 use driftglass_model::latent::LatentReference;
 use driftglass_model::model_file::{self, TrainingSummary};
 use driftglass_model::reference::{self, Calibrated};
+use driftglass_model::score::Engine;
 use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_model::{
     AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, TrainingConfig,
@@ -47,9 +48,19 @@ pub struct TrainArgs {
     /// holds N losses).
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// How the steps are computed: `direct` (the CPU backward pass written out, Adadelta
+    /// only; Adam falls back to burn) or `burn` (burn's autodiff, for comparison).
+    #[arg(long, value_enum, default_value = "direct")]
+    pub engine: EngineArg,
     /// Where to write the model file.
     #[arg(long, short)]
     pub output: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum EngineArg {
+    Direct,
+    Burn,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -81,6 +92,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         optimizer,
         learning_rate: args.learning_rate.unwrap_or(default_lr),
         loss: LossKind::Bce,
+        engine: match args.engine {
+            EngineArg::Direct => Engine::Auto,
+            EngineArg::Burn => Engine::Burn,
+        },
     };
     let model_config = AutoencoderConfig::new();
     let device = Device::flex();

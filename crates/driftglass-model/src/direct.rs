@@ -12,7 +12,8 @@
 //! (`.cargo/config.toml` enables it). No `unsafe`, no intrinsics.
 //!
 //! The results agree with burn's forward pass to float rounding (about 1e-6; the sums run in
-//! another order); the test below holds them to it. Training stays on burn (autodiff).
+//! another order); the test below holds them to it. [`crate::direct_train`] runs the backward
+//! pass the same way.
 
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
@@ -27,7 +28,7 @@ const BLOCK_PIXELS: usize = 4;
 
 /// One convolution, weights rearranged for the kernels below.
 #[derive(Debug, Clone)]
-struct Conv {
+pub(crate) struct Conv {
     inputs: usize,
     outputs: usize,
     kernel: usize,
@@ -39,15 +40,17 @@ struct Conv {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Activation {
+pub(crate) enum Activation {
     Relu,
     Sigmoid,
+    /// None (the backward pass's transposed convolutions).
+    Identity,
 }
 
 impl Conv {
     /// From burn's `[out, in, k, k]` kernel and `[out]` bias, for input maps that store
     /// `stored_inputs ≥ in` channels per pixel (the previous layer's padded outputs).
-    fn new(
+    pub(crate) fn new(
         shape: [usize; 4],
         kernel_values: &[f32],
         bias: Option<&[f32]>,
@@ -106,13 +109,19 @@ impl Conv {
     }
 
     /// Channels of this layer's output map (outputs padded to the block size for wide layers).
-    fn stored_outputs(&self) -> usize {
+    pub(crate) fn stored_outputs(&self) -> usize {
         self.bias.len()
     }
 
     /// "Same" convolution of a zero-bordered map `input` (`[side + k − 1]²` pixels of
     /// `self.inputs` channels) into `output` (`[side]²` pixels of `stored_outputs` channels).
-    fn apply(&self, input: &[f32], side: usize, output: &mut [f32], activation: Activation) {
+    pub(crate) fn apply(
+        &self,
+        input: &[f32],
+        side: usize,
+        output: &mut [f32],
+        activation: Activation,
+    ) {
         if self.outputs >= BLOCK_CHANNELS {
             self.apply_wide(input, side, output);
         } else {
@@ -123,6 +132,7 @@ impl Conv {
             Activation::Sigmoid => output
                 .iter_mut()
                 .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
+            Activation::Identity => {}
         }
     }
 
@@ -248,7 +258,13 @@ fn block_sum<const P: usize>(
 
 /// 2×2 max pooling of `[side]²` pixels × `channels` into the interior of a zero-bordered map
 /// with `border` pixels on each side.
-fn max_pool_into(input: &[f32], side: usize, channels: usize, output: &mut [f32], border: usize) {
+pub(crate) fn max_pool_into(
+    input: &[f32],
+    side: usize,
+    channels: usize,
+    output: &mut [f32],
+    border: usize,
+) {
     let half = side / 2;
     let padded = half + 2 * border;
     for y in 0..half {
@@ -273,7 +289,13 @@ fn max_pool_into(input: &[f32], side: usize, channels: usize, output: &mut [f32]
 
 /// Nearest-neighbour 2× upsampling of `[side]²` pixels into the interior of a zero-bordered
 /// `[2·side + 2·border]²` map.
-fn upsample_into(input: &[f32], side: usize, channels: usize, output: &mut [f32], border: usize) {
+pub(crate) fn upsample_into(
+    input: &[f32],
+    side: usize,
+    channels: usize,
+    output: &mut [f32],
+    border: usize,
+) {
     let double = 2 * side;
     let padded = double + 2 * border;
     for y in 0..double {
@@ -665,7 +687,7 @@ pub fn unpack_reconstructions(
 }
 
 /// Threads for one call: every core natively, one in wasm (no threads there).
-fn worker_threads() -> usize {
+pub(crate) fn worker_threads() -> usize {
     if cfg!(target_arch = "wasm32") {
         1
     } else {

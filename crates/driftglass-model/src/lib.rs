@@ -9,6 +9,7 @@ pub mod adadelta;
 pub mod baseline;
 pub mod bundled;
 pub mod direct;
+pub mod direct_train;
 pub mod idx;
 pub mod latent;
 pub mod loss;

@@ -130,6 +130,9 @@ impl AutoencoderConfig {
     }
 }
 
+/// One convolution's kernel shape `[out, in, k, k]`, kernel values and bias values.
+pub(crate) type ConvParameters = ([usize; 4], Vec<f32>, Option<Vec<f32>>);
+
 /// The denoising convolutional autoencoder.
 #[derive(Module, Debug)]
 pub struct Autoencoder {
@@ -197,12 +200,18 @@ impl Autoencoder {
             };
             read.push((shape, weight, bias));
         }
-        let [filters, channels, kernel, _] = read[0].0;
+        Ok(Autoencoder::from_parameters(read, &host))
+    }
+
+    /// A network on `device` from the five convolutions' kernels (`[out, in, k, k]`, burn's
+    /// order) and biases, as [`Autoencoder::conv_parameters`] lists them.
+    pub(crate) fn from_parameters(parameters: Vec<ConvParameters>, device: &Device) -> Autoencoder {
+        let [filters, channels, kernel, _] = parameters[0].0;
         let mut copy = AutoencoderConfig::new()
             .with_channels(channels)
             .with_filters(filters)
             .with_kernel(kernel)
-            .init(&host);
+            .init(device);
         let convs = [
             &mut copy.encode_conv1,
             &mut copy.encode_conv2,
@@ -210,15 +219,15 @@ impl Autoencoder {
             &mut copy.decode_conv2,
             &mut copy.decode_output,
         ];
-        for (conv, (shape, weight, bias)) in convs.into_iter().zip(read) {
+        for (conv, (shape, weight, bias)) in convs.into_iter().zip(parameters) {
             conv.weight =
-                Param::from_tensor(Tensor::from_data(TensorData::new(weight, shape), &host));
+                Param::from_tensor(Tensor::from_data(TensorData::new(weight, shape), device));
             conv.bias = bias.map(|bias| {
                 let len = bias.len();
-                Param::from_tensor(Tensor::from_data(TensorData::new(bias, [len]), &host))
+                Param::from_tensor(Tensor::from_data(TensorData::new(bias, [len]), device))
             });
         }
-        Ok(copy)
+        copy
     }
 
     /// Reconstruct and also return the bottleneck code (for latent statistics).

@@ -63,8 +63,9 @@ pub async fn read_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Sco
 }
 
 /// How a batch is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
+    #[default]
     /// burn's CPU device: the direct convolutions of [`crate::direct`] (same results, several
     /// times faster); any other device: burn.
     Auto,

@@ -9,11 +9,12 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::adadelta::AdadeltaConfig;
+use crate::direct_train::DirectTrainer;
 use crate::idx::ImageSet;
 use crate::loss::LossKind;
 use crate::model::{Autoencoder, AutoencoderConfig};
 use crate::rng::{SeededRng, add_gaussian_noise};
-use crate::score::{ScoreError, images_tensor, read_vec, reconstruct_with_targets};
+use crate::score::{Engine, ScoreError, images_tensor, read_vec, reconstruct_with_targets};
 
 /// Which optimizer to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -43,6 +44,11 @@ pub struct TrainingConfig {
     pub learning_rate: f64,
     /// Loss minimised.
     pub loss: LossKind,
+    /// How the steps are computed: [`Engine::Auto`] trains with [`crate::direct_train`] on
+    /// burn's CPU device when the optimizer is Adadelta (same model up to float rounding,
+    /// several times faster), else with burn's autodiff. Not saved in model files.
+    #[serde(skip)]
+    pub engine: Engine,
 }
 
 impl Default for TrainingConfig {
@@ -55,6 +61,7 @@ impl Default for TrainingConfig {
             optimizer: OptimizerKind::Adadelta,
             learning_rate: 1.0,
             loss: LossKind::Bce,
+            engine: Engine::Auto,
         }
     }
 }
@@ -156,6 +163,68 @@ impl Clock for SystemClock {
     }
 }
 
+/// The network being trained and how its steps are computed.
+enum Stepper {
+    /// burn's autodiff on any device.
+    Burn(Box<BurnStepper>),
+    /// The written-out backward pass on the CPU.
+    Direct(DirectTrainer),
+}
+
+/// The network on an autodiff device with its optimizer.
+struct BurnStepper {
+    model: Autoencoder,
+    optim: ModuleOptimizer,
+    device: Device,
+}
+
+impl Stepper {
+    /// One step on a batch of `count` images; returns the stepper and the batch's mean loss.
+    async fn step(
+        self,
+        inputs: &[f32],
+        targets: &[f32],
+        count: usize,
+        side: usize,
+        config: &TrainingConfig,
+    ) -> Result<(Stepper, f64), TrainError> {
+        match self {
+            Stepper::Burn(burn) => {
+                let BurnStepper {
+                    model,
+                    mut optim,
+                    device,
+                } = *burn;
+                let inputs = images_tensor(inputs, count, side, &device); // [count, 1, side, side]
+                let targets = images_tensor(targets, count, side, &device); // [count, 1, side, side]
+                let output = model.forward(inputs);
+                let loss = config.loss.per_image(output, targets).mean(); // [1]
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let model = optim.step(config.learning_rate, model, grads);
+                let loss = read_vec(loss).await?.first().copied().unwrap_or(f32::NAN) as f64;
+                let burn = BurnStepper {
+                    model,
+                    optim,
+                    device,
+                };
+                Ok((Stepper::Burn(Box::new(burn)), loss))
+            }
+            Stepper::Direct(mut trainer) => {
+                let loss = trainer.step(inputs, targets, config.learning_rate);
+                Ok((Stepper::Direct(trainer), loss))
+            }
+        }
+    }
+
+    /// The network as it stands, without autodiff, on `device`.
+    fn current(&self, device: &Device) -> Autoencoder {
+        match self {
+            Stepper::Burn(burn) => burn.model.valid(),
+            Stepper::Direct(trainer) => trainer.model(device),
+        }
+    }
+}
+
 fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
     match config.optimizer {
         OptimizerKind::Adadelta => AdadeltaConfig::new().init(),
@@ -223,9 +292,21 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
         }
     }
     let (side, len) = (training_set.side, training_set.image_len());
-    let autodiff = device.clone().autodiff();
-    let mut model = model_config.init_seeded(&autodiff, config.seed);
-    let mut optim = optimizer(config);
+    let direct = config.engine == Engine::Auto
+        && *device == Device::flex()
+        && config.optimizer == OptimizerKind::Adadelta;
+    let mut stepper = if direct {
+        let model = model_config.init_seeded(device, config.seed);
+        let trainer = DirectTrainer::new(&model, side, config.loss, &AdadeltaConfig::new()).await?;
+        Stepper::Direct(trainer)
+    } else {
+        let autodiff = device.clone().autodiff();
+        Stepper::Burn(Box::new(BurnStepper {
+            model: model_config.init_seeded(&autodiff, config.seed),
+            optim: optimizer(config),
+            device: autodiff,
+        }))
+    };
     let mut rng = SeededRng::new(config.seed);
 
     // Fixed noisy copy of the validation inputs, as the reference made once with numpy.
@@ -256,14 +337,10 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             add_gaussian_noise(&mut batch_inputs, config.noise_factor, &mut rng);
 
             let count = indices.len();
-            let inputs = images_tensor(&batch_inputs, count, side, &autodiff); // [count, 1, side, side]
-            let targets = images_tensor(&batch_targets, count, side, &autodiff); // [count, 1, side, side]
-            let output = model.forward(inputs);
-            let loss = config.loss.per_image(output, targets).mean(); // [1]
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
-
-            let loss_value = read_vec(loss).await?.first().copied().unwrap_or(f32::NAN) as f64;
+            let loss_value;
+            (stepper, loss_value) = stepper
+                .step(&batch_inputs, &batch_targets, count, side, config)
+                .await?;
             if !loss_value.is_finite() {
                 return Err(TrainError::Diverged(loss_value));
             }
@@ -277,7 +354,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             });
             if flow.is_break() {
                 return Ok(Trained {
-                    model: model.valid(),
+                    model: stepper.current(device),
                     history,
                     stopped_early: true,
                 });
@@ -285,7 +362,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             pause().await;
         }
         let train_seconds = (clock.now_seconds() - started).max(1e-9);
-        let current = model.valid();
+        let current = stepper.current(device);
         let mut losses = Vec::with_capacity(validation_set.count);
         let mut samples = None;
         let mut from = 0;
@@ -336,14 +413,14 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
         }
         if flow.is_break() && epoch < config.epochs {
             return Ok(Trained {
-                model: model.valid(),
+                model: stepper.current(device),
                 history,
                 stopped_early: true,
             });
         }
     }
     Ok(Trained {
-        model: model.valid(),
+        model: stepper.current(device),
         history,
         stopped_early: false,
     })

@@ -9,6 +9,7 @@ use std::ops::ControlFlow;
 use burn::tensor::Device;
 use driftglass_model::model_file::{self, LoadedModel, TrainingSummary};
 use driftglass_model::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
+use driftglass_model::score::Engine;
 use driftglass_model::train::{
     Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH,
     train_with_pauses,
@@ -123,6 +124,7 @@ impl Settings {
                 OptimizerKind::Adam => 0.001,
             }),
             loss: LossKind::Bce,
+            engine: Engine::Auto,
         }
     }
 }

@@ -538,44 +538,52 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     build_cli()?;
     let model = std::env::temp_dir().join("driftglass-bench-train.dgm");
     let data_arg = data.to_string_lossy().into_owned();
-    let mut ours_command = command(
-        "target/debug/driftglass",
-        &[
-            "train",
-            "--data",
-            &data_arg,
-            "--limit",
-            &limit,
-            "--test-limit",
-            "500",
-            "--epochs",
-            &epochs,
-            "--batch-size",
-            &batch,
-            "-o",
-            &model.to_string_lossy(),
-        ],
-    );
-    let ours = ours_command.output().context("running driftglass train")?;
-    if !ours.status.success() {
-        bail!(
-            "driftglass train failed: {}",
-            String::from_utf8_lossy(&ours.stderr)
-        );
-    }
-    // "epoch  2: train loss 0.2563, validation loss 0.2101, 9 s, 650 images/s"
-    let ours_rates: Vec<f64> = String::from_utf8_lossy(&ours.stdout)
-        .lines()
-        .chain(String::from_utf8_lossy(&ours.stderr).lines())
-        .filter(|l| l.trim_start().starts_with("epoch"))
-        .filter_map(|l| {
-            l.split(", ")
-                .last()?
-                .strip_suffix(" images/s")?
-                .parse()
-                .ok()
-        })
-        .collect();
+    // Images per second of each epoch of `driftglass train --engine <engine>`.
+    let ours = |engine: &str| -> Result<Vec<f64>> {
+        let output = command(
+            "target/debug/driftglass",
+            &[
+                "train",
+                "--data",
+                &data_arg,
+                "--limit",
+                &limit,
+                "--test-limit",
+                "500",
+                "--epochs",
+                &epochs,
+                "--batch-size",
+                &batch,
+                "--engine",
+                engine,
+                "-o",
+                &model.to_string_lossy(),
+            ],
+        )
+        .output()
+        .context("running driftglass train")?;
+        if !output.status.success() {
+            bail!(
+                "driftglass train failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // "epoch  2: train loss 0.2563, validation loss 0.2101, 9 s, 650 images/s"
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&output.stderr).lines())
+            .filter(|l| l.trim_start().starts_with("epoch"))
+            .filter_map(|l| {
+                l.split(", ")
+                    .last()?
+                    .strip_suffix(" images/s")?
+                    .parse()
+                    .ok()
+            })
+            .collect())
+    };
+    let direct_rates = ours("direct")?;
+    let burn_rates = ours("burn")?;
     let mnist = data.join("mnist");
     let peer = Command::new(&python)
         .args([
@@ -621,16 +629,23 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     );
     println!("{:<44}{:<8}images/s (training part)", "engine", "epoch");
     for (name, rates) in [
-        ("driftglass train (burn flex, CPU)", &ours_rates),
+        ("driftglass train (direct kernels, CPU)", &direct_rates),
+        ("driftglass train --engine burn (autodiff)", &burn_rates),
         (torch.as_str(), &peer_rates),
     ] {
         for (epoch, rate) in rates.iter().enumerate() {
             println!("{name:<44}{:<8}{rate:.0}", epoch + 1);
         }
     }
-    match (ours_rates.last(), peer_rates.last()) {
-        (Some(ours), Some(peer)) => println!("last epoch: ours / PyTorch = {:.2}×", ours / peer),
-        _ => bail!("no epoch figures (ours: {ours_rates:?}, PyTorch: {peer_rates:?})"),
+    match (direct_rates.last(), burn_rates.last(), peer_rates.last()) {
+        (Some(direct), Some(burn), Some(peer)) => println!(
+            "last epoch: ours / PyTorch = {:.2}× (burn's autodiff: {:.2}×)",
+            direct / peer,
+            burn / peer
+        ),
+        _ => bail!(
+            "no epoch figures (ours: {direct_rates:?}, burn: {burn_rates:?}, PyTorch: {peer_rates:?})"
+        ),
     }
     Ok(())
 }

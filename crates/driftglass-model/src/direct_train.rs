@@ -1,0 +1,931 @@
+//! Training on the CPU without a tensor library: the autoencoder's backward pass written out,
+//! as [`crate::direct`] writes out its forward pass.
+//!
+//! burn trains through autodiff: every layer's forward op records a node, and the backward
+//! pass runs general tensor kernels (im2col, matrix products, layout changes) over the whole
+//! batch. For this small network that overhead dominates. Here each image goes forward
+//! through the direct convolutions keeping its activations, then backward:
+//!
+//! - the loss gradient at the sigmoid's input (`(p − y)/n` for the clipped BCE, zero where the
+//!   prediction is clipped; `2(p − y)·p(1 − p)/n` for the MSE),
+//! - a convolution's input gradient is the "same" convolution of its output gradient with the
+//!   kernel transposed (inputs ↔ outputs) and flipped, run by the forward kernels,
+//! - its kernel gradient sums, over the output pixels, the outer product of the output
+//!   gradient with the receptive field (skipping the ReLU zeros),
+//! - ReLU passes gradients where its output is positive, max pooling to each window's
+//!   maximum, nearest upsampling sums each 2×2 block.
+//!
+//! The batch is cut into fixed slices of [`SLICE`] images whose gradients are summed in order
+//! (natively, slices run on every core): the same numbers on any number of threads. Then
+//! Adadelta updates the parameters (see [`crate::adadelta`] for the formula).
+//! The gradients agree with burn's autodiff to float rounding (tested below).
+
+use burn::tensor::Device;
+
+use crate::adadelta::AdadeltaConfig;
+use crate::direct::{Activation, Conv, max_pool_into, upsample_into, worker_threads};
+use crate::loss::{EPSILON, LossKind};
+use crate::model::Autoencoder;
+use crate::score::{ScoreError, read_vec};
+
+/// Images whose gradients are summed together before the slices are added up in order.
+pub const SLICE: usize = 16;
+
+/// One convolution's parameters in burn's layout: kernel `[out, in, k, k]`, bias `[out]`.
+#[derive(Debug, Clone)]
+struct Layer {
+    shape: [usize; 4],
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// Adadelta's running averages of one parameter array.
+#[derive(Debug, Clone)]
+struct Averages {
+    square_grad: Vec<f32>,
+    square_update: Vec<f32>,
+}
+
+impl Averages {
+    fn new(len: usize) -> Averages {
+        Averages {
+            square_grad: vec![0.0; len],
+            square_update: vec![0.0; len],
+        }
+    }
+}
+
+/// A network being trained on the CPU, with its optimizer state.
+#[derive(Debug, Clone)]
+pub struct DirectTrainer {
+    side: usize,
+    loss: LossKind,
+    rho: f32,
+    epsilon: f32,
+    /// encode 1, encode 2, decode 1, decode 2, output.
+    layers: Vec<Layer>,
+    /// Per layer: kernel, then bias.
+    averages: Vec<(Averages, Averages)>,
+}
+
+/// The convolutions of one step: forward ones, and the transposed ones of layers 2–5 that
+/// carry gradients back to their inputs.
+struct StepConvs {
+    forward: Vec<Conv>,
+    backward: Vec<Conv>,
+    /// Channels stored per pixel in the hidden feature maps.
+    stored: usize,
+    kernel: usize,
+}
+
+/// Kernel and bias gradients of the five layers, laid out for accumulation: kernels as
+/// `[ky][kx][stored in][stored out]`.
+#[derive(Debug, Clone)]
+struct Gradients {
+    kernels: Vec<Vec<f32>>,
+    biases: Vec<Vec<f32>>,
+    loss_sum: f64,
+}
+
+/// Per-image buffers, reused from image to image: the forward pass's activations and the
+/// backward pass's gradients (`p…`: inside a zero border, as the next convolution reads it).
+struct Scratch {
+    input: Vec<f32>,
+    a1: Vec<f32>,
+    p1: Vec<f32>,
+    a2: Vec<f32>,
+    p2: Vec<f32>,
+    a3: Vec<f32>,
+    u1: Vec<f32>,
+    a4: Vec<f32>,
+    u2: Vec<f32>,
+    output: Vec<f32>,
+    d_full1: Vec<f32>,
+    d_full1_padded: Vec<f32>,
+    d_full: Vec<f32>,
+    d_half: Vec<f32>,
+    d_half_padded: Vec<f32>,
+    d_half_back: Vec<f32>,
+    d_quarter: Vec<f32>,
+    d_quarter_padded: Vec<f32>,
+    d_quarter_back: Vec<f32>,
+    d_stored_full: Vec<f32>,
+    active: Vec<(usize, usize)>,
+}
+
+impl DirectTrainer {
+    /// Start from `model`'s weights (read from its device), for `side`×`side` gray images,
+    /// minimising `loss` with Adadelta.
+    pub async fn new(
+        model: &Autoencoder,
+        side: usize,
+        loss: LossKind,
+        adadelta: &AdadeltaConfig,
+    ) -> Result<DirectTrainer, ScoreError> {
+        let mut layers = Vec::with_capacity(5);
+        for (weight, bias) in model.conv_parameters() {
+            let shape = weight.dims();
+            let weight = read_vec(weight).await?;
+            let bias = match bias {
+                Some(bias) => read_vec(bias).await?,
+                None => vec![0.0; shape[0]],
+            };
+            layers.push(Layer {
+                shape,
+                weight,
+                bias,
+            });
+        }
+        if layers[0].shape[1] != 1 || !side.is_multiple_of(4) || side == 0 {
+            return Err(ScoreError::Network(
+                "direct training takes gray images of a side divisible by 4".into(),
+            ));
+        }
+        let averages = layers
+            .iter()
+            .map(|l| (Averages::new(l.weight.len()), Averages::new(l.bias.len())))
+            .collect();
+        Ok(DirectTrainer {
+            side,
+            loss,
+            rho: adadelta.rho as f32,
+            epsilon: adadelta.epsilon as f32,
+            layers,
+            averages,
+        })
+    }
+
+    /// The network as it stands, on `device`.
+    pub fn model(&self, device: &Device) -> Autoencoder {
+        Autoencoder::from_parameters(
+            self.layers
+                .iter()
+                .map(|l| (l.shape, l.weight.clone(), Some(l.bias.clone())))
+                .collect(),
+            device,
+        )
+    }
+
+    /// One gradient step on a batch (`inputs` noisy, `targets` clean, `side`² values per
+    /// image): returns the batch's mean loss before the step.
+    pub fn step(&mut self, inputs: &[f32], targets: &[f32], learning_rate: f64) -> f64 {
+        let len = self.side * self.side;
+        let count = inputs.len() / len;
+        if count == 0 {
+            return f64::NAN;
+        }
+        let convs = self.step_convs();
+        let gradients = self.batch_gradients(&convs, &inputs[..count * len], targets);
+        let mean_gradients = self.layer_gradients(&convs, &gradients, count);
+        let learning_rate = learning_rate as f32;
+        for ((layer, (kernel_avg, bias_avg)), (kernel_grad, bias_grad)) in self
+            .layers
+            .iter_mut()
+            .zip(self.averages.iter_mut())
+            .zip(mean_gradients)
+        {
+            let (rho, epsilon) = (self.rho, self.epsilon);
+            adadelta(
+                &mut layer.weight,
+                &kernel_grad,
+                kernel_avg,
+                rho,
+                epsilon,
+                learning_rate,
+            );
+            adadelta(
+                &mut layer.bias,
+                &bias_grad,
+                bias_avg,
+                rho,
+                epsilon,
+                learning_rate,
+            );
+        }
+        gradients.loss_sum / count as f64
+    }
+
+    /// Each layer's gradients of the batch's mean loss in burn's layout: kernel
+    /// `[out, in, k, k]` (from the accumulated `[ky][kx][in][out]`), bias `[out]`.
+    fn layer_gradients(
+        &self,
+        convs: &StepConvs,
+        gradients: &Gradients,
+        count: usize,
+    ) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let scale = 1.0 / count as f32;
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(index, layer)| {
+                let [outputs, inputs, k, _] = layer.shape;
+                let stored_in = if index == 0 { 1 } else { convs.stored };
+                let stored_out = if index == 4 { 1 } else { convs.stored };
+                let blocked = &gradients.kernels[index];
+                let mut kernel = vec![0.0f32; layer.weight.len()];
+                for o in 0..outputs {
+                    for i in 0..inputs {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                kernel[((o * inputs + i) * k + ky) * k + kx] = blocked
+                                    [((ky * k + kx) * stored_in + i) * stored_out + o]
+                                    * scale;
+                            }
+                        }
+                    }
+                }
+                let bias = gradients.biases[index][..outputs]
+                    .iter()
+                    .map(|g| g * scale)
+                    .collect();
+                (kernel, bias)
+            })
+            .collect()
+    }
+
+    fn step_convs(&self) -> StepConvs {
+        let mut forward: Vec<Conv> = Vec::with_capacity(5);
+        for layer in &self.layers {
+            let stored_inputs = forward.last().map_or(layer.shape[1], Conv::stored_outputs);
+            forward.push(Conv::new(
+                layer.shape,
+                &layer.weight,
+                Some(&layer.bias),
+                stored_inputs,
+            ));
+        }
+        let stored = forward[0].stored_outputs();
+        let backward = self.layers[1..]
+            .iter()
+            .map(|layer| {
+                let [outputs, inputs, k, _] = layer.shape;
+                // Transposed and flipped: [in, out, k, k] with (ky, kx) → (k−1−ky, k−1−kx).
+                let mut flipped = vec![0.0f32; layer.weight.len()];
+                for o in 0..outputs {
+                    for i in 0..inputs {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                flipped[((i * outputs + o) * k + ky) * k + kx] = layer.weight
+                                    [((o * inputs + i) * k + (k - 1 - ky)) * k + (k - 1 - kx)];
+                            }
+                        }
+                    }
+                }
+                let stored_gradient = if outputs == 1 { 1 } else { stored };
+                Conv::new([inputs, outputs, k, k], &flipped, None, stored_gradient)
+            })
+            .collect();
+        StepConvs {
+            forward,
+            backward,
+            stored,
+            kernel: self.layers[0].shape[2],
+        }
+    }
+
+    /// Sum of the per-image gradients, slice by slice in order.
+    fn batch_gradients(&self, convs: &StepConvs, inputs: &[f32], targets: &[f32]) -> Gradients {
+        let len = self.side * self.side;
+        let slices: Vec<(&[f32], &[f32])> = inputs
+            .chunks(SLICE * len)
+            .zip(targets.chunks(SLICE * len))
+            .collect();
+        let run = |slice: &[(&[f32], &[f32])]| -> Vec<Gradients> {
+            let mut scratch = self.scratch(convs);
+            slice
+                .iter()
+                .map(|(images, targets)| {
+                    let mut gradients = self.zero_gradients(convs);
+                    for (image, target) in images.chunks_exact(len).zip(targets.chunks_exact(len)) {
+                        self.image_gradients(convs, image, target, &mut scratch, &mut gradients);
+                    }
+                    gradients
+                })
+                .collect()
+        };
+        let threads = worker_threads().min(slices.len()).max(1);
+        let per_slice: Vec<Gradients> = if threads == 1 {
+            run(&slices)
+        } else {
+            let per_thread = slices.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = slices
+                    .chunks(per_thread)
+                    .map(|part| scope.spawn(move || run(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
+        let mut total = self.zero_gradients(convs);
+        for part in per_slice {
+            for (sum, add) in total.kernels.iter_mut().zip(&part.kernels) {
+                sum.iter_mut().zip(add).for_each(|(s, a)| *s += a);
+            }
+            for (sum, add) in total.biases.iter_mut().zip(&part.biases) {
+                sum.iter_mut().zip(add).for_each(|(s, a)| *s += a);
+            }
+            total.loss_sum += part.loss_sum;
+        }
+        total
+    }
+
+    fn zero_gradients(&self, convs: &StepConvs) -> Gradients {
+        let stored = convs.stored;
+        let k2 = convs.kernel * convs.kernel;
+        let channels = [
+            (1, stored),
+            (stored, stored),
+            (stored, stored),
+            (stored, stored),
+        ];
+        let mut kernels: Vec<Vec<f32>> = channels
+            .iter()
+            .map(|(i, o)| vec![0.0; k2 * i * o])
+            .collect();
+        kernels.push(vec![0.0; k2 * stored]);
+        let mut biases = vec![vec![0.0; stored]; 4];
+        biases.push(vec![0.0; 1]);
+        Gradients {
+            kernels,
+            biases,
+            loss_sum: 0.0,
+        }
+    }
+
+    fn scratch(&self, convs: &StepConvs) -> Scratch {
+        let (s, b, c) = (self.side, convs.kernel - 1, convs.stored);
+        let sq = |n: usize| n * n;
+        Scratch {
+            input: vec![0.0; sq(s + b)],
+            a1: vec![0.0; sq(s) * c],
+            p1: vec![0.0; sq(s / 2 + b) * c],
+            a2: vec![0.0; sq(s / 2) * c],
+            p2: vec![0.0; sq(s / 4 + b) * c],
+            a3: vec![0.0; sq(s / 4) * c],
+            u1: vec![0.0; sq(s / 2 + b) * c],
+            a4: vec![0.0; sq(s / 2) * c],
+            u2: vec![0.0; sq(s + b) * c],
+            output: vec![0.0; sq(s)],
+            d_full1: vec![0.0; sq(s)],
+            d_full1_padded: vec![0.0; sq(s + b)],
+            d_full: vec![0.0; sq(s) * c],
+            d_half: vec![0.0; sq(s / 2) * c],
+            d_half_padded: vec![0.0; sq(s / 2 + b) * c],
+            d_half_back: vec![0.0; sq(s / 2) * c],
+            d_quarter: vec![0.0; sq(s / 4) * c],
+            d_quarter_padded: vec![0.0; sq(s / 4 + b) * c],
+            d_quarter_back: vec![0.0; sq(s / 4) * c],
+            d_stored_full: vec![0.0; sq(s) * c],
+            active: Vec::with_capacity(sq(s)),
+        }
+    }
+
+    /// Forward and backward through one image, adding its gradients (of its mean loss over
+    /// the pixels) to `gradients`.
+    fn image_gradients(
+        &self,
+        convs: &StepConvs,
+        image: &[f32],
+        target: &[f32],
+        t: &mut Scratch,
+        gradients: &mut Gradients,
+    ) {
+        let (s, c, k) = (self.side, convs.stored, convs.kernel);
+        let border = (k - 1) / 2;
+        let f = &convs.forward;
+        // Forward, keeping what the backward pass needs.
+        copy_into_border(image, s, 1, &mut t.input, border);
+        f[0].apply(&t.input, s, &mut t.a1, Activation::Relu); // [28, 28, 32]
+        max_pool_into(&t.a1, s, c, &mut t.p1, border); // [14, 14, 32]
+        f[1].apply(&t.p1, s / 2, &mut t.a2, Activation::Relu); // [14, 14, 32]
+        max_pool_into(&t.a2, s / 2, c, &mut t.p2, border); // code [7, 7, 32]
+        f[2].apply(&t.p2, s / 4, &mut t.a3, Activation::Relu); // [7, 7, 32]
+        upsample_into(&t.a3, s / 4, c, &mut t.u1, border); // [14, 14, 32]
+        f[3].apply(&t.u1, s / 2, &mut t.a4, Activation::Relu); // [14, 14, 32]
+        upsample_into(&t.a4, s / 2, c, &mut t.u2, border); // [28, 28, 32]
+        f[4].apply(&t.u2, s, &mut t.output, Activation::Sigmoid); // [28, 28, 1]
+
+        // Loss, and its gradient at the sigmoid's input.
+        let n = (s * s) as f32;
+        let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
+        let mut loss = 0.0f32;
+        for ((d, &p), &y) in t.d_full1.iter_mut().zip(&t.output).zip(target) {
+            match self.loss {
+                LossKind::Bce => {
+                    let clipped = p.clamp(low, high);
+                    loss -= y * clipped.ln() + (1.0 - y) * (1.0 - clipped).ln();
+                    *d = if (low..=high).contains(&p) {
+                        (p - y) / n
+                    } else {
+                        0.0
+                    };
+                }
+                LossKind::Mse => {
+                    loss += (p - y) * (p - y);
+                    *d = 2.0 * (p - y) * p * (1.0 - p) / n;
+                }
+            }
+        }
+        gradients.loss_sum += (loss / n) as f64;
+
+        let b = &convs.backward;
+        // Output layer.
+        weight_gradients(&t.u2, c, &t.d_full1, 1, s, k, gradients, 4, &mut t.active);
+        copy_into_border(&t.d_full1, s, 1, &mut t.d_full1_padded, border);
+        b[3].apply(&t.d_full1_padded, s, &mut t.d_full, Activation::Identity); // [28, 28, 32]
+        // Upsampling, then decode 2's ReLU.
+        upsample_backward(&t.d_full, s / 2, c, &t.a4, &mut t.d_half);
+        weight_gradients(
+            &t.u1,
+            c,
+            &t.d_half,
+            c,
+            s / 2,
+            k,
+            gradients,
+            3,
+            &mut t.active,
+        );
+        copy_into_border(&t.d_half, s / 2, c, &mut t.d_half_padded, border);
+        b[2].apply(
+            &t.d_half_padded,
+            s / 2,
+            &mut t.d_half_back,
+            Activation::Identity,
+        ); // [14, 14, 32]
+        // Upsampling, then decode 1's ReLU.
+        upsample_backward(&t.d_half_back, s / 4, c, &t.a3, &mut t.d_quarter);
+        weight_gradients(
+            &t.p2,
+            c,
+            &t.d_quarter,
+            c,
+            s / 4,
+            k,
+            gradients,
+            2,
+            &mut t.active,
+        );
+        copy_into_border(&t.d_quarter, s / 4, c, &mut t.d_quarter_padded, border);
+        b[1].apply(
+            &t.d_quarter_padded,
+            s / 4,
+            &mut t.d_quarter_back,
+            Activation::Identity,
+        ); // [7, 7, 32]
+        // Pooling, then encode 2's ReLU.
+        max_pool_backward(&t.a2, s / 2, c, &t.d_quarter_back, &mut t.d_half);
+        weight_gradients(
+            &t.p1,
+            c,
+            &t.d_half,
+            c,
+            s / 2,
+            k,
+            gradients,
+            1,
+            &mut t.active,
+        );
+        copy_into_border(&t.d_half, s / 2, c, &mut t.d_half_padded, border);
+        b[0].apply(
+            &t.d_half_padded,
+            s / 2,
+            &mut t.d_half_back,
+            Activation::Identity,
+        ); // [14, 14, 32]
+        // Pooling, then encode 1's ReLU.
+        max_pool_backward(&t.a1, s, c, &t.d_half_back, &mut t.d_stored_full);
+        weight_gradients(
+            &t.input,
+            1,
+            &t.d_stored_full,
+            c,
+            s,
+            k,
+            gradients,
+            0,
+            &mut t.active,
+        );
+    }
+}
+
+/// `[side]²` pixels × `channels` into the interior of a zero-bordered map.
+fn copy_into_border(
+    input: &[f32],
+    side: usize,
+    channels: usize,
+    output: &mut [f32],
+    border: usize,
+) {
+    let padded = side + 2 * border;
+    for y in 0..side {
+        let from = y * side * channels;
+        let to = ((y + border) * padded + border) * channels;
+        output[to..to + side * channels].copy_from_slice(&input[from..from + side * channels]);
+    }
+}
+
+/// Adds layer `index`'s kernel and bias gradients: for each output pixel, its gradient `d`
+/// (`[side]²` × `outputs`) times the receptive field of the zero-bordered `input` map.
+///
+/// Only pixels that received a gradient (`active`, refilled here) are visited: after a ReLU
+/// or a pooling most get none. For 8 outputs at a time and 4 neighbouring values of a
+/// receptive-field row, the sums over the pixels stay in registers.
+#[allow(clippy::too_many_arguments)]
+fn weight_gradients(
+    input: &[f32],
+    inputs: usize,
+    d: &[f32],
+    outputs: usize,
+    side: usize,
+    k: usize,
+    gradients: &mut Gradients,
+    index: usize,
+    active: &mut Vec<(usize, usize)>,
+) {
+    let padded = side + k - 1;
+    let run = k * inputs;
+    let kernel = &mut gradients.kernels[index];
+    let bias = &mut gradients.biases[index];
+    // (pixel, offset of its receptive field's top-left value in `input`)
+    active.clear();
+    for (p, gradient) in d.chunks_exact(outputs).enumerate() {
+        if gradient.iter().any(|v| *v != 0.0) {
+            active.push((p, ((p / side) * padded + p % side) * inputs));
+            bias.iter_mut().zip(gradient).for_each(|(b, g)| *b += g);
+        }
+    }
+    let row_stride = padded * inputs;
+    if outputs == 1 {
+        // The output layer: one gradient per pixel times each receptive-field row.
+        for &(p, origin) in active.iter() {
+            for ky in 0..k {
+                let start = origin + ky * row_stride;
+                let row = &input[start..start + run];
+                let grads = &mut kernel[ky * run..(ky + 1) * run];
+                let g = d[p];
+                grads.iter_mut().zip(row).for_each(|(sum, v)| *sum += v * g);
+            }
+        }
+        return;
+    }
+    if !outputs.is_multiple_of(BLOCK) {
+        for &(p, origin) in active.iter() {
+            let gradient = &d[p * outputs..(p + 1) * outputs];
+            for ky in 0..k {
+                let start = origin + ky * row_stride;
+                let row = &input[start..start + run];
+                let grads = &mut kernel[ky * run * outputs..(ky + 1) * run * outputs];
+                for (&v, g) in row.iter().zip(grads.chunks_exact_mut(outputs)) {
+                    g.iter_mut().zip(gradient).for_each(|(g, d)| *g += v * d);
+                }
+            }
+        }
+        return;
+    }
+    for block in 0..outputs / BLOCK {
+        let lanes = block * BLOCK;
+        for ky in 0..k {
+            let mut r = 0;
+            while r < run {
+                let width = VALUES.min(run - r);
+                let mut sums = [[0.0f32; BLOCK]; VALUES];
+                for &(p, origin) in active.iter() {
+                    let Ok(gradient): Result<&[f32; BLOCK], _> =
+                        d[p * outputs + lanes..p * outputs + lanes + BLOCK].try_into()
+                    else {
+                        continue;
+                    };
+                    let start = origin + ky * row_stride + r;
+                    if width == VALUES {
+                        for (j, sum) in sums.iter_mut().enumerate() {
+                            let v = input[start + j];
+                            for lane in 0..BLOCK {
+                                sum[lane] += v * gradient[lane];
+                            }
+                        }
+                    } else {
+                        for (j, sum) in sums.iter_mut().enumerate().take(width) {
+                            let v = input[start + j];
+                            for lane in 0..BLOCK {
+                                sum[lane] += v * gradient[lane];
+                            }
+                        }
+                    }
+                }
+                for (j, sum) in sums.iter().enumerate().take(width) {
+                    let at = (ky * run + r + j) * outputs + lanes;
+                    kernel[at..at + BLOCK]
+                        .iter_mut()
+                        .zip(sum)
+                        .for_each(|(g, s)| *g += s);
+                }
+                r += width;
+            }
+        }
+    }
+}
+
+/// Outputs per register block of [`weight_gradients`].
+const BLOCK: usize = 8;
+/// Receptive-field values per register block of [`weight_gradients`].
+const VALUES: usize = 4;
+
+/// Nearest 2× upsampling backward (each 2×2 block of `d_full` summed) through the ReLU of
+/// `activations` (`[side]²` × `channels`, the upsampled map).
+fn upsample_backward(
+    d_full: &[f32],
+    side: usize,
+    channels: usize,
+    activations: &[f32],
+    d_half: &mut [f32],
+) {
+    let double = 2 * side;
+    for y in 0..side {
+        for x in 0..side {
+            let at = |yy: usize, xx: usize| (yy * double + xx) * channels;
+            let (a, b, c, d) = (
+                at(2 * y, 2 * x),
+                at(2 * y, 2 * x + 1),
+                at(2 * y + 1, 2 * x),
+                at(2 * y + 1, 2 * x + 1),
+            );
+            let out = (y * side + x) * channels;
+            for ch in 0..channels {
+                d_half[out + ch] = if activations[out + ch] > 0.0 {
+                    d_full[a + ch] + d_full[b + ch] + d_full[c + ch] + d_full[d + ch]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+/// 2×2 max pooling backward: each pooled gradient goes to its window's maximum in
+/// `activations` (`[side]²` × `channels`, the first on ties), through that ReLU.
+fn max_pool_backward(
+    activations: &[f32],
+    side: usize,
+    channels: usize,
+    d_pooled: &[f32],
+    d_full: &mut [f32],
+) {
+    d_full.fill(0.0);
+    let half = side / 2;
+    for y in 0..half {
+        for x in 0..half {
+            let at = |yy: usize, xx: usize| (yy * side + xx) * channels;
+            let window = [
+                at(2 * y, 2 * x),
+                at(2 * y, 2 * x + 1),
+                at(2 * y + 1, 2 * x),
+                at(2 * y + 1, 2 * x + 1),
+            ];
+            let from = (y * half + x) * channels;
+            for ch in 0..channels {
+                let mut best = window[0] + ch;
+                for &w in &window[1..] {
+                    if activations[w + ch] > activations[best] {
+                        best = w + ch;
+                    }
+                }
+                if activations[best] > 0.0 {
+                    d_full[best] = d_pooled[from + ch];
+                }
+            }
+        }
+    }
+}
+
+/// Adadelta on one parameter array (f32, as burn's tensors compute it).
+fn adadelta(
+    values: &mut [f32],
+    grad: &[f32],
+    averages: &mut Averages,
+    rho: f32,
+    epsilon: f32,
+    learning_rate: f32,
+) {
+    for (((value, &g), a), d) in values
+        .iter_mut()
+        .zip(grad)
+        .zip(averages.square_grad.iter_mut())
+        .zip(averages.square_update.iter_mut())
+    {
+        *a = rho * *a + (1.0 - rho) * g * g;
+        let update = g * (*d + epsilon).sqrt() / (*a + epsilon).sqrt();
+        *d = rho * *d + (1.0 - rho) * update * update;
+        *value -= learning_rate * update;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor};
+
+    use super::*;
+    use crate::model::AutoencoderConfig;
+    use crate::score::images_tensor;
+
+    /// Strokes and blobs in [0, 1], some pixels exactly 0 and 1.
+    fn batch(count: usize, side: usize, seed: usize) -> (Vec<f32>, Vec<f32>) {
+        let len = side * side;
+        let targets: Vec<f32> = (0..count * len)
+            .map(|i| {
+                let (n, rest) = (i / len + seed, i % len);
+                let (y, x) = (rest / side, rest % side);
+                if (x + 3 * y + n) % 7 == 0 {
+                    1.0
+                } else if (x * y + n) % 5 == 0 {
+                    0.0
+                } else {
+                    ((x as f32 * 0.31 + n as f32).sin() * (y as f32 * 0.17).cos()).abs()
+                }
+            })
+            .collect();
+        let inputs = targets
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v + 0.3 * ((i * 7919 % 101) as f32 / 101.0 - 0.5)).clamp(0.0, 1.0))
+            .collect();
+        (inputs, targets)
+    }
+
+    /// A copy of `model` on `device` (an autodiff device tracks its parameters).
+    fn copy_on(model: &Autoencoder, device: &Device) -> Autoencoder {
+        let parameters = model
+            .conv_parameters()
+            .into_iter()
+            .map(|(w, b)| (w.dims(), values(w), b.map(values)))
+            .collect();
+        Autoencoder::from_parameters(parameters, device)
+    }
+
+    fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().try_into_vec::<f32>().unwrap_or_default()
+    }
+
+    /// burn's gradients of the batch's mean loss: per layer, kernel (burn's order) and bias.
+    fn burn_gradients(
+        model: &Autoencoder,
+        inputs: &[f32],
+        targets: &[f32],
+        side: usize,
+        loss: LossKind,
+    ) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let device = Device::flex().autodiff();
+        let tracked = copy_on(model, &device);
+        let count = inputs.len() / (side * side);
+        let x = images_tensor(inputs, count, side, &device);
+        let y = images_tensor(targets, count, side, &device);
+        let grads = loss.per_image(tracked.forward(x), y).mean().backward();
+        tracked
+            .conv_parameters()
+            .into_iter()
+            .map(|(w, b)| {
+                let w = w.grad(&grads).map(values).unwrap_or_default();
+                let b = b.and_then(|b| b.grad(&grads)).map(values);
+                (w, b.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Ours, in the same form.
+    fn our_gradients(
+        trainer: &DirectTrainer,
+        inputs: &[f32],
+        targets: &[f32],
+    ) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let convs = trainer.step_convs();
+        let gradients = trainer.batch_gradients(&convs, inputs, targets);
+        let count = inputs.len() / (trainer.side * trainer.side);
+        trainer.layer_gradients(&convs, &gradients, count)
+    }
+
+    fn assert_close(ours: &[f32], theirs: &[f32], what: &str) {
+        assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
+        let scale = theirs.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let worst = ours
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * scale,
+            "{what}: max |Δ| {worst:e} against max |g| {scale:e}"
+        );
+    }
+
+    fn check_gradients(config: AutoencoderConfig, side: usize, loss: LossKind) {
+        let device = Device::flex();
+        let model = config.init_seeded(&device, 5);
+        let (inputs, targets) = batch(SLICE + 3, side, 1);
+        let trainer = pollster::block_on(DirectTrainer::new(
+            &model,
+            side,
+            loss,
+            &AdadeltaConfig::new(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ours = our_gradients(&trainer, &inputs, &targets);
+        let theirs = burn_gradients(&model, &inputs, &targets, side, loss);
+        for (layer, ((ok, ob), (tk, tb))) in ours.iter().zip(&theirs).enumerate() {
+            assert_close(ok, tk, &format!("layer {layer} kernel"));
+            assert_close(ob, tb, &format!("layer {layer} bias"));
+        }
+    }
+
+    #[test]
+    fn gradients_agree_with_burn_autodiff() {
+        check_gradients(AutoencoderConfig::new(), 28, LossKind::Bce);
+        check_gradients(AutoencoderConfig::new(), 28, LossKind::Mse);
+    }
+
+    #[test]
+    fn gradients_agree_with_burn_autodiff_for_other_shapes() {
+        // 12 filters (padded to 16 in the kernels), a 5×5 kernel, 12×12 images.
+        let config = AutoencoderConfig::new()
+            .with_filters(12)
+            .with_kernel(5)
+            .with_side(12);
+        check_gradients(config, 12, LossKind::Bce);
+    }
+
+    #[test]
+    fn a_step_matches_burns_adadelta_step() {
+        use burn::optim::GradientsParams;
+        let device = Device::flex();
+        let model = AutoencoderConfig::new().init_seeded(&device, 9);
+        let (inputs, targets) = batch(8, 28, 3);
+        let mut trainer = pollster::block_on(DirectTrainer::new(
+            &model,
+            28,
+            LossKind::Bce,
+            &AdadeltaConfig::new(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        trainer.step(&inputs, &targets, 1.0);
+        let ours = trainer.model(&device);
+
+        let autodiff = device.clone().autodiff();
+        let tracked = copy_on(&model, &autodiff);
+        let x = images_tensor(&inputs, 8, 28, &autodiff);
+        let y = images_tensor(&targets, 8, 28, &autodiff);
+        let mean = LossKind::Bce.per_image(tracked.forward(x), y).mean();
+        let grads = GradientsParams::from_grads(mean.backward(), &tracked);
+        let mut optim = AdadeltaConfig::new().init();
+        let stepped = optim.step(1.0, tracked, grads);
+        for ((a, _), (b, _)) in ours
+            .conv_parameters()
+            .into_iter()
+            .zip(stepped.conv_parameters())
+        {
+            let (a, b) = (values(a), values(b));
+            // Adadelta's first step is ≈ ±√ε/√(1 − ρ) per weight (4.5e-4): a sign-like step,
+            // so a disagreement would show as a whole step.
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 5e-5, "weights after one step differ by {worst:e}");
+        }
+    }
+
+    #[test]
+    fn same_batch_same_step_on_any_thread_count() {
+        let device = Device::flex();
+        let model = AutoencoderConfig::new().init_seeded(&device, 2);
+        let (inputs, targets) = batch(3 * SLICE + 5, 28, 4);
+        let new = || {
+            pollster::block_on(DirectTrainer::new(
+                &model,
+                28,
+                LossKind::Bce,
+                &AdadeltaConfig::new(),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let convs = new().step_convs();
+        let trainer = new();
+        let together = trainer.batch_gradients(&convs, &inputs, &targets);
+        // Slice by slice on this thread, summed in order: the same bits.
+        let len = 28 * 28;
+        let mut total = trainer.zero_gradients(&convs);
+        let mut scratch = trainer.scratch(&convs);
+        for (images, targets) in inputs.chunks(SLICE * len).zip(targets.chunks(SLICE * len)) {
+            let mut part = trainer.zero_gradients(&convs);
+            for (image, target) in images.chunks_exact(len).zip(targets.chunks_exact(len)) {
+                trainer.image_gradients(&convs, image, target, &mut scratch, &mut part);
+            }
+            for (sum, add) in total.kernels.iter_mut().zip(&part.kernels) {
+                sum.iter_mut().zip(add).for_each(|(s, a)| *s += a);
+            }
+        }
+        assert_eq!(together.kernels, total.kernels);
+    }
+}
