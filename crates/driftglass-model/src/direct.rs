@@ -256,6 +256,19 @@ fn block_sum<const P: usize>(
     acc
 }
 
+/// Offsets of the four values of channel 0 of 2×2 window (`y`, `x`) in a `[side]²` map of
+/// `channels` values per pixel: top left, top right, bottom left, bottom right.
+#[inline]
+pub(crate) fn window(y: usize, x: usize, side: usize, channels: usize) -> [usize; 4] {
+    let at = |yy: usize, xx: usize| (yy * side + xx) * channels;
+    [
+        at(2 * y, 2 * x),
+        at(2 * y, 2 * x + 1),
+        at(2 * y + 1, 2 * x),
+        at(2 * y + 1, 2 * x + 1),
+    ]
+}
+
 /// 2×2 max pooling of `[side]²` pixels × `channels` into the interior of a zero-bordered map
 /// with `border` pixels on each side.
 pub(crate) fn max_pool_into(
@@ -269,13 +282,7 @@ pub(crate) fn max_pool_into(
     let padded = half + 2 * border;
     for y in 0..half {
         for x in 0..half {
-            let at = |yy: usize, xx: usize| (yy * side + xx) * channels;
-            let (a, b, c, d) = (
-                at(2 * y, 2 * x),
-                at(2 * y, 2 * x + 1),
-                at(2 * y + 1, 2 * x),
-                at(2 * y + 1, 2 * x + 1),
-            );
+            let [a, b, c, d] = window(y, x, side, channels);
             let out = ((y + border) * padded + x + border) * channels;
             for ch in 0..channels {
                 output[out + ch] = input[a + ch]

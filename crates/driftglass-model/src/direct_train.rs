@@ -23,7 +23,7 @@
 use burn::tensor::Device;
 
 use crate::adadelta::AdadeltaConfig;
-use crate::direct::{Activation, Conv, max_pool_into, upsample_into, worker_threads};
+use crate::direct::{Activation, Conv, max_pool_into, upsample_into, window, worker_threads};
 use crate::loss::{EPSILON, LossKind};
 use crate::model::Autoencoder;
 use crate::score::{ScoreError, read_vec};
@@ -643,16 +643,9 @@ fn upsample_backward(
     activations: &[f32],
     d_half: &mut [f32],
 ) {
-    let double = 2 * side;
     for y in 0..side {
         for x in 0..side {
-            let at = |yy: usize, xx: usize| (yy * double + xx) * channels;
-            let (a, b, c, d) = (
-                at(2 * y, 2 * x),
-                at(2 * y, 2 * x + 1),
-                at(2 * y + 1, 2 * x),
-                at(2 * y + 1, 2 * x + 1),
-            );
+            let [a, b, c, d] = window(y, x, 2 * side, channels);
             let out = (y * side + x) * channels;
             for ch in 0..channels {
                 d_half[out + ch] = if activations[out + ch] > 0.0 {
@@ -678,13 +671,7 @@ fn max_pool_backward(
     let half = side / 2;
     for y in 0..half {
         for x in 0..half {
-            let at = |yy: usize, xx: usize| (yy * side + xx) * channels;
-            let window = [
-                at(2 * y, 2 * x),
-                at(2 * y, 2 * x + 1),
-                at(2 * y + 1, 2 * x),
-                at(2 * y + 1, 2 * x + 1),
-            ];
+            let window = window(y, x, side, channels);
             let from = (y * half + x) * channels;
             for ch in 0..channels {
                 let mut best = window[0] + ch;
