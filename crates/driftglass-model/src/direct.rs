@@ -19,7 +19,7 @@ use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::EPSILON;
 use crate::model::Autoencoder;
-use crate::score::{Reconstruction, ScoreError, read_vec};
+use crate::score::{Reconstruction, ScoreError};
 
 /// Output channels computed together by the convolution kernel (two 4-lane vectors).
 const BLOCK_CHANNELS: usize = 8;
@@ -347,13 +347,11 @@ impl DirectNetwork {
     /// `side`×`side` pixels.
     pub async fn from_model(model: &Autoencoder, side: usize) -> Result<DirectNetwork, ScoreError> {
         let mut packed = vec![side as f32];
-        for (weight, bias) in model.conv_parameters() {
-            packed.extend(weight.dims().map(|d| d as f32));
+        for (shape, weight, bias) in model.read_parameters().await? {
+            packed.extend(shape.map(|d| d as f32));
             packed.push(if bias.is_some() { 1.0 } else { 0.0 });
-            packed.extend(read_vec(weight).await?);
-            if let Some(bias) = bias {
-                packed.extend(read_vec(bias).await?);
-            }
+            packed.extend(weight);
+            packed.extend(bias.unwrap_or_default());
         }
         DirectNetwork::from_packed(packed)
     }

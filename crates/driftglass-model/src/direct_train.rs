@@ -26,7 +26,7 @@ use crate::adadelta::AdadeltaConfig;
 use crate::direct::{Activation, Conv, max_pool_into, upsample_into, window, worker_threads};
 use crate::loss::{EPSILON, LossKind};
 use crate::model::Autoencoder;
-use crate::score::{ScoreError, read_vec};
+use crate::score::ScoreError;
 
 /// Images whose gradients are summed together before the slices are added up in order.
 pub const SLICE: usize = 16;
@@ -122,20 +122,16 @@ impl DirectTrainer {
         loss: LossKind,
         adadelta: &AdadeltaConfig,
     ) -> Result<DirectTrainer, ScoreError> {
-        let mut layers = Vec::with_capacity(5);
-        for (weight, bias) in model.conv_parameters() {
-            let shape = weight.dims();
-            let weight = read_vec(weight).await?;
-            let bias = match bias {
-                Some(bias) => read_vec(bias).await?,
-                None => vec![0.0; shape[0]],
-            };
-            layers.push(Layer {
+        let layers: Vec<Layer> = model
+            .read_parameters()
+            .await?
+            .into_iter()
+            .map(|(shape, weight, bias)| Layer {
                 shape,
                 weight,
-                bias,
-            });
-        }
+                bias: bias.unwrap_or_else(|| vec![0.0; shape[0]]),
+            })
+            .collect();
         if layers[0].shape[1] != 1 || !side.is_multiple_of(4) || side == 0 {
             return Err(ScoreError::Network(
                 "direct training takes gray images of a side divisible by 4".into(),
@@ -432,84 +428,98 @@ impl DirectTrainer {
         gradients.loss_sum += (loss / n) as f64;
 
         let b = &convs.backward;
+        let active = &mut t.active;
         // Output layer.
-        weight_gradients(&t.u2, c, &t.d_full1, 1, s, k, gradients, 4, &mut t.active);
-        copy_into_border(&t.d_full1, s, 1, &mut t.d_full1_padded, border);
-        b[3].apply(&t.d_full1_padded, s, &mut t.d_full, Activation::Identity); // [28, 28, 32]
+        conv_backward(
+            4,
+            &t.u2,
+            c,
+            &t.d_full1,
+            1,
+            s,
+            k,
+            &b[3],
+            &mut t.d_full1_padded,
+            &mut t.d_full,
+            gradients,
+            active,
+        ); // [28, 28, 32]
         // Upsampling, then decode 2's ReLU.
         upsample_backward(&t.d_full, s / 2, c, &t.a4, &mut t.d_half);
-        weight_gradients(
+        conv_backward(
+            3,
             &t.u1,
             c,
             &t.d_half,
             c,
             s / 2,
             k,
-            gradients,
-            3,
-            &mut t.active,
-        );
-        copy_into_border(&t.d_half, s / 2, c, &mut t.d_half_padded, border);
-        b[2].apply(
-            &t.d_half_padded,
-            s / 2,
+            &b[2],
+            &mut t.d_half_padded,
             &mut t.d_half_back,
-            Activation::Identity,
+            gradients,
+            active,
         ); // [14, 14, 32]
         // Upsampling, then decode 1's ReLU.
         upsample_backward(&t.d_half_back, s / 4, c, &t.a3, &mut t.d_quarter);
-        weight_gradients(
+        conv_backward(
+            2,
             &t.p2,
             c,
             &t.d_quarter,
             c,
             s / 4,
             k,
-            gradients,
-            2,
-            &mut t.active,
-        );
-        copy_into_border(&t.d_quarter, s / 4, c, &mut t.d_quarter_padded, border);
-        b[1].apply(
-            &t.d_quarter_padded,
-            s / 4,
+            &b[1],
+            &mut t.d_quarter_padded,
             &mut t.d_quarter_back,
-            Activation::Identity,
+            gradients,
+            active,
         ); // [7, 7, 32]
         // Pooling, then encode 2's ReLU.
         max_pool_backward(&t.a2, s / 2, c, &t.d_quarter_back, &mut t.d_half);
-        weight_gradients(
+        conv_backward(
+            1,
             &t.p1,
             c,
             &t.d_half,
             c,
             s / 2,
             k,
-            gradients,
-            1,
-            &mut t.active,
-        );
-        copy_into_border(&t.d_half, s / 2, c, &mut t.d_half_padded, border);
-        b[0].apply(
-            &t.d_half_padded,
-            s / 2,
+            &b[0],
+            &mut t.d_half_padded,
             &mut t.d_half_back,
-            Activation::Identity,
+            gradients,
+            active,
         ); // [14, 14, 32]
         // Pooling, then encode 1's ReLU.
         max_pool_backward(&t.a1, s, c, &t.d_half_back, &mut t.d_stored_full);
-        weight_gradients(
-            &t.input,
-            1,
-            &t.d_stored_full,
-            c,
-            s,
-            k,
-            gradients,
-            0,
-            &mut t.active,
-        );
+        weight_gradients(&t.input, 1, &t.d_stored_full, c, s, k, gradients, 0, active);
     }
+}
+
+/// Backward through convolution `layer`: its kernel and bias gradients from its output
+/// gradient `d` (`[side]²` × `outputs`) and its zero-bordered `input` map, then the gradient
+/// at its input (`[side]²` × stored channels, into `d_input`): `d` inside a zero border
+/// (`padded`) through the layer's `transposed` convolution.
+#[allow(clippy::too_many_arguments)]
+fn conv_backward(
+    layer: usize,
+    input: &[f32],
+    inputs: usize,
+    d: &[f32],
+    outputs: usize,
+    side: usize,
+    k: usize,
+    transposed: &Conv,
+    padded: &mut [f32],
+    d_input: &mut [f32],
+    gradients: &mut Gradients,
+    active: &mut Vec<(usize, usize)>,
+) {
+    weight_gradients(input, inputs, d, outputs, side, k, gradients, layer, active);
+    copy_into_border(d, side, outputs, padded, (k - 1) / 2);
+    transposed.apply(padded, side, d_input, Activation::Identity);
 }
 
 /// `[side]²` pixels × `channels` into the interior of a zero-bordered map.
@@ -744,11 +754,8 @@ mod tests {
 
     /// A copy of `model` on `device` (an autodiff device tracks its parameters).
     fn copy_on(model: &Autoencoder, device: &Device) -> Autoencoder {
-        let parameters = model
-            .conv_parameters()
-            .into_iter()
-            .map(|(w, b)| (w.dims(), values(w), b.map(values)))
-            .collect();
+        let parameters =
+            pollster::block_on(model.read_parameters()).unwrap_or_else(|e| panic!("{e}"));
         Autoencoder::from_parameters(parameters, device)
     }
 

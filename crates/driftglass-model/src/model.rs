@@ -189,7 +189,15 @@ impl Autoencoder {
     /// asynchronously: model files are written from host weights, and WebGPU cannot be read
     /// synchronously.
     pub async fn to_host(&self) -> Result<Autoencoder, crate::score::ScoreError> {
-        let host = Device::flex();
+        let parameters = self.read_parameters().await?;
+        Ok(Autoencoder::from_parameters(parameters, &Device::flex()))
+    }
+
+    /// The five convolutions' shapes, kernels and biases ([`Autoencoder::conv_parameters`])
+    /// read from the device asynchronously (WebGPU cannot be read synchronously).
+    pub(crate) async fn read_parameters(
+        &self,
+    ) -> Result<Vec<ConvParameters>, crate::score::ScoreError> {
         let mut read = Vec::new();
         for (weight, bias) in self.conv_parameters() {
             let shape = weight.dims();
@@ -200,7 +208,7 @@ impl Autoencoder {
             };
             read.push((shape, weight, bias));
         }
-        Ok(Autoencoder::from_parameters(read, &host))
+        Ok(read)
     }
 
     /// A network on `device` from the five convolutions' kernels (`[out, in, k, k]`, burn's

@@ -101,6 +101,17 @@ fn run_command(mut command: Command) -> Result<()> {
     Ok(())
 }
 
+/// Run `command` with its output captured; an error with its standard error if it failed.
+fn captured(mut command: Command, what: &str) -> Result<std::process::Output> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    if !output.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(output)
+}
+
 /// Standard output of a command, if it ran and succeeded.
 fn output(program: &str, args: &[&str]) -> Option<String> {
     Command::new(program)
@@ -540,7 +551,7 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     let data_arg = data.to_string_lossy().into_owned();
     // Images per second of each epoch of `driftglass train --engine <engine>`.
     let ours = |engine: &str| -> Result<Vec<f64>> {
-        let output = command(
+        let train = command(
             "target/debug/driftglass",
             &[
                 "train",
@@ -559,15 +570,8 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
                 "-o",
                 &model.to_string_lossy(),
             ],
-        )
-        .output()
-        .context("running driftglass train")?;
-        if !output.status.success() {
-            bail!(
-                "driftglass train failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
+        );
+        let output = captured(train, "driftglass train")?;
         // "epoch  2: train loss 0.2563, validation loss 0.2101, 9 s, 650 images/s"
         Ok(String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -585,26 +589,19 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     let direct_rates = ours("direct")?;
     let burn_rates = ours("burn")?;
     let mnist = data.join("mnist");
-    let peer = Command::new(&python)
-        .args([
-            "tests/bench/train_peer.py",
-            "--mnist",
-            &mnist.to_string_lossy(),
-            "--limit",
-            &limit,
-            "--epochs",
-            &epochs,
-            "--batch-size",
-            &batch,
-        ])
-        .output()
-        .context("running tests/bench/train_peer.py")?;
-    if !peer.status.success() {
-        bail!(
-            "the PyTorch peer failed: {}",
-            String::from_utf8_lossy(&peer.stderr)
-        );
-    }
+    let mut peer = Command::new(&python);
+    peer.args([
+        "tests/bench/train_peer.py",
+        "--mnist",
+        &mnist.to_string_lossy(),
+        "--limit",
+        &limit,
+        "--epochs",
+        &epochs,
+        "--batch-size",
+        &batch,
+    ]);
+    let peer = captured(peer, "the PyTorch peer (tests/bench/train_peer.py)")?;
     let peer_lines: Vec<serde_json::Value> = String::from_utf8_lossy(&peer.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
