@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use driftglass_model::idx::{self, ImageSet};
+use driftglass_core::idx::{self, ImageSet};
 
 /// The MNIST folder inside a data directory, or the directory itself if it holds the files.
 pub fn mnist_dir(data: &Path) -> PathBuf {
@@ -21,7 +21,7 @@ pub fn save_gray_png(path: &Path, pixels: &[f32]) -> Result<()> {
         .iter()
         .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
         .collect();
-    let side = driftglass_model::IMAGE_SIDE as u32;
+    let side = driftglass_core::IMAGE_SIDE as u32;
     image::save_buffer(path, &bytes, side, side, image::ExtendedColorType::L8)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use driftglass_model::idx::{ImageSet, encode_images};
-use driftglass_model::rng::{SeededRng, add_gaussian_noise};
+use driftglass_core::idx::{ImageSet, encode_images};
+use driftglass_core::rng::{SeededRng, add_gaussian_noise};
 
 use crate::{data, letters};
 

@@ -15,13 +15,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::latent::{LATENT_DIMS, LatentReference, knn_distance};
-use driftglass_model::report::DEFAULT_FLAG_RATE;
-use driftglass_model::rng::{SeededRng, add_gaussian_noise};
-use driftglass_model::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
-use driftglass_model::{Baseline, IMAGE_SIDE, ImageSet, auroc};
+use driftglass_core::latent::{LATENT_DIMS, LatentReference, knn_distance};
+use driftglass_core::report::DEFAULT_FLAG_RATE;
+use driftglass_core::rng::{SeededRng, add_gaussian_noise};
+use driftglass_core::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
+use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
 
 use crate::{data, letters, progress};
@@ -182,9 +181,8 @@ fn detection_rate(
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let started = Instant::now();
-    let device = Device::flex();
-    let loaded = crate::score::load_model(args.model.as_deref(), &device)?;
-    let model = &loaded.model;
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let model = &loaded.network()?;
     let test = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
     // A seeded random split: MNIST's test set is ordered (its first 5,000 digits are the
     // cleaner NIST SD-3 writers, the last 5,000 SD-1's students), so halves by position differ
@@ -206,7 +204,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     );
     // The same calibration as `driftglass train` and the browser's Reference step.
     let (baseline, latent) =
-        crate::train::calibrate_baseline(model, &calibration, &device, "MNIST test, random half")?;
+        crate::train::calibrate_baseline(&loaded.weights, &calibration, "MNIST test, random half")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);
@@ -236,7 +234,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut clean_novelty = Vec::new();
     let mut rows = Vec::new();
     for (index, (name, set)) in sets.iter().enumerate() {
-        let scores = progress::score_set(model, set, &device, name)?;
+        let scores = progress::score_set(model, set, name)?;
         let novelty: Vec<f32> = scores
             .codes
             .chunks_exact(LATENT_DIMS)
@@ -246,8 +244,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             clean_losses = scores.losses.clone();
             clean_novelty = novelty.clone();
         }
-        let loss_ratio =
-            driftglass_model::loss_ratio(&scores.losses, &baseline).unwrap_or(f64::NAN);
+        let loss_ratio = driftglass_core::loss_ratio(&scores.losses, &baseline).unwrap_or(f64::NAN);
         let mut rate = |latent: Option<&LatentReference>, size: usize| {
             detection_rate(&baseline, latent, &scores, size, args.batches, &mut rng)
         };

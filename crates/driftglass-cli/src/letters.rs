@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use ab_glyph::{Font, FontVec, PxScale};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use driftglass_model::idx::{ImageSet, encode_images, encode_labels};
-use driftglass_model::preprocess::pad_and_resize;
-use driftglass_model::{IMAGE_PIXELS, IMAGE_SIDE};
+use driftglass_core::idx::{ImageSet, encode_images, encode_labels};
+use driftglass_core::preprocess::pad_and_resize;
+use driftglass_core::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// The ten letters of notMNIST.
 pub const LETTERS: [char; 10] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
@@ -143,7 +143,7 @@ pub fn render_all(dir: &Path, max_fonts: Option<usize>) -> Result<(ImageSet, Vec
         bail!("no font in {} could draw the letters A–J", dir.display());
     }
     let set = ImageSet::from_images(
-        driftglass_model::IMAGE_SIDE,
+        driftglass_core::IMAGE_SIDE,
         images.iter().map(|i| i.as_slice()),
     );
     Ok((set, labels, fonts_used))

@@ -28,6 +28,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Recompute a model's baseline on other held-out reference images.
     Calibrate(train::CalibrateArgs),
+    /// Rewrite a model file of an older format in the current one (same weights, baseline and
+    /// latent sample; older files load as they are, this saves converting them each time).
+    Upgrade(train::UpgradeArgs),
     /// Score images (a folder, files or IDX files) against a model's baseline.
     Score(score::ScoreArgs),
     /// Render notMNIST-style letters A–J from a folder of fonts into an IDX file.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args).map(|()| EXIT_OK),
         Command::Calibrate(args) => train::calibrate(args).map(|()| EXIT_OK),
+        Command::Upgrade(args) => train::upgrade(args).map(|()| EXIT_OK),
         Command::Score(args) => score::run(args),
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),

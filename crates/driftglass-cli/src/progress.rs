@@ -27,19 +27,15 @@ pub fn println(bar: &ProgressBar, line: String) {
 /// Reconstructions (losses, pixels, projected codes) of every image of `set`, with a progress
 /// bar labelled `label`.
 pub fn reconstruct_set(
-    model: &driftglass_model::Autoencoder,
-    set: &driftglass_model::ImageSet,
-    device: &burn::tensor::Device,
+    network: &driftglass_core::DirectNetwork,
+    set: &driftglass_core::ImageSet,
     label: &str,
-) -> anyhow::Result<Vec<driftglass_model::Reconstruction>> {
+) -> anyhow::Result<Vec<driftglass_core::Reconstruction>> {
     let bar = bar(set.count as u64, label, "images");
-    let results = pollster::block_on(driftglass_model::reconstruct(
-        model,
-        set,
-        device,
-        driftglass_model::SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
+    let results =
+        driftglass_core::reconstruct(network, set, driftglass_core::SCORE_BATCH, |done| {
+            bar.set_position(done as u64)
+        })?;
     bar.finish_and_clear();
     Ok(results)
 }
@@ -48,19 +44,18 @@ pub fn reconstruct_set(
 pub struct SetScores {
     /// BCE of each image against its reconstruction.
     pub losses: Vec<f32>,
-    /// Projected encoder codes, concatenated ([`driftglass_model::latent::LATENT_DIMS`] each).
+    /// Projected encoder codes, concatenated ([`driftglass_core::latent::LATENT_DIMS`] each).
     pub codes: Vec<f32>,
 }
 
 /// Per-image reconstruction losses (BCE of each image against its reconstruction) and latent
 /// codes of `set`, with a progress bar labelled `label`.
 pub fn score_set(
-    model: &driftglass_model::Autoencoder,
-    set: &driftglass_model::ImageSet,
-    device: &burn::tensor::Device,
+    network: &driftglass_core::DirectNetwork,
+    set: &driftglass_core::ImageSet,
     label: &str,
 ) -> anyhow::Result<SetScores> {
-    let results = reconstruct_set(model, set, device, label)?;
+    let results = reconstruct_set(network, set, label)?;
     Ok(SetScores {
         losses: results.iter().map(|r| r.bce).collect(),
         codes: results

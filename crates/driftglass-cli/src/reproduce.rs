@@ -12,11 +12,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::rng::{SeededRng, add_gaussian_noise};
-use driftglass_model::score::{mean, reconstruct_with_targets};
-use driftglass_model::{ImageSet, Reconstruction, SCORE_BATCH, auroc};
+use driftglass_core::rng::{SeededRng, add_gaussian_noise};
+use driftglass_core::score::{mean, reconstruct_with_targets};
+use driftglass_core::{ImageSet, Reconstruction, SCORE_BATCH, auroc};
 use serde::Serialize;
 
 use crate::{data, letters, progress};
@@ -61,21 +60,15 @@ pub struct Row {
 }
 
 fn run_set(
-    model: &driftglass_model::Autoencoder,
+    model: &driftglass_core::DirectNetwork,
     inputs: &ImageSet,
     targets: &ImageSet,
-    device: &Device,
     label: &str,
 ) -> Result<Vec<Reconstruction>> {
     let bar = progress::bar(inputs.count as u64, label, "images");
-    let out = pollster::block_on(reconstruct_with_targets(
-        model,
-        inputs,
-        targets,
-        device,
-        SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
+    let out = reconstruct_with_targets(model, inputs, targets, SCORE_BATCH, |done| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
     Ok(out)
 }
@@ -86,28 +79,27 @@ fn avg(results: &[Reconstruction], pick: impl Fn(&Reconstruction) -> f32) -> f64
 
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let started = Instant::now();
-    let device = Device::flex();
-    let loaded = crate::score::load_model(args.model.as_deref(), &device)?;
-    let model = &loaded.model;
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let model = &loaded.network()?;
     let mnist = data::mnist_dir(&args.data);
     let test = data::images(&mnist, "t10k-images-idx3-ubyte")?;
     let mut noisy = test.clone();
     add_gaussian_noise(&mut noisy.pixels, 0.5, &mut SeededRng::new(args.seed));
     let fashion = data::images(&args.data.join("fashion-mnist"), "t10k-images-idx3-ubyte")?;
     let letters = match &args.letters {
-        Some(path) => driftglass_model::idx::read_images(path)
+        Some(path) => driftglass_core::idx::read_images(path)
             .with_context(|| format!("reading {}", path.display()))?,
         None => letters::render_all(&args.fonts, None)?.0,
     };
 
     // Clean test images: the baseline (true error) and the output entropy.
-    let clean = run_set(model, &test, &test, &device, "clean")?;
+    let clean = run_set(model, &test, &test, "clean")?;
     // Noisy inputs against clean targets: Keras' validation loss.
-    let noisy_vs_clean = run_set(model, &noisy, &test, &device, "noisy→clean")?;
+    let noisy_vs_clean = run_set(model, &noisy, &test, "noisy→clean")?;
     // Noisy inputs against themselves: true error.
-    let noisy_true = run_set(model, &noisy, &noisy, &device, "noisy")?;
-    let letters_out = run_set(model, &letters, &letters, &device, "letters")?;
-    let fashion_out = run_set(model, &fashion, &fashion, &device, "fashion")?;
+    let noisy_true = run_set(model, &noisy, &noisy, "noisy")?;
+    let letters_out = run_set(model, &letters, &letters, "letters")?;
+    let fashion_out = run_set(model, &fashion, &fashion, "fashion")?;
 
     let validation_ref = avg(&noisy_vs_clean, |r| r.bce);
     let clean_true = avg(&clean, |r| r.bce);

@@ -3,16 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::preprocess::{MAX_FILE_BYTES, Polarity};
-use driftglass_model::report::{
+use driftglass_core::model_file::{self, LoadedModel};
+use driftglass_core::preprocess::{MAX_FILE_BYTES, Polarity};
+use driftglass_core::report::{
     DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, add_batch_tests, build_report,
     idx_inputs, image_reports, prepare_image, to_csv,
 };
-use driftglass_model::stats::DEFAULT_ALPHA;
-use driftglass_model::{ImageSet, PreprocessConfig, SCORE_BATCH};
+use driftglass_core::stats::DEFAULT_ALPHA;
+use driftglass_core::{ImageSet, PreprocessConfig, SCORE_BATCH};
 
 use crate::progress;
 
@@ -52,22 +51,21 @@ pub enum PolarityArg {
 }
 
 /// The given model file, or the bundled one.
-pub fn load_model(path: Option<&Path>, device: &Device) -> Result<LoadedModel> {
+pub fn load_model(path: Option<&Path>) -> Result<LoadedModel> {
     match path {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            model_file::decode(&bytes, device)
-                .with_context(|| format!("loading model {}", path.display()))
+            model_file::decode(&bytes).with_context(|| format!("loading model {}", path.display()))
         }
-        None => model_file::decode(driftglass_model::bundled::BUNDLED_MODEL, device)
+        None => model_file::decode(driftglass_core::bundled::BUNDLED_MODEL)
             .context("loading the bundled model"),
     }
 }
 
 fn is_idx(path: &Path) -> bool {
     path.file_name()
-        .is_some_and(|n| driftglass_model::idx::is_idx_name(&n.to_string_lossy()))
+        .is_some_and(|n| driftglass_core::idx::is_idx_name(&n.to_string_lossy()))
 }
 
 /// Expand folders into their files (sorted by name), keeping explicit files as given.
@@ -129,7 +127,7 @@ fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
             continue;
         }
         if is_idx(file) {
-            match driftglass_model::idx::read_images(file) {
+            match driftglass_core::idx::read_images(file) {
                 Ok(set) => prepared.extend(
                     idx_inputs(&name, &set, config.side)
                         .into_iter()
@@ -162,8 +160,8 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 pub fn run(args: ScoreArgs) -> Result<u8> {
-    let device = Device::flex();
-    let loaded = load_model(args.model.as_deref(), &device)?;
+    let loaded = load_model(args.model.as_deref())?;
+    let network = loaded.network()?;
     // The model's own preprocessing (its input side), with the polarity asked for.
     let config = PreprocessConfig {
         side: loaded.header.preprocess.side,
@@ -191,13 +189,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     );
     debug_assert_eq!(set.pixels.len(), set.count * set.image_len());
     let bar = progress::bar(set.count as u64, "scoring", "images");
-    let reconstructions = pollster::block_on(driftglass_model::reconstruct(
-        &loaded.model,
-        &set,
-        &device,
-        SCORE_BATCH,
-        |done| bar.set_position(done as u64),
-    ))?;
+    let reconstructions = driftglass_core::reconstruct(&network, &set, SCORE_BATCH, |done| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
 
     let images = image_reports(
@@ -206,7 +200,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         &loaded.baseline,
         args.flag_rate,
     );
-    let app = format!("driftglass-cli {}", driftglass_model::VERSION);
+    let app = format!("driftglass-cli {}", driftglass_core::VERSION);
     let mut report = build_report(&app, &loaded, config, images, args.flag_rate);
     let codes: Vec<f32> = reconstructions
         .iter()

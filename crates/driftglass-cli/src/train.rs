@@ -5,14 +5,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
 use clap::Args;
-use driftglass_model::latent::LatentReference;
-use driftglass_model::model_file::{self, TrainingSummary};
-use driftglass_model::reference::{self, Calibrated};
-use driftglass_model::score::Engine;
-use driftglass_model::train::{OptimizerKind, SystemClock, TrainingEvent};
-use driftglass_model::{
+use driftglass_core::latent::LatentReference;
+use driftglass_core::model_file::{self, TrainingSummary};
+use driftglass_core::reference::{self, Calibrated};
+use driftglass_core::train::{OptimizerKind, SystemClock, TrainingEvent};
+use driftglass_core::{
     AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, TrainingConfig,
 };
 
@@ -48,8 +46,8 @@ pub struct TrainArgs {
     /// holds N losses).
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// How the steps are computed: `direct` (the CPU backward pass written out, Adadelta
-    /// only; Adam falls back to burn) or `burn` (burn's autodiff, for comparison).
+    /// How the steps are computed: `direct` (the core's CPU backward pass written out) or
+    /// `burn` (burn's autodiff on its CPU backend, for comparison).
     #[arg(long, value_enum, default_value = "direct")]
     pub engine: EngineArg,
     /// Where to write the model file.
@@ -92,13 +90,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         optimizer,
         learning_rate: args.learning_rate.unwrap_or(default_lr),
         loss: LossKind::Bce,
-        engine: match args.engine {
-            EngineArg::Direct => Engine::Auto,
-            EngineArg::Burn => Engine::Burn,
-        },
     };
     let model_config = AutoencoderConfig::new();
-    let device = Device::flex();
     eprintln!(
         "training on {} MNIST images, validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
         training.count,
@@ -111,44 +104,61 @@ pub fn run(args: TrainArgs) -> Result<()> {
     );
     let batches = training.count.div_ceil(config.batch_size.max(1)) as u64;
     let bar = progress::bar(batches * config.epochs as u64, "training", "batches");
-    let trained = pollster::block_on(driftglass_model::train(
-        &model_config,
-        &config,
-        &training,
-        &test,
-        &device,
-        &SystemClock,
-        |event| {
-            match event {
-                TrainingEvent::Batch { epoch, loss, .. } => {
-                    bar.inc(1);
-                    bar.set_prefix(format!("epoch {epoch} loss {loss:.4}"));
-                }
-                TrainingEvent::Epoch(report) => {
-                    progress::println(
-                        &bar,
-                        format!(
-                            "epoch {:>2}: train loss {:.4}, validation loss {:.4}, {:.0} s, {:.0} images/s",
-                            report.epoch,
-                            report.train_loss,
-                            report.validation_loss,
-                            report.train_seconds,
-                            report.images_per_second
-                        ),
-                    );
-                }
-                TrainingEvent::Samples { .. } => {}
+    let on_event = |event| {
+        match event {
+            TrainingEvent::Batch { epoch, loss, .. } => {
+                bar.inc(1);
+                bar.set_prefix(format!("epoch {epoch} loss {loss:.4}"));
             }
-            ControlFlow::Continue(())
-        },
-    ))?;
+            TrainingEvent::Epoch(report) => {
+                progress::println(
+                    &bar,
+                    format!(
+                        "epoch {:>2}: train loss {:.4}, validation loss {:.4}, {:.0} s, {:.0} images/s",
+                        report.epoch,
+                        report.train_loss,
+                        report.validation_loss,
+                        report.train_seconds,
+                        report.images_per_second
+                    ),
+                );
+            }
+            TrainingEvent::Samples { .. } => {}
+        }
+        ControlFlow::Continue(())
+    };
+    let (trained, device) = match args.engine {
+        EngineArg::Direct => (
+            pollster::block_on(driftglass_core::train(
+                &model_config,
+                &config,
+                &training,
+                &test,
+                &SystemClock,
+                on_event,
+            ))?,
+            "driftglass-core (CPU)",
+        ),
+        EngineArg::Burn => (
+            pollster::block_on(driftglass_burn::train::train(
+                &model_config,
+                &config,
+                &training,
+                &test,
+                &burn::tensor::Device::flex(),
+                &SystemClock,
+                on_event,
+            ))?,
+            "burn flex (CPU, autodiff)",
+        ),
+    };
     bar.finish_and_clear();
 
-    let (baseline, latent) = calibrate_baseline(&trained.model, &test, &device, "MNIST test")?;
+    let (baseline, latent) = calibrate_baseline(&trained.weights, &test, "MNIST test")?;
     let bytes = reference::seal(
-        &trained.model,
+        &trained.weights,
         Calibrated {
-            created_by: format!("driftglass {}", driftglass_model::VERSION),
+            created_by: format!("driftglass {}", driftglass_core::VERSION),
             architecture: &model_config,
             preprocess: PreprocessConfig::default(),
             baseline: &baseline,
@@ -160,7 +170,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 validation_images: test.count,
                 history: trained.history,
                 total_seconds: started.elapsed().as_secs_f64(),
-                device: "flex (CPU)".into(),
+                device: device.into(),
             }),
         },
     )?;
@@ -185,12 +195,12 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 /// reference (a seeded sample of their projected codes), as the browser's Reference step makes
 /// them.
 pub fn calibrate_baseline(
-    model: &driftglass_model::Autoencoder,
+    weights: &driftglass_core::Weights,
     images: &ImageSet,
-    device: &Device,
     name: &str,
 ) -> Result<(Baseline, LatentReference)> {
-    let reconstructions = progress::reconstruct_set(model, images, device, "calibrating")?;
+    let network = driftglass_core::DirectNetwork::new(weights)?;
+    let reconstructions = progress::reconstruct_set(&network, images, "calibrating")?;
     Ok(reference::calibration(name, &reconstructions)?)
 }
 
@@ -211,9 +221,8 @@ pub struct CalibrateArgs {
 }
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
-    let device = Device::flex();
-    let loaded = crate::score::load_model(args.model.as_deref(), &device)?;
-    let images = driftglass_model::idx::read_images(&args.images)
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let images = driftglass_core::idx::read_images(&args.images)
         .with_context(|| format!("reading {}", args.images.display()))?;
     if images.count == 0 {
         bail!("{} holds no images", args.images.display());
@@ -224,11 +233,11 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "reference images".into())
     });
-    let (baseline, latent) = calibrate_baseline(&loaded.model, &images, &device, &name)?;
+    let (baseline, latent) = calibrate_baseline(&loaded.weights, &images, &name)?;
     let mut header = loaded.header.clone();
     header.baseline = baseline.summary();
     header.latent = Some(latent.summary(baseline.dataset()));
-    let bytes = model_file::encode(&loaded.model, &header, &baseline, Some(&latent))?;
+    let bytes = model_file::encode(&loaded.weights, &header, &baseline, Some(&latent))?;
     write_file(&args.output, &bytes)?;
     eprintln!(
         "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes",
@@ -236,6 +245,35 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         baseline.mean(),
         baseline.len(),
         latent.len()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    /// Model file to rewrite.
+    pub model: PathBuf,
+    /// Where to write it in the current format.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+pub fn upgrade(args: UpgradeArgs) -> Result<()> {
+    let loaded = crate::score::load_model(Some(&args.model))?;
+    let bytes = model_file::encode(
+        &loaded.weights,
+        &loaded.header,
+        &loaded.baseline,
+        loaded.latent.as_ref(),
+    )?;
+    write_file(&args.output, &bytes)?;
+    eprintln!(
+        "wrote {} (format {}, was {}; {} bytes, was {})",
+        args.output.display(),
+        model_file::FORMAT_VERSION,
+        loaded.format_version,
+        bytes.len(),
+        std::fs::metadata(&args.model).map(|m| m.len()).unwrap_or(0)
     );
     Ok(())
 }

@@ -5,9 +5,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome, to_csv};
-use driftglass_model::stats::{BatchTests, DEFAULT_ALPHA, KsMethod, Verdict};
+use driftglass_core::model_file::{self, LoadedModel};
+use driftglass_core::report::{DEFAULT_FLAG_RATE, ImageOutcome, to_csv};
+use driftglass_core::stats::{BatchTests, DEFAULT_ALPHA, KsMethod, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -795,8 +795,7 @@ pub struct ActiveModel {
 
 impl ActiveModel {
     fn from_bytes(label: String, origin: Origin, bytes: Vec<u8>) -> Result<Self, String> {
-        let loaded =
-            model_file::decode(&bytes, &burn::tensor::Device::flex()).map_err(|e| e.to_string())?;
+        let loaded = model_file::decode(&bytes).map_err(|e| e.to_string())?;
         Ok(ActiveModel {
             label,
             origin,
@@ -818,7 +817,7 @@ fn bundled_model() -> Result<ActiveModel, String> {
     ActiveModel::from_bytes(
         "bundled MNIST autoencoder".into(),
         Origin::Bundled,
-        driftglass_model::bundled::BUNDLED_MODEL.to_vec(),
+        driftglass_core::bundled::BUNDLED_MODEL.to_vec(),
     )
     .map_err(|e| format!("The bundled model failed to load: {e}"))
 }

@@ -1,4 +1,4 @@
-//! Choosing where the network runs: burn's CPU backend compiled to wasm, or WebGPU when the
+//! Choosing where the network runs: the core's CPU kernels compiled to wasm, or WebGPU when the
 //! browser has an adapter, whichever measured faster on this machine (for this tiny model the
 //! CPU often wins; an emulated GPU always loses). WebGPU is initialised asynchronously and only
 //! after an adapter was found (burn panics without one, and a wasm panic cannot be caught).
@@ -128,15 +128,9 @@ async fn webgpu() -> Result<(Device, String), String> {
 
 /// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with
 /// `network` on `device`, after one untimed warm-up batch (shader compilation, caches).
-pub async fn measure(
-    network: &driftglass_model::Autoencoder,
-    device: &Device,
-) -> Result<f64, String> {
-    use burn::module::Module;
-
-    let network = network.clone().to_device(device);
+pub async fn measure(weights: &driftglass_core::Weights, device: &Device) -> Result<f64, String> {
     // Digit-like strokes: what is drawn does not change the work, only the size does.
-    let pixels: Vec<f32> = (0..MEASURE_BATCH * driftglass_model::IMAGE_PIXELS)
+    let pixels: Vec<f32> = (0..MEASURE_BATCH * driftglass_core::IMAGE_PIXELS)
         .map(|i| {
             if (i % 28 + i / 28 % 28) % 9 < 3 {
                 0.9
@@ -145,8 +139,8 @@ pub async fn measure(
             }
         })
         .collect();
-    let images = driftglass_model::ImageSet::new(pixels, MEASURE_BATCH);
-    let run = || crate::workers::reconstruct(&network, &images, device, MEASURE_BATCH);
+    let images = driftglass_core::ImageSet::new(pixels, MEASURE_BATCH);
+    let run = || crate::workers::reconstruct(weights, &images, device, MEASURE_BATCH);
     run().await?;
     let started = crate::pipeline::now_ms();
     run().await?;
@@ -167,11 +161,9 @@ pub async fn init(preference: Preference) -> Backend {
         return gpu_backend(device, adapter, "chosen by you".into());
     }
     // The bundled network, decoded once for both runs.
-    let network = match driftglass_model::model_file::decode(
-        driftglass_model::bundled::BUNDLED_MODEL,
-        &Device::flex(),
-    ) {
-        Ok(loaded) => loaded.model,
+    let network = match driftglass_core::model_file::decode(driftglass_core::bundled::BUNDLED_MODEL)
+    {
+        Ok(loaded) => loaded.weights,
         Err(error) => return cpu(format!("WebGPU ({adapter}) failed its test run: {error}")),
     };
     let cpu_ms = measure(&network, &Device::flex()).await;

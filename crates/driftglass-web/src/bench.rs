@@ -1,24 +1,22 @@
 //! What the benchmark page (`tests/bench`, Driftglass against TensorFlow.js) calls through the
-//! functions `main.rs` exports. The app itself never uses this module; it runs the same model
-//! crate code (`driftglass_model::reconstruct`) on the same backends as the app.
+//! functions `main.rs` exports. The app itself never uses this module; it runs the same code
+//! (the core's kernels, burn on WebGPU) on the same backends as the app.
 
 use std::cell::RefCell;
 
-use burn::module::Module;
-use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::score::{Engine, read_vec, reconstruct_on};
-use driftglass_model::{Autoencoder, ImageSet, bundled::BUNDLED_MODEL};
+use driftglass_core::model_file::{self, LoadedModel};
+use driftglass_core::{DirectNetwork, ImageSet, Weights, bundled::BUNDLED_MODEL};
 use serde::Serialize;
 
 use crate::backend::{self, Backend, Preference};
 
 thread_local! {
-    /// The bundled network on the chosen backend's device.
-    static ACTIVE: RefCell<Option<(Autoencoder, Backend)>> = const { RefCell::new(None) };
+    /// The bundled network's weights and the chosen backend.
+    static ACTIVE: RefCell<Option<(Weights, Backend)>> = const { RefCell::new(None) };
 }
 
 fn bundled() -> Result<LoadedModel, String> {
-    model_file::decode(BUNDLED_MODEL, &burn::tensor::Device::flex()).map_err(|e| e.to_string())
+    model_file::decode(BUNDLED_MODEL).map_err(|e| e.to_string())
 }
 
 /// One convolution's parameters, as plain arrays.
@@ -33,20 +31,19 @@ struct ConvWeights {
 /// The bundled model's convolutions as JSON: `[{shape, kernel, bias}, ...]`, encoder first.
 pub async fn weights_json() -> Result<String, String> {
     let model = bundled()?;
-    let mut layers = Vec::new();
-    for (kernel, bias) in model.model.conv_parameters() {
-        let shape = kernel.dims().to_vec();
-        let kernel = read_vec(kernel).await.map_err(|e| e.to_string())?;
-        let bias = match bias {
-            Some(bias) => read_vec(bias).await.map_err(|e| e.to_string())?,
-            None => vec![0.0; shape[0]],
-        };
-        layers.push(ConvWeights {
-            shape,
-            kernel,
-            bias,
-        });
-    }
+    let layers: Vec<ConvWeights> = model
+        .weights
+        .layers()
+        .iter()
+        .map(|layer| ConvWeights {
+            shape: layer.shape.to_vec(),
+            kernel: layer.kernel.clone(),
+            bias: layer
+                .bias
+                .clone()
+                .unwrap_or_else(|| vec![0.0; layer.shape[0]]),
+        })
+        .collect();
     serde_json::to_string(&layers).map_err(|e| e.to_string())
 }
 
@@ -62,7 +59,7 @@ pub async fn set_backend(gpu: bool) -> Result<String, String> {
     if gpu && !chosen.is_gpu {
         return Err(format!("no WebGPU: {}", chosen.detail));
     }
-    let network = bundled()?.model.to_device(&chosen.device);
+    let network = bundled()?.weights;
     let name = format!("{}: {}", chosen.name, chosen.detail);
     ACTIVE.with(|active| *active.borrow_mut() = Some((network, chosen)));
     Ok(name)
@@ -126,13 +123,14 @@ pub async fn reconstruct(
             }
             results
         }
-        Path::OneThread | Path::BurnOps => {
-            let engine = if path == Path::BurnOps {
-                Engine::Burn
-            } else {
-                Engine::Auto
-            };
-            reconstruct_on(engine, &network, &set, &set, &chosen.device, batch, |_| {})
+        Path::OneThread => {
+            let direct = DirectNetwork::new(&network).map_err(|e| e.to_string())?;
+            driftglass_core::reconstruct(&direct, &set, batch, |_| {}).map_err(|e| e.to_string())?
+        }
+        Path::BurnOps => {
+            let device = &chosen.device;
+            let model = driftglass_burn::Autoencoder::from_weights(&network, device);
+            driftglass_burn::score::reconstruct(&model, &set, device, batch, |_| {})
                 .await
                 .map_err(|e| e.to_string())?
         }
@@ -143,12 +141,12 @@ pub async fn reconstruct(
 /// Decode and preprocess each file of `files` (an array of `Uint8Array`s) exactly as a drop
 /// is; returns how many became model inputs.
 pub fn preprocess(files: js_sys::Array) -> usize {
-    let config = driftglass_model::PreprocessConfig::default();
+    let config = driftglass_core::PreprocessConfig::default();
     files
         .iter()
         .filter(|file| {
             let bytes = js_sys::Uint8Array::new(file).to_vec();
-            driftglass_model::report::prepare_image(&bytes, &config).is_ok()
+            driftglass_core::report::prepare_image(&bytes, &config).is_ok()
         })
         .count()
 }

@@ -1,10 +1,10 @@
-//! Driftglass in the browser. The logic lives in `driftglass-model`; this crate is UI and
-//! browser glue only: gathering files, running the model crate's pipeline in chunks, and
-//! rendering what it returns.
+//! Driftglass in the browser. The logic lives in `driftglass-core` (and, for WebGPU, in
+//! `driftglass-burn`); this crate is UI and browser glue only: gathering files, running the
+//! core's pipeline in chunks, and rendering what it returns.
 //!
-//! Data flows one way: dropped files ([`input`]) → bytes → preprocessed 28×28 images →
-//! reconstruction and per-image loss → report and statistics ([`pipeline`], all from the model
-//! crate) → view state ([`view`]) → components ([`app`]).
+//! Data flows one way: dropped files ([`input`]) → bytes → preprocessed images →
+//! reconstruction and per-image loss → report and statistics ([`pipeline`], all from the core)
+//! → view state ([`view`]) → components ([`app`]).
 
 pub mod view;
 

@@ -6,17 +6,16 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use burn::module::Module;
 use burn::tensor::Device;
-use driftglass_model::idx::{is_idx_name, parse_images};
-use driftglass_model::model_file::LoadedModel;
-use driftglass_model::preprocess::{MAX_FILE_BYTES, pad_and_resize};
-use driftglass_model::report::{
+use driftglass_core::idx::{is_idx_name, parse_images};
+use driftglass_core::model_file::LoadedModel;
+use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
+use driftglass_core::report::{
     ImageReport, PreparedInput, Report, add_batch_tests_with_pauses, build_report, idx_inputs,
     image_reports, prepare_image, scored_losses,
 };
-use driftglass_model::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
-use driftglass_model::{ImageSet, PreprocessConfig};
+use driftglass_core::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
+use driftglass_core::{ImageSet, PreprocessConfig};
 use js_sys::Promise;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
@@ -201,9 +200,7 @@ pub async fn score_sources(
 ) -> Result<BatchView, String> {
     // The model's own preprocessing: its input side (28×28 unless trained on larger inputs).
     let config = model.header.preprocess;
-    let app = format!("driftglass-web {}", driftglass_model::VERSION);
-    // The model is decoded once per page; its weights move to the active backend's device here.
-    let network = model.model.clone().to_device(device);
+    let app = format!("driftglass-web {}", driftglass_core::VERSION);
     let total = sources.len();
     let mut images: Vec<ImageReport> = Vec::with_capacity(total);
     let mut view = BatchView {
@@ -250,7 +247,7 @@ pub async fn score_sources(
             let reconstructions = if set.count == 0 {
                 Vec::new()
             } else {
-                crate::workers::reconstruct(&network, &set, device, CHUNK).await?
+                crate::workers::reconstruct(&model.weights, &set, device, CHUNK).await?
             };
             let new_images = image_reports(
                 part.iter().map(|(name, input)| (name.as_str(), input)),

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use driftglass_model::train::{EpochReport, OptimizerKind};
+use driftglass_core::train::{EpochReport, OptimizerKind};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -89,7 +89,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     let paused = use_state(|| false);
     let dragging = use_state(|| false);
     // Input side, and the last drop (read again when the side changes).
-    let side = use_state(|| driftglass_model::IMAGE_SIDE);
+    let side = use_state(|| driftglass_core::IMAGE_SIDE);
     let last_drop = use_mut_ref(|| None::<(String, Vec<Source>)>);
 
     let on_sources = {
@@ -133,12 +133,12 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     .await;
                     settings.set(Settings::for_images(gathered.images.count));
                     phase.set(
-                        if gathered.images.count < driftglass_model::reference::MIN_REFERENCE_IMAGES
+                        if gathered.images.count < driftglass_core::reference::MIN_REFERENCE_IMAGES
                         {
                             Phase::Failed(format!(
                                 "{} usable reference images; at least {} are needed.",
                                 gathered.images.count,
-                                driftglass_model::reference::MIN_REFERENCE_IMAGES
+                                driftglass_core::reference::MIN_REFERENCE_IMAGES
                             ))
                         } else {
                             Phase::Ready
@@ -375,7 +375,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     });
     let can_start = set
         .as_ref()
-        .is_some_and(|s| s.images.count >= driftglass_model::reference::MIN_REFERENCE_IMAGES)
+        .is_some_and(|s| s.images.count >= driftglass_core::reference::MIN_REFERENCE_IMAGES)
         && !busy
         && props.backend.is_some();
     let training_images = set.as_ref().map_or(0, |s| {
@@ -397,7 +397,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 <button onclick={start} disabled={!can_start} data-testid="train-start">{ "Train on these images" }</button>
                 <span class="hint">{ format!("{} epochs × {} training images = {} image passes (the suggestion aims at about {}); Gaussian noise {} on the inputs, clean targets, as the reference. Runs on {}.",
                     settings.epochs, training_images, settings.epochs * training_images,
-                    driftglass_model::reference::SUGGESTED_IMAGE_PASSES, settings.noise_factor,
+                    driftglass_core::reference::SUGGESTED_IMAGE_PASSES, settings.noise_factor,
                     props.backend.as_ref().map(|b| b.name.as_str()).unwrap_or("the backend once it has started")) }</span>
             </div>
         }
@@ -460,7 +460,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 <select data-testid="train-side" onchange={on_side} disabled={busy}>
                     { for training::INPUT_SIDES.iter().map(|s| html! {
                         <option value={s.to_string()} selected={*s == *side}>{ format!("{s}×{s} gray{}",
-                            if *s == driftglass_model::IMAGE_SIDE { " (as MNIST)" } else { " (finer detail, about 5× the work)" }) }</option>
+                            if *s == driftglass_core::IMAGE_SIDE { " (as MNIST)" } else { " (finer detail, about 5× the work)" }) }</option>
                     }) }
                 </select></label>
             { status }

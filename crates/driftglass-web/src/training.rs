@@ -1,20 +1,19 @@
 //! The Reference step's browser glue: read the user's reference images, train the autoencoder
 //! on them with the model crate's training loop (pausing between batches so the page stays
 //! live), calibrate the baseline on the held-out images, and seal a model file. The numbers all
-//! come from `driftglass_model`; this module only schedules the work and reports progress.
+//! come from `driftglass_core`; this module only schedules the work and reports progress.
 
 use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use burn::tensor::Device;
-use driftglass_model::model_file::{self, LoadedModel, TrainingSummary};
-use driftglass_model::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
-use driftglass_model::score::Engine;
-use driftglass_model::train::{
+use driftglass_core::model_file::{self, LoadedModel, TrainingSummary};
+use driftglass_core::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
+use driftglass_core::train::{
     Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH,
     train_with_pauses,
 };
-use driftglass_model::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig};
+use driftglass_core::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig};
 
 use crate::pipeline::{Source, now_ms, prepare, sleep_ms, yield_to_browser};
 
@@ -124,7 +123,6 @@ impl Settings {
                 OptimizerKind::Adam => 0.001,
             }),
             loss: LossKind::Bce,
-            engine: Engine::Auto,
         }
     }
 }
@@ -220,53 +218,68 @@ pub async fn make_model(
             paused_ms.set(paused_ms.get() + now_ms() - since);
         }
     };
-    let trained = train_with_pauses(
-        &architecture,
-        &config,
-        &parts.training,
-        &parts.validation,
-        device,
-        &PageClock,
-        |event| {
-            match event {
-                TrainingEvent::Batch {
+    let on_event = |event| {
+        match event {
+            TrainingEvent::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+            } => {
+                steps_done += 1;
+                let elapsed_s = (now_ms() - started - paused_ms.get()) / 1000.0;
+                let eta_s =
+                    elapsed_s / steps_done as f64 * total_steps.saturating_sub(steps_done) as f64;
+                on_update(Update::Step(StepInfo {
                     epoch,
+                    epochs: config.epochs,
                     batch,
                     batches,
                     loss,
-                } => {
-                    steps_done += 1;
-                    let elapsed_s = (now_ms() - started - paused_ms.get()) / 1000.0;
-                    let eta_s = elapsed_s / steps_done as f64
-                        * total_steps.saturating_sub(steps_done) as f64;
-                    on_update(Update::Step(StepInfo {
-                        epoch,
-                        epochs: config.epochs,
-                        batch,
-                        batches,
-                        loss,
-                        elapsed_s,
-                        eta_s,
-                    }));
-                }
-                TrainingEvent::Epoch(report) => on_update(Update::Epoch(report)),
-                TrainingEvent::Samples {
-                    noisy,
-                    reconstructed,
-                } => on_update(Update::Samples {
-                    noisy,
-                    reconstructed,
-                }),
+                    elapsed_s,
+                    eta_s,
+                }));
             }
-            if control.finish_now.get() || control.cancelled.get() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        },
-        pause,
-    )
-    .await
+            TrainingEvent::Epoch(report) => on_update(Update::Epoch(report)),
+            TrainingEvent::Samples {
+                noisy,
+                reconstructed,
+            } => on_update(Update::Samples {
+                noisy,
+                reconstructed,
+            }),
+        }
+        if control.finish_now.get() || control.cancelled.get() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    // The CPU trains with the core's kernels; WebGPU through burn's autodiff, same loop.
+    let trained = if *device == Device::flex() {
+        train_with_pauses(
+            &architecture,
+            &config,
+            &parts.training,
+            &parts.validation,
+            &PageClock,
+            on_event,
+            pause,
+        )
+        .await
+    } else {
+        driftglass_burn::train::train_with_pauses(
+            &architecture,
+            &config,
+            &parts.training,
+            &parts.validation,
+            device,
+            &PageClock,
+            on_event,
+            pause,
+        )
+        .await
+    }
     .map_err(|e| e.to_string())?;
     if control.cancelled.get() {
         return Ok(None);
@@ -277,11 +290,8 @@ pub async fn make_model(
     for start in (0..parts.validation.count).step_by(VALIDATION_BATCH) {
         let count = VALIDATION_BATCH.min(parts.validation.count - start);
         let part = parts.validation.range(start, count);
-        reconstructions.extend(
-            driftglass_model::reconstruct(&trained.model, &part, device, count, |_| {})
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+        reconstructions
+            .extend(crate::workers::reconstruct(&trained.weights, &part, device, count).await?);
         yield_to_browser().await;
         if control.cancelled.get() {
             return Ok(None);
@@ -290,12 +300,10 @@ pub async fn make_model(
     let dataset = format!("{}, held out", set.label);
     let (baseline, latent) =
         reference::calibration(&dataset, &reconstructions).map_err(|e| e.to_string())?;
-    // Written from a host copy: WebGPU tensors cannot be read synchronously.
-    let host_model = trained.model.to_host().await.map_err(|e| e.to_string())?;
     let bytes = reference::seal(
-        &host_model,
+        &trained.weights,
         Calibrated {
-            created_by: format!("driftglass-web {}", driftglass_model::VERSION),
+            created_by: format!("driftglass-web {}", driftglass_core::VERSION),
             architecture: &architecture,
             preprocess: PreprocessConfig::with_side(side),
             baseline: &baseline,
@@ -313,7 +321,7 @@ pub async fn make_model(
     )
     .map_err(|e| e.to_string())?;
     // Decoded from its own bytes, so the page scores with exactly what a reload would give.
-    let loaded = model_file::decode(&bytes, &Device::flex()).map_err(|e| e.to_string())?;
+    let loaded = model_file::decode(&bytes).map_err(|e| e.to_string())?;
     Ok(Some(MadeModel {
         bytes,
         loaded,

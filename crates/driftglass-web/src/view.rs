@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use base64::Engine;
-use driftglass_model::report::{ImageOutcome, ImageReport};
-use driftglass_model::stats::LossHistogram;
+use driftglass_core::report::{ImageOutcome, ImageReport};
+use driftglass_core::stats::LossHistogram;
 
 /// A one-click demo set: a small IDX file in `web/demo/`, fetched only when clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -561,7 +561,7 @@ pub fn heat(error: f32) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use driftglass_model::report::ImageScore;
+    use driftglass_core::report::ImageScore;
 
     fn scored(name: &str, loss: f64, flagged: bool) -> ImageReport {
         ImageReport {
@@ -627,14 +627,14 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 4);
         for set in DEMO_SETS {
-            assert!(driftglass_model::idx::is_idx_name(set.path), "{}", set.path);
+            assert!(driftglass_core::idx::is_idx_name(set.path), "{}", set.path);
             let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../web")
                 .join(set.path);
             let parsed = std::fs::read(&file)
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| {
-                    driftglass_model::idx::parse_images(bytes).map_err(|e| e.to_string())
+                    driftglass_core::idx::parse_images(bytes).map_err(|e| e.to_string())
                 });
             assert!(
                 matches!(&parsed, Ok(s) if s.count == 200),

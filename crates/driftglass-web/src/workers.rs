@@ -1,6 +1,6 @@
 //! Scoring on every core: Web Workers (`web/score-worker.js`), each running its own instance
-//! of this very wasm module, score slices of a batch with the model crate's direct CPU
-//! kernels while the page waits. Nothing is shared: pixels go in by copy, results come back
+//! of this very wasm module, score slices of a batch with the core's direct CPU kernels while
+//! the page waits. Nothing is shared: pixels go in by copy, results come back
 //! transferred, so no cross-origin isolation (and no nightly wasm threads) is needed.
 //!
 //! The pool starts once per page. Where workers cannot start (no module workers, one core,
@@ -11,8 +11,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::tensor::Device;
-use driftglass_model::direct::{DirectNetwork, unpack_reconstructions};
-use driftglass_model::{Autoencoder, ImageSet, Reconstruction};
+use driftglass_core::direct::{DirectNetwork, unpack_reconstructions};
+use driftglass_core::{ImageSet, Reconstruction, Weights};
 use js_sys::{Array, Float32Array, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -304,22 +304,25 @@ fn set_number(target: &Object, key: &str, value: usize) {
     set_property(target, key, &JsValue::from_f64(value as f64));
 }
 
-/// Reconstruct and score `set` as the app does: on the CPU with the workers when they run
-/// (falling back to this thread, with a warning, if they fail), else on `device` in batches of
-/// `batch`.
+/// Reconstruct and score `set` as the app does: on the CPU (burn's CPU device stands for it)
+/// with the core's kernels on the workers when they run (falling back to this thread, with a
+/// warning, if they fail), else through burn on `device` (WebGPU) in batches of `batch`.
 pub async fn reconstruct(
-    network: &Autoencoder,
+    weights: &Weights,
     set: &ImageSet,
     device: &Device,
     batch: usize,
 ) -> Result<Vec<Reconstruction>, String> {
-    if *device == Device::flex()
-        && set.count >= 2
+    if *device != Device::flex() {
+        let network = driftglass_burn::Autoencoder::from_weights(weights, device);
+        return driftglass_burn::score::reconstruct(&network, set, device, batch, |_| {})
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let direct = DirectNetwork::new(weights).map_err(|e| e.to_string())?;
+    if set.count >= 2
         && let Ok(pool) = pool().await
     {
-        let direct = DirectNetwork::from_model(network, set.side)
-            .await
-            .map_err(|e| e.to_string())?;
         match pool.reconstruct(&direct, set).await {
             Ok(results) => return Ok(results),
             Err(why) => {
@@ -331,17 +334,15 @@ pub async fn reconstruct(
             }
         }
     }
-    driftglass_model::reconstruct(network, set, device, batch, |_| {})
-        .await
-        .map_err(|e| e.to_string())
+    driftglass_core::reconstruct(&direct, set, batch, |_| {}).map_err(|e| e.to_string())
 }
 
 /// The worker's side (called from `web/score-worker.js` through the exports of `main.rs`).
 pub mod worker_side {
     use std::cell::RefCell;
 
-    use driftglass_model::ImageSet;
-    use driftglass_model::direct::{DirectNetwork, pack_reconstructions};
+    use driftglass_core::ImageSet;
+    use driftglass_core::direct::{DirectNetwork, pack_reconstructions};
 
     thread_local! {
         static NETWORK: RefCell<Option<DirectNetwork>> = const { RefCell::new(None) };

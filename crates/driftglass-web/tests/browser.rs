@@ -6,8 +6,8 @@
 use std::cell::Cell;
 
 use burn::tensor::Device;
-use driftglass_model::model_file::{self, LoadedModel};
-use driftglass_model::report::{DEFAULT_FLAG_RATE, ImageOutcome, Report};
+use driftglass_core::model_file::{self, LoadedModel};
+use driftglass_core::report::{DEFAULT_FLAG_RATE, ImageOutcome, Report};
 use driftglass_web::backend::{self, Preference};
 use driftglass_web::pipeline::{self, BatchView, FIRST_CHUNK, Progress, Source};
 use wasm_bindgen::JsValue;
@@ -30,7 +30,7 @@ fn file(name: &str, bytes: &[u8]) -> Source {
 }
 
 fn model() -> LoadedModel {
-    model_file::decode(driftglass_model::bundled::BUNDLED_MODEL, &Device::flex())
+    model_file::decode(driftglass_core::bundled::BUNDLED_MODEL)
         .unwrap_or_else(|e| panic!("bundled model: {e}"))
 }
 
@@ -170,10 +170,10 @@ async fn webgpu_scores_like_the_cpu_when_the_browser_has_an_adapter() {
 /// through the page's own training glue. Validation loss falls, and the sealed model file
 /// reloads to exactly the per-image losses its baseline was measured with.
 async fn train_on_digits(device: &Device, epochs: usize) -> Vec<f64> {
-    use driftglass_model::reference;
+    use driftglass_core::reference;
     use driftglass_web::training::{self, Control, ReferenceSet, Settings, Update};
 
-    let images = driftglass_model::idx::parse_images(DIGITS_64.to_vec())
+    let images = driftglass_core::idx::parse_images(DIGITS_64.to_vec())
         .unwrap_or_else(|e| panic!("fixture: {e}"));
     let set = ReferenceSet {
         label: "digits".into(),
@@ -218,13 +218,11 @@ async fn train_on_digits(device: &Device, epochs: usize) -> Vec<f64> {
 
     // Reload the file on the same device: the held-out images score exactly as the baseline
     // stored in it.
-    let reloaded =
-        model_file::decode(&made.bytes, &Device::flex()).unwrap_or_else(|e| panic!("reload: {e}"));
+    let reloaded = model_file::decode(&made.bytes).unwrap_or_else(|e| panic!("reload: {e}"));
     let held_out = reference::split(&set.images, settings.validation_share, settings.seed)
         .unwrap_or_else(|e| panic!("{e}"))
         .validation;
-    let network = burn::module::Module::to_device(reloaded.model.clone(), device);
-    let scores = driftglass_model::reconstruct(&network, &held_out, device, 64, |_| {})
+    let scores = driftglass_web::workers::reconstruct(&reloaded.weights, &held_out, device, 64)
         .await
         .unwrap_or_else(|e| panic!("scoring: {e}"));
     let mut losses: Vec<f32> = scores.iter().map(|r| r.bce).collect();
@@ -264,7 +262,7 @@ async fn training_in_the_page_works_on_webgpu_too() {
 async fn a_model_of_64_pixel_images_trains_and_scores_files_at_its_size() {
     use driftglass_web::training::{self, Control, Settings};
 
-    let digits = driftglass_model::idx::parse_images(DIGITS_64.to_vec())
+    let digits = driftglass_core::idx::parse_images(DIGITS_64.to_vec())
         .unwrap_or_else(|e| panic!("fixture: {e}"));
     // 40 reference PNGs (each digit drawn at 56×56, so 64×64 is a real size change).
     let sources: Vec<Source> = (0..40)

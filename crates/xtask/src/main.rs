@@ -55,7 +55,7 @@ fn main() -> Result<()> {
                  bench-train   native training throughput, `driftglass train` vs PyTorch CPU (--limit N, --epochs E)\n  \
                  fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
-                 bundle-model  retrain crates/driftglass-model/assets/mnist-ae.dgm (about 40 min on 2 cores)"
+                 bundle-model  retrain crates/driftglass-core/assets/mnist-ae.dgm (about 15 min on 2 cores)"
             );
             return Ok(());
         }
@@ -285,7 +285,9 @@ fn lint() -> Result<()> {
         &[
             "clippy",
             "--package",
-            "driftglass-model",
+            "driftglass-core",
+            "--package",
+            "driftglass-burn",
             "--package",
             "driftglass-web",
             "--target",
@@ -423,13 +425,25 @@ fn fuzz(args: &[String]) -> Result<()> {
     if !has_fuzz {
         run("cargo", &["install", "cargo-fuzz", "--locked"])?;
     }
-    // The model-file seed: the bundled model without its checksum (the target appends one).
-    let model = std::fs::read("crates/driftglass-model/assets/mnist-ae.dgm")?;
+    // The model-file seeds: the bundled model (format 3) and its format-2 predecessor
+    // (burnpack weights), without their checksums (the target appends one).
     std::fs::create_dir_all("fuzz/seeds/model_file")?;
-    std::fs::write(
-        "fuzz/seeds/model_file/bundled-unsealed.dgm",
-        &model[..model.len().saturating_sub(32)],
-    )?;
+    for (from, to) in [
+        (
+            "crates/driftglass-core/assets/mnist-ae.dgm",
+            "bundled-unsealed.dgm",
+        ),
+        (
+            "crates/driftglass-core/tests/fixtures/mnist-ae-format2.dgm",
+            "format2-unsealed.dgm",
+        ),
+    ] {
+        let model = std::fs::read(from)?;
+        std::fs::write(
+            format!("fuzz/seeds/model_file/{to}"),
+            &model[..model.len().saturating_sub(32)],
+        )?;
+    }
     for (target, seeds, max_len) in FUZZ_TARGETS {
         let corpus = format!("fuzz/corpus/{target}");
         std::fs::create_dir_all(&corpus)?;
@@ -742,7 +756,7 @@ fn bundle_model(data: &Path) -> Result<()> {
             "--seed",
             "42",
             "--output",
-            "crates/driftglass-model/assets/mnist-ae.dgm",
+            "crates/driftglass-core/assets/mnist-ae.dgm",
         ],
     )
 }

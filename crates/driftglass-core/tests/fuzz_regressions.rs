@@ -5,10 +5,9 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::Device;
-use driftglass_model::idx::{parse_images, parse_labels};
-use driftglass_model::model_file::decode;
-use driftglass_model::preprocess::{Polarity, PreprocessConfig, preprocess_bytes};
+use driftglass_core::idx::{parse_images, parse_labels};
+use driftglass_core::model_file::decode;
+use driftglass_core::preprocess::{Polarity, PreprocessConfig, preprocess_bytes};
 use sha2::{Digest, Sha256};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -41,7 +40,7 @@ fn preprocess_regressions() {
                     ..PreprocessConfig::default()
                 },
             ) {
-                assert_eq!(image.pixels.len(), driftglass_model::IMAGE_PIXELS, "{name}");
+                assert_eq!(image.pixels.len(), driftglass_core::IMAGE_PIXELS, "{name}");
                 assert!(
                     image.pixels.iter().all(|v| (0.0..=1.0).contains(v)),
                     "{name}"
@@ -57,7 +56,7 @@ fn idx_regressions() {
         if let Ok(set) = parse_images(bytes.clone()) {
             assert_eq!(
                 set.pixels.len(),
-                set.count * driftglass_model::IMAGE_PIXELS,
+                set.count * driftglass_core::IMAGE_PIXELS,
                 "{name}"
             );
         }
@@ -67,12 +66,11 @@ fn idx_regressions() {
 
 #[test]
 fn model_file_regressions() {
-    let device = Device::flex();
     for (name, bytes) in inputs("model_file") {
-        let _ = decode(&bytes, &device);
+        let _ = decode(&bytes);
         let mut sealed = bytes.clone();
         sealed.extend_from_slice(&Sha256::digest(&bytes));
-        if let Ok(model) = decode(&sealed, &device) {
+        if let Ok(model) = decode(&sealed) {
             assert_eq!(model.baseline.len(), model.header.baseline.count, "{name}");
         }
     }

@@ -7,19 +7,14 @@ pub const BUNDLED_MODEL: &[u8] = include_bytes!("../assets/mnist-ae.dgm");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Module;
-    use burn::tensor::Device;
 
     #[test]
     fn embedded_bytes_decode_into_the_architecture() {
-        let device = Device::flex();
-        let loaded = crate::model_file::decode(BUNDLED_MODEL, &device)
+        let loaded = crate::model_file::decode(BUNDLED_MODEL)
             .unwrap_or_else(|e| panic!("bundled model does not decode: {e}"));
-        assert_eq!(
-            crate::AutoencoderConfig::from(loaded.header.architecture),
-            crate::AutoencoderConfig::new()
-        );
-        assert_eq!(loaded.model.num_params(), 28_353);
+        assert_eq!(loaded.header.architecture, crate::AutoencoderConfig::new());
+        assert_eq!(loaded.weights.config().num_params(), 28_353);
+        assert_eq!(loaded.format_version, crate::model_file::FORMAT_VERSION);
         assert_eq!(loaded.baseline.len(), 10_000);
         let latent = loaded.latent.as_ref().map(|l| (l.len(), l.dims()));
         assert_eq!(latent, Some((500, crate::latent::LATENT_DIMS)));

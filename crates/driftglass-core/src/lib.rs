@@ -1,20 +1,27 @@
-//! Driftglass' model crate: the convolutional autoencoder, its losses, the Adadelta optimizer,
-//! denoising training, model files, IDX data, image preprocessing and baseline statistics.
+//! Driftglass' core: everything between the bytes of an image and a drift report, with no
+//! tensor library and no DOM, so the CLI, the page, its scoring workers and the fuzzers all
+//! run the very same code.
 //!
-//! Backend-agnostic (burn's runtime `Device`), no DOM: the CLI and the browser app share it.
-//! Data flows one way: bytes → decoded image ([`preprocess`]) → 28×28 batch → reconstruction
-//! and per-image loss ([`score`]) → statistics ([`baseline`]).
+//! Data flows one way (see ARCHITECTURE.md):
+//! bytes → decoded image ([`preprocess`]) → prepared input ([`idx::ImageSet`]) →
+//! reconstruction and losses ([`direct`], [`score`]) → report and tests ([`report`],
+//! [`stats`], [`baseline`], [`latent`]).
+//! Beside that path: the network's shape and weights ([`architecture`]), model files
+//! ([`model_file`], [`burnpack`] for older ones), training on the CPU ([`direct_train`],
+//! [`optim`], [`train`]) and the Reference step's split and calibration ([`reference`]).
+//! burn's module, autodiff and WebGPU live above this crate, in `driftglass-burn`.
 
-pub mod adadelta;
+pub mod architecture;
 pub mod baseline;
 pub mod bundled;
+pub mod burnpack;
 pub mod direct;
 pub mod direct_train;
 pub mod idx;
 pub mod latent;
 pub mod loss;
-pub mod model;
 pub mod model_file;
+pub mod optim;
 pub mod preprocess;
 pub mod reference;
 pub mod report;
@@ -23,10 +30,11 @@ pub mod score;
 pub mod stats;
 pub mod train;
 
+pub use architecture::{AutoencoderConfig, IMAGE_PIXELS, IMAGE_SIDE, Weights};
 pub use baseline::{Baseline, auroc, loss_ratio};
+pub use direct::DirectNetwork;
 pub use idx::ImageSet;
 pub use loss::LossKind;
-pub use model::{Autoencoder, AutoencoderConfig, IMAGE_PIXELS, IMAGE_SIDE};
 pub use model_file::{LoadedModel, ModelFileError, ModelHeader};
 pub use preprocess::{PreprocessConfig, PreprocessError, preprocess_bytes};
 pub use score::{Reconstruction, SCORE_BATCH, reconstruct};

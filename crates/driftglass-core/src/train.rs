@@ -1,31 +1,22 @@
 //! Denoising training, as in the reference: Gaussian noise on the inputs, clean targets,
 //! shuffled mini-batches, validation loss after every epoch, everything seeded.
+//!
+//! The loop is written once ([`train_with`]); how each step is computed is a [`Stepper`]: the
+//! CPU trainer of [`crate::direct_train`] here ([`train`]), burn's autodiff on any device
+//! (WebGPU too) in `driftglass-burn`.
 
 use std::ops::ControlFlow;
 
-use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::adadelta::AdadeltaConfig;
+use crate::architecture::{AutoencoderConfig, Weights};
+use crate::direct::DirectNetwork;
 use crate::direct_train::DirectTrainer;
 use crate::idx::ImageSet;
 use crate::loss::LossKind;
-use crate::model::{Autoencoder, AutoencoderConfig};
+pub use crate::optim::OptimizerKind;
 use crate::rng::{SeededRng, add_gaussian_noise};
-use crate::score::{Engine, ScoreError, images_tensor, read_vec, reconstruct_with_targets};
-
-/// Which optimizer to train with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    /// Adadelta with Keras 2.0 defaults (the reference).
-    #[default]
-    Adadelta,
-    /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-8).
-    Adam,
-}
+use crate::score::{Reconstruction, ScoreError, reconstruct_with_targets};
 
 /// Settings of a training run. The defaults are the reference experiment's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,11 +35,6 @@ pub struct TrainingConfig {
     pub learning_rate: f64,
     /// Loss minimised.
     pub loss: LossKind,
-    /// How the steps are computed: [`Engine::Auto`] trains with [`crate::direct_train`] on
-    /// burn's CPU device when the optimizer is Adadelta (same model up to float rounding,
-    /// several times faster), else with burn's autodiff. Not saved in model files.
-    #[serde(skip)]
-    pub engine: Engine,
 }
 
 impl Default for TrainingConfig {
@@ -61,7 +47,6 @@ impl Default for TrainingConfig {
             optimizer: OptimizerKind::Adadelta,
             learning_rate: 1.0,
             loss: LossKind::Bce,
-            engine: Engine::Auto,
         }
     }
 }
@@ -129,13 +114,15 @@ pub enum TrainError {
     Diverged(f64),
     #[error(transparent)]
     Score(#[from] ScoreError),
+    #[error("the training engine failed: {0}")]
+    Engine(String),
 }
 
 /// Result of [`train`].
 #[derive(Debug)]
 pub struct Trained {
-    /// The trained network (plain device, no autodiff).
-    pub model: Autoencoder,
+    /// The trained network.
+    pub weights: Weights,
     /// One report per completed epoch.
     pub history: Vec<EpochReport>,
     /// Whether the callback stopped training before the last epoch.
@@ -163,85 +150,99 @@ impl Clock for SystemClock {
     }
 }
 
-/// The network being trained and how its steps are computed.
-enum Stepper {
-    /// burn's autodiff on any device.
-    Burn(Box<BurnStepper>),
-    /// The written-out backward pass on the CPU.
-    Direct(DirectTrainer),
-}
-
-/// The network on an autodiff device with its optimizer.
-struct BurnStepper {
-    model: Autoencoder,
-    optim: ModuleOptimizer,
-    device: Device,
-}
-
-impl Stepper {
-    /// One step on a batch of `count` images; returns the stepper and the batch's mean loss.
+/// How a training step is computed, and what the network being trained makes of images.
+#[allow(async_fn_in_trait)] // used through generics only; the futures need not be Send
+pub trait Stepper {
+    /// One gradient step on `count` images (`inputs` noisy, `targets` clean, channels first)
+    /// at `learning_rate`: the batch's mean loss before the step.
     async fn step(
-        self,
+        &mut self,
         inputs: &[f32],
         targets: &[f32],
         count: usize,
-        side: usize,
-        config: &TrainingConfig,
-    ) -> Result<(Stepper, f64), TrainError> {
-        match self {
-            Stepper::Burn(burn) => {
-                let BurnStepper {
-                    model,
-                    mut optim,
-                    device,
-                } = *burn;
-                let inputs = images_tensor(inputs, count, side, &device); // [count, 1, side, side]
-                let targets = images_tensor(targets, count, side, &device); // [count, 1, side, side]
-                let output = model.forward(inputs);
-                let loss = config.loss.per_image(output, targets).mean(); // [1]
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                let model = optim.step(config.learning_rate, model, grads);
-                let loss = read_vec(loss).await?.first().copied().unwrap_or(f32::NAN) as f64;
-                let burn = BurnStepper {
-                    model,
-                    optim,
-                    device,
-                };
-                Ok((Stepper::Burn(Box::new(burn)), loss))
-            }
-            Stepper::Direct(mut trainer) => {
-                let loss = trainer.step(inputs, targets, config.learning_rate);
-                Ok((Stepper::Direct(trainer), loss))
-            }
-        }
-    }
+        learning_rate: f64,
+    ) -> Result<f64, TrainError>;
 
-    /// The network as it stands, without autodiff, on `device`.
-    fn current(&self, device: &Device) -> Autoencoder {
-        match self {
-            Stepper::Burn(burn) => burn.model.valid(),
-            Stepper::Direct(trainer) => trainer.model(device),
-        }
+    /// Reconstruct `inputs` and score them against `targets` with the network as it stands.
+    async fn reconstruct(
+        &mut self,
+        inputs: &ImageSet,
+        targets: &ImageSet,
+    ) -> Result<Vec<Reconstruction>, TrainError>;
+
+    /// The network's weights as they stand.
+    async fn weights(&self) -> Result<Weights, TrainError>;
+}
+
+/// The CPU trainer as a [`Stepper`]; the validation network is rebuilt after each step only
+/// when asked for.
+#[derive(Debug)]
+pub struct DirectStepper {
+    trainer: DirectTrainer,
+    network: Option<DirectNetwork>,
+}
+
+impl DirectStepper {
+    /// Start from `weights`.
+    pub fn new(
+        weights: &Weights,
+        loss: LossKind,
+        optimizer: OptimizerKind,
+    ) -> Result<DirectStepper, TrainError> {
+        Ok(DirectStepper {
+            trainer: DirectTrainer::new(weights, loss, optimizer)?,
+            network: None,
+        })
     }
 }
 
-fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
-    match config.optimizer {
-        OptimizerKind::Adadelta => AdadeltaConfig::new().init(),
-        OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+impl Stepper for DirectStepper {
+    async fn step(
+        &mut self,
+        inputs: &[f32],
+        targets: &[f32],
+        _count: usize,
+        learning_rate: f64,
+    ) -> Result<f64, TrainError> {
+        self.network = None;
+        Ok(self.trainer.step(inputs, targets, learning_rate))
+    }
+
+    async fn reconstruct(
+        &mut self,
+        inputs: &ImageSet,
+        targets: &ImageSet,
+    ) -> Result<Vec<Reconstruction>, TrainError> {
+        if self.network.is_none() {
+            self.network = Some(DirectNetwork::new(&self.trainer.weights()?)?);
+        }
+        let network = self
+            .network
+            .as_ref()
+            .ok_or_else(|| TrainError::Engine("no network".into()))?;
+        Ok(reconstruct_with_targets(
+            network,
+            inputs,
+            targets,
+            inputs.count,
+            |_| {},
+        )?)
+    }
+
+    async fn weights(&self) -> Result<Weights, TrainError> {
+        Ok(self.trainer.weights()?)
     }
 }
 
-/// Train a denoising autoencoder.
+/// Train a denoising autoencoder on the CPU ([`crate::direct_train`]).
 ///
-/// `device` is a plain device; autodiff is layered on it here. `on_event` may return
-/// `ControlFlow::Break(())` to stop after the current batch (the model so far is returned).
+/// `on_event` may return `ControlFlow::Break(())` to stop after the current batch (the model
+/// so far is returned).
 pub async fn train(
     model_config: &AutoencoderConfig,
     config: &TrainingConfig,
     training_set: &ImageSet,
     validation_set: &ImageSet,
-    device: &Device,
     clock: &dyn Clock,
     on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
 ) -> Result<Trained, TrainError> {
@@ -250,7 +251,6 @@ pub async fn train(
         config,
         training_set,
         validation_set,
-        device,
         clock,
         on_event,
         || std::future::ready(()),
@@ -259,19 +259,40 @@ pub async fn train(
 }
 
 /// [`train`], awaiting `pause()` after every training batch and every validation batch. In the
-/// browser the pause lets the page paint and handle input (the CPU backend computes on the
-/// page's thread), and waits while the user has paused training. Same numbers as [`train`].
-#[allow(clippy::too_many_arguments)]
+/// browser the pause lets the page paint and handle input, and waits while the user has
+/// paused training. Same numbers as [`train`].
 pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
     model_config: &AutoencoderConfig,
     config: &TrainingConfig,
     training_set: &ImageSet,
     validation_set: &ImageSet,
-    device: &Device,
     clock: &dyn Clock,
-    mut on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
-    mut pause: impl FnMut() -> F,
+    on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
+    pause: impl FnMut() -> F,
 ) -> Result<Trained, TrainError> {
+    check(model_config, config, training_set, validation_set)?;
+    let weights = Weights::init_seeded(*model_config, config.seed)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let stepper = DirectStepper::new(&weights, config.loss, config.optimizer)?;
+    train_with(
+        stepper,
+        config,
+        training_set,
+        validation_set,
+        clock,
+        on_event,
+        pause,
+    )
+    .await
+}
+
+/// Whether the settings and image sets can train `model_config`.
+pub fn check(
+    model_config: &AutoencoderConfig,
+    config: &TrainingConfig,
+    training_set: &ImageSet,
+    validation_set: &ImageSet,
+) -> Result<(), TrainError> {
     model_config.validate().map_err(TrainError::Config)?;
     if training_set.count == 0 {
         return Err(TrainError::EmptyTrainingSet);
@@ -291,24 +312,22 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             });
         }
     }
-    let (side, len) = (training_set.side, training_set.image_len());
-    let direct = config.engine == Engine::Auto
-        && *device == Device::flex()
-        && config.optimizer == OptimizerKind::Adadelta;
-    let mut stepper = if direct {
-        let model = model_config.init_seeded(device, config.seed);
-        let trainer = DirectTrainer::new(&model, side, config.loss, &AdadeltaConfig::new()).await?;
-        Stepper::Direct(trainer)
-    } else {
-        let autodiff = device.clone().autodiff();
-        Stepper::Burn(Box::new(BurnStepper {
-            model: model_config.init_seeded(&autodiff, config.seed),
-            optim: optimizer(config),
-            device: autodiff,
-        }))
-    };
-    let mut rng = SeededRng::new(config.seed);
+    Ok(())
+}
 
+/// The training loop, whatever computes the steps. Call [`check`] first.
+#[allow(clippy::too_many_arguments)]
+pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
+    mut stepper: S,
+    config: &TrainingConfig,
+    training_set: &ImageSet,
+    validation_set: &ImageSet,
+    clock: &dyn Clock,
+    mut on_event: impl FnMut(TrainingEvent) -> ControlFlow<()>,
+    mut pause: impl FnMut() -> F,
+) -> Result<Trained, TrainError> {
+    let len = training_set.image_len();
+    let mut rng = SeededRng::new(config.seed);
     // Fixed noisy copy of the validation inputs, as the reference made once with numpy.
     let mut noisy_validation = validation_set.clone();
     add_gaussian_noise(
@@ -337,9 +356,8 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             add_gaussian_noise(&mut batch_inputs, config.noise_factor, &mut rng);
 
             let count = indices.len();
-            let loss_value;
-            (stepper, loss_value) = stepper
-                .step(&batch_inputs, &batch_targets, count, side, config)
+            let loss_value = stepper
+                .step(&batch_inputs, &batch_targets, count, config.learning_rate)
                 .await?;
             if !loss_value.is_finite() {
                 return Err(TrainError::Diverged(loss_value));
@@ -354,7 +372,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             });
             if flow.is_break() {
                 return Ok(Trained {
-                    model: stepper.current(device),
+                    weights: stepper.weights().await?,
                     history,
                     stopped_early: true,
                 });
@@ -362,22 +380,15 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
             pause().await;
         }
         let train_seconds = (clock.now_seconds() - started).max(1e-9);
-        let current = stepper.current(device);
         let mut losses = Vec::with_capacity(validation_set.count);
         let mut samples = None;
         let mut from = 0;
         while from < validation_set.count {
             let count = VALIDATION_BATCH.min(validation_set.count - from);
             let inputs = noisy_validation.range(from, count);
-            let results = reconstruct_with_targets(
-                &current,
-                &inputs,
-                &validation_set.range(from, count),
-                device,
-                count,
-                |_| {},
-            )
-            .await?;
+            let results = stepper
+                .reconstruct(&inputs, &validation_set.range(from, count))
+                .await?;
             losses.extend(results.iter().map(|r| match config.loss {
                 LossKind::Bce => r.bce,
                 LossKind::Mse => r.mse,
@@ -413,14 +424,14 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
         }
         if flow.is_break() && epoch < config.epochs {
             return Ok(Trained {
-                model: stepper.current(device),
+                weights: stepper.weights().await?,
                 history,
                 stopped_early: true,
             });
         }
     }
     Ok(Trained {
-        model: stepper.current(device),
+        weights: stepper.weights().await?,
         history,
         stopped_early: false,
     })
@@ -429,7 +440,7 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::IMAGE_PIXELS;
+    use crate::architecture::IMAGE_PIXELS;
 
     /// Synthetic "digits": random bright rectangles on black, a learnable family of images.
     fn rectangles(count: usize, seed: u64) -> ImageSet {
@@ -455,7 +466,6 @@ mod tests {
     }
 
     fn short_run(seed: u64) -> Trained {
-        let device = Device::flex();
         let config = TrainingConfig {
             epochs: 3,
             batch_size: 32,
@@ -467,7 +477,6 @@ mod tests {
             &config,
             &rectangles(256, 1),
             &rectangles(64, 2),
-            &device,
             &FixedClock,
             |_| ControlFlow::Continue(()),
         ));
@@ -496,7 +505,6 @@ mod tests {
 
     #[test]
     fn callback_can_stop_training() {
-        let device = Device::flex();
         let mut batches = 0;
         let trained = pollster::block_on(train(
             &AutoencoderConfig::new(),
@@ -506,7 +514,6 @@ mod tests {
             },
             &rectangles(64, 1),
             &rectangles(16, 2),
-            &device,
             &FixedClock,
             |event| {
                 if let TrainingEvent::Batch { .. } = event {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::architecture::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;

@@ -1,42 +1,19 @@
-//! Per-image reconstruction losses.
+//! Per-image reconstruction losses on burn tensors, for autodiff training and burn's forward
+//! pass (the core computes the same on plain buffers: `driftglass_core::loss`).
 //!
 //! burn's `BinaryCrossEntropyLoss` takes integer class targets; an autoencoder's targets are
-//! continuous pixel intensities in [0, 1], so the loss is written here. It matches Keras 2.0's
-//! `binary_crossentropy` on probabilities: the prediction is clipped to `[1e-7, 1 − 1e-7]`,
-//! then `−[y·ln p + (1 − y)·ln(1 − p)]` is averaged over the pixels of each image.
+//! continuous pixel intensities in [0, 1], so the loss is written here, as Keras 2.0's
+//! `binary_crossentropy` on probabilities.
 
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
-/// Keras' `epsilon()`: predictions are clipped to `[EPSILON, 1 − EPSILON]` before the logarithm.
-pub const EPSILON: f64 = 1e-7;
+use driftglass_core::loss::{EPSILON, LossKind};
 
-/// Which reconstruction loss a score is measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    /// Binary cross-entropy, the reference experiment's loss.
-    #[default]
-    Bce,
-    /// Mean squared error.
-    Mse,
-}
-
-impl LossKind {
-    /// Per-image loss of `prediction` against `target`, both `[batch, c, h, w]` → `[batch]`.
-    pub fn per_image(self, prediction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-        match self {
-            LossKind::Bce => bce_per_image(prediction, target),
-            LossKind::Mse => mse_per_image(prediction, target),
-        }
-    }
-
-    /// Short name for tables and file headers.
-    pub fn name(self) -> &'static str {
-        match self {
-            LossKind::Bce => "bce",
-            LossKind::Mse => "mse",
-        }
+/// Per-image loss of `prediction` against `target`, both `[batch, c, h, w]` → `[batch]`.
+pub fn per_image(kind: LossKind, prediction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    match kind {
+        LossKind::Bce => bce_per_image(prediction, target),
+        LossKind::Mse => mse_per_image(prediction, target),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The model file: network weights (burn's burnpack record), architecture, preprocessing,
-//! baseline and training history in one self-checking file.
+//! The model file: network weights, architecture, preprocessing, baseline and training history
+//! in one self-checking file, readable without burn.
 //!
 //! Layout (all integers little-endian):
 //!
@@ -15,30 +15,39 @@
 //! | 4 | latent dimensions `d` (from version 2) |
 //! | 4·c·d | latent reference codes, f32 (see [`crate::latent`]; from version 2) |
 //! | 4 | weights length `w` (at most [`MAX_WEIGHTS_BYTES`]) |
-//! | w | weights: burn `ModuleRecord` bytes (burnpack) |
+//! | w | weights: named tensors (from version 3, below); burn `ModuleRecord` bytes (burnpack, versions 1 and 2) |
 //! | 32 | SHA-256 of everything before it |
+//!
+//! The weights section of version 3: a tensor count `t` (u32), then per tensor its name's
+//! length (u32) and UTF-8 bytes, its rank `r` (u32, at most 4), `r` dimensions (u32 each) and
+//! its values (f32, row-major). The autoencoder's tensors are `<layer>.weight` `[out, in, k, k]`
+//! and `<layer>.bias` `[out]` for each name of [`crate::architecture::LAYER_NAMES`]. Files of
+//! versions 1 and 2 are read through [`crate::burnpack`] and converted on load; writing always
+//! gives version 3.
 //!
 //! Every length is checked against the bytes that remain before anything is allocated, the
 //! checksum catches corruption before parsing, and the weights are checked against the
 //! architecture the header declares, so a truncated, corrupted, foreign or hostile file gives
 //! an error, not a panic.
 
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::architecture::{AutoencoderConfig, ConvWeights, LAYER_NAMES, Weights};
 use crate::baseline::{Baseline, BaselineSummary};
+use crate::burnpack::{self, Tensor};
 use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
-use crate::model::{Autoencoder, AutoencoderConfig};
 use crate::preprocess::PreprocessConfig;
 use crate::train::{EpochReport, TrainingConfig};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DGLSMODL";
 /// Version of the layout written by this build.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// First version whose weights are named tensors (earlier: burnpack).
+pub const TENSOR_FORMAT_VERSION: u32 = 3;
 /// Oldest version this build reads (version 1 has no latent reference: no latent test).
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Largest header accepted.
@@ -49,6 +58,10 @@ pub const MAX_BASELINE: u32 = 10_000_000;
 pub const MAX_LATENT_VALUES: u32 = 16 << 20;
 /// Largest weights section accepted (256 MiB).
 pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
+/// Most tensors accepted in a weights section.
+pub const MAX_TENSORS: u32 = 64;
+/// Longest tensor name accepted.
+pub const MAX_TENSOR_NAME: u32 = 256;
 
 /// How a model was trained, kept in its file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,7 +88,7 @@ pub struct ModelHeader {
     /// Program and version that wrote the file.
     pub created_by: String,
     /// Architecture.
-    pub architecture: AutoencoderConfigFields,
+    pub architecture: AutoencoderConfig,
     /// Preprocessing used for the baseline; scoring must use the same.
     pub preprocess: PreprocessConfig,
     /// Summary of the baseline stored after the header.
@@ -87,42 +100,15 @@ pub struct ModelHeader {
     pub latent: Option<LatentSummary>,
 }
 
-/// The architecture fields, as stored (mirrors [`AutoencoderConfig`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AutoencoderConfigFields {
-    pub channels: usize,
-    pub side: usize,
-    pub filters: usize,
-    pub kernel: usize,
-}
-
-impl From<&AutoencoderConfig> for AutoencoderConfigFields {
-    fn from(config: &AutoencoderConfig) -> Self {
-        AutoencoderConfigFields {
-            channels: config.channels,
-            side: config.side,
-            filters: config.filters,
-            kernel: config.kernel,
-        }
-    }
-}
-
-impl From<AutoencoderConfigFields> for AutoencoderConfig {
-    fn from(fields: AutoencoderConfigFields) -> Self {
-        AutoencoderConfig::new()
-            .with_channels(fields.channels)
-            .with_side(fields.side)
-            .with_filters(fields.filters)
-            .with_kernel(fields.kernel)
-    }
-}
-
 /// A loaded model: the network, its baseline and its header.
 #[derive(Debug, Clone)]
 pub struct LoadedModel {
     pub header: ModelHeader,
     pub baseline: Baseline,
-    pub model: Autoencoder,
+    /// The network's weights.
+    pub weights: Weights,
+    /// The format version the file was written in (older ones are converted on load).
+    pub format_version: u32,
     /// Projected codes of reference images, for the latent MMD test (absent in version 1).
     pub latent: Option<LatentReference>,
     /// SHA-256 of the whole file, hex: the model's identity in reports.
@@ -164,13 +150,20 @@ pub enum ModelFileError {
     Weights(String),
 }
 
+impl LoadedModel {
+    /// The network on the CPU kernels, for the side the model was trained at.
+    pub fn network(&self) -> Result<crate::DirectNetwork, crate::score::ScoreError> {
+        crate::DirectNetwork::new(&self.weights)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Serialise a model, its baseline and header into model-file bytes.
+/// Serialise a model, its baseline and header into model-file bytes (the current version).
 pub fn encode(
-    model: &Autoencoder,
+    weights: &Weights,
     header: &ModelHeader,
     baseline: &Baseline,
     latent: Option<&LatentReference>,
@@ -184,11 +177,14 @@ pub fn encode(
     }
     let header_json =
         serde_json::to_vec(header).map_err(|e| ModelFileError::Header(e.to_string()))?;
-    let weights = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+    if header.architecture != *weights.config() {
+        return Err(ModelFileError::Weights(format!(
+            "the header declares {:?}, the weights are of {:?}",
+            header.architecture,
+            weights.config()
+        )));
+    }
+    let weights = encode_weights(weights);
     let mut out = Vec::with_capacity(64 + header_json.len() + 4 * baseline.len() + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -209,6 +205,110 @@ pub fn encode(
     let digest = Sha256::digest(&out);
     out.extend_from_slice(&digest);
     Ok(out)
+}
+
+/// The weights section of version 3: the five convolutions as named tensors.
+fn encode_weights(weights: &Weights) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + 4 * weights.config().num_params());
+    let mut tensors: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
+    for (layer, name) in weights.layers().iter().zip(LAYER_NAMES) {
+        tensors.push((
+            format!("{name}.weight"),
+            layer.shape.to_vec(),
+            &layer.kernel,
+        ));
+        if let Some(bias) = &layer.bias {
+            tensors.push((format!("{name}.bias"), vec![bias.len()], bias));
+        }
+    }
+    out.extend_from_slice(&(tensors.len() as u32).to_le_bytes());
+    for (name, shape, values) in tensors {
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&(shape.len() as u32).to_le_bytes());
+        for dim in shape {
+            out.extend_from_slice(&(dim as u32).to_le_bytes());
+        }
+        for value in values {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The named tensors of a version 3 weights section.
+fn read_tensors(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, ModelFileError> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    let count = cursor.length("tensor count", MAX_TENSORS)?;
+    let mut tensors = BTreeMap::new();
+    for _ in 0..count {
+        let name_len = cursor.length("tensor name", MAX_TENSOR_NAME)?;
+        let name = std::str::from_utf8(cursor.take("tensor name", name_len as u64)?)
+            .map_err(|_| ModelFileError::Weights("a tensor name is not UTF-8".into()))?
+            .to_string();
+        let rank = cursor.length("tensor rank", 4)?;
+        let mut shape = Vec::with_capacity(rank as usize);
+        for _ in 0..rank {
+            shape.push(cursor.u32("tensor shape")? as usize);
+        }
+        let values = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let bytes = values
+            .and_then(|v| v.checked_mul(4))
+            .ok_or_else(|| ModelFileError::Weights(format!("{name} is too large")))?;
+        let values = floats(cursor.take("tensor values", bytes)?);
+        if tensors
+            .insert(name.clone(), Tensor { shape, values })
+            .is_some()
+        {
+            return Err(ModelFileError::Weights(format!("{name} appears twice")));
+        }
+    }
+    if cursor.at != bytes.len() {
+        return Err(ModelFileError::Weights(format!(
+            "{} bytes after the last tensor",
+            bytes.len() - cursor.at
+        )));
+    }
+    Ok(tensors)
+}
+
+/// The five convolutions of `config` from named tensors; every tensor must be used.
+fn assemble(
+    config: AutoencoderConfig,
+    mut tensors: BTreeMap<String, Tensor>,
+) -> Result<Weights, ModelFileError> {
+    let mut layers = Vec::with_capacity(5);
+    for (name, shape) in LAYER_NAMES.iter().zip(config.layer_shapes()) {
+        let kernel = tensors
+            .remove(&format!("{name}.weight"))
+            .ok_or_else(|| ModelFileError::Weights(format!("{name}.weight is missing")))?;
+        if kernel.shape != shape {
+            return Err(ModelFileError::Weights(format!(
+                "{name}.weight has shape {:?}, the architecture needs {shape:?}",
+                kernel.shape
+            )));
+        }
+        let bias = match tensors.remove(&format!("{name}.bias")) {
+            Some(bias) if bias.shape != [shape[0]] => {
+                return Err(ModelFileError::Weights(format!(
+                    "{name}.bias has shape {:?}, the architecture needs [{}]",
+                    bias.shape, shape[0]
+                )));
+            }
+            bias => bias.map(|b| b.values),
+        };
+        layers.push(ConvWeights {
+            shape,
+            kernel: kernel.values,
+            bias,
+        });
+    }
+    if let Some(name) = tensors.keys().next() {
+        return Err(ModelFileError::Weights(format!(
+            "unexpected tensor {name} for this architecture"
+        )));
+    }
+    Weights::new(config, layers).map_err(|e| ModelFileError::Weights(e.to_string()))
 }
 
 /// A cursor that never reads past the end.
@@ -257,6 +357,7 @@ pub fn read_header(bytes: &[u8]) -> Result<ModelHeader, ModelFileError> {
 
 /// The sections of a model file, checked for size and checksum but not yet interpreted.
 struct Sections<'a> {
+    version: u32,
     header: ModelHeader,
     baseline: Vec<f32>,
     latent: Option<(usize, Vec<f32>)>,
@@ -312,6 +413,7 @@ fn split(bytes: &[u8]) -> Result<Sections<'_>, ModelFileError> {
     let header: ModelHeader =
         serde_json::from_slice(header_bytes).map_err(|e| ModelFileError::Header(e.to_string()))?;
     Ok(Sections {
+        version,
         header,
         baseline: floats(baseline_bytes),
         latent: latent_bytes.map(|(dims, bytes)| (dims, floats(bytes))),
@@ -358,15 +460,16 @@ fn check_latent(
     Ok(Some(reference))
 }
 
-/// Decode model-file bytes into a network on `device`.
-pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileError> {
+/// Decode model-file bytes (any supported version).
+pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
     let Sections {
+        version,
         header,
         baseline: losses,
         latent,
         weights,
     } = split(bytes)?;
-    let config = AutoencoderConfig::from(header.architecture);
+    let config = header.architecture;
     config.validate().map_err(ModelFileError::Header)?;
     // Images are preprocessed to the side the network was trained on, in gray.
     if header.preprocess.side != config.side || config.channels != 1 {
@@ -379,9 +482,9 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
             header.preprocess.side
         )));
     }
-    // The network is allocated before its weights are checked: refuse an architecture whose
-    // parameters (4 bytes each) could not fit in the weights section, so a hostile header
-    // cannot make us allocate gigabytes.
+    // Refuse an architecture whose parameters (4 bytes each) could not fit in the weights
+    // section before anything is built for it, so a hostile header cannot make us allocate
+    // gigabytes.
     let needed = config.num_params() as u64 * 4;
     if needed > weights.len() as u64 {
         return Err(ModelFileError::Weights(format!(
@@ -406,16 +509,17 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
     )
     .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
     let latent = check_latent(header.latent.as_ref(), latent)?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
-    let model = config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+    let tensors = if version >= TENSOR_FORMAT_VERSION {
+        read_tensors(weights)?
+    } else {
+        burnpack::read(weights).map_err(ModelFileError::Weights)?
+    };
+    let weights = assemble(config, tensors)?;
     Ok(LoadedModel {
         header,
         baseline,
-        model,
+        weights,
+        format_version: version,
         latent,
         sha256: hex(&Sha256::digest(bytes)),
     })
@@ -424,19 +528,21 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<LoadedModel, ModelFileErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::direct::DirectNetwork;
     use crate::idx::ImageSet;
     use crate::loss::LossKind;
 
-    fn sample_file() -> (Vec<u8>, Autoencoder) {
-        let device = Device::flex();
-        device.seed(3);
+    /// The bundled model as format 2 wrote it (burnpack weights), before format 3.
+    const FORMAT_2_FILE: &[u8] = include_bytes!("../tests/fixtures/mnist-ae-format2.dgm");
+
+    fn sample_file() -> (Vec<u8>, Weights) {
         let config = AutoencoderConfig::new();
-        let model = config.init(&device);
+        let model = Weights::init_seeded(config, 3).unwrap_or_else(|e| panic!("{e}"));
         let baseline = Baseline::new(LossKind::Bce, "unit test", vec![0.3, 0.1, 0.2])
             .unwrap_or_else(|e| panic!("{e}"));
         let header = ModelHeader {
             created_by: "test".into(),
-            architecture: (&config).into(),
+            architecture: config,
             preprocess: PreprocessConfig::default(),
             baseline: baseline.summary(),
             training: None,
@@ -457,8 +563,9 @@ mod tests {
     #[test]
     fn round_trip_gives_identical_outputs() {
         let (bytes, model) = sample_file();
-        let device = Device::flex();
-        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.weights, model);
+        assert_eq!(loaded.format_version, FORMAT_VERSION);
         assert_eq!(loaded.baseline.sorted(), &[0.1, 0.2, 0.3]);
         let latent = loaded
             .latent
@@ -472,15 +579,11 @@ mod tests {
         assert_eq!(loaded.header.created_by, "test");
         let mut images = ImageSet::new(vec![0.0; 2 * 784], 2);
         images.pixels[100] = 1.0;
-        let a = pollster::block_on(crate::reconstruct(&model, &images, &device, 8, |_| {}));
-        let b = pollster::block_on(crate::reconstruct(
-            &loaded.model,
-            &images,
-            &device,
-            8,
-            |_| {},
-        ));
-        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+        let run = |w: &Weights| {
+            let network = DirectNetwork::new(w).unwrap_or_else(|e| panic!("{e}"));
+            crate::reconstruct(&network, &images, 8, |_| {}).unwrap_or_default()
+        };
+        let (a, b) = (run(&model), run(&loaded.weights));
         assert_eq!(a.len(), 2);
         assert_eq!(a, b);
     }
@@ -488,34 +591,30 @@ mod tests {
     #[test]
     fn corrupted_files_give_errors_not_panics() {
         let (bytes, _) = sample_file();
-        let device = Device::flex();
         // Every truncation point.
         for len in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
-            assert!(
-                decode(&bytes[..len], &device).is_err(),
-                "truncated at {len}"
-            );
+            assert!(decode(&bytes[..len]).is_err(), "truncated at {len}");
         }
         // A flipped byte anywhere is caught by the checksum (or the magic/version check).
         for at in (0..bytes.len()).step_by(251) {
             let mut copy = bytes.clone();
             copy[at] ^= 0x40;
-            assert!(decode(&copy, &device).is_err(), "flip at {at}");
+            assert!(decode(&copy).is_err(), "flip at {at}");
         }
         assert!(matches!(
-            decode(b"PK\x03\x04 a zip file", &device),
+            decode(b"PK\x03\x04 a zip file"),
             Err(ModelFileError::NotAModelFile)
         ));
         let mut other_version = bytes.clone();
         other_version[8] = 9;
         assert!(matches!(
-            decode(&other_version, &device),
+            decode(&other_version),
             Err(ModelFileError::UnsupportedVersion { found: 9 })
         ));
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(matches!(
-            decode(&trailing, &device),
+            decode(&trailing),
             Err(ModelFileError::TrailingBytes(1))
         ));
     }
@@ -523,12 +622,25 @@ mod tests {
     /// The loaded model's file again, with an edited header.
     fn reencode(loaded: &LoadedModel, header: &ModelHeader) -> Vec<u8> {
         encode(
-            &loaded.model,
+            &loaded.weights,
             header,
             &loaded.baseline,
             loaded.latent.as_ref(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The loaded model's file with `header` swapped in after encoding (so the writer's own
+    /// checks do not stop it), resealed: what a hostile or damaged file may hold.
+    fn reencode_unchecked(loaded: &LoadedModel, header: &ModelHeader) -> Vec<u8> {
+        let bytes = reencode(loaded, &loaded.header);
+        let old_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let json = serde_json::to_vec(header).unwrap_or_default();
+        let mut body = bytes[..12].to_vec();
+        body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        body.extend_from_slice(&json);
+        body.extend_from_slice(&bytes[16 + old_len..bytes.len() - 32]);
+        reseal(body)
     }
 
     /// Re-seal a file whose body was edited, so the edit reaches the parser.
@@ -545,7 +657,7 @@ mod tests {
         huge.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
-            decode(&reseal(huge), &Device::flex()),
+            decode(&reseal(huge)),
             Err(ModelFileError::TooLarge { .. })
         ));
     }
@@ -553,14 +665,13 @@ mod tests {
     #[test]
     fn a_huge_declared_architecture_is_refused_before_it_is_built() {
         let (bytes, _) = sample_file();
-        let device = Device::flex();
-        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
         let mut header = loaded.header.clone();
         // 1,024 filters of 15×15: about 700 million parameters (2.8 GB) if it were built.
         header.architecture.filters = 1024;
         header.architecture.kernel = 15;
-        let hostile = reencode(&loaded, &header);
-        match decode(&hostile, &device) {
+        let hostile = reencode_unchecked(&loaded, &header);
+        match decode(&hostile) {
             Err(ModelFileError::Weights(message)) => {
                 assert!(message.contains("needs"), "{message}")
             }
@@ -573,10 +684,18 @@ mod tests {
         let (bytes, _) = sample_file();
         let mut header = read_header(&bytes).unwrap_or_else(|e| panic!("{e}"));
         header.architecture.filters = 16;
-        let device = Device::flex();
-        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
-        let wrong = reencode(&loaded, &header);
-        match decode(&wrong, &device) {
+        let loaded = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            encode(
+                &loaded.weights,
+                &header,
+                &loaded.baseline,
+                loaded.latent.as_ref()
+            )
+            .is_err()
+        );
+        let wrong = reencode_unchecked(&loaded, &header);
+        match decode(&wrong) {
             Err(ModelFileError::Weights(message)) => {
                 assert!(message.contains("shape"), "{message}")
             }
@@ -584,7 +703,7 @@ mod tests {
         }
     }
 
-    /// The sample file rewritten as format version 1 (no latent section).
+    /// A format 2 file rewritten as format version 1 (no latent section).
     fn as_version_1(bytes: &[u8]) -> Vec<u8> {
         let mut header = read_header(bytes).unwrap_or_else(|e| panic!("{e}"));
         header.latent = None;
@@ -599,7 +718,13 @@ mod tests {
             bytes[after_header + 3],
         ]) as usize;
         let latent_at = after_header + 4 + 4 * count;
-        let latent_values = 3 * LATENT_DIMS;
+        let latent_codes = u32::from_le_bytes([
+            bytes[latent_at],
+            bytes[latent_at + 1],
+            bytes[latent_at + 2],
+            bytes[latent_at + 3],
+        ]) as usize;
+        let latent_values = latent_codes * LATENT_DIMS;
         let weights_at = latent_at + 8 + 4 * latent_values;
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
@@ -612,34 +737,63 @@ mod tests {
     }
 
     #[test]
-    fn version_1_files_load_without_a_latent_reference() {
-        let (bytes, model) = sample_file();
-        let old = as_version_1(&bytes);
-        let device = Device::flex();
-        let loaded = decode(&old, &device).unwrap_or_else(|e| panic!("{e}"));
-        assert!(loaded.latent.is_none());
-        assert_eq!(loaded.baseline.len(), 3);
-        let record = |m: &Autoencoder| {
-            m.clone()
-                .into_record()
-                .into_bytes()
-                .map(|b| b.to_vec())
-                .unwrap_or_default()
-        };
-        assert_eq!(record(&loaded.model), record(&model));
+    fn format_1_and_2_files_load_and_convert_to_format_3() {
+        let old = decode(FORMAT_2_FILE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.format_version, 2);
+        assert_eq!(old.header.architecture, AutoencoderConfig::new());
+        assert_eq!(old.baseline.len(), 10_000);
+        // Written again, it is format 3 with the same weights, baseline and latent sample.
+        let again = reencode(&old, &old.header);
+        assert_eq!(
+            u32::from_le_bytes([again[8], again[9], again[10], again[11]]),
+            3
+        );
+        let new = decode(&again).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(new.format_version, 3);
+        assert_eq!(new.weights, old.weights);
+        assert_eq!(new.baseline.sorted(), old.baseline.sorted());
+        assert_eq!(
+            new.latent.as_ref().map(|l| l.values().to_vec()),
+            old.latent.as_ref().map(|l| l.values().to_vec())
+        );
+        // Format 1: no latent reference.
+        let v1 = decode(&as_version_1(FORMAT_2_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v1.format_version, 1);
+        assert!(v1.latent.is_none());
+        assert_eq!(v1.weights, old.weights);
+    }
+
+    #[test]
+    fn damaged_legacy_weights_give_errors() {
+        let bytes = FORMAT_2_FILE;
+        let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let latent_at = 16 + header_len + 4 + 4 * 10_000;
+        let weights_at = latent_at + 8 + 4 * 500 * LATENT_DIMS + 4;
+        // Flip bytes all over the burnpack (metadata and values), resealed past the checksum.
+        for at in (weights_at..bytes.len() - 32).step_by(37) {
+            let mut body = bytes[..bytes.len() - 32].to_vec();
+            body[at] ^= 0xa5;
+            // Either an error or, for a flipped value, a model: never a panic.
+            let _ = decode(&reseal(body));
+        }
+        let mut body = bytes[..bytes.len() - 32].to_vec();
+        body[weights_at] ^= 0xff; // the burnpack magic
+        assert!(matches!(
+            decode(&reseal(body)),
+            Err(ModelFileError::Weights(_))
+        ));
     }
 
     #[test]
     fn latent_sections_that_disagree_with_the_header_are_refused() {
         let (bytes, _) = sample_file();
-        let device = Device::flex();
-        let loaded = decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
         // Header without the summary, file with codes: refused when writing.
         let mut header = loaded.header.clone();
         header.latent = None;
         assert!(matches!(
             encode(
-                &loaded.model,
+                &loaded.weights,
                 &header,
                 &loaded.baseline,
                 loaded.latent.as_ref()
@@ -652,7 +806,7 @@ mod tests {
             latent.projection_seed += 1;
         }
         let other = reencode(&loaded, &header);
-        match decode(&other, &device) {
+        match decode(&other) {
             Err(ModelFileError::Latent(message)) => assert!(message.contains("projection")),
             other => panic!("expected a latent error, got {other:?}"),
         }
@@ -663,7 +817,7 @@ mod tests {
         hostile[latent_at..latent_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         hostile[latent_at + 4..latent_at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
-            decode(&reseal(hostile), &device),
+            decode(&reseal(hostile)),
             Err(ModelFileError::TooLarge {
                 section: "latent reference",
                 ..

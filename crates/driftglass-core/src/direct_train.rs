@@ -17,15 +17,14 @@
 //!
 //! The batch is cut into fixed slices of [`SLICE`] images whose gradients are summed in order
 //! (natively, slices run on every core): the same numbers on any number of threads. Then
-//! Adadelta updates the parameters (see [`crate::adadelta`] for the formula).
-//! The gradients agree with burn's autodiff to float rounding (tested below).
+//! Adadelta or Adam updates the parameters ([`crate::optim`]).
+//! The gradients and steps agree with burn's autodiff and optimizers to float rounding
+//! (`driftglass-burn`'s agreement tests).
 
-use burn::tensor::Device;
-
-use crate::adadelta::AdadeltaConfig;
+use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
 use crate::direct::{Activation, Conv, max_pool_into, upsample_into, window, worker_threads};
 use crate::loss::{EPSILON, LossKind};
-use crate::model::Autoencoder;
+use crate::optim::{OptimizerKind, ParamState};
 use crate::score::ScoreError;
 
 /// Images whose gradients are summed together before the slices are added up in order.
@@ -39,33 +38,16 @@ struct Layer {
     bias: Vec<f32>,
 }
 
-/// Adadelta's running averages of one parameter array.
-#[derive(Debug, Clone)]
-struct Averages {
-    square_grad: Vec<f32>,
-    square_update: Vec<f32>,
-}
-
-impl Averages {
-    fn new(len: usize) -> Averages {
-        Averages {
-            square_grad: vec![0.0; len],
-            square_update: vec![0.0; len],
-        }
-    }
-}
-
 /// A network being trained on the CPU, with its optimizer state.
 #[derive(Debug, Clone)]
 pub struct DirectTrainer {
+    config: AutoencoderConfig,
     side: usize,
     loss: LossKind,
-    rho: f32,
-    epsilon: f32,
     /// encode 1, encode 2, decode 1, decode 2, output.
     layers: Vec<Layer>,
     /// Per layer: kernel, then bias.
-    averages: Vec<(Averages, Averages)>,
+    states: Vec<(ParamState, ParamState)>,
 }
 
 /// The convolutions of one step: forward ones, and the transposed ones of layers 2–5 that
@@ -114,52 +96,68 @@ struct Scratch {
 }
 
 impl DirectTrainer {
-    /// Start from `model`'s weights (read from its device), for `side`×`side` gray images,
-    /// minimising `loss` with Adadelta.
-    pub async fn new(
-        model: &Autoencoder,
-        side: usize,
+    /// Start from `weights`, for gray images of the side they were built for, minimising
+    /// `loss` with `optimizer`.
+    pub fn new(
+        weights: &Weights,
         loss: LossKind,
-        adadelta: &AdadeltaConfig,
+        optimizer: OptimizerKind,
     ) -> Result<DirectTrainer, ScoreError> {
-        let layers: Vec<Layer> = model
-            .read_parameters()
-            .await?
-            .into_iter()
-            .map(|(shape, weight, bias)| Layer {
-                shape,
-                weight,
-                bias: bias.unwrap_or_else(|| vec![0.0; shape[0]]),
-            })
-            .collect();
-        if layers[0].shape[1] != 1 || !side.is_multiple_of(4) || side == 0 {
+        let config = *weights.config();
+        if config.channels != 1 {
             return Err(ScoreError::Network(
-                "direct training takes gray images of a side divisible by 4".into(),
+                "the CPU trainer takes gray images (one channel)".into(),
             ));
         }
-        let averages = layers
+        let layers: Vec<Layer> = weights
+            .layers()
             .iter()
-            .map(|l| (Averages::new(l.weight.len()), Averages::new(l.bias.len())))
+            .map(|l| Layer {
+                shape: l.shape,
+                weight: l.kernel.clone(),
+                bias: l.bias.clone().unwrap_or_else(|| vec![0.0; l.shape[0]]),
+            })
+            .collect();
+        let states = layers
+            .iter()
+            .map(|l| {
+                (
+                    ParamState::new(optimizer, l.weight.len()),
+                    ParamState::new(optimizer, l.bias.len()),
+                )
+            })
             .collect();
         Ok(DirectTrainer {
-            side,
+            config,
+            side: config.side,
             loss,
-            rho: adadelta.rho as f32,
-            epsilon: adadelta.epsilon as f32,
             layers,
-            averages,
+            states,
         })
     }
 
-    /// The network as it stands, on `device`.
-    pub fn model(&self, device: &Device) -> Autoencoder {
-        Autoencoder::from_parameters(
-            self.layers
-                .iter()
-                .map(|l| (l.shape, l.weight.clone(), Some(l.bias.clone())))
-                .collect(),
-            device,
-        )
+    /// The network as it stands.
+    pub fn weights(&self) -> Result<Weights, ScoreError> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| ConvWeights {
+                shape: l.shape,
+                kernel: l.weight.clone(),
+                bias: Some(l.bias.clone()),
+            })
+            .collect();
+        Weights::new(self.config, layers).map_err(|e| ScoreError::Network(e.to_string()))
+    }
+
+    /// Each layer's gradients of the batch's mean loss (`inputs` noisy, `targets` clean) in
+    /// the weights' layout: kernel `[out, in, k, k]`, bias `[out]`. What [`Self::step`] uses.
+    pub fn gradients(&self, inputs: &[f32], targets: &[f32]) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let len = self.side * self.side;
+        let count = inputs.len() / len;
+        let convs = self.step_convs();
+        let gradients = self.batch_gradients(&convs, &inputs[..count * len], targets);
+        self.layer_gradients(&convs, &gradients, count.max(1))
     }
 
     /// One gradient step on a batch (`inputs` noisy, `targets` clean, `side`² values per
@@ -173,30 +171,14 @@ impl DirectTrainer {
         let convs = self.step_convs();
         let gradients = self.batch_gradients(&convs, &inputs[..count * len], targets);
         let mean_gradients = self.layer_gradients(&convs, &gradients, count);
-        let learning_rate = learning_rate as f32;
-        for ((layer, (kernel_avg, bias_avg)), (kernel_grad, bias_grad)) in self
+        for ((layer, (kernel_state, bias_state)), (kernel_grad, bias_grad)) in self
             .layers
             .iter_mut()
-            .zip(self.averages.iter_mut())
+            .zip(self.states.iter_mut())
             .zip(mean_gradients)
         {
-            let (rho, epsilon) = (self.rho, self.epsilon);
-            adadelta(
-                &mut layer.weight,
-                &kernel_grad,
-                kernel_avg,
-                rho,
-                epsilon,
-                learning_rate,
-            );
-            adadelta(
-                &mut layer.bias,
-                &bias_grad,
-                bias_avg,
-                rho,
-                epsilon,
-                learning_rate,
-            );
+            kernel_state.step(&mut layer.weight, &kernel_grad, learning_rate);
+            bias_state.step(&mut layer.bias, &bias_grad, learning_rate);
         }
         gradients.loss_sum / count as f64
     }
@@ -698,35 +680,9 @@ fn max_pool_backward(
     }
 }
 
-/// Adadelta on one parameter array (f32, as burn's tensors compute it).
-fn adadelta(
-    values: &mut [f32],
-    grad: &[f32],
-    averages: &mut Averages,
-    rho: f32,
-    epsilon: f32,
-    learning_rate: f32,
-) {
-    for (((value, &g), a), d) in values
-        .iter_mut()
-        .zip(grad)
-        .zip(averages.square_grad.iter_mut())
-        .zip(averages.square_update.iter_mut())
-    {
-        *a = rho * *a + (1.0 - rho) * g * g;
-        let update = g * (*d + epsilon).sqrt() / (*a + epsilon).sqrt();
-        *d = rho * *d + (1.0 - rho) * update * update;
-        *value -= learning_rate * update;
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use burn::tensor::{Device, Tensor};
-
     use super::*;
-    use crate::model::AutoencoderConfig;
-    use crate::score::images_tensor;
 
     /// Strokes and blobs in [0, 1], some pixels exactly 0 and 1.
     fn batch(count: usize, side: usize, seed: usize) -> (Vec<f32>, Vec<f32>) {
@@ -752,157 +708,14 @@ mod tests {
         (inputs, targets)
     }
 
-    /// A copy of `model` on `device` (an autodiff device tracks its parameters).
-    fn copy_on(model: &Autoencoder, device: &Device) -> Autoencoder {
-        let parameters =
-            pollster::block_on(model.read_parameters()).unwrap_or_else(|e| panic!("{e}"));
-        Autoencoder::from_parameters(parameters, device)
-    }
-
-    fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-        tensor.into_data().try_into_vec::<f32>().unwrap_or_default()
-    }
-
-    /// burn's gradients of the batch's mean loss: per layer, kernel (burn's order) and bias.
-    fn burn_gradients(
-        model: &Autoencoder,
-        inputs: &[f32],
-        targets: &[f32],
-        side: usize,
-        loss: LossKind,
-    ) -> Vec<(Vec<f32>, Vec<f32>)> {
-        let device = Device::flex().autodiff();
-        let tracked = copy_on(model, &device);
-        let count = inputs.len() / (side * side);
-        let x = images_tensor(inputs, count, side, &device);
-        let y = images_tensor(targets, count, side, &device);
-        let grads = loss.per_image(tracked.forward(x), y).mean().backward();
-        tracked
-            .conv_parameters()
-            .into_iter()
-            .map(|(w, b)| {
-                let w = w.grad(&grads).map(values).unwrap_or_default();
-                let b = b.and_then(|b| b.grad(&grads)).map(values);
-                (w, b.unwrap_or_default())
-            })
-            .collect()
-    }
-
-    /// Ours, in the same form.
-    fn our_gradients(
-        trainer: &DirectTrainer,
-        inputs: &[f32],
-        targets: &[f32],
-    ) -> Vec<(Vec<f32>, Vec<f32>)> {
-        let convs = trainer.step_convs();
-        let gradients = trainer.batch_gradients(&convs, inputs, targets);
-        let count = inputs.len() / (trainer.side * trainer.side);
-        trainer.layer_gradients(&convs, &gradients, count)
-    }
-
-    fn assert_close(ours: &[f32], theirs: &[f32], what: &str) {
-        assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
-        let scale = theirs.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-        let worst = ours
-            .iter()
-            .zip(theirs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(
-            worst <= 1e-4 * scale,
-            "{what}: max |Δ| {worst:e} against max |g| {scale:e}"
-        );
-    }
-
-    fn check_gradients(config: AutoencoderConfig, side: usize, loss: LossKind) {
-        let device = Device::flex();
-        let model = config.init_seeded(&device, 5);
-        let (inputs, targets) = batch(SLICE + 3, side, 1);
-        let trainer = pollster::block_on(DirectTrainer::new(
-            &model,
-            side,
-            loss,
-            &AdadeltaConfig::new(),
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let ours = our_gradients(&trainer, &inputs, &targets);
-        let theirs = burn_gradients(&model, &inputs, &targets, side, loss);
-        for (layer, ((ok, ob), (tk, tb))) in ours.iter().zip(&theirs).enumerate() {
-            assert_close(ok, tk, &format!("layer {layer} kernel"));
-            assert_close(ob, tb, &format!("layer {layer} bias"));
-        }
-    }
-
-    #[test]
-    fn gradients_agree_with_burn_autodiff() {
-        check_gradients(AutoencoderConfig::new(), 28, LossKind::Bce);
-        check_gradients(AutoencoderConfig::new(), 28, LossKind::Mse);
-    }
-
-    #[test]
-    fn gradients_agree_with_burn_autodiff_for_other_shapes() {
-        // 12 filters (padded to 16 in the kernels), a 5×5 kernel, 12×12 images.
-        let config = AutoencoderConfig::new()
-            .with_filters(12)
-            .with_kernel(5)
-            .with_side(12);
-        check_gradients(config, 12, LossKind::Bce);
-    }
-
-    #[test]
-    fn a_step_matches_burns_adadelta_step() {
-        use burn::optim::GradientsParams;
-        let device = Device::flex();
-        let model = AutoencoderConfig::new().init_seeded(&device, 9);
-        let (inputs, targets) = batch(8, 28, 3);
-        let mut trainer = pollster::block_on(DirectTrainer::new(
-            &model,
-            28,
-            LossKind::Bce,
-            &AdadeltaConfig::new(),
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
-        trainer.step(&inputs, &targets, 1.0);
-        let ours = trainer.model(&device);
-
-        let autodiff = device.clone().autodiff();
-        let tracked = copy_on(&model, &autodiff);
-        let x = images_tensor(&inputs, 8, 28, &autodiff);
-        let y = images_tensor(&targets, 8, 28, &autodiff);
-        let mean = LossKind::Bce.per_image(tracked.forward(x), y).mean();
-        let grads = GradientsParams::from_grads(mean.backward(), &tracked);
-        let mut optim = AdadeltaConfig::new().init();
-        let stepped = optim.step(1.0, tracked, grads);
-        for ((a, _), (b, _)) in ours
-            .conv_parameters()
-            .into_iter()
-            .zip(stepped.conv_parameters())
-        {
-            let (a, b) = (values(a), values(b));
-            // Adadelta's first step is ≈ ±√ε/√(1 − ρ) per weight (4.5e-4): a sign-like step,
-            // so a disagreement would show as a whole step.
-            let worst = a
-                .iter()
-                .zip(&b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst < 5e-5, "weights after one step differ by {worst:e}");
-        }
-    }
-
     #[test]
     fn same_batch_same_step_on_any_thread_count() {
-        let device = Device::flex();
-        let model = AutoencoderConfig::new().init_seeded(&device, 2);
+        let weights =
+            Weights::init_seeded(AutoencoderConfig::new(), 2).unwrap_or_else(|e| panic!("{e}"));
         let (inputs, targets) = batch(3 * SLICE + 5, 28, 4);
         let new = || {
-            pollster::block_on(DirectTrainer::new(
-                &model,
-                28,
-                LossKind::Bce,
-                &AdadeltaConfig::new(),
-            ))
-            .unwrap_or_else(|e| panic!("{e}"))
+            DirectTrainer::new(&weights, LossKind::Bce, OptimizerKind::Adadelta)
+                .unwrap_or_else(|e| panic!("{e}"))
         };
         let convs = new().step_convs();
         let trainer = new();

@@ -28,7 +28,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 
-use crate::model::IMAGE_SIDE;
+use crate::architecture::IMAGE_SIDE;
 
 /// Largest file accepted, in bytes (32 MiB).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;

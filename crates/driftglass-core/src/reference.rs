@@ -5,14 +5,12 @@
 //! The browser's "Reference" step and the CLI's `train` and `calibrate` share these steps, so a
 //! model made in either loads and scores identically in the other.
 
+use crate::architecture::{AutoencoderConfig, Weights};
 use crate::baseline::{Baseline, BaselineError};
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentError, LatentReference};
 use crate::loss::LossKind;
-use crate::model::{Autoencoder, AutoencoderConfig};
-use crate::model_file::{
-    self, AutoencoderConfigFields, ModelFileError, ModelHeader, TrainingSummary,
-};
+use crate::model_file::{self, ModelFileError, ModelHeader, TrainingSummary};
 use crate::preprocess::PreprocessConfig;
 use crate::rng::SeededRng;
 use crate::score::Reconstruction;
@@ -128,17 +126,17 @@ pub struct Calibrated<'a> {
 
 /// Seal a network with its baseline, latent reference and training record into model-file
 /// bytes (the same bytes `driftglass train` writes).
-pub fn seal(model: &Autoencoder, parts: Calibrated<'_>) -> Result<Vec<u8>, ReferenceError> {
+pub fn seal(weights: &Weights, parts: Calibrated<'_>) -> Result<Vec<u8>, ReferenceError> {
     let header = ModelHeader {
         created_by: parts.created_by,
-        architecture: AutoencoderConfigFields::from(parts.architecture),
+        architecture: *parts.architecture,
         preprocess: parts.preprocess,
         baseline: parts.baseline.summary(),
         training: parts.training,
         latent: Some(parts.latent.summary(parts.baseline.dataset())),
     };
     Ok(model_file::encode(
-        model,
+        weights,
         &header,
         parts.baseline,
         Some(parts.latent),
@@ -148,7 +146,7 @@ pub fn seal(model: &Autoencoder, parts: Calibrated<'_>) -> Result<Vec<u8>, Refer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::IMAGE_PIXELS;
+    use crate::architecture::IMAGE_PIXELS;
 
     fn numbered(count: usize) -> ImageSet {
         // Image i is filled with i / count, so images can be told apart after the split.
@@ -208,7 +206,6 @@ mod tests {
         use std::ops::ControlFlow;
 
         use crate::train::{Clock, TrainingConfig, train};
-        use burn::tensor::Device;
 
         struct Ticks(std::cell::Cell<f64>);
         impl Clock for Ticks {
@@ -227,7 +224,6 @@ mod tests {
             .take(300);
         let parts = split(&digits, DEFAULT_VALIDATION_SHARE, 42).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((parts.training.count, parts.validation.count), (240, 60));
-        let device = Device::flex();
         let architecture = AutoencoderConfig::new();
         let config = TrainingConfig {
             epochs: 3,
@@ -240,7 +236,6 @@ mod tests {
             &config,
             &parts.training,
             &parts.validation,
-            &device,
             &Ticks(std::cell::Cell::new(0.0)),
             |event| {
                 if let crate::train::TrainingEvent::Samples {
@@ -263,13 +258,12 @@ mod tests {
             "validation loss did not fall: {validation:?}"
         );
 
-        let reconstructions = pollster::block_on(crate::reconstruct(
-            &trained.model,
+        let reconstructions = crate::reconstruct(
+            &crate::DirectNetwork::new(&trained.weights).unwrap_or_else(|e| panic!("{e}")),
             &parts.validation,
-            &device,
             crate::SCORE_BATCH,
             |_| {},
-        ))
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         let (baseline, latent) =
             calibration("my digits", &reconstructions).unwrap_or_else(|e| panic!("{e}"));
@@ -277,7 +271,7 @@ mod tests {
         assert_eq!(baseline.dataset(), "my digits (60 images)");
         assert_eq!(latent.len(), 60);
         let bytes = seal(
-            &trained.model,
+            &trained.weights,
             Calibrated {
                 created_by: "test".into(),
                 architecture: &architecture,
@@ -288,19 +282,18 @@ mod tests {
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let loaded = model_file::decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = model_file::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(loaded.baseline.sorted(), baseline.sorted());
         assert_eq!(
             loaded.latent.as_ref().map(|l| l.values()),
             Some(latent.values())
         );
-        let again = pollster::block_on(crate::reconstruct(
-            &loaded.model,
+        let again = crate::reconstruct(
+            &crate::DirectNetwork::new(&loaded.weights).unwrap_or_else(|e| panic!("{e}")),
             &parts.validation,
-            &device,
             crate::SCORE_BATCH,
             |_| {},
-        ))
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         let losses = |r: &[Reconstruction]| r.iter().map(|r| r.bce).collect::<Vec<_>>();
         assert_eq!(
@@ -318,7 +311,6 @@ mod tests {
 
         use crate::preprocess::pad_and_resize;
         use crate::train::{Clock, TrainingConfig, train};
-        use burn::tensor::Device;
 
         struct Zero;
         impl Clock for Zero {
@@ -347,7 +339,6 @@ mod tests {
         let set = ImageSet::from_images(side, images.iter().map(Vec::as_slice));
         assert_eq!(set.image(39).len(), 4096);
         let parts = split(&set, 0.2, 1).unwrap_or_else(|e| panic!("{e}"));
-        let device = Device::flex();
         let architecture = AutoencoderConfig::new().with_side(side);
         let config = TrainingConfig {
             epochs: 2,
@@ -359,7 +350,6 @@ mod tests {
             &config,
             &parts.training,
             &parts.validation,
-            &device,
             &Zero,
             |_| ControlFlow::Continue(()),
         ))
@@ -370,7 +360,6 @@ mod tests {
             &config,
             &parts.training,
             &parts.validation,
-            &device,
             &Zero,
             |_| ControlFlow::Continue(()),
         ));
@@ -383,20 +372,19 @@ mod tests {
             })
         ));
 
-        let reconstructions = pollster::block_on(crate::reconstruct(
-            &trained.model,
+        let reconstructions = crate::reconstruct(
+            &crate::DirectNetwork::new(&trained.weights).unwrap_or_else(|e| panic!("{e}")),
             &parts.validation,
-            &device,
             8,
             |_| {},
-        ))
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reconstructions[0].pixels.len(), 4096);
         let (baseline, latent) =
             calibration("discs", &reconstructions).unwrap_or_else(|e| panic!("{e}"));
         let sealed = |preprocess: PreprocessConfig| {
             seal(
-                &trained.model,
+                &trained.weights,
                 Calibrated {
                     created_by: "test".into(),
                     architecture: &architecture,
@@ -409,10 +397,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
         };
         let bytes = sealed(PreprocessConfig::with_side(side));
-        let loaded = model_file::decode(&bytes, &device).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = model_file::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(loaded.header.architecture.side, 64);
         assert_eq!(loaded.header.preprocess.side, 64);
-        let mismatch = model_file::decode(&sealed(PreprocessConfig::default()), &device);
+        let mismatch = model_file::decode(&sealed(PreprocessConfig::default()));
         assert!(
             matches!(&mismatch, Err(ModelFileError::Header(m)) if m.contains("64×64") && m.contains("28×28")),
             "{mismatch:?}"
@@ -437,13 +425,12 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(pre.pixels, disc);
         assert_eq!(pad_and_resize(disc, 64, 64, 64), disc);
-        let scored = pollster::block_on(crate::reconstruct(
-            &loaded.model,
+        let scored = crate::reconstruct(
+            &crate::DirectNetwork::new(&loaded.weights).unwrap_or_else(|e| panic!("{e}")),
             &ImageSet::from_images(side, [pre.pixels.as_slice()]),
-            &device,
             8,
             |_| {},
-        ))
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(scored[0].bce, reconstructions[0].bce);
     }

@@ -12,13 +12,13 @@
 //! (`.cargo/config.toml` enables it). No `unsafe`, no intrinsics.
 //!
 //! The results agree with burn's forward pass to float rounding (about 1e-6; the sums run in
-//! another order); the test below holds them to it. [`crate::direct_train`] runs the backward
+//! another order); `driftglass-burn`'s agreement tests hold them to it. [`crate::direct_train`] runs the backward
 //! pass the same way.
 
+use crate::architecture::Weights;
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::EPSILON;
-use crate::model::Autoencoder;
 use crate::score::{Reconstruction, ScoreError};
 
 /// Output channels computed together by the convolution kernel (two 4-lane vectors).
@@ -343,15 +343,14 @@ struct Scratch {
 }
 
 impl DirectNetwork {
-    /// Copy `model`'s weights (read asynchronously, so a WebGPU model works too) for inputs of
-    /// `side`×`side` pixels.
-    pub async fn from_model(model: &Autoencoder, side: usize) -> Result<DirectNetwork, ScoreError> {
-        let mut packed = vec![side as f32];
-        for (shape, weight, bias) in model.read_parameters().await? {
-            packed.extend(shape.map(|d| d as f32));
-            packed.push(if bias.is_some() { 1.0 } else { 0.0 });
-            packed.extend(weight);
-            packed.extend(bias.unwrap_or_default());
+    /// The network for `weights`, for inputs of the side they were built for.
+    pub fn new(weights: &Weights) -> Result<DirectNetwork, ScoreError> {
+        let mut packed = vec![weights.config().side as f32];
+        for layer in weights.layers() {
+            packed.extend(layer.shape.map(|d| d as f32));
+            packed.push(if layer.bias.is_some() { 1.0 } else { 0.0 });
+            packed.extend(&layer.kernel);
+            packed.extend(layer.bias.iter().flatten());
         }
         DirectNetwork::from_packed(packed)
     }
@@ -457,6 +456,11 @@ impl DirectNetwork {
     /// Side of the images this network takes.
     pub fn side(&self) -> usize {
         self.side
+    }
+
+    /// Values per image (`channels · side²`).
+    pub fn image_len(&self) -> usize {
+        self.channels * self.side * self.side
     }
 
     fn scratch(&self) -> Scratch {
@@ -702,11 +706,8 @@ pub(crate) fn worker_threads() -> usize {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::Device;
-
     use super::*;
-    use crate::model::AutoencoderConfig;
-    use crate::score::{Engine, reconstruct_on};
+    use crate::architecture::AutoencoderConfig;
 
     /// Smooth blobs and strokes in (0, 1), different per image.
     fn images(count: usize, channels: usize, side: usize) -> ImageSet {
@@ -728,71 +729,11 @@ mod tests {
         }
     }
 
-    fn compare(model: &Autoencoder, set: &ImageSet) -> f32 {
-        let device = Device::flex();
-        let run = |engine| {
-            pollster::block_on(reconstruct_on(engine, model, set, set, &device, 16, |_| {}))
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
-        let (direct, burn) = (run(Engine::Auto), run(Engine::Burn));
-        assert_eq!(direct.len(), set.count);
-        assert_eq!(burn.len(), set.count);
-        let mut worst = 0.0f32;
-        for (a, b) in direct.iter().zip(&burn) {
-            assert_eq!(a.pixels.len(), b.pixels.len());
-            assert_eq!(a.latent.len(), b.latent.len());
-            let values = |r: &Reconstruction| {
-                [r.bce, r.mse, r.output_entropy]
-                    .into_iter()
-                    .chain(r.pixels.iter().copied())
-                    .chain(r.latent.iter().copied())
-                    .collect::<Vec<_>>()
-            };
-            for (x, y) in values(a).into_iter().zip(values(b)) {
-                worst = worst.max((x - y).abs() / y.abs().max(1.0));
-            }
-        }
-        worst
-    }
-
-    #[test]
-    fn bundled_model_agrees_with_burn() {
-        let device = Device::flex();
-        let loaded = crate::model_file::decode(crate::bundled::BUNDLED_MODEL, &device)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let worst = compare(&loaded.model, &images(37, 1, 28));
-        assert!(worst < 2e-5, "direct vs burn differ by {worst}");
-    }
-
-    #[test]
-    fn other_shapes_agree_with_burn() {
-        let device = Device::flex();
-        // 64×64 inputs; then filters that are no multiple of 8 and a 5×5 kernel.
-        let cases = [
-            (AutoencoderConfig::new().with_side(64), 5),
-            (
-                AutoencoderConfig::new()
-                    .with_side(12)
-                    .with_filters(12)
-                    .with_kernel(5),
-                9,
-            ),
-        ];
-        for (config, count) in cases {
-            let model = config.init_seeded(&device, 11);
-            let worst = compare(&model, &images(count, config.channels, config.side));
-            assert!(worst < 2e-5, "{config:?}: direct vs burn differ by {worst}");
-        }
-    }
-
     #[test]
     fn packed_forms_round_trip() {
-        let device = Device::flex();
-        let model = AutoencoderConfig::new()
-            .with_filters(12)
-            .init_seeded(&device, 4);
-        let network = pollster::block_on(DirectNetwork::from_model(&model, 28))
+        let weights = Weights::init_seeded(AutoencoderConfig::new().with_filters(12), 4)
             .unwrap_or_else(|e| panic!("{e}"));
+        let network = DirectNetwork::new(&weights).unwrap_or_else(|e| panic!("{e}"));
         let again =
             DirectNetwork::from_packed(network.packed().to_vec()).unwrap_or_else(|e| panic!("{e}"));
         let set = images(3, 1, 28);
@@ -823,12 +764,13 @@ mod tests {
 
     #[test]
     fn wrong_sizes_are_refused() {
-        let device = Device::flex();
-        let model = AutoencoderConfig::new().init(&device);
-        let network = pollster::block_on(DirectNetwork::from_model(&model, 28))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let weights =
+            Weights::init_seeded(AutoencoderConfig::new(), 0).unwrap_or_else(|e| panic!("{e}"));
+        let network = DirectNetwork::new(&weights).unwrap_or_else(|e| panic!("{e}"));
         let small = images(2, 1, 12);
         assert!(network.reconstruct_with_targets(&small, &small).is_err());
-        assert!(pollster::block_on(DirectNetwork::from_model(&model, 30)).is_err());
+        let mut packed = network.packed().to_vec();
+        packed[0] = 30.0;
+        assert!(DirectNetwork::from_packed(packed).is_err());
     }
 }

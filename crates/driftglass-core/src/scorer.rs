@@ -1,0 +1,256 @@
+//! One scorer for the CLI and the page: push prepared inputs a chunk at a time, get that
+//! chunk's per-image reports at once and an up-to-date batch summary, then finish to run the
+//! batch tests. Nothing already scored is rebuilt when a chunk arrives (the page used to
+//! rebuild the whole report after each chunk: quadratic in the size of a drop).
+//!
+//! Pausing and cancelling belong to the caller: it decides when to push the next chunk, and may
+//! [`Scorer::finish`] at any time with what was scored. The CPU network is built once, in
+//! [`Scorer::new`]; reconstructions computed elsewhere (WebGPU, the page's workers) enter
+//! through [`Scorer::push_reconstructed`].
+
+use crate::baseline::loss_ratio;
+use crate::direct::DirectNetwork;
+use crate::idx::ImageSet;
+use crate::model_file::LoadedModel;
+use crate::preprocess::PreprocessConfig;
+use crate::report::{
+    BatchSummary, ImageOutcome, ImageReport, PreparedInput, Report, build_report, image_reports,
+};
+use crate::score::{Reconstruction, SCORE_BATCH, ScoreError, reconstruct};
+
+/// A batch being scored against one model.
+#[derive(Debug)]
+pub struct Scorer<'m> {
+    model: &'m LoadedModel,
+    network: DirectNetwork,
+    app: String,
+    preprocess: PreprocessConfig,
+    flag_rate: f64,
+    images: Vec<ImageReport>,
+    /// Losses of the scored images, in input order.
+    losses: Vec<f32>,
+    /// Their projected codes, concatenated (the latent test's input).
+    codes: Vec<f32>,
+    loss_sum: f64,
+    flagged: usize,
+}
+
+/// What one pushed chunk gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Index of the chunk's first input in the whole batch.
+    pub first: usize,
+    /// The chunk's per-input reports, in input order.
+    pub images: Vec<ImageReport>,
+    /// Reconstructions of the chunk's scored inputs, in input order.
+    pub reconstructions: Vec<Reconstruction>,
+}
+
+impl<'m> Scorer<'m> {
+    /// Start a batch against `model`, preprocessing with `preprocess`, flagging at `flag_rate`;
+    /// `app` names the program in the report.
+    pub fn new(
+        model: &'m LoadedModel,
+        app: &str,
+        preprocess: PreprocessConfig,
+        flag_rate: f64,
+    ) -> Result<Scorer<'m>, ScoreError> {
+        Ok(Scorer {
+            model,
+            network: model.network()?,
+            app: app.to_string(),
+            preprocess,
+            flag_rate,
+            images: Vec::new(),
+            losses: Vec::new(),
+            codes: Vec::new(),
+            loss_sum: 0.0,
+            flagged: 0,
+        })
+    }
+
+    /// The CPU network this scorer runs (built once).
+    pub fn network(&self) -> &DirectNetwork {
+        &self.network
+    }
+
+    /// Score a chunk of prepared inputs on the CPU kernels (every core natively).
+    pub fn push(&mut self, inputs: &[(String, PreparedInput)]) -> Result<Chunk, ScoreError> {
+        let set = scorable(self.preprocess.side, inputs);
+        let reconstructions = if set.count == 0 {
+            Vec::new()
+        } else {
+            reconstruct(&self.network, &set, SCORE_BATCH, |_| {})?
+        };
+        Ok(self.push_reconstructed(inputs, reconstructions))
+    }
+
+    /// Add a chunk whose scorable inputs (in order) were reconstructed elsewhere.
+    pub fn push_reconstructed(
+        &mut self,
+        inputs: &[(String, PreparedInput)],
+        reconstructions: Vec<Reconstruction>,
+    ) -> Chunk {
+        let first = self.images.len();
+        let images = image_reports(
+            inputs.iter().map(|(name, input)| (name.as_str(), input)),
+            &reconstructions,
+            &self.model.baseline,
+            self.flag_rate,
+        );
+        for image in &images {
+            if let ImageOutcome::Scored(score) = &image.outcome {
+                self.losses.push(score.loss as f32);
+                self.loss_sum += score.loss;
+                self.flagged += usize::from(score.flagged);
+            }
+        }
+        for r in &reconstructions {
+            self.codes.extend_from_slice(&r.latent);
+        }
+        self.images.extend(images.iter().cloned());
+        Chunk {
+            first,
+            images,
+            reconstructions,
+        }
+    }
+
+    /// The batch so far, without tests (constant time).
+    pub fn summary(&self) -> BatchSummary {
+        let scored = self.losses.len();
+        BatchSummary {
+            inputs: self.images.len(),
+            scored,
+            failed: self.images.len() - scored,
+            mean_loss: (scored > 0).then(|| self.loss_sum / scored as f64),
+            loss_ratio: loss_ratio(&self.losses, &self.model.baseline),
+            flagged: self.flagged,
+            flag_rate: self.flag_rate,
+            tests: None,
+        }
+    }
+
+    /// Losses of the images scored so far, in input order.
+    pub fn losses(&self) -> &[f32] {
+        &self.losses
+    }
+
+    /// The report of the batch so far, without tests (copies the per-image reports).
+    pub fn report(&self) -> Report {
+        build_report(
+            &self.app,
+            self.model,
+            self.preprocess,
+            self.images.clone(),
+            self.flag_rate,
+        )
+    }
+
+    /// The finished report with the batch tests at `alpha`, awaiting `pause()` between tests
+    /// (the page yields to the browser there).
+    pub async fn finish_with_pauses<F: std::future::Future<Output = ()>>(
+        self,
+        alpha: f64,
+        pause: impl FnMut() -> F,
+    ) -> Report {
+        let mut report = build_report(
+            &self.app,
+            self.model,
+            self.preprocess,
+            self.images,
+            self.flag_rate,
+        );
+        crate::report::add_batch_tests_with_pauses(
+            &mut report,
+            self.model,
+            &self.codes,
+            alpha,
+            pause,
+        )
+        .await;
+        report
+    }
+
+    /// The finished report with the batch tests at `alpha`.
+    pub fn finish(self, alpha: f64) -> Report {
+        crate::stats::run_ready(self.finish_with_pauses(alpha, || std::future::ready(())))
+    }
+}
+
+/// The scorable inputs of a chunk as one image set of `side`×`side` images.
+pub fn scorable(side: usize, inputs: &[(String, PreparedInput)]) -> ImageSet {
+    ImageSet::from_images(
+        side,
+        inputs
+            .iter()
+            .filter_map(|(_, input)| input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::add_batch_tests;
+
+    /// Bright strokes on black: digit-like inputs for the bundled model.
+    fn inputs(count: usize) -> Vec<(String, PreparedInput)> {
+        (0..count)
+            .map(|i| {
+                if i % 7 == 3 {
+                    return (format!("bad-{i}.png"), Err("not an image".to_string()));
+                }
+                let pixels = (0..784)
+                    .map(|p| {
+                        let (y, x) = (p / 28, p % 28);
+                        if (x + i) % 9 < 3 && (6..22).contains(&y) {
+                            0.9
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                (format!("img-{i}.png"), Ok((pixels, 28, 28)))
+            })
+            .collect()
+    }
+
+    /// Pushing in chunks gives exactly the report of scoring the whole batch at once.
+    #[test]
+    fn chunks_give_the_report_of_one_pass() {
+        let model = crate::model_file::decode(crate::bundled::BUNDLED_MODEL)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = inputs(45);
+        let config = PreprocessConfig::default();
+
+        let network = model.network().unwrap_or_else(|e| panic!("{e}"));
+        let set = scorable(28, &all);
+        let reconstructions =
+            reconstruct(&network, &set, SCORE_BATCH, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        let images = image_reports(
+            all.iter().map(|(n, i)| (n.as_str(), i)),
+            &reconstructions,
+            &model.baseline,
+            0.01,
+        );
+        let mut whole = build_report("test", &model, config, images, 0.01);
+        let codes: Vec<f32> = reconstructions.iter().flat_map(|r| r.latent.clone()).collect();
+        add_batch_tests(&mut whole, &model, &codes, 0.01);
+
+        let mut scorer = Scorer::new(&model, "test", config, 0.01).unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = 0;
+        for part in all.chunks(8) {
+            let chunk = scorer.push(part).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(chunk.first, seen);
+            assert_eq!(chunk.images.len(), part.len());
+            seen += part.len();
+            let summary = scorer.summary();
+            assert_eq!(summary.inputs, seen);
+            assert_eq!(summary, scorer.report().batch);
+        }
+        let chunked = scorer.finish(0.01);
+        assert_eq!(chunked, whole);
+        assert_eq!(chunked.batch.failed, 6);
+        assert!(chunked.batch.tests.is_some());
+    }
+}
