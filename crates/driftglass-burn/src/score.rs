@@ -8,7 +8,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use driftglass_core::ImageSet;
 use driftglass_core::latent::{LATENT_DIMS, default_projection};
-use driftglass_core::score::{Reconstruction, ScoreError};
+use driftglass_core::score::{Reconstruction, ScoreError, check_pair};
 
 use crate::loss::{bce_per_image, mse_per_image};
 use crate::model::Autoencoder;
@@ -47,21 +47,7 @@ pub async fn reconstruct_with_targets(
     batch_size: usize,
     mut on_batch: impl FnMut(usize),
 ) -> Result<Vec<Reconstruction>, ScoreError> {
-    let (side, len) = (inputs.side, inputs.image_len());
-    if targets.side != side {
-        return Err(ScoreError::SideMismatch {
-            inputs: side,
-            targets: targets.side,
-        });
-    }
-    for set in [inputs, targets] {
-        if set.pixels.len() != inputs.count * len {
-            return Err(ScoreError::WrongSize {
-                found: set.pixels.len(),
-                expected: inputs.count * len,
-            });
-        }
-    }
+    check_pair(inputs, targets)?;
     let batch_size = batch_size.max(1);
     let mut results = Vec::with_capacity(inputs.count);
     let mut start = 0;

@@ -7,11 +7,11 @@ use clap::Args;
 use driftglass_core::model_file::{self, LoadedModel};
 use driftglass_core::preprocess::{MAX_FILE_BYTES, Polarity};
 use driftglass_core::report::{
-    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, add_batch_tests, build_report,
-    idx_inputs, image_reports, prepare_image, to_csv,
+    DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, idx_inputs, prepare_image, to_csv,
 };
+use driftglass_core::scorer::Scorer;
 use driftglass_core::stats::DEFAULT_ALPHA;
-use driftglass_core::{ImageSet, PreprocessConfig, SCORE_BATCH};
+use driftglass_core::{PreprocessConfig, SCORE_BATCH};
 
 use crate::progress;
 
@@ -109,39 +109,24 @@ fn folder_note(path: &Path) -> String {
     }
 }
 
-/// One input turned into pixels, or the reason it could not be.
-struct Prepared {
-    name: String,
-    result: PreparedInput,
-}
-
-fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<Prepared> {
+/// Each input turned into pixels, or the reason it could not be (an IDX file gives its images).
+fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     let mut prepared = Vec::new();
     for file in files {
         let name = file.display().to_string();
         if file.is_dir() {
-            prepared.push(Prepared {
-                name,
-                result: Err(folder_note(file)),
-            });
+            prepared.push((name, Err(folder_note(file))));
             continue;
         }
         if is_idx(file) {
             match driftglass_core::idx::read_images(file) {
-                Ok(set) => prepared.extend(
-                    idx_inputs(&name, &set, config.side)
-                        .into_iter()
-                        .map(|(name, result)| Prepared { name, result }),
-                ),
-                Err(error) => prepared.push(Prepared {
-                    name,
-                    result: Err(error.to_string()),
-                }),
+                Ok(set) => prepared.extend(idx_inputs(&name, &set, config.side)),
+                Err(error) => prepared.push((name, Err(error.to_string()))),
             }
             continue;
         }
         let result = read_limited(file).and_then(|bytes| prepare_image(&bytes, config));
-        prepared.push(Prepared { name, result });
+        prepared.push((name, result));
     }
     prepared
 }
@@ -161,7 +146,6 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 pub fn run(args: ScoreArgs) -> Result<u8> {
     let loaded = load_model(args.model.as_deref())?;
-    let network = loaded.network()?;
     // The model's own preprocessing (its input side), with the polarity asked for.
     let config = PreprocessConfig {
         side: loaded.header.preprocess.side,
@@ -178,35 +162,17 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         bail!("--alpha must be between 0 and 1");
     }
     let files = collect_inputs(&args.inputs, args.recursive)?;
-    let prepared = prepare(&files, &config);
-    let good: Vec<&(Vec<f32>, u32, u32)> = prepared
-        .iter()
-        .filter_map(|p| p.result.as_ref().ok())
-        .collect();
-    let set = ImageSet::from_images(
-        config.side,
-        good.iter().map(|(pixels, ..)| pixels.as_slice()),
-    );
-    debug_assert_eq!(set.pixels.len(), set.count * set.image_len());
-    let bar = progress::bar(set.count as u64, "scoring", "images");
-    let reconstructions = driftglass_core::reconstruct(&network, &set, SCORE_BATCH, |done| {
-        bar.set_position(done as u64)
-    })?;
-    bar.finish_and_clear();
-
-    let images = image_reports(
-        prepared.iter().map(|p| (p.name.as_str(), &p.result)),
-        &reconstructions,
-        &loaded.baseline,
-        args.flag_rate,
-    );
     let app = format!("driftglass-cli {}", driftglass_core::VERSION);
-    let mut report = build_report(&app, &loaded, config, images, args.flag_rate);
-    let codes: Vec<f32> = reconstructions
-        .iter()
-        .flat_map(|r| r.latent.iter().copied())
-        .collect();
-    add_batch_tests(&mut report, &loaded, &codes, args.alpha);
+    // The scorer the page uses too: files are read, prepared and scored a chunk at a time, so
+    // memory stays flat however many files there are.
+    let mut scorer = Scorer::new(&loaded, &app, config, args.flag_rate)?;
+    let bar = progress::bar(files.len() as u64, "scoring", "files");
+    for part in files.chunks(SCORE_BATCH) {
+        scorer.push(&prepare(part, &config))?;
+        bar.inc(part.len() as u64);
+    }
+    bar.finish_and_clear();
+    let report = scorer.finish(args.alpha);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if args.csv {

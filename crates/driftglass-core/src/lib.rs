@@ -5,7 +5,7 @@
 //! Data flows one way (see ARCHITECTURE.md):
 //! bytes → decoded image ([`preprocess`]) → prepared input ([`idx::ImageSet`]) →
 //! reconstruction and losses ([`direct`], [`score`]) → report and tests ([`report`],
-//! [`stats`], [`baseline`], [`latent`]).
+//! [`stats`], [`baseline`], [`latent`]), one [`scorer`] for the CLI and the page.
 //! Beside that path: the network's shape and weights ([`architecture`]), model files
 //! ([`model_file`], [`burnpack`] for older ones), training on the CPU ([`direct_train`],
 //! [`optim`], [`train`]) and the Reference step's split and calibration ([`reference`]).
@@ -27,6 +27,7 @@ pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod score;
+pub mod scorer;
 pub mod stats;
 pub mod train;
 

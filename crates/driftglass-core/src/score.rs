@@ -38,6 +38,27 @@ pub enum ScoreError {
     SideMismatch { inputs: usize, targets: usize },
 }
 
+/// Whether `targets` can be compared with the reconstructions of `inputs`: the same side, and
+/// every set holding whole images (what every engine checks before it runs).
+pub fn check_pair(inputs: &ImageSet, targets: &ImageSet) -> Result<(), ScoreError> {
+    if targets.side != inputs.side {
+        return Err(ScoreError::SideMismatch {
+            inputs: inputs.side,
+            targets: targets.side,
+        });
+    }
+    let expected = inputs.count * inputs.image_len();
+    for set in [inputs, targets] {
+        if set.pixels.len() != expected {
+            return Err(ScoreError::WrongSize {
+                found: set.pixels.len(),
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reconstruct every image of `model_inputs` and score it against the same image of
 /// `targets`: for plain scoring they are the same images (see [`reconstruct`]); for denoising
 /// validation the inputs are noisy and the targets clean. `on_batch` is told how many images
@@ -49,21 +70,7 @@ pub fn reconstruct_with_targets(
     batch_size: usize,
     mut on_batch: impl FnMut(usize),
 ) -> Result<Vec<Reconstruction>, ScoreError> {
-    let (side, len) = (model_inputs.side, model_inputs.image_len());
-    if targets.side != side {
-        return Err(ScoreError::SideMismatch {
-            inputs: side,
-            targets: targets.side,
-        });
-    }
-    for set in [model_inputs, targets] {
-        if set.pixels.len() != model_inputs.count * len {
-            return Err(ScoreError::WrongSize {
-                found: set.pixels.len(),
-                expected: model_inputs.count * len,
-            });
-        }
-    }
+    check_pair(model_inputs, targets)?;
     let batch_size = batch_size.max(1);
     let mut results = Vec::with_capacity(model_inputs.count);
     let mut start = 0;

@@ -234,10 +234,14 @@ mod tests {
             0.01,
         );
         let mut whole = build_report("test", &model, config, images, 0.01);
-        let codes: Vec<f32> = reconstructions.iter().flat_map(|r| r.latent.clone()).collect();
+        let codes: Vec<f32> = reconstructions
+            .iter()
+            .flat_map(|r| r.latent.clone())
+            .collect();
         add_batch_tests(&mut whole, &model, &codes, 0.01);
 
-        let mut scorer = Scorer::new(&model, "test", config, 0.01).unwrap_or_else(|e| panic!("{e}"));
+        let mut scorer =
+            Scorer::new(&model, "test", config, 0.01).unwrap_or_else(|e| panic!("{e}"));
         let mut seen = 0;
         for part in all.chunks(8) {
             let chunk = scorer.push(part).unwrap_or_else(|e| panic!("{e}"));

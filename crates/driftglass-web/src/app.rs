@@ -218,7 +218,7 @@ pub fn app() -> Html {
                 }
                 match result {
                     Ok(view) => {
-                        let b = &view.report.batch;
+                        let b = &view.batch;
                         if let Some(ratio) = b.loss_ratio {
                             timeline.borrow_mut().push(TimelinePoint {
                                 label: label.clone(),
@@ -371,7 +371,12 @@ pub fn app() -> Html {
         );
         Callback::from(move |what: Export| {
             let Some((_, view)) = &*batch else { return };
-            let report = &view.report;
+            let Some(report) = &view.report else {
+                message.set(Some(
+                    "The report is ready when the batch is scored (or cancelled).".into(),
+                ));
+                return;
+            };
             let histogram = view.histogram.as_ref().map(|h| view::histogram_svg(h));
             let timeline_svg =
                 || view::timeline_svg(&timeline.borrow(), alert_ratio, DEFAULT_ALPHA);
@@ -662,7 +667,7 @@ pub fn app() -> Html {
 }
 
 fn summary_view(run: u32, view: &BatchView, alert_ratio: f64) -> Html {
-    let b = &view.report.batch;
+    let b = &view.batch;
     let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= alert_ratio);
     let histogram = view
         .histogram
@@ -677,7 +682,7 @@ fn summary_view(run: u32, view: &BatchView, alert_ratio: f64) -> Html {
             <div><span class="label">{ "mean loss" }</span>
                 <span data-testid="mean-loss" data-value={ b.mean_loss.map(|m| m.to_string()).unwrap_or_default() }>
                     { b.mean_loss.map(|m| format!("{m:.4}")).unwrap_or_else(|| "—".into()) }</span>
-                { format!(" (baseline {:.4})", view.report.model.baseline.mean) }</div>
+                { format!(" (baseline {:.4})", view.baseline_mean) }</div>
             <div><span class="label">{ "loss ratio" }</span>
                 <span class="ratio" data-testid="ratio" data-value={ b.loss_ratio.map(|r| r.to_string()).unwrap_or_default() }>
                     { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>

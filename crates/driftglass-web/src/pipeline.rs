@@ -1,21 +1,19 @@
 //! Scoring a drop in chunks: read and preprocess a few files, reconstruct them on the active
 //! backend, score them against the baseline, hand the page what it can show so far, and let
-//! the browser paint before the next chunk. All numbers come from the model crate, exactly as
-//! the CLI computes them.
+//! the browser paint before the next chunk. All numbers come from the core's scorer, exactly
+//! as the CLI computes them.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use burn::tensor::Device;
+use driftglass_core::PreprocessConfig;
 use driftglass_core::idx::{is_idx_name, parse_images};
 use driftglass_core::model_file::LoadedModel;
 use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
-use driftglass_core::report::{
-    ImageReport, PreparedInput, Report, add_batch_tests_with_pauses, build_report, idx_inputs,
-    image_reports, prepare_image, scored_losses,
-};
+use driftglass_core::report::{BatchSummary, PreparedInput, Report, idx_inputs, prepare_image};
+use driftglass_core::scorer::{Scorer, scorable};
 use driftglass_core::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
-use driftglass_core::{ImageSet, PreprocessConfig};
 use js_sys::Promise;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
@@ -81,10 +79,17 @@ pub struct Progress {
     pub total: usize,
 }
 
-/// What the page shows of a batch: the report so far, its histogram, and the cards.
+/// What the page shows of a batch: its statistics so far, its histogram, the cards, and the
+/// whole report once it is finished.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchView {
-    pub report: Rc<Report>,
+    /// Batch statistics so far; the tests once finished.
+    pub batch: BatchSummary,
+    /// The baseline's mean loss, for the summary line.
+    pub baseline_mean: f64,
+    /// The whole report (every image, the tests), once the batch is finished or cancelled:
+    /// what the exports write. Built once, not after every chunk.
+    pub report: Option<Rc<Report>>,
     pub histogram: Option<Rc<LossHistogram>>,
     /// Cards in chunks, so that adding a chunk does not copy the earlier cards.
     pub cards: Vec<Rc<Vec<Card>>>,
@@ -177,11 +182,13 @@ async fn prepare_file(
 }
 
 /// The batch tests run once, on what was scored (running them after every chunk would slow
-/// large drops down), each test in its own task. `codes` are the scored images' latent codes.
-async fn finish(mut view: BatchView, model: &LoadedModel, codes: &[f32]) -> BatchView {
-    let mut report = (*view.report).clone();
-    add_batch_tests_with_pauses(&mut report, model, codes, DEFAULT_ALPHA, yield_to_browser).await;
-    view.report = Rc::new(report);
+/// large drops down), each test in its own task.
+async fn finish(mut view: BatchView, scorer: Scorer<'_>) -> BatchView {
+    let report = scorer
+        .finish_with_pauses(DEFAULT_ALPHA, yield_to_browser)
+        .await;
+    view.batch = report.batch.clone();
+    view.report = Some(Rc::new(report));
     view
 }
 
@@ -202,26 +209,28 @@ pub async fn score_sources(
     let config = model.header.preprocess;
     let app = format!("driftglass-web {}", driftglass_core::VERSION);
     let total = sources.len();
-    let mut images: Vec<ImageReport> = Vec::with_capacity(total);
+    // The CPU network is built here once for the whole drop; WebGPU's once below.
+    let mut scorer = Scorer::new(model, &app, config, flag_rate).map_err(|e| e.to_string())?;
+    let engine = crate::workers::Engine::new(&model.weights, device)?;
     let mut view = BatchView {
-        report: Rc::new(build_report(&app, model, config, Vec::new(), flag_rate)),
+        batch: scorer.summary(),
+        baseline_mean: model.baseline.mean(),
+        report: None,
         histogram: None,
         cards: Vec::new(),
         complete: false,
     };
     let mut done = 0;
     let mut chunk_size = FIRST_CHUNK;
-    // Projected codes of the scored images, in order, for the latent test at the end.
-    let mut codes: Vec<f32> = Vec::new();
     let mut queue = sources.into_iter();
     loop {
         let chunk: Vec<Source> = queue.by_ref().take(chunk_size).collect();
         if chunk.is_empty() {
             view.complete = true;
-            return Ok(finish(view, model, &codes).await);
+            return Ok(finish(view, scorer).await);
         }
         if cancelled.get() {
-            return Ok(finish(view, model, &codes).await);
+            return Ok(finish(view, scorer).await);
         }
         done += chunk.len();
         let mut prepared = Vec::with_capacity(chunk.len());
@@ -235,45 +244,28 @@ pub async fn score_sources(
             let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
             rest = after;
             if cancelled.get() {
-                return Ok(finish(view, model, &codes).await);
+                return Ok(finish(view, scorer).await);
             }
             let started = now_ms();
-            let set = ImageSet::from_images(
-                config.side,
-                part.iter().filter_map(|(_, input)| {
-                    input.as_ref().ok().map(|(pixels, ..)| pixels.as_slice())
-                }),
-            );
+            let set = scorable(config.side, part);
             let reconstructions = if set.count == 0 {
                 Vec::new()
             } else {
-                crate::workers::reconstruct(&model.weights, &set, device, CHUNK).await?
+                engine.reconstruct(&set, CHUNK).await?
             };
-            let new_images = image_reports(
-                part.iter().map(|(name, input)| (name.as_str(), input)),
-                &reconstructions,
-                &model.baseline,
-                flag_rate,
-            );
+            let chunk = scorer.push_reconstructed(part, reconstructions);
             let pixels: Vec<(Vec<f32>, Vec<f32>)> = part
                 .iter()
                 .filter_map(|(_, input)| input.as_ref().ok())
-                .zip(&reconstructions)
+                .zip(&chunk.reconstructions)
                 .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
                 .collect();
-            codes.extend(
-                reconstructions
-                    .iter()
-                    .flat_map(|r| r.latent.iter().copied()),
-            );
             view.cards
-                .push(Rc::new(view::cards(&new_images, images.len(), &pixels)));
-            images.extend(new_images);
-            let report = build_report(&app, model, config, images.clone(), flag_rate);
-            let losses = scored_losses(&report.images);
+                .push(Rc::new(view::cards(&chunk.images, chunk.first, &pixels)));
+            view.batch = scorer.summary();
             view.histogram =
-                loss_histogram(&model.baseline, &losses, flag_rate, HISTOGRAM_BINS).map(Rc::new);
-            view.report = Rc::new(report);
+                loss_histogram(&model.baseline, scorer.losses(), flag_rate, HISTOGRAM_BINS)
+                    .map(Rc::new);
             on_update(&view, Progress { done, total });
             chunk_size = next_chunk_size(chunk_budget_ms, part.len(), now_ms() - started);
             yield_to_browser().await;

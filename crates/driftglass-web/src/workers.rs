@@ -304,6 +304,47 @@ fn set_number(target: &Object, key: &str, value: usize) {
     set_property(target, key, &JsValue::from_f64(value as f64));
 }
 
+/// A network on the active backend, built once (for a drop, a measurement, a calibration).
+pub enum Engine {
+    /// The core's kernels: on the scoring workers, or this thread where they cannot run.
+    Cpu(Box<DirectNetwork>),
+    /// burn on WebGPU.
+    Gpu(Box<(driftglass_burn::Autoencoder, Device)>),
+}
+
+impl Engine {
+    /// `weights` on `device` (burn's CPU device stands for the core's kernels).
+    pub fn new(weights: &Weights, device: &Device) -> Result<Engine, String> {
+        if *device == Device::flex() {
+            DirectNetwork::new(weights)
+                .map(|network| Engine::Cpu(Box::new(network)))
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(Engine::Gpu(Box::new((
+                driftglass_burn::Autoencoder::from_weights(weights, device),
+                device.clone(),
+            ))))
+        }
+    }
+
+    /// Reconstruct and score `set` (on WebGPU in batches of `batch`).
+    pub async fn reconstruct(
+        &self,
+        set: &ImageSet,
+        batch: usize,
+    ) -> Result<Vec<Reconstruction>, String> {
+        match self {
+            Engine::Cpu(direct) => reconstruct_on_cpu(direct, set, batch).await,
+            Engine::Gpu(gpu) => {
+                let (network, device) = &**gpu;
+                driftglass_burn::score::reconstruct(network, set, device, batch, |_| {})
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
 /// Reconstruct and score `set` as the app does: on the CPU (burn's CPU device stands for it)
 /// with the core's kernels on the workers when they run (falling back to this thread, with a
 /// warning, if they fail), else through burn on `device` (WebGPU) in batches of `batch`.
@@ -313,17 +354,19 @@ pub async fn reconstruct(
     device: &Device,
     batch: usize,
 ) -> Result<Vec<Reconstruction>, String> {
-    if *device != Device::flex() {
-        let network = driftglass_burn::Autoencoder::from_weights(weights, device);
-        return driftglass_burn::score::reconstruct(&network, set, device, batch, |_| {})
-            .await
-            .map_err(|e| e.to_string());
-    }
-    let direct = DirectNetwork::new(weights).map_err(|e| e.to_string())?;
+    Engine::new(weights, device)?.reconstruct(set, batch).await
+}
+
+/// The core's kernels on the workers, or on this thread where they cannot run.
+async fn reconstruct_on_cpu(
+    direct: &DirectNetwork,
+    set: &ImageSet,
+    batch: usize,
+) -> Result<Vec<Reconstruction>, String> {
     if set.count >= 2
         && let Ok(pool) = pool().await
     {
-        match pool.reconstruct(&direct, set).await {
+        match pool.reconstruct(direct, set).await {
             Ok(results) => return Ok(results),
             Err(why) => {
                 web_sys::console::warn_1(&JsValue::from_str(&format!(
@@ -334,7 +377,7 @@ pub async fn reconstruct(
             }
         }
     }
-    driftglass_core::reconstruct(&direct, set, batch, |_| {}).map_err(|e| e.to_string())
+    driftglass_core::reconstruct(direct, set, batch, |_| {}).map_err(|e| e.to_string())
 }
 
 /// The worker's side (called from `web/score-worker.js` through the exports of `main.rs`).
