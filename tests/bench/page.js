@@ -128,7 +128,7 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       if (engine.startsWith('driftglass-')) {
         const gpu = engine === 'driftglass-webgpu';
         await dg.driftglass_bench_backend(gpu);
-        const path = { 'driftglass-burn-cpu': 'burn-ops', 'driftglass-cpu-1thread': 'one-thread' }[engine] ?? 'app';
+        const path = { 'driftglass-cpu-1thread': 'one-thread' }[engine] ?? 'app';
         run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch, path);
       } else {
         const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
@@ -150,7 +150,7 @@ window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, wa
       results[engine].images = n;
       results[engine].backend = engine.startsWith('tfjs')
         ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
-        : { 'driftglass-burn-cpu': 'CPU (wasm), burn ops, page thread', 'driftglass-cpu-1thread': 'CPU (wasm), page thread only' }[engine] ?? dg.driftglass_bench_backend_name();
+        : { 'driftglass-cpu-1thread': 'CPU (wasm), page thread only' }[engine] ?? dg.driftglass_bench_backend_name();
     } catch (error) {
       errors[engine] = String(error?.stack ?? error);
     }

@@ -279,6 +279,15 @@ async function runPath(label, extraArgs, demos, port, expected) {
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   check(foreign.length === 0, `${label}: requests outside the app: ${foreign.join(', ')}`);
   const own = new Set(requests.filter((u) => u.startsWith(origin)).map((u) => new URL(u).pathname));
+  // The WebGPU module is fetched only where the browser offers an adapter.
+  const gpuFiles = [...own].filter((p) => p.includes('gpu')).sort();
+  if (label === 'cpu') {
+    check(gpuFiles.length === 0, `cpu: WebGPU files fetched without an adapter: ${gpuFiles.join(' ')}`);
+    line.push('no WebGPU module fetched (no adapter)');
+  } else {
+    check(gpuFiles.includes('/gpu-worker.js'), `${label}: the GPU worker never started: ${[...own].join(' ')}`);
+    line.push(`WebGPU fetched on demand: ${gpuFiles.join(' ')}`);
+  }
   line.push(`${requests.length} requests, all to the app's own files: ${[...own].sort().join(' ')}`);
   console.log(`${label}: ${line.join('; ')}`);
   await browser.close();

@@ -43,12 +43,26 @@ impl BurnStepper {
         let device = device.clone().autodiff();
         BurnStepper {
             model: Some(init_seeded(config, &device, seed)),
-            optim: match optimizer {
-                OptimizerKind::Adadelta => AdadeltaConfig::new().init(),
-                OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-            },
+            optim: optimizer_for(optimizer),
             device,
             config: *config,
+            loss,
+        }
+    }
+
+    /// A network starting from `weights` on `device` (autodiff is layered here).
+    pub fn from_weights(
+        weights: &Weights,
+        device: &Device,
+        loss: LossKind,
+        optimizer: OptimizerKind,
+    ) -> BurnStepper {
+        let device = device.clone().autodiff();
+        BurnStepper {
+            model: Some(Autoencoder::from_weights(weights, &device)),
+            optim: optimizer_for(optimizer),
+            device,
+            config: *weights.config(),
             loss,
         }
     }
@@ -57,6 +71,13 @@ impl BurnStepper {
         self.model
             .as_ref()
             .ok_or_else(|| TrainError::Engine("a failed step lost the network".into()))
+    }
+}
+
+fn optimizer_for(optimizer: OptimizerKind) -> ModuleOptimizer {
+    match optimizer {
+        OptimizerKind::Adadelta => AdadeltaConfig::new().init(),
+        OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
     }
 }
 

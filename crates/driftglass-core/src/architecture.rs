@@ -255,6 +255,78 @@ impl Weights {
     pub fn into_layers(self) -> Vec<ConvWeights> {
         self.layers
     }
+
+    /// The weights as one array of numbers, how the page hands a network to its workers: the
+    /// input side, then for each convolution its shape `[out, in, k, k]`, 1 or 0 for "has a
+    /// bias", the kernel and the bias.
+    pub fn to_packed(&self) -> Vec<f32> {
+        let mut packed = vec![self.config.side as f32];
+        for layer in &self.layers {
+            packed.extend(layer.shape.map(|d| d as f32));
+            packed.push(if layer.bias.is_some() { 1.0 } else { 0.0 });
+            packed.extend(&layer.kernel);
+            packed.extend(layer.bias.iter().flatten());
+        }
+        packed
+    }
+
+    /// The inverse of [`Weights::to_packed`]; a damaged array is refused, not misread.
+    pub fn from_packed(packed: &[f32]) -> Result<Weights, WeightsError> {
+        let malformed = |why: &str| WeightsError::Architecture(format!("packed weights: {why}"));
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[f32], WeightsError> {
+            let values = packed
+                .get(at..at.saturating_add(n))
+                .ok_or_else(|| malformed("too short"))?;
+            at += n;
+            Ok(values)
+        };
+        let whole = |v: f32| -> Result<usize, WeightsError> {
+            if v.fract() == 0.0 && (0.0..=65_536.0).contains(&v) {
+                Ok(v as usize)
+            } else {
+                Err(malformed("a size is not a whole number"))
+            }
+        };
+        let side = whole(take(1)?[0])?;
+        let mut layers = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let head = take(5)?;
+            let shape = [
+                whole(head[0])?,
+                whole(head[1])?,
+                whole(head[2])?,
+                whole(head[3])?,
+            ];
+            let has_bias = head[4] != 0.0;
+            let count = shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .ok_or_else(|| malformed("a convolution is too large"))?;
+            let kernel = take(count)?.to_vec();
+            let bias = if has_bias {
+                Some(take(shape[0])?.to_vec())
+            } else {
+                None
+            };
+            layers.push(ConvWeights {
+                shape,
+                kernel,
+                bias,
+            });
+        }
+        if at != packed.len() {
+            return Err(malformed("trailing values"));
+        }
+        let [filters, channels, kernel, _] = layers[0].shape;
+        let config = AutoencoderConfig {
+            channels,
+            side,
+            filters,
+            kernel,
+        };
+        Weights::new(config, layers)
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +374,34 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn packed_weights_round_trip_and_damage_is_refused() {
+        let config = AutoencoderConfig::new()
+            .with_side(12)
+            .with_filters(12)
+            .with_kernel(5);
+        let weights = Weights::init_seeded(config, 4).unwrap_or_else(|e| panic!("{e}"));
+        let packed = weights.to_packed();
+        assert_eq!(Weights::from_packed(&packed), Ok(weights));
+        let mut short = packed.clone();
+        short.pop();
+        assert!(Weights::from_packed(&short).is_err());
+        let mut long = packed.clone();
+        long.push(0.0);
+        assert!(Weights::from_packed(&long).is_err());
+        let mut odd = packed.clone();
+        odd[1] = 7.5;
+        assert!(Weights::from_packed(&odd).is_err());
+        let mut wrong_side = packed.clone();
+        wrong_side[0] = 30.0;
+        assert!(Weights::from_packed(&wrong_side).is_err());
+        let mut huge = packed;
+        huge[1] = 65_536.0;
+        huge[2] = 65_536.0;
+        assert!(Weights::from_packed(&huge).is_err());
+        assert!(Weights::from_packed(&[]).is_err());
     }
 
     #[test]

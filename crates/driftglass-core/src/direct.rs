@@ -345,88 +345,23 @@ struct Scratch {
 impl DirectNetwork {
     /// The network for `weights`, for inputs of the side they were built for.
     pub fn new(weights: &Weights) -> Result<DirectNetwork, ScoreError> {
-        let mut packed = vec![weights.config().side as f32];
-        for layer in weights.layers() {
-            packed.extend(layer.shape.map(|d| d as f32));
-            packed.push(if layer.bias.is_some() { 1.0 } else { 0.0 });
-            packed.extend(&layer.kernel);
-            packed.extend(layer.bias.iter().flatten());
-        }
-        DirectNetwork::from_packed(packed)
-    }
-
-    /// The network as one array of numbers (see [`DirectNetwork::from_packed`]): how the page
-    /// hands it to its scoring workers.
-    pub fn packed(&self) -> &[f32] {
-        &self.packed
-    }
-
-    /// Rebuild a network from [`DirectNetwork::packed`]: the input side, then for each of the
-    /// five convolutions its shape `[out, in, k, k]`, 1 or 0 for "has a bias", the kernel
-    /// (burn's order) and the bias.
-    pub fn from_packed(packed: Vec<f32>) -> Result<DirectNetwork, ScoreError> {
-        let malformed = |why: &str| ScoreError::Network(format!("packed network: {why}"));
-        let mut at = 0;
-        let mut take = |n: usize| -> Result<&[f32], ScoreError> {
-            let values = packed
-                .get(at..at + n)
-                .ok_or_else(|| malformed("too short"))?;
-            at += n;
-            Ok(values)
-        };
-        let whole = |v: f32| -> Result<usize, ScoreError> {
-            if v.fract() == 0.0 && (0.0..=65_536.0).contains(&v) {
-                Ok(v as usize)
-            } else {
-                Err(malformed("a size is not a whole number"))
-            }
-        };
-        let side = whole(take(1)?[0])?;
+        let side = weights.config().side;
         let mut convs: Vec<Conv> = Vec::with_capacity(5);
-        for _ in 0..5 {
-            let head = take(5)?;
-            let shape = [
-                whole(head[0])?,
-                whole(head[1])?,
-                whole(head[2])?,
-                whole(head[3])?,
-            ];
-            let has_bias = head[4] != 0.0;
-            if shape.contains(&0) || shape[2] != shape[3] || shape[2] % 2 == 0 {
-                return Err(malformed("a convolution has an unusable shape"));
-            }
-            let kernel = take(shape.iter().product())?;
-            let bias = if has_bias {
-                Some(take(shape[0])?)
-            } else {
-                None
-            };
-            let stored_inputs = convs.last().map_or(shape[1], Conv::stored_outputs);
-            convs.push(Conv::new(shape, kernel, bias, stored_inputs));
-        }
-        if at != packed.len() {
-            return Err(malformed("trailing values"));
-        }
-        let convs: [Conv; 5] = convs
-            .try_into()
-            .map_err(|_| malformed("not five convolutions"))?;
-        let (channels, filters, kernel) = (convs[0].inputs, convs[0].outputs, convs[0].kernel);
-        let chained = convs[1].outputs == filters
-            && convs[2].outputs == filters
-            && convs[3].outputs == filters
-            && convs[4].outputs == channels
-            && convs.iter().all(|c| c.kernel == kernel);
-        if !chained {
-            return Err(malformed(
-                "the convolutions do not chain into the autoencoder",
+        for layer in weights.layers() {
+            let stored_inputs = convs.last().map_or(layer.shape[1], Conv::stored_outputs);
+            convs.push(Conv::new(
+                layer.shape,
+                &layer.kernel,
+                layer.bias.as_deref(),
+                stored_inputs,
             ));
         }
-        if !side.is_multiple_of(4) || side == 0 {
-            return Err(ScoreError::SideMismatch {
-                inputs: side,
-                targets: side.next_multiple_of(4).max(4),
-            });
-        }
+        // `Weights` are checked against their config: five convolutions that chain, a side
+        // divisible by 4.
+        let convs: [Conv; 5] = convs
+            .try_into()
+            .map_err(|_| ScoreError::Network("not five convolutions".into()))?;
+        let (channels, filters, kernel) = (convs[0].inputs, convs[0].outputs, convs[0].kernel);
         let code_side = side / 4;
         let code_len = filters * code_side * code_side;
         let projection_nchw = default_projection(code_len);
@@ -449,8 +384,21 @@ impl DirectNetwork {
             kernel,
             convs,
             projection,
-            packed,
+            packed: weights.to_packed(),
         })
+    }
+
+    /// The network as one array of numbers ([`Weights::to_packed`]): how the page hands it to
+    /// its scoring workers.
+    pub fn packed(&self) -> &[f32] {
+        &self.packed
+    }
+
+    /// Rebuild a network from [`DirectNetwork::packed`] ([`Weights::from_packed`]).
+    pub fn from_packed(packed: Vec<f32>) -> Result<DirectNetwork, ScoreError> {
+        let weights =
+            Weights::from_packed(&packed).map_err(|e| ScoreError::Network(e.to_string()))?;
+        DirectNetwork::new(&weights)
     }
 
     /// Side of the images this network takes.

@@ -198,7 +198,7 @@ pub fn app() -> Html {
                 let result = pipeline::score_sources(
                     sources,
                     &loaded,
-                    &active.device,
+                    active.is_gpu,
                     DEFAULT_FLAG_RATE,
                     (!active.is_gpu).then_some(pipeline::CPU_CHUNK_BUDGET_MS),
                     &flag,

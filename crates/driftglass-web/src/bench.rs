@@ -79,24 +79,21 @@ pub fn backend_name() -> String {
 /// How the benchmark runs our CPU path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
-    /// Exactly as the app: the direct kernels on the scoring workers (WebGPU: burn).
+    /// Exactly as the app: the direct kernels on the scoring workers (WebGPU: burn, in the
+    /// GPU worker).
     App,
     /// The direct kernels on the page's own thread.
     OneThread,
-    /// burn's tensor operations (the CPU path before the direct kernels).
-    BurnOps,
 }
 
 impl Path {
-    /// "app", "one-thread" or "burn-ops".
+    /// "app" or "one-thread". (burn's CPU operations, an engine of earlier benchmarks, left
+    /// the page with burn.)
     pub fn parse(name: &str) -> Result<Path, String> {
         match name {
             "app" => Ok(Path::App),
             "one-thread" => Ok(Path::OneThread),
-            "burn-ops" => Ok(Path::BurnOps),
-            other => Err(format!(
-                "unknown path {other:?}: app, one-thread or burn-ops"
-            )),
+            other => Err(format!("unknown path {other:?}: app or one-thread")),
         }
     }
 }
@@ -115,24 +112,17 @@ pub async fn reconstruct(
     let set = ImageSet::new(pixels, count);
     let results = match path {
         Path::App => {
+            let engine = crate::workers::Engine::new(&network, chosen.is_gpu).await?;
             let mut results = Vec::with_capacity(count);
             for start in (0..count).step_by(batch.max(1)) {
                 let part = set.range(start, batch.max(1));
-                let device = &chosen.device;
-                results.extend(crate::workers::reconstruct(&network, &part, device, batch).await?);
+                results.extend(engine.reconstruct(&part, batch).await?);
             }
             results
         }
         Path::OneThread => {
             let direct = DirectNetwork::new(&network).map_err(|e| e.to_string())?;
             driftglass_core::reconstruct(&direct, &set, batch, |_| {}).map_err(|e| e.to_string())?
-        }
-        Path::BurnOps => {
-            let device = &chosen.device;
-            let model = driftglass_burn::Autoencoder::from_weights(&network, device);
-            driftglass_burn::score::reconstruct(&model, &set, device, batch, |_| {})
-                .await
-                .map_err(|e| e.to_string())?
         }
     };
     Ok(results.into_iter().flat_map(|r| r.pixels).collect())

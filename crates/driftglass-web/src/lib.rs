@@ -1,6 +1,7 @@
-//! Driftglass in the browser. The logic lives in `driftglass-core` (and, for WebGPU, in
-//! `driftglass-burn`); this crate is UI and browser glue only: gathering files, running the
-//! core's pipeline in chunks, and rendering what it returns.
+//! Driftglass in the browser. The logic lives in `driftglass-core`; this crate is UI and browser
+//! glue only: gathering files, running the core's pipeline in chunks, and rendering what it
+//! returns. It links no burn, cubecl or wgpu: WebGPU is a second module (`driftglass-gpu`)
+//! fetched into its own worker only where the browser offers an adapter ([`gpu`]).
 //!
 //! Data flows one way: dropped files ([`input`]) → bytes → preprocessed images →
 //! reconstruction and per-image loss → report and statistics ([`pipeline`], all from the core)
@@ -16,6 +17,8 @@ pub mod backend;
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
 pub mod export;
+#[cfg(target_arch = "wasm32")]
+pub mod gpu;
 #[cfg(target_arch = "wasm32")]
 pub mod input;
 #[cfg(target_arch = "wasm32")]

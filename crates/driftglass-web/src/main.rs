@@ -1,11 +1,11 @@
 //! The page's entry point: mounts the app (see the library for everything else).
 
 // wasm-ld wraps *every* export of a module whose exports never call `__wasm_call_ctors` in a
-// shim that runs all static constructors first (it treats it as a "command"). cubecl registers
-// its IR dialects with `inventory` constructors, so every call from JavaScript into wasm (each
-// event handler, each future wake-up) re-ran them: measured at over 80 % of the page's CPU time
-// (a 200-image demo took 26 s). Calling the constructors once, here, makes wasm-ld drop the
-// shims.
+// shim that runs all static constructors first (it treats it as a "command"). When this module
+// still linked cubecl (whose IR dialects register through `inventory` constructors), every call
+// from JavaScript re-ran them: over 80 % of the page's CPU time. cubecl now lives in the WebGPU
+// module (which does the same); calling the constructors once here keeps any dependency's from
+// doing that again.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 unsafe extern "C" {
@@ -92,8 +92,8 @@ mod bench_exports {
     }
 
     /// Reconstruct and score `count` images in batches of `batch`; returns the
-    /// reconstructions. `path`: "app" (as the app does: workers on the CPU), "one-thread" (the
-    /// CPU kernels on the page's thread) or "burn-ops" (burn's tensor operations).
+    /// reconstructions. `path`: "app" (as the app does: workers on the CPU, or the GPU worker)
+    /// or "one-thread" (the CPU kernels on the page's thread).
     #[wasm_bindgen]
     pub async fn driftglass_bench_reconstruct(
         pixels: Vec<f32>,

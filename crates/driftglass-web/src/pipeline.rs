@@ -6,7 +6,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use burn::tensor::Device;
 use driftglass_core::PreprocessConfig;
 use driftglass_core::idx::{is_idx_name, parse_images};
 use driftglass_core::model_file::LoadedModel;
@@ -192,14 +191,14 @@ async fn finish(mut view: BatchView, scorer: Scorer<'_>) -> BatchView {
     view
 }
 
-/// Score `sources` on `device` in chunks, calling `on_update` with the batch so far after each
+/// Score `sources` on the CPU or WebGPU (`gpu`) in chunks, calling `on_update` with the batch so far after each
 /// chunk. Stops early (with what it has, `complete == false`) when `cancelled` is set.
 /// `chunk_budget_ms` sizes chunks by time (for backends that compute on the page's thread,
 /// see [`CPU_CHUNK_BUDGET_MS`]); `None` uses [`CHUNK`].
 pub async fn score_sources(
     sources: Vec<Source>,
     model: &LoadedModel,
-    device: &Device,
+    gpu: bool,
     flag_rate: f64,
     chunk_budget_ms: Option<f64>,
     cancelled: &Cell<bool>,
@@ -211,7 +210,7 @@ pub async fn score_sources(
     let total = sources.len();
     // The CPU network is built here once for the whole drop; WebGPU's once below.
     let mut scorer = Scorer::new(model, &app, config, flag_rate).map_err(|e| e.to_string())?;
-    let engine = crate::workers::Engine::new(&model.weights, device)?;
+    let engine = crate::workers::Engine::new(&model.weights, gpu).await?;
     let mut view = BatchView {
         batch: scorer.summary(),
         baseline_mean: model.baseline.mean(),

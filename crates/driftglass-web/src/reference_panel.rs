@@ -203,7 +203,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 let result = training::make_model(
                     &reference,
                     &settings,
-                    &backend.device,
+                    backend.is_gpu,
                     &device_name,
                     &fresh,
                     |update| {

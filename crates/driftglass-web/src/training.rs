@@ -6,14 +6,15 @@
 use std::cell::Cell;
 use std::ops::ControlFlow;
 
-use burn::tensor::Device;
 use driftglass_core::model_file::{self, LoadedModel, TrainingSummary};
 use driftglass_core::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
 use driftglass_core::train::{
-    Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH,
-    train_with_pauses,
+    Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH, check,
+    train_with, train_with_pauses,
 };
-use driftglass_core::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig};
+use driftglass_core::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig, Weights};
+
+use crate::gpu::GpuStepper;
 
 use crate::pipeline::{Source, now_ms, prepare, sleep_ms, yield_to_browser};
 
@@ -187,7 +188,7 @@ impl Clock for PageClock {
 pub async fn make_model(
     set: &ReferenceSet,
     settings: &Settings,
-    device: &Device,
+    gpu: bool,
     device_name: &str,
     control: &Control,
     mut on_update: impl FnMut(Update),
@@ -255,10 +256,15 @@ pub async fn make_model(
             ControlFlow::Continue(())
         }
     };
-    // The CPU trains with the core's kernels; WebGPU through burn's autodiff, same loop.
-    let trained = if *device == Device::flex() {
-        train_with_pauses(
-            &architecture,
+    // The CPU trains with the core's kernels; WebGPU with burn's autodiff in the GPU worker,
+    // step by step, through the same loop.
+    let trained = if gpu {
+        check(&architecture, &config, &parts.training, &parts.validation)
+            .map_err(|e| e.to_string())?;
+        let start = Weights::init_seeded(architecture, config.seed).map_err(|e| e.to_string())?;
+        let stepper = GpuStepper::start(&start, config.loss, config.optimizer).await?;
+        train_with(
+            stepper,
             &config,
             &parts.training,
             &parts.validation,
@@ -268,12 +274,11 @@ pub async fn make_model(
         )
         .await
     } else {
-        driftglass_burn::train::train_with_pauses(
+        train_with_pauses(
             &architecture,
             &config,
             &parts.training,
             &parts.validation,
-            device,
             &PageClock,
             on_event,
             pause,
@@ -291,7 +296,7 @@ pub async fn make_model(
         let count = VALIDATION_BATCH.min(parts.validation.count - start);
         let part = parts.validation.range(start, count);
         reconstructions
-            .extend(crate::workers::reconstruct(&trained.weights, &part, device, count).await?);
+            .extend(crate::workers::reconstruct(&trained.weights, &part, gpu, count).await?);
         yield_to_browser().await;
         if control.cancelled.get() {
             return Ok(None);

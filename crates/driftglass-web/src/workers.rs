@@ -1,6 +1,6 @@
 //! Scoring on every core: Web Workers (`web/score-worker.js`), each running its own instance
 //! of this very wasm module, score slices of a batch with the core's direct CPU kernels while
-//! the page waits. Nothing is shared: pixels go in by copy, results come back
+//! the page waits. [`Engine`] picks between them and WebGPU ([`crate::gpu`]). Nothing is shared: pixels go in by copy, results come back
 //! transferred, so no cross-origin isolation (and no nightly wasm threads) is needed.
 //!
 //! The pool starts once per page. Where workers cannot start (no module workers, one core,
@@ -10,7 +10,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use burn::tensor::Device;
 use driftglass_core::direct::{DirectNetwork, unpack_reconstructions};
 use driftglass_core::{ImageSet, Reconstruction, Weights};
 use js_sys::{Array, Float32Array, Object, Promise, Reflect};
@@ -55,20 +54,24 @@ thread_local! {
     static POOL: RefCell<Option<State>> = const { RefCell::new(None) };
 }
 
-fn set_property(target: &Object, key: &str, value: &JsValue) {
+pub(crate) fn set_property(target: &Object, key: &str, value: &JsValue) {
     // Setting a property of a plain object cannot fail.
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
-fn message(kind: &str) -> Object {
+pub(crate) fn message(kind: &str) -> Object {
     let object = Object::new();
     set_property(&object, "kind", &JsValue::from_str(kind));
     object
 }
 
-/// Post `message` to `worker` and wait for its one reply: `{ok: true, out?}` or
-/// `{ok: false, error}`.
-async fn call(worker: &Worker, message: &Object, transfer: &Array) -> Result<JsValue, String> {
+/// Post `message` to `worker` and wait for its one reply: `{ok: true, out?}` (gives `out`) or
+/// `{ok: false, error}` (gives `error`).
+pub(crate) async fn call(
+    worker: &Worker,
+    message: &Object,
+    transfer: &Array,
+) -> Result<JsValue, String> {
     let promise = Promise::new(&mut |resolve, reject| {
         let on_message = Closure::once_into_js(move |event: MessageEvent| {
             let _ = resolve.call1(&JsValue::NULL, &event.data());
@@ -99,7 +102,7 @@ async fn call(worker: &Worker, message: &Object, transfer: &Array) -> Result<JsV
             .ok()
             .and_then(|e| e.as_string())
             .unwrap_or_else(|| "unknown error".into());
-        Err(format!("a scoring worker failed: {error}"))
+        Err(error)
     }
 }
 
@@ -117,13 +120,13 @@ fn call_promise(worker: Worker, message: Object, transfer: Array) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         call(&worker, &message, &transfer)
             .await
-            .map_err(|e| JsValue::from_str(&e))
+            .map_err(|e| JsValue::from_str(&format!("a scoring worker failed: {e}")))
     })
 }
 
 /// The URL of this module's JS glue, as trunk linked it into the page
 /// (`<link rel="modulepreload" href="/driftglass-web-<hash>.js">`).
-fn glue_url() -> Result<String, String> {
+pub(crate) fn glue_url() -> Result<String, String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -308,26 +311,26 @@ fn set_number(target: &Object, key: &str, value: usize) {
 pub enum Engine {
     /// The core's kernels: on the scoring workers, or this thread where they cannot run.
     Cpu(Box<DirectNetwork>),
-    /// burn on WebGPU.
-    Gpu(Box<(driftglass_burn::Autoencoder, Device)>),
+    /// burn on WebGPU, in the GPU worker (the weights are loaded there when they change).
+    Gpu(Rc<crate::gpu::Gpu>, Box<Weights>),
 }
 
 impl Engine {
-    /// `weights` on `device` (burn's CPU device stands for the core's kernels).
-    pub fn new(weights: &Weights, device: &Device) -> Result<Engine, String> {
-        if *device == Device::flex() {
+    /// `weights` on WebGPU (`gpu`) or the CPU kernels.
+    pub async fn new(weights: &Weights, gpu: bool) -> Result<Engine, String> {
+        if gpu {
+            Ok(Engine::Gpu(
+                crate::gpu::gpu().await?,
+                Box::new(weights.clone()),
+            ))
+        } else {
             DirectNetwork::new(weights)
                 .map(|network| Engine::Cpu(Box::new(network)))
                 .map_err(|e| e.to_string())
-        } else {
-            Ok(Engine::Gpu(Box::new((
-                driftglass_burn::Autoencoder::from_weights(weights, device),
-                device.clone(),
-            ))))
         }
     }
 
-    /// Reconstruct and score `set` (on WebGPU in batches of `batch`).
+    /// Reconstruct and score `set` (on the page's thread in batches of `batch`).
     pub async fn reconstruct(
         &self,
         set: &ImageSet,
@@ -335,26 +338,24 @@ impl Engine {
     ) -> Result<Vec<Reconstruction>, String> {
         match self {
             Engine::Cpu(direct) => reconstruct_on_cpu(direct, set, batch).await,
-            Engine::Gpu(gpu) => {
-                let (network, device) = &**gpu;
-                driftglass_burn::score::reconstruct(network, set, device, batch, |_| {})
-                    .await
-                    .map_err(|e| e.to_string())
-            }
+            Engine::Gpu(gpu, weights) => gpu.reconstruct(weights, set).await,
         }
     }
 }
 
-/// Reconstruct and score `set` as the app does: on the CPU (burn's CPU device stands for it)
-/// with the core's kernels on the workers when they run (falling back to this thread, with a
-/// warning, if they fail), else through burn on `device` (WebGPU) in batches of `batch`.
+/// Reconstruct and score `set` as the app does: on the CPU with the core's kernels on the
+/// workers when they run (falling back to this thread, with a warning, if they fail), or on
+/// WebGPU (`gpu`).
 pub async fn reconstruct(
     weights: &Weights,
     set: &ImageSet,
-    device: &Device,
+    gpu: bool,
     batch: usize,
 ) -> Result<Vec<Reconstruction>, String> {
-    Engine::new(weights, device)?.reconstruct(set, batch).await
+    Engine::new(weights, gpu)
+        .await?
+        .reconstruct(set, batch)
+        .await
 }
 
 /// The core's kernels on the workers, or on this thread where they cannot run.

@@ -290,6 +290,8 @@ fn lint() -> Result<()> {
             "driftglass-burn",
             "--package",
             "driftglass-web",
+            "--package",
+            "driftglass-gpu",
             "--target",
             WASM,
             "--all-targets",
@@ -314,26 +316,29 @@ fn test() -> Result<()> {
     browser_prerequisites()?;
     // The app, built by trunk (dev profile; dependencies are optimised, see Cargo.toml).
     build_app(false)?;
-    // The web crate's logic in headless Chromium, WebGPU on (SwiftShader) and the CPU path.
-    let mut browser = command(
-        "cargo",
-        &[
-            "test",
-            "--package",
-            "driftglass-web",
-            "--target",
-            WASM,
-            "--test",
-            "browser",
-        ],
-    );
-    browser
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("DRIFTGLASS_EXPECT_WEBGPU", "1")
-        // The runner's default budget for the whole file is 20 s; training on SwiftShader's
-        // WebGPU alone takes about as long.
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
-    run_command(browser)?;
+    // The web crate's logic in headless Chromium (WebGPU on, so the fallback is tested where an
+    // adapter exists), then the WebGPU module against the CPU kernels (SwiftShader).
+    for package in ["driftglass-web", "driftglass-gpu"] {
+        let mut browser = command(
+            "cargo",
+            &[
+                "test",
+                "--package",
+                package,
+                "--target",
+                WASM,
+                "--test",
+                "browser",
+            ],
+        );
+        browser
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("DRIFTGLASS_EXPECT_WEBGPU", "1")
+            // The runner's default budget for the whole file is 20 s; training on SwiftShader's
+            // WebGPU alone takes about as long.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
+        run_command(browser)?;
+    }
     // End to end: the trunk-built app in Chromium against the CLI's numbers (the binary that
     // `cargo test --workspace` built above: fresh, nothing compiles).
     build_cli()?;
@@ -374,29 +379,44 @@ fn serve(release: bool) -> Result<()> {
 fn dist() -> Result<()> {
     web_tools()?;
     build_app(true)?;
-    let mut total = (0, 0);
-    let mut entries: Vec<PathBuf> = std::fs::read_dir("dist")?
+    print_sizes(Path::new("dist"))
+}
+
+/// What a visitor downloads, per file (raw and gzip): first the first load (everything the page
+/// needs to score on the CPU), then the WebGPU module and its worker, fetched only where the
+/// browser offers a WebGPU adapter. Demo sets (`dist/demo/`) load only when clicked.
+fn print_sizes(dist: &Path) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dist)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
     entries.sort();
-    for path in entries {
-        let bytes = std::fs::read(&path)?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&bytes)?;
-        let gzipped = gz.finish()?.len();
-        total = (total.0 + bytes.len(), total.1 + gzipped);
-        eprintln!(
-            "{:>12} bytes {:>12} gzip  {}",
-            bytes.len(),
-            gzipped,
-            path.display()
-        );
+    let on_demand = |path: &Path| {
+        path.file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("gpu"))
+    };
+    for (title, gpu) in [
+        ("first load (CPU path)", false),
+        ("WebGPU, fetched on demand", true),
+    ] {
+        eprintln!("{title}:");
+        let mut total = (0, 0);
+        for path in entries.iter().filter(|p| on_demand(p) == gpu) {
+            let bytes = std::fs::read(path)?;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(&bytes)?;
+            let gzipped = gz.finish()?.len();
+            total = (total.0 + bytes.len(), total.1 + gzipped);
+            eprintln!(
+                "{:>12} bytes {:>12} gzip  {}",
+                bytes.len(),
+                gzipped,
+                path.display()
+            );
+        }
+        eprintln!("{:>12} bytes {:>12} gzip  total", total.0, total.1);
     }
-    eprintln!(
-        "{:>12} bytes {:>12} gzip  total (demo sets in dist/demo/ load only when clicked)",
-        total.0, total.1
-    );
+    eprintln!("(demo sets in dist/demo/ load only when clicked)");
     Ok(())
 }
 
