@@ -3,32 +3,47 @@ import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, extname } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
 
-// Serve a folder on a free port of 127.0.0.1; `served` lists the paths asked for.
-export function serve(root) {
+// Serve a folder on a free port of 127.0.0.1; `served` lists the paths asked for. With `gzip`,
+// bodies go out gzip-compressed where the browser accepts it (as any real web server would
+// send them; compressed once per file), and `sent` counts the bytes on the wire per path.
+export function serve(root, { gzip = false } = {}) {
   const served = [];
+  const sent = new Map();
+  const compressed = new Map();
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     served.push(path);
     try {
       const file = join(root, path === '/' ? 'index.html' : path);
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      let body = await readFile(file);
+      const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
+      if (gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+        if (!compressed.has(file)) compressed.set(file, gzipSync(body, { level: 9 }));
+        body = compressed.get(file);
+        headers['content-encoding'] = 'gzip';
+      }
+      sent.set(path, (sent.get(path) ?? 0) + body.length);
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404);
       res.end();
     }
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, served, port: server.address().port })));
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, served, sent, port: server.address().port })));
 }
 
 // Headless Debian Chromium with a fresh profile (Playwright's persistent context owns
-// --user-data-dir) and the flags a CI machine without network needs.
-export function launch(profile, extraArgs = []) {
+// --user-data-dir) and the flags a CI machine without network needs. `options` go to Playwright
+// (`serviceWorkers: 'block'` where a test must intercept requests: Playwright cannot see what a
+// service worker answers).
+export function launch(profile, extraArgs = [], options = {}) {
   return chromium.launchPersistentContext(profile, {
+    ...options,
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1200, height: 900 },

@@ -450,7 +450,8 @@ const data = process.env.DRIFTGLASS_DATA ?? resolve(fixtures, '../../../shared/d
 // its own thread, says so in the badge, and gives the same results.
 async function withoutWorkers(port, expected) {
   const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
-  const browser = await launch(profile, ['--disable-features=WebGPU']);
+  // The service worker would answer the worker script's request before the route could block it.
+  const browser = await launch(profile, ['--disable-features=WebGPU'], { serviceWorkers: 'block' });
   const page = browser.pages()[0] ?? await browser.newPage();
   page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
   const warnings = [];
@@ -472,6 +473,76 @@ async function withoutWorkers(port, expected) {
   await rm(profile, { recursive: true, force: true });
 }
 
+// Installable and offline: after one visit the service worker keeps what the page needs, so it
+// loads and scores with the network off; a new version installs in the background and takes
+// over on the next visit, and the page says so. Served from a copy of dist, so the test can
+// publish a "new version" of it.
+async function offlineAndUpdates(expected) {
+  const root = await mkdtemp(join(tmpdir(), 'driftglass-offline-'));
+  await cp(dist, root, { recursive: true });
+  const { server, served, port } = await serve(root);
+  const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
+  const context = await launch(profile, ['--disable-features=WebGPU']);
+  let page = context.pages()[0] ?? await context.newPage();
+  page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
+  const ready = (p) => p.waitForFunction(() => !/starting|checking/.test(document.querySelector('[data-testid=backend]')?.textContent ?? 'starting'), null, { timeout: 120_000 });
+  const controlled = (p) => p.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await ready(page);
+  await controlled(page);
+  const manifest = await page.evaluate(async () => (await fetch(document.querySelector('link[rel=manifest]').href)).json());
+  check(manifest.short_name === 'Driftglass' && manifest.start_url === './', `offline: manifest ${JSON.stringify(manifest)}`);
+  const line = [`manifest "${manifest.short_name}", service worker in control`];
+
+  // The network off: reload, drop a folder, same numbers as the CLI; nothing reaches the server.
+  await context.setOffline(true);
+  const before = served.length;
+  let t = Date.now();
+  await page.reload();
+  await ready(page);
+  line.push(`offline reload interactive in ${Date.now() - t} ms`);
+  const run = await runId(page);
+  t = Date.now();
+  await dropPaths(page, [mixedDir]);
+  await waitForBatch(page, run, expected.mixed.byName.size);
+  compare('offline folder drop', await shown(page), expected.mixed);
+  check(served.length === before, `offline: the server was asked for ${served.slice(before).join(' ')}`);
+  line.push(`folder of ${expected.mixed.byName.size} files scored as the CLI does in ${Date.now() - t} ms, no request reached the server`);
+  await context.setOffline(false);
+
+  // A new version is published: it installs on the next load and takes over on the visit after.
+  const swPath = join(root, 'sw.js');
+  const sw = await readFile(swPath, 'utf8');
+  const old = /const VERSION = '([^']+)'/.exec(sw)?.[1];
+  check(old && old !== 'unbuilt', `offline: the build left sw.js without a version (${old})`);
+  await writeFile(swPath, sw.replace(`const VERSION = '${old}'`, "const VERSION = 'e2e-next'"));
+  await page.reload();
+  await ready(page);
+  // Installed and waiting while this page, of the old version, is open.
+  await page.waitForFunction(async () => {
+    const r = await navigator.serviceWorker.getRegistration();
+    await r.update().catch(() => {});
+    return r.waiting !== null;
+  }, null, { timeout: 60_000, polling: 500 });
+  check(await page.locator('[data-testid=updated]').count() === 0, 'offline: the update notice showed before the new version took over');
+  await page.close();
+  page = await context.newPage();
+  page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
+  let shownNotice = '';
+  for (let attempt = 0; attempt < 5 && !shownNotice; attempt++) {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await ready(page);
+    shownNotice = await page.locator('[data-testid=updated]').textContent({ timeout: 3_000 }).catch(() => '');
+  }
+  check(shownNotice.includes(old) && shownNotice.includes('e2e-next'), `offline: no update notice on the next visit ("${shownNotice}")`);
+  line.push(`a new version took over on the next visit: "${shownNotice}"`);
+  console.log(`offline: ${line.join('; ')}`);
+  await context.close();
+  server.close();
+  await rm(profile, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true });
+}
+
 const referenceDir = join(scratch, 'my-digits');
 execFileSync(cli, ['export-pngs', '--data', data, '--set', 'train', '--count', '200', '-o', referenceDir], { stdio: 'inherit' });
 const cliModel = join(scratch, 'cli-trained.dgm');
@@ -480,6 +551,7 @@ const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);
 await withoutWorkers(port, expected);
+await offlineAndUpdates(expected);
 server.close();
 if (failures > 0) {
   console.log(`${failures} check(s) failed`);

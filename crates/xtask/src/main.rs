@@ -42,6 +42,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..], &data_dir()),
         Some("bench-train") => bench_train(&args[1..], &data_dir()),
+        Some("bench-load") => bench_load(&args[1..]),
         Some("bundle-model") => bundle_model(&data_dir()),
         _ => {
             eprintln!(
@@ -49,7 +50,8 @@ fn main() -> Result<()> {
                  test          install what is missing, then lint and every test (native, browser, end to end)\n  \
                  lint          rustfmt check, clippy -D warnings on native and wasm32\n  \
                  serve         install what is missing, then serve the app at http://127.0.0.1:8080 (--release: optimised build)\n  \
-                 dist          release build of the app into dist/ (LTO + wasm-opt), prints its sizes\n  \
+                 dist          release build of the app into dist/ (wasm-opt), prints what a visitor downloads\n  \
+                 bench-load    first load from an empty cache, full speed and 10 Mbit/s (--release, --runs N)\n  \
                  soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
                  bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
                  bench-train   native training throughput, `driftglass train` vs PyTorch CPU (--limit N, --epochs E)\n  \
@@ -376,6 +378,20 @@ fn serve(release: bool) -> Result<()> {
 }
 
 /// Release build into dist/, then the sizes of what a visitor downloads (raw and gzip).
+/// The first-load benchmark (`tests/e2e/load.mjs`) on the dev build, or the release build with
+/// `--release` (its sizes printed first).
+fn bench_load(args: &[String]) -> Result<()> {
+    let release = args.iter().any(|a| a == "--release");
+    web_tools()?;
+    browser_prerequisites()?;
+    build_app(release)?;
+    print_sizes(Path::new("dist"))?;
+    let runs = option_value(args, "--runs").unwrap_or_else(|| "5".into());
+    let mut load = command("node", &["load.mjs", "../../dist", &runs]);
+    load.current_dir("tests/e2e");
+    run_command(load)
+}
+
 fn dist() -> Result<()> {
     web_tools()?;
     build_app(true)?;
@@ -524,6 +540,59 @@ fn extract_loader() -> Result<()> {
     }
     std::fs::write(&html_path, rewritten)?;
     eprintln!("moved trunk's loader script to {LOADER_FILE}");
+    write_service_worker(&staging)
+}
+
+/// Fill in the service worker's version and the files it keeps for offline use: every file of
+/// the build the page needs to score on the CPU (not the demo sets, nor the WebGPU module and
+/// its worker, which are kept once fetched). The version is a digest of those files, so any
+/// change to them installs a new version.
+fn write_service_worker(staging: &Path) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    const WORKER: &str = "sw.js";
+    let mut names: Vec<String> = std::fs::read_dir(staging)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != WORKER && !name.contains("gpu"))
+        .collect();
+    names.sort();
+    let mut digest = Sha256::new();
+    for name in &names {
+        digest.update(name.as_bytes());
+        digest.update(std::fs::read(staging.join(name))?);
+    }
+    let version: String = digest.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut assets = vec!["./".to_string()];
+    assets.extend(names.iter().map(|name| format!("./{name}")));
+    let path = staging.join(WORKER);
+    let template =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let filled = template
+        .replacen(
+            "const VERSION = 'unbuilt';",
+            &format!("const VERSION = '{version}';"),
+            1,
+        )
+        .replacen(
+            "const ASSETS = [];",
+            &format!("const ASSETS = {};", serde_json::to_string(&assets)?),
+            1,
+        );
+    if filled == template {
+        bail!(
+            "{} has no VERSION / ASSETS lines to fill in",
+            path.display()
+        );
+    }
+    std::fs::write(&path, filled)?;
+    eprintln!(
+        "service worker version {version}: {} files kept for offline use",
+        assets.len()
+    );
     Ok(())
 }
 
