@@ -525,15 +525,22 @@ async function offlineAndUpdates(expected) {
     return r.waiting !== null;
   }, null, { timeout: 60_000, polling: 500 });
   check(await page.locator('[data-testid=updated]').count() === 0, 'offline: the update notice showed before the new version took over');
+  // The visit ends; the waiting version activates once no page of the old one is open.
   await page.close();
+  let activated = false;
+  for (const deadline = Date.now() + 30_000; !activated && Date.now() < deadline;) {
+    for (const worker of context.serviceWorkers()) {
+      activated ||= await worker.evaluate(() => VERSION === 'e2e-next' && self.serviceWorker?.state === 'activated').catch(() => false);
+    }
+    if (!activated) await new Promise((done) => setTimeout(done, 200));
+  }
+  check(activated, 'offline: the new version did not take over once the old page was closed');
+  // The next visit.
   page = await context.newPage();
   page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
-  let shownNotice = '';
-  for (let attempt = 0; attempt < 5 && !shownNotice; attempt++) {
-    await page.goto(`http://127.0.0.1:${port}/`);
-    await ready(page);
-    shownNotice = await page.locator('[data-testid=updated]').textContent({ timeout: 3_000 }).catch(() => '');
-  }
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await ready(page);
+  const shownNotice = await page.locator('[data-testid=updated]').textContent({ timeout: 10_000 }).catch(() => '');
   check(shownNotice.includes(old) && shownNotice.includes('e2e-next'), `offline: no update notice on the next visit ("${shownNotice}")`);
   line.push(`a new version took over on the next visit: "${shownNotice}"`);
   console.log(`offline: ${line.join('; ')}`);
