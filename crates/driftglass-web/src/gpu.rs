@@ -18,7 +18,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Worker, WorkerOptions, WorkerType};
 
-use crate::workers::{call, glue_url, message, set_property};
+use crate::workers::{Turns, call, glue_url, message, set_property};
 
 /// The started GPU worker.
 pub struct Gpu {
@@ -27,16 +27,7 @@ pub struct Gpu {
     pub adapter: String,
     /// The packed weights the worker scores with.
     loaded: RefCell<Option<Vec<f32>>>,
-    busy: Cell<bool>,
-}
-
-/// A turn at the worker; the next caller's comes when it is dropped.
-struct Turn<'a>(&'a Cell<bool>);
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
-    }
+    turns: Turns,
 }
 
 thread_local! {
@@ -94,7 +85,7 @@ async fn launch() -> Result<Gpu, String> {
                 .as_string()
                 .unwrap_or_else(|| "unnamed adapter".into()),
             loaded: RefCell::new(None),
-            busy: Cell::new(false),
+            turns: Turns::default(),
         }),
         Err(error) => {
             worker.terminate();
@@ -120,13 +111,6 @@ pub async fn gpu() -> Result<Rc<Gpu>, String> {
 }
 
 impl Gpu {
-    async fn turn(&self) -> Turn<'_> {
-        while self.busy.replace(true) {
-            crate::pipeline::sleep_ms(2).await;
-        }
-        Turn(&self.busy)
-    }
-
     /// Call `kind` with `args` (Float32Arrays among them are transferred).
     async fn request(&self, kind: &str, args: Vec<JsValue>) -> Result<JsValue, String> {
         let transfer = Array::new();
@@ -159,7 +143,7 @@ impl Gpu {
         weights: &Weights,
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
-        let _turn = self.turn().await;
+        let _turn = self.turns.take().await;
         let packed = weights.to_packed();
         if self.loaded.borrow().as_deref() != Some(packed.as_slice()) {
             *self.loaded.borrow_mut() = None;
@@ -208,7 +192,7 @@ impl GpuStepper {
             OptimizerKind::Adam => "adam",
         };
         {
-            let _turn = gpu.turn().await;
+            let _turn = gpu.turns.take().await;
             gpu.request(
                 "gpu_train_start",
                 vec![
@@ -238,7 +222,7 @@ impl Stepper for GpuStepper {
         count: usize,
         learning_rate: f64,
     ) -> Result<f64, TrainError> {
-        let _turn = self.gpu.turn().await;
+        let _turn = self.gpu.turns.take().await;
         let out = self
             .gpu
             .request(
@@ -261,7 +245,7 @@ impl Stepper for GpuStepper {
         inputs: &ImageSet,
         targets: &ImageSet,
     ) -> Result<Vec<Reconstruction>, TrainError> {
-        let _turn = self.gpu.turn().await;
+        let _turn = self.gpu.turns.take().await;
         let out = self
             .gpu
             .request(
@@ -279,7 +263,7 @@ impl Stepper for GpuStepper {
     }
 
     async fn weights(&self) -> Result<Weights, TrainError> {
-        let _turn = self.gpu.turn().await;
+        let _turn = self.gpu.turns.take().await;
         let out = self
             .gpu
             .request("gpu_train_weights", Vec::new())

@@ -13,7 +13,7 @@ pub mod view;
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod backend;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "hooks"))]
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
 pub mod export;

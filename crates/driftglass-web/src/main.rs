@@ -54,7 +54,7 @@ mod worker_exports {
 /// For the benchmark page (`tests/bench`, Driftglass' engines next to TensorFlow.js') and the
 /// end-to-end test. Exported from this binary (exports of the library would not survive
 /// linking).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "hooks"))]
 mod bench_exports {
     use driftglass_web::bench::{self, Path};
     use wasm_bindgen::prelude::*;

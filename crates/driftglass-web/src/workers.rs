@@ -29,17 +29,32 @@ pub struct WorkerPool {
     workers: Vec<Worker>,
     /// The packed network every worker has loaded (see `DirectNetwork::packed`).
     network: RefCell<Option<Vec<f32>>>,
-    /// Whether a call is under way: each worker answers one request at a time, so callers
-    /// (the start-up measurement and a drop, say) take turns.
-    busy: Cell<bool>,
+    /// Each worker answers one request at a time, so callers (the start-up measurement and a
+    /// drop, say) take turns.
+    turns: Turns,
 }
 
-/// A turn at the pool; the next caller's turn comes when it is dropped.
-struct Turn<'a>(&'a Cell<bool>);
+/// Callers of a worker taking turns: one call at a time (a worker's replies would otherwise go
+/// to whichever caller listens).
+#[derive(Debug, Default)]
+pub(crate) struct Turns(Cell<bool>);
+
+/// A turn; the next caller's comes when it is dropped.
+pub(crate) struct Turn<'a>(&'a Cell<bool>);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         self.0.set(false);
+    }
+}
+
+impl Turns {
+    /// Wait for this caller's turn.
+    pub(crate) async fn take(&self) -> Turn<'_> {
+        while self.0.replace(true) {
+            crate::pipeline::sleep_ms(2).await;
+        }
+        Turn(&self.0)
     }
 }
 
@@ -175,7 +190,7 @@ async fn start() -> Result<WorkerPool, String> {
     Ok(WorkerPool {
         workers,
         network: RefCell::new(None),
-        busy: Cell::new(false),
+        turns: Turns::default(),
     })
 }
 
@@ -222,14 +237,6 @@ pub fn cpu_name() -> String {
 }
 
 impl WorkerPool {
-    /// Wait for this caller's turn.
-    async fn turn(&self) -> Turn<'_> {
-        while self.busy.replace(true) {
-            crate::pipeline::sleep_ms(2).await;
-        }
-        Turn(&self.busy)
-    }
-
     async fn load(&self, network: &DirectNetwork) -> Result<(), String> {
         if self.network.borrow().as_deref() == Some(network.packed()) {
             return Ok(());
@@ -255,7 +262,7 @@ impl WorkerPool {
         network: &DirectNetwork,
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
-        let _turn = self.turn().await;
+        let _turn = self.turns.take().await;
         self.load(network).await?;
         let parts = self
             .workers

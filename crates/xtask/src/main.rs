@@ -301,6 +301,21 @@ fn lint() -> Result<()> {
             "-D",
             "warnings",
         ],
+    )?;
+    // The product build of the page: without the benchmark and test hooks.
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--package",
+            "driftglass-web",
+            "--target",
+            WASM,
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )
 }
 
@@ -317,7 +332,7 @@ fn test() -> Result<()> {
     web_tools()?;
     browser_prerequisites()?;
     // The app, built by trunk (dev profile; dependencies are optimised, see Cargo.toml).
-    build_app(false)?;
+    build_app(false, true)?;
     // The web crate's logic in headless Chromium (WebGPU on, so the fallback is tested where an
     // adapter exists), then the WebGPU module against the CPU kernels (SwiftShader).
     for package in ["driftglass-web", "driftglass-gpu"] {
@@ -370,7 +385,13 @@ fn serve(release: bool) -> Result<()> {
     web_tools()?;
     let mut args = vec!["serve"];
     if release {
-        args.extend(["--release", "--cargo-profile", "web"]);
+        // The product: without the benchmark and test hooks.
+        args.extend([
+            "--release",
+            "--cargo-profile",
+            "web",
+            "--no-default-features",
+        ]);
     }
     let mut trunk = command("trunk", &args);
     trunk.env("PATH", path_with_tools());
@@ -384,7 +405,7 @@ fn bench_load(args: &[String]) -> Result<()> {
     let release = args.iter().any(|a| a == "--release");
     web_tools()?;
     browser_prerequisites()?;
-    build_app(release)?;
+    build_app(release, false)?;
     print_sizes(Path::new("dist"))?;
     let runs = option_value(args, "--runs").unwrap_or_else(|| "5".into());
     let mut load = command("node", &["load.mjs", "../../dist", &runs]);
@@ -394,7 +415,7 @@ fn bench_load(args: &[String]) -> Result<()> {
 
 fn dist() -> Result<()> {
     web_tools()?;
-    build_app(true)?;
+    build_app(true, false)?;
     print_sizes(Path::new("dist"))
 }
 
@@ -600,7 +621,7 @@ fn write_service_worker(staging: &Path) -> Result<()> {
 fn bench(args: &[String], data: &Path) -> Result<()> {
     web_tools()?;
     browser_prerequisites()?;
-    build_app(args.iter().any(|a| a == "--release"))?;
+    build_app(args.iter().any(|a| a == "--release"), true)?;
     if !Path::new("tests/bench/node_modules/@tensorflow/tfjs").exists() {
         let mut npm = command("npm", &["ci", "--no-audit", "--no-fund"]);
         npm.current_dir("tests/bench");
@@ -751,22 +772,18 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
 }
 
 /// `trunk build` of the app into dist/: the dev build the tests use, or the release build.
-fn build_app(release: bool) -> Result<()> {
-    let mut trunk = if release {
-        command(
-            "trunk",
-            &[
-                "build",
-                "--release",
-                "--cargo-profile",
-                "web",
-                "--dist",
-                "dist",
-            ],
-        )
-    } else {
-        command("trunk", &["build", "--dist", "dist"])
-    };
+/// Build the app into dist/ (the release profile `web` with `release`). `hooks`: with the page's
+/// benchmark and test exports (the web crate's default feature `hooks`); the product that
+/// visitors get (`dist`, `serve --release`, `bench-load`) leaves them out.
+fn build_app(release: bool, hooks: bool) -> Result<()> {
+    let mut args = vec!["build", "--dist", "dist"];
+    if release {
+        args.extend(["--release", "--cargo-profile", "web"]);
+    }
+    if !hooks {
+        args.push("--no-default-features");
+    }
+    let mut trunk = command("trunk", &args);
     trunk.env("PATH", path_with_tools());
     run_command(trunk)
 }
@@ -781,7 +798,7 @@ fn soak(args: &[String], data: &Path) -> Result<()> {
     };
     web_tools()?;
     browser_prerequisites()?;
-    build_app(args.iter().any(|a| a == "--release"))?;
+    build_app(args.iter().any(|a| a == "--release"), true)?;
     build_cli()?;
     let mut soak = command(
         "node",
