@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use driftglass_core::model_file::{self, LoadedModel};
-use driftglass_core::report::{DEFAULT_FLAG_RATE, ImageOutcome, to_csv};
-use driftglass_core::stats::{BatchTests, DEFAULT_ALPHA, KsMethod, Verdict};
+use driftglass_core::report::{DEFAULT_FLAG_RATE, to_csv};
+use driftglass_core::stats::{DEFAULT_ALPHA, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -15,9 +15,11 @@ use web_sys::{ClipboardEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
+use crate::components::card::ResultCard;
+use crate::components::summary::Summary;
 use crate::input::{self, Dropped};
 use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
-use crate::view::{self, Card, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
+use crate::view::{self, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
 use crate::{export, storage};
 
 /// Default alert threshold on the loss ratio: +10 %. Batches of clean MNIST digits stay within
@@ -549,7 +551,7 @@ pub fn app() -> Html {
         .collect();
     let summary = batch
         .as_ref()
-        .map(|(run, view)| summary_view(*run, view, *alert_ratio));
+        .map(|(run, view)| html! { <Summary run={*run} view={view.clone()} alert_ratio={*alert_ratio} /> });
     let run_line = run_info.as_ref().map(|info| {
         html! {
             <p class="run" data-testid="run-info" data-complete={info.complete.to_string()}>
@@ -565,7 +567,11 @@ pub fn app() -> Html {
         Some((_, view)) => {
             let arranged = view::arrange(view.all_cards(), *sort, *flagged_only);
             let hidden = arranged.len().saturating_sub(*shown);
-            let cards: Html = arranged.into_iter().take(*shown).map(card_view).collect();
+            let cards: Html = arranged
+                .into_iter()
+                .take(*shown)
+                .map(|card| html! { <ResultCard card={card.clone()} /> })
+                .collect();
             (cards, hidden)
         }
         None => (Html::default(), 0),
@@ -663,119 +669,6 @@ pub fn app() -> Html {
                 <p>{ "Nothing is uploaded: the network, its weights and every computation live in this page (WebGPU when the browser has it, else the CPU)." }</p>
             </details>
         </main>
-    }
-}
-
-fn summary_view(run: u32, view: &BatchView, alert_ratio: f64) -> Html {
-    let b = &view.batch;
-    let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= alert_ratio);
-    let histogram = view
-        .histogram
-        .as_ref()
-        .map(|h| Html::from_html_unchecked(AttrValue::from(view::histogram_svg(h))));
-    html! {
-        <section class={classes!("summary", drifted.then_some("drifted"))} data-testid="summary"
-            data-complete={view.complete.to_string()} data-run={run.to_string()}>
-            <div><span class="label">{ "images" }</span>
-                <span data-testid="scored">{ b.scored }</span>{ " scored, " }
-                <span data-testid="failed">{ b.failed }</span>{ " failed" }</div>
-            <div><span class="label">{ "mean loss" }</span>
-                <span data-testid="mean-loss" data-value={ b.mean_loss.map(|m| m.to_string()).unwrap_or_default() }>
-                    { b.mean_loss.map(|m| format!("{m:.4}")).unwrap_or_else(|| "—".into()) }</span>
-                { format!(" (baseline {:.4})", view.baseline_mean) }</div>
-            <div><span class="label">{ "loss ratio" }</span>
-                <span class="ratio" data-testid="ratio" data-value={ b.loss_ratio.map(|r| r.to_string()).unwrap_or_default() }>
-                    { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>
-            <div><span class="label">{ "flagged" }</span>
-                <span data-testid="flagged">{ b.flagged }</span>
-                { format!(" at {:.0} % false-positive rate", b.flag_rate * 100.0) }</div>
-            if drifted {
-                <div class="alert" role="alert" data-testid="alert">
-                    { format!("Drift: this batch is redrawn {} worse than the baseline (alert at {}).",
-                        b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)) }
-                </div>
-            } else if b.loss_ratio.is_some() {
-                <div class="calm" data-testid="no-alert">
-                    { format!("No alert: the loss ratio is below {}.", view::format_ratio(alert_ratio)) }
-                </div>
-            }
-            { for b.tests.as_ref().map(|t| verdict_view(t, b.mean_loss)) }
-            if let Some(svg) = histogram {
-                <figure class="histogram" data-testid="histogram">{ svg }</figure>
-            }
-        </section>
-    }
-}
-
-/// The batch tests: the verdict, then each test's statistic and p-value with a plain line.
-fn verdict_view(t: &BatchTests, mean_loss: Option<f64>) -> Html {
-    let class = match t.verdict {
-        Verdict::Drift => "drift",
-        Verdict::NoEvidenceOfDrift => "calm",
-        Verdict::TooFewImages => "unknown",
-    };
-    let p = |p: f64| view::format_p(p);
-    html! {
-        <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
-            data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
-            data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
-            data-binomial-p={t.binomial_p_value.to_string()}
-            data-mmd-p={t.mmd.as_ref().map(|m| m.p_value.to_string()).unwrap_or_default()}
-            data-mmd={t.mmd.as_ref().map(|m| m.statistic.to_string()).unwrap_or_default()}>
-            <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
-                <span class="detail">{ match t.verdict {
-                    Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
-                    _ => format!(" — the smallest p-value ×{} is {} (level {}).",
-                        if t.mmd.is_some() { 4 } else { 3 }, p(t.combined_p_value), t.alpha),
-                } }</span></div>
-            <table>
-                <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
-                <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("D = {:.3}", t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
-                    <td>{ format!("Could the batch's losses come from the baseline's distribution? (largest gap between the two cumulative curves; {} p-value)",
-                        if t.ks.method == KsMethod::Exact { "exact" } else { "asymptotic" }) }</td></tr>
-                <tr><td>{ "Permutation" }</td><td>{ mean_loss.map(|m| format!("mean {m:.4}")).unwrap_or_default() }</td><td>{ p(t.permutation_p_value) }</td>
-                    <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
-                <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
-                    <td>{ format!("Are more images flagged than the {:.1} % expected by chance? (binomial)", t.flag_probability * 100.0) }</td></tr>
-                if let Some(m) = &t.mmd {
-                    <tr data-testid="mmd-row"><td>{ "Latent MMD" }</td><td>{ format!("MMD² = {:.4}", m.statistic) }</td><td>{ p(m.p_value) }</td>
-                        <td>{ format!("Do the images sit where the reference images sit in the encoder's code space, even if they are redrawn well? ({} batch codes against {} reference codes, Gaussian kernel, {} reshuffles)",
-                            m.batch_codes, m.reference_codes, m.permutations) }</td></tr>
-                }
-                if let Some((low, high)) = t.ratio_interval {
-                    <tr><td>{ "Loss ratio" }</td><td>{ view::format_ratio(t.loss_ratio) }</td><td>{ "—" }</td>
-                        <td>{ format!("95 % bootstrap interval {} to {}: how sure the ratio is, given the batch size.", view::format_ratio(low), view::format_ratio(high)) }</td></tr>
-                }
-            </table>
-        </div>
-    }
-}
-
-fn card_view(card: &Card) -> Html {
-    match (&card.outcome, &card.images) {
-        (ImageOutcome::Scored(s), Some(images)) => html! {
-            <article class={classes!("card", s.flagged.then_some("flagged"))} data-testid="card"
-                data-name={card.name.clone()} data-loss={s.loss.to_string()}
-                data-p-value={s.p_value.to_string()} data-percentile={s.percentile.to_string()}>
-                <div class="pictures">
-                    <figure><img src={images.input.clone()} alt="input" /><figcaption>{ "input" }</figcaption></figure>
-                    <figure><img src={images.reconstruction.clone()} alt="reconstruction" /><figcaption>{ "redrawn" }</figcaption></figure>
-                    <figure><img src={images.error.clone()} alt="error map" /><figcaption>{ "error" }</figcaption></figure>
-                </div>
-                <div class="name">{ &card.name }</div>
-                <div class="numbers">
-                    { format!("loss {:.4} · {:.1}th percentile · p = {:.3}", s.loss, s.percentile, s.p_value) }
-                    if s.flagged { <strong class="flag">{ " drifted" }</strong> }
-                </div>
-            </article>
-        },
-        (ImageOutcome::Failed { error }, _) => html! {
-            <article class="card failed" data-testid="card-error" data-name={card.name.clone()}>
-                <div class="name">{ &card.name }</div>
-                <div class="error">{ error }</div>
-            </article>
-        },
-        (ImageOutcome::Scored(_), None) => html! {},
     }
 }
 

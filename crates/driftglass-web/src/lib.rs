@@ -16,6 +16,8 @@ pub mod backend;
 #[cfg(all(target_arch = "wasm32", feature = "hooks"))]
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
+pub mod components;
+#[cfg(target_arch = "wasm32")]
 pub mod export;
 #[cfg(target_arch = "wasm32")]
 pub mod gpu;

@@ -1,0 +1,5 @@
+//! The page's components, one per file; each renders view state and computes nothing.
+
+pub mod card;
+pub mod summary;
+pub mod verdict;

@@ -1,0 +1,58 @@
+//! The batch tests: the verdict, then each test's statistic and p-value with a plain line.
+
+use driftglass_core::stats::{BatchTests, KsMethod, Verdict};
+use yew::prelude::*;
+
+use crate::view;
+
+#[derive(Properties, PartialEq)]
+pub struct VerdictProps {
+    pub tests: BatchTests,
+    /// The batch's mean loss (the permutation test's statistic).
+    pub mean_loss: Option<f64>,
+}
+
+#[function_component(VerdictPanel)]
+pub fn verdict_panel(props: &VerdictProps) -> Html {
+    let (t, mean_loss) = (&props.tests, props.mean_loss);
+    let class = match t.verdict {
+        Verdict::Drift => "drift",
+        Verdict::NoEvidenceOfDrift => "calm",
+        Verdict::TooFewImages => "unknown",
+    };
+    let p = |p: f64| view::format_p(p);
+    html! {
+        <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
+            data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
+            data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
+            data-binomial-p={t.binomial_p_value.to_string()}
+            data-mmd-p={t.mmd.as_ref().map(|m| m.p_value.to_string()).unwrap_or_default()}
+            data-mmd={t.mmd.as_ref().map(|m| m.statistic.to_string()).unwrap_or_default()}>
+            <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
+                <span class="detail">{ match t.verdict {
+                    Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
+                    _ => format!(" — the smallest p-value ×{} is {} (level {}).",
+                        if t.mmd.is_some() { 4 } else { 3 }, p(t.combined_p_value), t.alpha),
+                } }</span></div>
+            <table>
+                <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
+                <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("D = {:.3}", t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
+                    <td>{ format!("Could the batch's losses come from the baseline's distribution? (largest gap between the two cumulative curves; {} p-value)",
+                        if t.ks.method == KsMethod::Exact { "exact" } else { "asymptotic" }) }</td></tr>
+                <tr><td>{ "Permutation" }</td><td>{ mean_loss.map(|m| format!("mean {m:.4}")).unwrap_or_default() }</td><td>{ p(t.permutation_p_value) }</td>
+                    <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
+                <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
+                    <td>{ format!("Are more images flagged than the {:.1} % expected by chance? (binomial)", t.flag_probability * 100.0) }</td></tr>
+                if let Some(m) = &t.mmd {
+                    <tr data-testid="mmd-row"><td>{ "Latent MMD" }</td><td>{ format!("MMD² = {:.4}", m.statistic) }</td><td>{ p(m.p_value) }</td>
+                        <td>{ format!("Do the images sit where the reference images sit in the encoder's code space, even if they are redrawn well? ({} batch codes against {} reference codes, Gaussian kernel, {} reshuffles)",
+                            m.batch_codes, m.reference_codes, m.permutations) }</td></tr>
+                }
+                if let Some((low, high)) = t.ratio_interval {
+                    <tr><td>{ "Loss ratio" }</td><td>{ view::format_ratio(t.loss_ratio) }</td><td>{ "—" }</td>
+                        <td>{ format!("95 % bootstrap interval {} to {}: how sure the ratio is, given the batch size.", view::format_ratio(low), view::format_ratio(high)) }</td></tr>
+                }
+            </table>
+        </div>
+    }
+}
