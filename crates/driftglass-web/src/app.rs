@@ -11,11 +11,12 @@ use driftglass_core::stats::{DEFAULT_ALPHA, Verdict};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{ClipboardEvent, HtmlInputElement};
+use web_sys::ClipboardEvent;
 use yew::prelude::*;
 
 use crate::backend::{self, Backend, Preference};
 use crate::components::card::ResultCard;
+use crate::components::model_bar::{ModelAction, ModelBar, input_value};
 use crate::components::summary::Summary;
 use crate::input::{self, Dropped};
 use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
@@ -67,12 +68,6 @@ async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
         .await
         .map_err(|e| format!("cannot read {path}: {e:?}"))?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
-}
-
-fn input_value(event: &Event) -> Option<HtmlInputElement> {
-    event
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
 }
 
 /// What a download button exports.
@@ -537,7 +532,7 @@ pub fn app() -> Html {
         },
         None => html! { <span class="badge" data-testid="backend">{ "starting…" }</span> },
     };
-    let model_line = model_view(&model, *stored, &on_model_action);
+    let model_line = html! { <ModelBar model={(*model).clone()} stored={*stored} on_action={on_model_action.clone()} /> };
     let demos: Html = DEMO_SETS
         .iter()
         .map(|set| {
@@ -745,74 +740,4 @@ async fn load_model_file(file: web_sys::File) -> Result<ActiveModel, String> {
         .await
         .map_err(|e| format!("cannot read the file: {e}"))?;
     ActiveModel::from_bytes(format!("model file {name}"), Origin::File, bytes)
-}
-
-/// What the model bar's controls ask for.
-#[derive(Debug, Clone)]
-enum ModelAction {
-    Load(web_sys::File),
-    Bundled,
-    Download,
-    Keep(bool),
-}
-
-fn model_view(
-    model: &Result<Rc<ActiveModel>, String>,
-    stored: bool,
-    on_action: &Callback<ModelAction>,
-) -> Html {
-    let active = match model {
-        Ok(active) => active,
-        Err(error) => return html! { <p class="error">{ error }</p> },
-    };
-    let m = &active.loaded;
-    let training = m.header.training.as_ref().map(|t| {
-        format!(
-            " · trained {} epochs on {} ({})",
-            t.history.len(),
-            t.training_data,
-            t.device
-        )
-    });
-    let on_load = {
-        let on_action = on_action.clone();
-        Callback::from(move |event: Event| {
-            if let Some(input) = input_value(&event) {
-                if let Some(file) = input.files().and_then(|f| f.get(0)) {
-                    on_action.emit(ModelAction::Load(file));
-                }
-                input.set_value("");
-            }
-        })
-    };
-    let action = |what: ModelAction| {
-        let on_action = on_action.clone();
-        Callback::from(move |_| on_action.emit(what.clone()))
-    };
-    let on_keep = {
-        let on_action = on_action.clone();
-        Callback::from(move |event: Event| {
-            if let Some(input) = input_value(&event) {
-                on_action.emit(ModelAction::Keep(input.checked()));
-            }
-        })
-    };
-    html! {
-        <div class="model" data-testid="model" data-origin={format!("{:?}", active.origin)}
-            data-sha256={m.sha256.clone()} data-baseline-mean={m.baseline.mean().to_string()}>
-            <p>{ format!("Model: {} · baseline: {} · mean loss {:.4}{}",
-                active.label, m.baseline.dataset(), m.baseline.mean(), training.unwrap_or_default()) }</p>
-            <div class="model-actions">
-                <button onclick={action(ModelAction::Download)} data-testid="model-download">{ "Download this model (.dgm)" }</button>
-                <label class="file-button">{ "Load a model file: " }
-                    <input type="file" accept=".dgm,application/octet-stream" onchange={on_load} data-testid="model-file-input" /></label>
-                if active.origin != Origin::Bundled {
-                    <button onclick={action(ModelAction::Bundled)} data-testid="model-bundled">{ "Use the bundled MNIST model" }</button>
-                }
-                <label title="Stored in this browser's local storage on this computer; never uploaded.">
-                    <input type="checkbox" checked={stored} onchange={on_keep} data-testid="model-keep" />
-                    { " Keep this model in this browser" }</label>
-            </div>
-        </div>
-    }
 }
