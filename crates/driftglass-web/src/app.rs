@@ -8,9 +8,9 @@ use std::rc::Rc;
 use driftglass_core::model_file::{self, LoadedModel};
 use driftglass_core::report::{DEFAULT_FLAG_RATE, to_csv};
 use driftglass_core::stats::{DEFAULT_ALPHA, Verdict};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{JsFuture, spawn_local};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::ClipboardEvent;
 use yew::prelude::*;
 
@@ -18,8 +18,9 @@ use crate::backend::{self, Backend, Preference};
 use crate::components::card::ResultCard;
 use crate::components::model_bar::{ModelAction, ModelBar, input_value};
 use crate::components::summary::Summary;
+use crate::glue::{fetch_bytes, now_ms};
 use crate::input::{self, Dropped};
-use crate::pipeline::{self, BatchView, Progress, Source, now_ms};
+use crate::pipeline::{self, BatchView, Progress, Source};
 use crate::view::{self, DEMO_SETS, DemoSet, SortOrder, TimelinePoint};
 use crate::{export, storage};
 
@@ -28,47 +29,6 @@ use crate::{export, storage};
 const DEFAULT_ALERT_RATIO: f64 = 1.10;
 /// Cards rendered at first, and added per "show more".
 const CARDS_PER_PAGE: usize = 240;
-
-/// Show a readable message in the page when the wasm code panics (instead of a dead page), and
-/// log it to the console. Installed through yew, which would otherwise replace any hook with
-/// its own console-only one when the app mounts.
-pub fn install_panic_hook() {
-    yew::set_custom_panic_hook(Box::new(|info| {
-        let message = format!("Driftglass stopped because of an internal error: {info}");
-        web_sys::console::error_1(&JsValue::from_str(&message));
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-            return;
-        };
-        if let (Ok(panel), Some(body)) = (document.create_element("div"), document.body()) {
-            panel.set_class_name("panic");
-            let _ = panel.set_attribute("role", "alert");
-            let _ = panel.set_attribute("data-testid", "panic");
-            panel.set_text_content(Some(&message));
-            if let Ok(link) = document.create_element("a") {
-                let _ = link.set_attribute("href", "");
-                link.set_text_content(Some(" Reload the page to start again."));
-                let _ = panel.append_child(&link);
-            }
-            let _ = body.prepend_with_node_1(&panel);
-        }
-    }));
-}
-
-/// Fetch one of the page's own static files.
-async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(path))
-        .await
-        .map_err(|e| format!("cannot fetch {path}: {e:?}"))?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(format!("cannot fetch {path}: HTTP {}", response.status()));
-    }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?)
-        .await
-        .map_err(|e| format!("cannot read {path}: {e:?}"))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
-}
 
 /// What a download button exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,9 +64,9 @@ pub async fn measure(weights: &driftglass_core::Weights, gpu: bool) -> Result<f6
     let engine = crate::workers::Engine::new(weights, gpu).await?;
     let run = || engine.reconstruct(&images, MEASURE_BATCH);
     run().await?;
-    let started = crate::pipeline::now_ms();
+    let started = crate::glue::now_ms();
     run().await?;
-    Ok((crate::pipeline::now_ms() - started) / MEASURE_BATCH as f64)
+    Ok((crate::glue::now_ms() - started) / MEASURE_BATCH as f64)
 }
 
 /// Pick and initialise a backend.

@@ -103,7 +103,7 @@ pub async fn gpu() -> Result<Rc<Gpu>, String> {
         if !STARTING.with(|s| s.replace(true)) {
             break;
         }
-        crate::pipeline::sleep_ms(20).await;
+        crate::glue::sleep_ms(20).await;
     }
     let result = start_worker().await.map(Rc::new);
     GPU.with(|g| *g.borrow_mut() = Some(result.clone()));

@@ -20,7 +20,7 @@ fn main() {
     unsafe {
         __wasm_call_ctors()
     };
-    driftglass_web::app::install_panic_hook();
+    driftglass_web::glue::install_panic_hook();
     // In a scoring worker (`web/score-worker.js`) this module only answers its calls below.
     if web_sys::window().is_some() {
         yew::Renderer::<driftglass_web::app::App>::new().render();

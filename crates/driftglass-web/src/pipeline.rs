@@ -13,10 +13,9 @@ use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
 use driftglass_core::report::{BatchSummary, PreparedInput, Report, idx_inputs, prepare_image};
 use driftglass_core::scorer::{Scorer, scorable};
 use driftglass_core::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
-use js_sys::Promise;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
+use crate::glue::{now_ms, yield_to_browser};
 use crate::view::{self, Card};
 
 /// Sources in the first chunk: small, so the first result shows quickly (and, on the CPU, the
@@ -103,14 +102,6 @@ impl BatchView {
     }
 }
 
-/// Milliseconds since the page started (0 outside a window).
-pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
-
 /// The next chunk's size: what fits `budget_ms` at the speed of the last chunk.
 fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> usize {
     match budget_ms {
@@ -120,21 +111,6 @@ fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> us
         }
         _ => CHUNK,
     }
-}
-
-/// Wait for the next macrotask, so the browser can paint and handle input.
-pub async fn yield_to_browser() {
-    sleep_ms(0).await;
-}
-
-/// Wait `ms` milliseconds without blocking the page.
-pub async fn sleep_ms(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
 
 /// Read and preprocess a chunk of sources. The chunk's files are read at once: each read is an

@@ -197,7 +197,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 on_model.clone(),
             );
             spawn_local(async move {
-                let started = crate::pipeline::now_ms();
+                let started = crate::glue::now_ms();
                 let device_name = format!("{}: {}", backend.name, backend.detail);
                 let updates = Rc::new(RefCell::new(0u32));
                 let result = training::make_model(
@@ -240,7 +240,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 match result {
                     Ok(Some(made)) => {
                         phase.set(Phase::Done {
-                            seconds: (crate::pipeline::now_ms() - started) / 1000.0,
+                            seconds: (crate::glue::now_ms() - started) / 1000.0,
                             stopped_early: made.stopped_early,
                         });
                         on_model.emit(Rc::new(made));

@@ -16,7 +16,8 @@ use driftglass_core::{AutoencoderConfig, ImageSet, LossKind, PreprocessConfig, W
 
 use crate::gpu::GpuStepper;
 
-use crate::pipeline::{Source, now_ms, prepare, sleep_ms, yield_to_browser};
+use crate::glue::{now_ms, sleep_ms, yield_to_browser};
+use crate::pipeline::{Source, prepare};
 
 /// Most reference images taken (MNIST's training set is 60,000); more are reported, not used.
 pub const MAX_REFERENCE_IMAGES: usize = 60_000;

@@ -52,7 +52,7 @@ impl Turns {
     /// Wait for this caller's turn.
     pub(crate) async fn take(&self) -> Turn<'_> {
         while self.0.replace(true) {
-            crate::pipeline::sleep_ms(2).await;
+            crate::glue::sleep_ms(2).await;
         }
         Turn(&self.0)
     }
@@ -200,7 +200,7 @@ async fn pool() -> Result<Rc<WorkerPool>, String> {
         match POOL.with(|pool| pool.borrow().clone()) {
             Some(State::Ready(pool)) => return Ok(pool),
             Some(State::Unavailable(why)) => return Err(why),
-            Some(State::Starting) => crate::pipeline::sleep_ms(10).await,
+            Some(State::Starting) => crate::glue::sleep_ms(10).await,
             None => break,
         }
     }
