@@ -10,7 +10,9 @@ const CACHE = `driftglass-${VERSION}`;
 const UPDATED = './__driftglass-updated-from';
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(ASSETS)));
+  // From the server, not the HTTP cache: a cached page of the old version would point at files
+  // the new one no longer has.
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(ASSETS.map((url) => new Request(url, { cache: 'reload' })))));
 });
 
 self.addEventListener('activate', (event) => {
@@ -35,7 +37,8 @@ self.addEventListener('fetch', (event) => {
     const hit = await cache.match(key);
     if (hit) return hit;
     const response = await fetch(request);
-    if (response.ok) await cache.put(request, response.clone());
+    // Kept for offline use when possible; a full cache must not fail the page's request.
+    if (response.ok) event.waitUntil(cache.put(request, response.clone()).catch(() => {}));
     return response;
   })());
 });

@@ -67,6 +67,11 @@ impl BurnStepper {
         }
     }
 
+    /// The architecture being trained.
+    pub fn config(&self) -> &AutoencoderConfig {
+        &self.config
+    }
+
     fn model(&self) -> Result<&Autoencoder, TrainError> {
         self.model
             .as_ref()

@@ -17,6 +17,9 @@ const MAGIC: u32 = 0x4255_524E;
 const ALIGNMENT: usize = 256;
 /// Deepest CBOR nesting accepted (the metadata needs 4).
 const MAX_DEPTH: usize = 16;
+/// Largest metadata section accepted: the autoencoder's is under 1 KiB. Each CBOR byte can
+/// become a 32-byte value in memory, so the cap bounds what a hostile file can make us allocate.
+const MAX_METADATA: usize = 64 << 10;
 
 /// One tensor: shape and values.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +159,11 @@ pub fn read(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, String> {
         return Err(format!("burnpack: version {version} is not supported"));
     }
     let metadata_len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
+    if metadata_len > MAX_METADATA {
+        return Err(format!(
+            "burnpack: {metadata_len} bytes of metadata, more than the {MAX_METADATA} accepted"
+        ));
+    }
     let metadata_end = 10usize
         .checked_add(metadata_len)
         .filter(|end| *end <= bytes.len())
@@ -254,6 +262,21 @@ mod tests {
                 Value::Text("c".into()),
                 Value::Unsigned(70_000)
             )]))
+        );
+    }
+
+    #[test]
+    fn oversized_metadata_is_refused_before_it_is_parsed() {
+        let mut pack = MAGIC.to_le_bytes().to_vec();
+        pack.extend_from_slice(&1u16.to_le_bytes());
+        pack.extend_from_slice(&((MAX_METADATA + 1) as u32).to_le_bytes());
+        pack.push(0x9a); // an array of 2^28 items...
+        pack.extend_from_slice(&[0x10, 0, 0, 0]);
+        pack.resize(10 + MAX_METADATA + 1, 0); // ...of one-byte zeros
+        let refused = read(&pack);
+        assert!(
+            matches!(&refused, Err(e) if e.contains("metadata")),
+            "{refused:?}"
         );
     }
 

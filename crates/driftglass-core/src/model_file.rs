@@ -25,8 +25,9 @@
 //! versions 1 and 2 are read through [`crate::burnpack`] and converted on load; writing always
 //! gives version 3.
 //!
-//! Every length is checked against the bytes that remain before anything is allocated, the
-//! checksum catches corruption before parsing, and the weights are checked against the
+//! Every length is checked against the bytes that remain (and a legacy burnpack's metadata
+//! against a small cap) before anything is allocated, the checksum catches corruption before
+//! parsing, and the weights are checked against the
 //! architecture the header declares, so a truncated, corrupted, foreign or hostile file gives
 //! an error, not a panic.
 

@@ -116,7 +116,8 @@ impl<'m> Scorer<'m> {
         }
     }
 
-    /// The batch so far, without tests (constant time).
+    /// The batch so far, without tests (no copy of the per-image reports; the loss ratio is a
+    /// pass over the losses).
     pub fn summary(&self) -> BatchSummary {
         let scored = self.losses.len();
         BatchSummary {

@@ -170,10 +170,21 @@ pub async fn train_step(
     learning_rate: f64,
 ) -> Result<f64, String> {
     with_training(|mut stepper| async move {
-        let result = stepper
-            .step(&inputs, &targets, count, learning_rate)
-            .await
-            .map_err(|e| e.to_string());
+        let config = *stepper.config();
+        let len = count * config.values_per_image();
+        let result = if inputs.len() != len || targets.len() != len {
+            Err(format!(
+                "{} inputs and {} targets for {count} images of {} values",
+                inputs.len(),
+                targets.len(),
+                config.values_per_image()
+            ))
+        } else {
+            stepper
+                .step(&inputs, &targets, count, learning_rate)
+                .await
+                .map_err(|e| e.to_string())
+        };
         (stepper, result)
     })
     .await

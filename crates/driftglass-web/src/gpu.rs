@@ -259,7 +259,15 @@ impl Stepper for GpuStepper {
             )
             .await
             .map_err(engine)?;
-        Gpu::unpack(out, inputs.image_len()).map_err(engine)
+        let results = Gpu::unpack(out, inputs.image_len()).map_err(engine)?;
+        if results.len() != inputs.count {
+            return Err(engine(format!(
+                "the GPU worker returned {} of {} images",
+                results.len(),
+                inputs.count
+            )));
+        }
+        Ok(results)
     }
 
     async fn weights(&self) -> Result<Weights, TrainError> {

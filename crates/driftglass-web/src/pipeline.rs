@@ -29,6 +29,8 @@ pub const MIN_CHUNK: usize = 4;
 /// reconstructing, scoring and showing one takes about this long (the soak benchmark checks
 /// that no task exceeds 200 ms).
 pub const CPU_CHUNK_BUDGET_MS: f64 = 50.0;
+/// Files read at once within a chunk.
+pub const READS_IN_FLIGHT: usize = 8;
 /// Bins of the loss histogram.
 pub const HISTOGRAM_BINS: usize = 40;
 
@@ -119,7 +121,11 @@ fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> us
 /// the order stays the drop's. Reading one chunk ahead of scoring, in a task of its own, was
 /// tried and measured slower.
 async fn read_chunk(chunk: Vec<Source>, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
-    futures::future::join_all(chunk.into_iter().map(|source| prepare(source, config)))
+    use futures::StreamExt;
+    // A few at a time, not the whole chunk: each file may be up to `MAX_FILE_BYTES`.
+    futures::stream::iter(chunk.into_iter().map(|source| prepare(source, config)))
+        .buffered(READS_IN_FLIGHT)
+        .collect::<Vec<_>>()
         .await
         .into_iter()
         .flatten()

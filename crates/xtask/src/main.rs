@@ -566,8 +566,8 @@ fn extract_loader() -> Result<()> {
 
 /// Fill in the service worker's version and the files it keeps for offline use: every file of
 /// the build the page needs to score on the CPU (not the demo sets, nor the WebGPU module and
-/// its worker, which are kept once fetched). The version is a digest of those files, so any
-/// change to them installs a new version.
+/// its worker, which are kept once fetched). The version is a digest of every file of the
+/// build.
 fn write_service_worker(staging: &Path) -> Result<()> {
     use sha2::{Digest, Sha256};
     const WORKER: &str = "sw.js";
@@ -578,10 +578,30 @@ fn write_service_worker(staging: &Path) -> Result<()> {
         .filter(|name| name != WORKER && !name.contains("gpu"))
         .collect();
     names.sort();
+    // The version covers every file of the build (the WebGPU module and the demo sets too, which
+    // the worker keeps once fetched), so any change to any of them installs a new version.
     let mut digest = Sha256::new();
-    for name in &names {
-        digest.update(name.as_bytes());
-        digest.update(std::fs::read(staging.join(name))?);
+    let mut everything = Vec::new();
+    let mut folders = vec![staging.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)?.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.file_name().is_some_and(|n| n != WORKER) {
+                everything.push(path);
+            }
+        }
+    }
+    everything.sort();
+    for path in &everything {
+        digest.update(
+            path.strip_prefix(staging)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        digest.update(std::fs::read(path)?);
     }
     let version: String = digest.finalize()[..6]
         .iter()
