@@ -32,6 +32,9 @@ pub struct WorkerPool {
     /// Each worker answers one request at a time, so callers (the start-up measurement and a
     /// drop, say) take turns.
     turns: Turns,
+    /// False once the workers were stopped after a failure: a caller that was waiting for its
+    /// turn must not post to them (it would wait for a reply forever).
+    alive: Cell<bool>,
 }
 
 /// Callers of a worker taking turns: one call at a time (a worker's replies would otherwise go
@@ -191,6 +194,7 @@ async fn start() -> Result<WorkerPool, String> {
         workers,
         network: RefCell::new(None),
         turns: Turns::default(),
+        alive: Cell::new(true),
     })
 }
 
@@ -237,6 +241,12 @@ pub fn cpu_name() -> String {
 }
 
 impl WorkerPool {
+    /// Stop the workers for good (after a failure); callers still waiting get an error.
+    fn stop(&self) {
+        self.alive.set(false);
+        self.workers.iter().for_each(Worker::terminate);
+    }
+
     async fn load(&self, network: &DirectNetwork) -> Result<(), String> {
         if self.network.borrow().as_deref() == Some(network.packed()) {
             return Ok(());
@@ -263,6 +273,9 @@ impl WorkerPool {
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
         let _turn = self.turns.take().await;
+        if !self.alive.get() {
+            return Err("the scoring workers were stopped after a failure".into());
+        }
         self.load(network).await?;
         let parts = self
             .workers
@@ -380,7 +393,7 @@ async fn reconstruct_on_cpu(
                 web_sys::console::warn_1(&JsValue::from_str(&format!(
                     "{why}; Driftglass scores on the page's own thread from now on"
                 )));
-                pool.workers.iter().for_each(Worker::terminate);
+                pool.stop();
                 POOL.with(|p| *p.borrow_mut() = Some(State::Unavailable(why)));
             }
         }
