@@ -12,23 +12,24 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use driftglass_core::architecture::{AutoencoderConfig, ConvWeights, Weights};
+use driftglass_core::architecture::{AutoencoderConfig, ConvWeights, Weights, WeightsError};
 use driftglass_core::score::ScoreError;
 
 /// Build the network of `config` with Keras' initialisation (seed 0).
-pub fn init(config: &AutoencoderConfig, device: &Device) -> Autoencoder {
+pub fn init(config: &AutoencoderConfig, device: &Device) -> Result<Autoencoder, WeightsError> {
     init_seeded(config, device, 0)
 }
 
 /// Build the network with Keras' initialisation: Glorot-uniform kernels, zero biases, drawn on
 /// the host by the core ([`Weights::init_seeded`]), so a seed gives the same network on every
 /// backend, platform and thread interleaving, and the same as the core's CPU trainer starts
-/// from. A config that [`AutoencoderConfig::validate`] refuses gives zero weights.
-pub fn init_seeded(config: &AutoencoderConfig, device: &Device, seed: u64) -> Autoencoder {
-    match Weights::init_seeded(*config, seed) {
-        Ok(weights) => Autoencoder::from_weights(&weights, device),
-        Err(_) => empty(config, device),
-    }
+/// from. A config that [`AutoencoderConfig::validate`] refuses is an error.
+pub fn init_seeded(
+    config: &AutoencoderConfig,
+    device: &Device,
+    seed: u64,
+) -> Result<Autoencoder, WeightsError> {
+    Weights::init_seeded(*config, seed).map(|weights| Autoencoder::from_weights(&weights, device))
 }
 
 /// The layers of `config` with zero weights (what `from_weights` fills).
@@ -179,7 +180,8 @@ mod tests {
     #[test]
     fn weights_round_trip_reconstructs_identically() {
         let device = Device::flex();
-        let model = init_seeded(&AutoencoderConfig::new(), &device, 3);
+        let model =
+            init_seeded(&AutoencoderConfig::new(), &device, 3).unwrap_or_else(|e| panic!("{e}"));
         let weights = pollster::block_on(model.to_weights(28)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             weights,
@@ -201,7 +203,7 @@ mod tests {
     #[test]
     fn shapes_follow_the_reference() {
         let device = Device::flex();
-        let model = init(&AutoencoderConfig::new(), &device);
+        let model = init(&AutoencoderConfig::new(), &device).unwrap_or_else(|e| panic!("{e}"));
         let images = Tensor::<4>::zeros([3, 1, 28, 28], &device);
         let (reconstruction, code) = model.forward_with_code(images);
         assert_eq!(code.dims(), [3, 32, 7, 7]);
@@ -213,13 +215,18 @@ mod tests {
             .with_filters(8)
             .with_kernel(5)
             .with_channels(3);
-        assert_eq!(wide.num_params(), init(&wide, &device).num_params());
+        assert_eq!(
+            wide.num_params(),
+            init(&wide, &device)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .num_params()
+        );
     }
 
     #[test]
     fn output_is_a_probability() {
         let device = Device::flex();
-        let model = init(&AutoencoderConfig::new(), &device);
+        let model = init(&AutoencoderConfig::new(), &device).unwrap_or_else(|e| panic!("{e}"));
         let images = Tensor::<4>::ones([2, 1, 28, 28], &device);
         let values = model
             .forward(images)

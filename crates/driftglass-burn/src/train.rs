@@ -17,7 +17,7 @@ use driftglass_core::train::{
 };
 
 use crate::adadelta::AdadeltaConfig;
-use crate::model::{Autoencoder, init_seeded};
+use crate::model::Autoencoder;
 use crate::score::{images_tensor, read_vec, reconstruct_with_targets};
 
 /// The network on an autodiff device with its optimizer.
@@ -32,24 +32,6 @@ pub struct BurnStepper {
 }
 
 impl BurnStepper {
-    /// A network of `config` initialised from `seed` on `device` (autodiff is layered here).
-    pub fn new(
-        config: &AutoencoderConfig,
-        device: &Device,
-        seed: u64,
-        loss: LossKind,
-        optimizer: OptimizerKind,
-    ) -> BurnStepper {
-        let device = device.clone().autodiff();
-        BurnStepper {
-            model: Some(init_seeded(config, &device, seed)),
-            optim: optimizer_for(optimizer),
-            device,
-            config: *config,
-            loss,
-        }
-    }
-
     /// A network starting from `weights` on `device` (autodiff is layered here).
     pub fn from_weights(
         weights: &Weights,
@@ -140,13 +122,10 @@ pub async fn train_with_pauses<F: std::future::Future<Output = ()>>(
     pause: impl FnMut() -> F,
 ) -> Result<Trained, TrainError> {
     check(model_config, config, training_set, validation_set)?;
-    let stepper = BurnStepper::new(
-        model_config,
-        device,
-        config.seed,
-        config.loss,
-        config.optimizer,
-    );
+    // The core's seeded initial weights, as its CPU trainer starts from.
+    let weights = Weights::init_seeded(*model_config, config.seed)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let stepper = BurnStepper::from_weights(&weights, device, config.loss, config.optimizer);
     train_with(
         stepper,
         config,

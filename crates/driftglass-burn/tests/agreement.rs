@@ -285,6 +285,7 @@ fn legacy_weights_read_without_burn_equal_burns_record() {
     .unwrap_or_else(|e| panic!("{e}"));
     let device = Device::flex();
     let model = driftglass_burn::model::init(&AutoencoderConfig::new(), &device)
+        .unwrap_or_else(|e| panic!("{e}"))
         .try_load_record(record)
         .unwrap_or_else(|e| panic!("{e}"));
     let theirs = pollster::block_on(model.to_weights(28)).unwrap_or_else(|e| panic!("{e}"));
@@ -352,7 +353,8 @@ fn both_trainers_follow_the_same_loop() {
         assert!(relative < 1e-3, "epoch {}: {x:?} vs {y:?}", x.epoch);
     }
     // The seeded burn module starts from the core's initial weights.
-    let start = init_seeded(&architecture, &Device::flex(), config.seed);
+    let start =
+        init_seeded(&architecture, &Device::flex(), config.seed).unwrap_or_else(|e| panic!("{e}"));
     let start = pollster::block_on(start.to_weights(28)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(start, seeded(architecture, config.seed));
 }

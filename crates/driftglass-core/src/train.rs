@@ -213,13 +213,10 @@ impl Stepper for DirectStepper {
         inputs: &ImageSet,
         targets: &ImageSet,
     ) -> Result<Vec<Reconstruction>, TrainError> {
-        if self.network.is_none() {
-            self.network = Some(DirectNetwork::new(&self.trainer.weights()?)?);
-        }
-        let network = self
-            .network
-            .as_ref()
-            .ok_or_else(|| TrainError::Engine("no network".into()))?;
+        let network = match &mut self.network {
+            Some(network) => network,
+            empty => empty.insert(DirectNetwork::new(&self.trainer.weights()?)?),
+        };
         Ok(reconstruct_with_targets(
             network,
             inputs,

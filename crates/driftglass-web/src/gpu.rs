@@ -137,19 +137,18 @@ impl Gpu {
         unpack_reconstructions(&packed.to_vec(), image_len).map_err(|e| e.to_string())
     }
 
-    /// Reconstruct and score `set` with `weights` (loaded into the worker when they change).
+    /// Reconstruct and score `set` with the network `packed` (`Weights::to_packed`; loaded into
+    /// the worker when it changes).
     pub async fn reconstruct(
         &self,
-        weights: &Weights,
+        packed: &[f32],
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
         let _turn = self.turns.take().await;
-        let packed = weights.to_packed();
-        if self.loaded.borrow().as_deref() != Some(packed.as_slice()) {
+        if self.loaded.borrow().as_deref() != Some(packed) {
             *self.loaded.borrow_mut() = None;
-            self.request("gpu_load", vec![Self::floats(&packed)])
-                .await?;
-            *self.loaded.borrow_mut() = Some(packed);
+            self.request("gpu_load", vec![Self::floats(packed)]).await?;
+            *self.loaded.borrow_mut() = Some(packed.to_vec());
         }
         let out = self
             .request(

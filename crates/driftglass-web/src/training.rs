@@ -292,12 +292,12 @@ pub async fn make_model(
     }
 
     on_update(Update::Calibrating);
+    let engine = crate::workers::Engine::new(&trained.weights, gpu).await?;
     let mut reconstructions = Vec::with_capacity(parts.validation.count);
     for start in (0..parts.validation.count).step_by(VALIDATION_BATCH) {
         let count = VALIDATION_BATCH.min(parts.validation.count - start);
         let part = parts.validation.range(start, count);
-        reconstructions
-            .extend(crate::workers::reconstruct(&trained.weights, &part, gpu, count).await?);
+        reconstructions.extend(engine.reconstruct(&part, count).await?);
         yield_to_browser().await;
         if control.cancelled.get() {
             return Ok(None);

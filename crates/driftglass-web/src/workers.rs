@@ -331,18 +331,16 @@ fn set_number(target: &Object, key: &str, value: usize) {
 pub enum Engine {
     /// The core's kernels: on the scoring workers, or this thread where they cannot run.
     Cpu(Box<DirectNetwork>),
-    /// burn on WebGPU, in the GPU worker (the weights are loaded there when they change).
-    Gpu(Rc<crate::gpu::Gpu>, Box<Weights>),
+    /// burn on WebGPU, in the GPU worker, with the packed weights (loaded there when they
+    /// change).
+    Gpu(Rc<crate::gpu::Gpu>, Vec<f32>),
 }
 
 impl Engine {
     /// `weights` on WebGPU (`gpu`) or the CPU kernels.
     pub async fn new(weights: &Weights, gpu: bool) -> Result<Engine, String> {
         if gpu {
-            Ok(Engine::Gpu(
-                crate::gpu::gpu().await?,
-                Box::new(weights.clone()),
-            ))
+            Ok(Engine::Gpu(crate::gpu::gpu().await?, weights.to_packed()))
         } else {
             DirectNetwork::new(weights)
                 .map(|network| Engine::Cpu(Box::new(network)))
@@ -358,7 +356,7 @@ impl Engine {
     ) -> Result<Vec<Reconstruction>, String> {
         match self {
             Engine::Cpu(direct) => reconstruct_on_cpu(direct, set, batch).await,
-            Engine::Gpu(gpu, weights) => gpu.reconstruct(weights, set).await,
+            Engine::Gpu(gpu, packed) => gpu.reconstruct(packed, set).await,
         }
     }
 }
