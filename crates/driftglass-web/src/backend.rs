@@ -3,40 +3,10 @@
 //! CPU often wins; an emulated GPU always loses). WebGPU lives in a second module, fetched into
 //! its own worker only after an adapter was found ([`crate::gpu`]).
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preference {
-    /// Measure both (when the browser offers WebGPU) and take the faster.
-    Auto,
-    /// CPU (wasm) only.
-    Cpu,
-    /// WebGPU if it works, else the CPU.
-    Gpu,
-}
+pub use crate::state::{Backend, Preference};
 
 /// Images per batch in the start-up measurement (the size of a scoring chunk).
 pub const MEASURE_BATCH: usize = 32;
-
-/// The backend in use, for the badge.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Backend {
-    /// "WebGPU" or "CPU (wasm, 2 workers)" (see `workers::cpu_name`).
-    pub name: String,
-    /// Adapter name and why this backend was chosen.
-    pub detail: String,
-    /// WebGPU (in the GPU worker) rather than the CPU kernels.
-    pub is_gpu: bool,
-}
-
-impl Backend {
-    /// The same backend with another explanation.
-    pub fn with_detail(self, detail: impl Into<String>) -> Backend {
-        Backend {
-            detail: detail.into(),
-            ..self
-        }
-    }
-}
 
 fn cpu(detail: impl Into<String>) -> Backend {
     Backend {

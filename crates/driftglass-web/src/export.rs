@@ -98,3 +98,73 @@ pub fn download_svg_as_png(name: &str, svg: &str) -> Result<(), String> {
     image.set_src(&format!("data:image/svg+xml;base64,{encoded}"));
     Ok(())
 }
+
+/// What a download button of the batch exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    Json,
+    Csv,
+    HistogramSvg,
+    HistogramPng,
+    TimelineSvg,
+    TimelinePng,
+}
+
+impl Export {
+    /// Every export, with its button's words.
+    pub const ALL: [(Export, &'static str); 6] = [
+        (Export::Json, "report (JSON)"),
+        (Export::Csv, "report (CSV)"),
+        (Export::HistogramSvg, "histogram (SVG)"),
+        (Export::HistogramPng, "histogram (PNG)"),
+        (Export::TimelineSvg, "timeline (SVG)"),
+        (Export::TimelinePng, "timeline (PNG)"),
+    ];
+}
+
+/// Download `what` of the batch on show.
+pub fn batch(
+    what: Export,
+    view: &crate::state::BatchView,
+    timeline: &[crate::view::TimelinePoint],
+    alert_ratio: f64,
+) -> Result<(), String> {
+    use driftglass_core::report::to_csv;
+    use driftglass_core::stats::DEFAULT_ALPHA;
+
+    let report = view
+        .report
+        .as_ref()
+        .ok_or("The report is ready when the batch is scored (or cancelled).")?;
+    let histogram = || {
+        view.histogram
+            .as_ref()
+            .map(|h| crate::view::histogram_svg(h))
+            .ok_or_else(|| "no histogram yet".to_string())
+    };
+    let timeline_svg = || crate::view::timeline_svg(timeline, alert_ratio, DEFAULT_ALPHA);
+    let failed = |error: String| format!("Export failed: {error}");
+    match what {
+        Export::Json => {
+            let json = serde_json::to_vec_pretty(&**report).map_err(|e| e.to_string());
+            json.and_then(|json| download("driftglass-report.json", "application/json", &json))
+        }
+        Export::Csv => download(
+            "driftglass-report.csv",
+            "text/csv",
+            to_csv(report).as_bytes(),
+        ),
+        Export::HistogramSvg => histogram()
+            .and_then(|svg| download("driftglass-histogram.svg", "image/svg+xml", svg.as_bytes())),
+        Export::HistogramPng => {
+            histogram().and_then(|svg| download_svg_as_png("driftglass-histogram.png", &svg))
+        }
+        Export::TimelineSvg => download(
+            "driftglass-timeline.svg",
+            "image/svg+xml",
+            timeline_svg().as_bytes(),
+        ),
+        Export::TimelinePng => download_svg_as_png("driftglass-timeline.png", &timeline_svg()),
+    }
+    .map_err(failed)
+}

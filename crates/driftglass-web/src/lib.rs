@@ -5,8 +5,10 @@
 //!
 //! Data flows one way: dropped files ([`input`]) → bytes → preprocessed images →
 //! reconstruction and per-image loss → report and statistics ([`pipeline`], all from the core)
-//! → view state ([`view`]) → components ([`app`]).
+//! → view state ([`view`], [`state`]: one reducer) → components ([`app`], [`components`]).
 
+pub mod grid_layout;
+pub mod state;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
@@ -29,6 +31,8 @@ pub mod input;
 pub mod pipeline;
 #[cfg(target_arch = "wasm32")]
 pub mod reference_panel;
+#[cfg(target_arch = "wasm32")]
+pub mod run;
 #[cfg(target_arch = "wasm32")]
 pub mod storage;
 #[cfg(target_arch = "wasm32")]

@@ -10,13 +10,13 @@ use driftglass_core::PreprocessConfig;
 use driftglass_core::idx::{is_idx_name, parse_images};
 use driftglass_core::model_file::LoadedModel;
 use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
-use driftglass_core::report::{BatchSummary, PreparedInput, Report, idx_inputs, prepare_image};
+use driftglass_core::report::{PreparedInput, idx_inputs, prepare_image};
 use driftglass_core::scorer::{Scorer, scorable};
-use driftglass_core::stats::{DEFAULT_ALPHA, LossHistogram, loss_histogram};
+use driftglass_core::stats::{DEFAULT_ALPHA, loss_histogram};
 use web_sys::File;
 
 use crate::glue::{now_ms, yield_to_browser};
-use crate::view::{self, Card};
+use crate::view;
 
 /// Sources in the first chunk: small, so the first result shows quickly (and, on the CPU, the
 /// first chunk's task stays short while the wasm code is still warming up).
@@ -70,39 +70,7 @@ pub fn idx_sources(name: &str, bytes: Vec<u8>) -> Result<Vec<Source>, String> {
         .collect())
 }
 
-/// How far a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Inputs read so far.
-    pub done: usize,
-    /// Inputs in the drop.
-    pub total: usize,
-}
-
-/// What the page shows of a batch: its statistics so far, its histogram, the cards, and the
-/// whole report once it is finished.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchView {
-    /// Batch statistics so far; the tests once finished.
-    pub batch: BatchSummary,
-    /// The baseline's mean loss, for the summary line.
-    pub baseline_mean: f64,
-    /// The whole report (every image, the tests), once the batch is finished or cancelled:
-    /// what the exports write. Built once, not after every chunk.
-    pub report: Option<Rc<Report>>,
-    pub histogram: Option<Rc<LossHistogram>>,
-    /// Cards in chunks, so that adding a chunk does not copy the earlier cards.
-    pub cards: Vec<Rc<Vec<Card>>>,
-    /// False while running, and when cancelled before the end.
-    pub complete: bool,
-}
-
-impl BatchView {
-    /// All cards, in input order.
-    pub fn all_cards(&self) -> impl Iterator<Item = &Card> {
-        self.cards.iter().flat_map(|chunk| chunk.iter())
-    }
-}
+pub use crate::state::{BatchView, Progress};
 
 /// The next chunk's size: what fits `budget_ms` at the speed of the last chunk.
 fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> usize {
@@ -211,7 +179,7 @@ pub async fn score_sources(
         baseline_mean: model.baseline.mean(),
         report: None,
         histogram: None,
-        cards: Vec::new(),
+        cards: Default::default(),
         complete: false,
     };
     let mut done = 0;
@@ -245,14 +213,13 @@ pub async fn score_sources(
                 engine.reconstruct(&set, CHUNK).await?
             };
             let chunk = scorer.push_reconstructed(part, reconstructions);
-            let pixels: Vec<(Vec<f32>, Vec<f32>)> = part
+            let pixels = part
                 .iter()
                 .filter_map(|(_, input)| input.as_ref().ok())
                 .zip(&chunk.reconstructions)
-                .map(|((input, ..), r)| (input.clone(), r.pixels.clone()))
-                .collect();
+                .map(|((input, ..), r)| (input.as_slice(), r.pixels.as_slice()));
             view.cards
-                .push(Rc::new(view::cards(&chunk.images, chunk.first, &pixels)));
+                .push(view::cards(&chunk.images, chunk.first, pixels));
             view.batch = scorer.summary();
             view.histogram =
                 loss_histogram(&model.baseline, scorer.losses(), flag_rate, HISTOGRAM_BINS)

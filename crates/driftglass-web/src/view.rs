@@ -2,6 +2,7 @@
 //! so it is unit-tested natively. The UI never computes statistics; it renders these.
 
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use base64::Engine;
 use driftglass_core::report::{ImageOutcome, ImageReport};
@@ -58,16 +59,61 @@ pub struct Card {
     pub name: String,
     /// Scores or the reason there are none.
     pub outcome: ImageOutcome,
-    /// PNG data URLs of input, reconstruction and error map (absent for failed inputs).
-    pub images: Option<CardImages>,
+    /// Input and reconstruction, 8 bits per pixel (absent for failed inputs): a card's
+    /// pictures are encoded only when it is shown, and most cards of a large drop never are.
+    pub pixels: Option<Rc<CardPixels>>,
 }
 
-/// The three pictures of a card.
+/// The pixels behind a card's pictures: square gray images in 0–255.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardPixels {
+    pub input: Vec<u8>,
+    pub reconstruction: Vec<u8>,
+}
+
+/// The three pictures of a card, as PNG data URLs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardImages {
     pub input: String,
     pub reconstruction: String,
     pub error: String,
+}
+
+/// Values in [0, 1] as 8-bit gray.
+fn to_gray(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
+impl CardPixels {
+    /// Quantise an input and its reconstruction.
+    pub fn new(input: &[f32], reconstruction: &[f32]) -> Self {
+        CardPixels {
+            input: to_gray(input),
+            reconstruction: to_gray(reconstruction),
+        }
+    }
+
+    /// The card's pictures: input, reconstruction and the error map.
+    pub fn images(&self) -> CardImages {
+        let side = side_of(self.input.len().min(self.reconstruction.len()));
+        let gray =
+            |bytes: &[u8]| png_data_url(&bytes[..side * side], side, image::ExtendedColorType::L8);
+        let rgb: Vec<u8> = self
+            .input
+            .iter()
+            .zip(&self.reconstruction)
+            .take(side * side)
+            .flat_map(|(a, b)| heat(f32::from(a.abs_diff(*b)) / 255.0))
+            .collect();
+        CardImages {
+            input: gray(&self.input),
+            reconstruction: gray(&self.reconstruction),
+            error: png_data_url(&rgb, side, image::ExtendedColorType::Rgb8),
+        }
+    }
 }
 
 /// How the grid is ordered.
@@ -80,20 +126,26 @@ pub enum SortOrder {
     MostDrifted,
 }
 
-/// Cards in display order, optionally only flagged ones.
+/// The positions (in input order) of the cards to show, in display order, optionally only
+/// flagged ones.
 pub fn arrange<'a>(
     cards: impl IntoIterator<Item = &'a Card>,
     order: SortOrder,
     flagged_only: bool,
-) -> Vec<&'a Card> {
-    let mut shown: Vec<&Card> = cards
+) -> Vec<usize> {
+    let mut shown: Vec<(usize, f64)> = cards
         .into_iter()
-        .filter(|c| !flagged_only || matches!(&c.outcome, ImageOutcome::Scored(s) if s.flagged))
+        .enumerate()
+        .filter(|(_, c)| {
+            !flagged_only || matches!(&c.outcome, ImageOutcome::Scored(s) if s.flagged)
+        })
+        .map(|(i, c)| (i, loss_of(c)))
         .collect();
     if order == SortOrder::MostDrifted {
-        shown.sort_by(|a, b| loss_of(b).total_cmp(&loss_of(a)));
+        // Stable: equal losses keep their input order.
+        shown.sort_by(|a, b| b.1.total_cmp(&a.1));
     }
-    shown
+    shown.into_iter().map(|(i, _)| i).collect()
 }
 
 fn loss_of(card: &Card) -> f64 {
@@ -105,32 +157,28 @@ fn loss_of(card: &Card) -> f64 {
 
 /// Cards for `images` (numbered from `first_index`) and the matching input/reconstruction
 /// pixels of the scored ones, in order.
-pub fn cards(
+pub fn cards<'a>(
     images: &[ImageReport],
     first_index: usize,
-    pixels: &[(Vec<f32>, Vec<f32>)],
+    pixels: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
 ) -> Vec<Card> {
-    let mut scored = pixels.iter();
+    let mut scored = pixels.into_iter();
     images
         .iter()
         .enumerate()
         .map(|(offset, ImageReport { name, outcome })| {
             let index = first_index + offset;
             let images = match outcome {
-                ImageOutcome::Scored(_) => {
-                    scored.next().map(|(input, reconstruction)| CardImages {
-                        input: gray_png_data_url(input),
-                        reconstruction: gray_png_data_url(reconstruction),
-                        error: error_png_data_url(input, reconstruction),
-                    })
-                }
+                ImageOutcome::Scored(_) => scored
+                    .next()
+                    .map(|(input, reconstruction)| Rc::new(CardPixels::new(input, reconstruction))),
                 ImageOutcome::Failed { .. } => None,
             };
             Card {
                 index,
                 name: name.clone(),
                 outcome: outcome.clone(),
-                images,
+                pixels: images,
             }
         })
         .collect()
@@ -512,7 +560,8 @@ pub fn format_ratio(ratio: f64) -> String {
 
 /// Side of a square image of `values` pixels (28 for 784; images here are always square).
 fn side_of(values: usize) -> usize {
-    (values as f64).sqrt().round() as usize
+    // Floored, so that `side * side <= values` whatever the length.
+    values.isqrt()
 }
 
 fn png_data_url(bytes: &[u8], side: usize, color: image::ExtendedColorType) -> String {
@@ -531,24 +580,11 @@ fn png_data_url(bytes: &[u8], side: usize, color: image::ExtendedColorType) -> S
 /// A square gray image (28×28, or the side its length says) as a PNG data URL.
 pub fn gray_png_data_url(pixels: &[f32]) -> String {
     let side = side_of(pixels.len());
-    let bytes: Vec<u8> = pixels
-        .iter()
-        .take(side * side)
-        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
-    png_data_url(&bytes, side, image::ExtendedColorType::L8)
-}
-
-/// Per-pixel absolute error as a heat map (black → red → yellow → white).
-pub fn error_png_data_url(input: &[f32], reconstruction: &[f32]) -> String {
-    let side = side_of(input.len().min(reconstruction.len()));
-    let rgb: Vec<u8> = input
-        .iter()
-        .zip(reconstruction)
-        .take(side * side)
-        .flat_map(|(a, b)| heat((a - b).abs()))
-        .collect();
-    png_data_url(&rgb, side, image::ExtendedColorType::Rgb8)
+    png_data_url(
+        &to_gray(&pixels[..side * side]),
+        side,
+        image::ExtendedColorType::L8,
+    )
 }
 
 /// Heat colour of an error in [0, 1].
@@ -715,8 +751,10 @@ mod tests {
                 .unwrap_or_default();
             let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
             assert_eq!(width as usize, side);
-            let heat = error_png_data_url(&vec![0.0; side * side], &vec![1.0; side * side]);
-            assert!(heat.len() > 30);
+            let card = CardPixels::new(&vec![0.0; side * side], &vec![1.0; side * side]);
+            let images = card.images();
+            assert_eq!(images.input, gray_png_data_url(&vec![0.0; side * side]));
+            assert!(images.error.starts_with("data:image/png;base64,") && images.error.len() > 30);
         }
     }
 
@@ -734,9 +772,9 @@ mod tests {
             scored("b", 0.3, true),
             scored("c", 0.2, false),
         ];
-        let built = super::cards(&images, 10, &[]);
+        let built = super::cards(&images, 10, []);
         assert_eq!(built[1].index, 11);
-        assert!(built.iter().all(|c| c.images.is_none()));
+        assert!(built.iter().all(|c| c.pixels.is_none()));
         let cards: Vec<Card> = images
             .into_iter()
             .enumerate()
@@ -744,10 +782,10 @@ mod tests {
                 index,
                 name: r.name,
                 outcome: r.outcome,
-                images: None,
+                pixels: None,
             })
             .collect();
-        let names = |v: Vec<&Card>| v.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let names = |v: Vec<usize>| v.iter().map(|i| cards[*i].name.clone()).collect::<Vec<_>>();
         assert_eq!(
             names(arrange(&cards, SortOrder::MostDrifted, false)),
             ["b", "c", "a", "bad.txt"]

@@ -106,9 +106,9 @@ async fn bad_files_get_messages_and_good_ones_still_score() {
     }
     assert!(errors[1].1.contains("empty"), "{:?}", errors[1]);
     // Cards: one per input, in input order, pictures for the scored ones only.
-    let cards: Vec<_> = view.all_cards().collect();
+    let cards: Vec<_> = view.cards.iter().collect();
     assert_eq!(cards.len(), 5);
-    assert!(cards[0].images.is_some() && cards[1].images.is_none());
+    assert!(cards[0].pixels.is_some() && cards[1].pixels.is_none());
     assert_eq!(steps.last().map(|p| (p.done, p.total)), Some((5, 5)));
     assert!(view.histogram.is_some());
 }
@@ -298,12 +298,17 @@ async fn a_model_of_64_pixel_images_trains_and_scores_files_at_its_size() {
     .await
     .unwrap_or_else(|e| panic!("scoring: {e}"));
     assert_eq!(view.batch.scored, 4);
-    let card = view.all_cards().next().unwrap_or_else(|| panic!("no card"));
+    let card = view
+        .cards
+        .iter()
+        .next()
+        .unwrap_or_else(|| panic!("no card"));
     // The card's pictures are 64×64 PNGs (width at bytes 16..20 of the PNG).
     let images = card
-        .images
+        .pixels
         .as_ref()
-        .unwrap_or_else(|| panic!("no pictures"));
+        .unwrap_or_else(|| panic!("no pictures"))
+        .images();
     let png = base64::Engine::decode(
         &base64::engine::general_purpose::STANDARD,
         images.input.trim_start_matches("data:image/png;base64,"),

@@ -14,7 +14,11 @@ pub struct CardProps {
 #[function_component(ResultCard)]
 pub fn result_card(props: &CardProps) -> Html {
     let card = &props.card;
-    match (&card.outcome, &card.images) {
+    // Encoded when the card is first shown (the grid renders only the cards in view).
+    let images = use_memo(card.pixels.clone(), |pixels| {
+        pixels.as_ref().map(|pixels| pixels.images())
+    });
+    match (&card.outcome, &*images) {
         (ImageOutcome::Scored(s), Some(images)) => html! {
             <article class={classes!("card", s.flagged.then_some("flagged"))} data-testid="card"
                 data-name={card.name.clone()} data-loss={s.loss.to_string()}
@@ -24,7 +28,7 @@ pub fn result_card(props: &CardProps) -> Html {
                     <figure><img src={images.reconstruction.clone()} alt="reconstruction" /><figcaption>{ "redrawn" }</figcaption></figure>
                     <figure><img src={images.error.clone()} alt="error map" /><figcaption>{ "error" }</figcaption></figure>
                 </div>
-                <div class="name">{ &card.name }</div>
+                <div class="name" title={card.name.clone()}>{ &card.name }</div>
                 <div class="numbers">
                     { format!("loss {:.4} · {:.1}th percentile · p = {:.3}", s.loss, s.percentile, s.p_value) }
                     if s.flagged { <strong class="flag">{ " drifted" }</strong> }
@@ -33,8 +37,8 @@ pub fn result_card(props: &CardProps) -> Html {
         },
         (ImageOutcome::Failed { error }, _) => html! {
             <article class="card failed" data-testid="card-error" data-name={card.name.clone()}>
-                <div class="name">{ &card.name }</div>
-                <div class="error">{ error }</div>
+                <div class="name" title={card.name.clone()}>{ &card.name }</div>
+                <div class="error" tabindex="0">{ error }</div>
             </article>
         },
         (ImageOutcome::Scored(_), None) => html! {},

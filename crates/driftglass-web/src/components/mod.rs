@@ -1,6 +1,12 @@
 //! The page's components, one per file; each renders view state and computes nothing.
 
 pub mod card;
+pub mod controls;
+pub mod drop_zone;
+pub mod exports;
+pub mod how_it_works;
 pub mod model_bar;
+pub mod results_grid;
 pub mod summary;
+pub mod timeline;
 pub mod verdict;

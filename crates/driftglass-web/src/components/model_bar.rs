@@ -6,7 +6,7 @@ use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::{ActiveModel, Origin};
+use crate::state::{ActiveModel, Origin};
 
 /// The input element an event came from.
 pub fn input_value(event: &Event) -> Option<HtmlInputElement> {

@@ -4,7 +4,7 @@
 use yew::prelude::*;
 
 use crate::components::verdict::VerdictPanel;
-use crate::pipeline::BatchView;
+use crate::state::BatchView;
 use crate::view;
 
 #[derive(Properties, PartialEq)]
