@@ -16,6 +16,10 @@ self.onmessage = async ({ data }) => {
     } else if (data.kind === 'network') {
       app.driftglass_worker_network(data.values);
       self.postMessage({ ok: true });
+    } else if (data.kind === 'prepare-score') {
+      // The files' bytes are read here (FileReaderSync), not on the page's thread.
+      const out = app.driftglass_worker_prepare_score(data.files, data.config);
+      self.postMessage({ ok: true, out }, [out.sizes.buffer, out.pixels.buffer, out.packed.buffer]);
     } else if (data.kind === 'score') {
       const out = app.driftglass_worker_score(data.pixels, data.count, data.side);
       self.postMessage({ ok: true, out }, [out.buffer]);

@@ -29,6 +29,9 @@ pub struct Scorer<'m> {
     images: Vec<ImageReport>,
     /// Losses of the scored images, in input order.
     losses: Vec<f32>,
+    /// The finite ones, sorted (merged chunk by chunk): the histogram after every chunk costs
+    /// O(bins · log n), not a sort of everything scored.
+    sorted_losses: Vec<f32>,
     /// Their projected codes, concatenated (the latent test's input).
     codes: Vec<f32>,
     loss_sum: f64,
@@ -63,6 +66,7 @@ impl<'m> Scorer<'m> {
             flag_rate,
             images: Vec::new(),
             losses: Vec::new(),
+            sorted_losses: Vec::new(),
             codes: Vec::new(),
             loss_sum: 0.0,
             flagged: 0,
@@ -98,13 +102,16 @@ impl<'m> Scorer<'m> {
             &self.model.baseline,
             self.flag_rate,
         );
+        let mut new_losses = Vec::new();
         for image in &images {
             if let ImageOutcome::Scored(score) = &image.outcome {
                 self.losses.push(score.loss as f32);
+                new_losses.push(score.loss as f32);
                 self.loss_sum += score.loss;
                 self.flagged += usize::from(score.flagged);
             }
         }
+        self.merge_sorted(new_losses);
         for r in &reconstructions {
             self.codes.extend_from_slice(&r.latent);
         }
@@ -135,6 +142,42 @@ impl<'m> Scorer<'m> {
     /// Losses of the images scored so far, in input order.
     pub fn losses(&self) -> &[f32] {
         &self.losses
+    }
+
+    /// The histogram of the losses so far over the baseline's (see
+    /// [`crate::stats::loss_histogram`], which it equals), without sorting them again.
+    pub fn histogram(&self, bins: usize) -> Option<crate::stats::LossHistogram> {
+        crate::stats::loss_histogram_of_sorted(
+            &self.model.baseline,
+            &self.sorted_losses,
+            self.flag_rate,
+            bins,
+        )
+    }
+
+    /// Merge a chunk's losses into the sorted ones: linear in what was scored, a copy of a few
+    /// kilobytes even for large batches.
+    fn merge_sorted(&mut self, mut chunk: Vec<f32>) {
+        chunk.retain(|v| v.is_finite());
+        if chunk.is_empty() {
+            return;
+        }
+        chunk.sort_by(f32::total_cmp);
+        let old = std::mem::take(&mut self.sorted_losses);
+        let mut merged = Vec::with_capacity(old.len() + chunk.len());
+        let (mut a, mut b) = (old.iter().peekable(), chunk.iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            if x.total_cmp(y).is_le() {
+                merged.push(**x);
+                a.next();
+            } else {
+                merged.push(**y);
+                b.next();
+            }
+        }
+        merged.extend(a);
+        merged.extend(b);
+        self.sorted_losses = merged;
     }
 
     /// The report of the batch so far, without tests (copies the per-image reports).
@@ -252,6 +295,11 @@ mod tests {
             let summary = scorer.summary();
             assert_eq!(summary.inputs, seen);
             assert_eq!(summary, scorer.report().batch);
+            // The running histogram is the one drawn from scratch.
+            assert_eq!(
+                scorer.histogram(40),
+                crate::stats::loss_histogram(&model.baseline, scorer.losses(), 0.01, 40)
+            );
         }
         let chunked = scorer.finish(0.01);
         assert_eq!(chunked, whole);

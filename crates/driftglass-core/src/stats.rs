@@ -30,14 +30,23 @@ pub fn loss_histogram(
     flag_rate: f64,
     bins: usize,
 ) -> Option<LossHistogram> {
-    if batch.is_empty() || bins == 0 || baseline.is_empty() {
-        return None;
-    }
     let mut sorted_batch: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
-    if sorted_batch.is_empty() {
+    sorted_batch.sort_by(f32::total_cmp);
+    loss_histogram_of_sorted(baseline, &sorted_batch, flag_rate, bins)
+}
+
+/// [`loss_histogram`] of a batch whose finite losses are already sorted ascending: counted by
+/// bisection at each edge, so it costs O(bins · log n) whatever the batch's size (the scorer
+/// keeps its losses sorted and draws the histogram after every chunk).
+pub fn loss_histogram_of_sorted(
+    baseline: &Baseline,
+    sorted_batch: &[f32],
+    flag_rate: f64,
+    bins: usize,
+) -> Option<LossHistogram> {
+    if sorted_batch.is_empty() || bins == 0 || baseline.is_empty() {
         return None;
     }
-    sorted_batch.sort_by(f32::total_cmp);
     let batch_q98 = sorted_batch[((sorted_batch.len() - 1) as f64 * 0.98).round() as usize];
     let low = (baseline.sorted()[0].min(sorted_batch[0]) as f64).max(0.0);
     let mut high = baseline.quantile(0.999).max(batch_q98 as f64);
@@ -46,11 +55,15 @@ pub fn loss_histogram(
     }
     let width = (high - low) / bins as f64;
     let edges: Vec<f64> = (0..=bins).map(|i| low + width * i as f64).collect();
+    // Monotonic in the loss, so on sorted values each bin is one contiguous run.
     let bin_of = |v: f32| (((v as f64 - low) / width).floor().max(0.0) as usize).min(bins - 1);
-    let count = |values: &[f32]| {
-        let mut counts = vec![0usize; bins];
-        for v in values {
-            counts[bin_of(*v)] += 1;
+    let count = |sorted: &[f32]| {
+        let mut counts = Vec::with_capacity(bins);
+        let mut start = 0;
+        for bin in 0..bins {
+            let end = start + sorted[start..].partition_point(|v| bin_of(*v) <= bin);
+            counts.push(end - start);
+            start = end;
         }
         counts
     };
@@ -61,7 +74,7 @@ pub fn loss_histogram(
             .collect::<Vec<_>>()
     };
     let baseline_counts = count(baseline.sorted());
-    let batch_counts = count(&sorted_batch);
+    let batch_counts = count(sorted_batch);
     Some(LossHistogram {
         edges,
         baseline: shares(&baseline_counts, baseline.len()),
@@ -537,6 +550,43 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
 mod tests {
     use super::*;
     use crate::LossKind;
+
+    /// Counting by bisection at the edges gives the counts of putting each loss in its bin,
+    /// with ties, values on edges, outliers and losses below the baseline's smallest.
+    #[test]
+    fn histogram_bisection_counts_equal_binning_one_by_one() {
+        let baseline = Baseline::new(
+            LossKind::Bce,
+            "t",
+            (0..997)
+                .map(|i| 0.04 + (i * 7919 % 997) as f32 / 9_000.0)
+                .collect(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut batch: Vec<f32> = (0..3000)
+            .map(|i| 0.03 + (i * 104_729 % 3001) as f32 / 20_000.0)
+            .collect();
+        batch.extend([0.1; 50]);
+        batch.extend([7.0, f32::NAN, f32::INFINITY, 0.0]);
+        for bins in [1, 7, 40] {
+            let h = loss_histogram(&baseline, &batch, 0.01, bins).unwrap_or_else(|| panic!("none"));
+            // The range as `loss_histogram` draws it.
+            let mut finite: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
+            finite.sort_by(f32::total_cmp);
+            let q98 = finite[((finite.len() - 1) as f64 * 0.98).round() as usize];
+            let low = (baseline.sorted()[0].min(finite[0]) as f64).max(0.0);
+            let high = baseline.quantile(0.999).max(q98 as f64);
+            let width = (high - low) / bins as f64;
+            assert_eq!(h.edges[0], low);
+            let mut counts = vec![0usize; bins];
+            for v in batch.iter().filter(|v| v.is_finite()) {
+                let bin = (((*v as f64 - low) / width).floor().max(0.0) as usize).min(bins - 1);
+                counts[bin] += 1;
+            }
+            assert_eq!(h.batch_counts, counts, "{bins} bins");
+            assert_eq!(counts.iter().sum::<usize>(), 3052);
+        }
+    }
 
     #[test]
     fn histogram_shares_sum_to_one_and_counts_match() {

@@ -40,6 +40,45 @@ mod worker_exports {
         worker_side::load(values).map_err(JsValue::from)
     }
 
+    /// Read, decode, preprocess and score `files` (`File`s) with the preprocessing `config`
+    /// (JSON): `{errors, sizes, pixels, packed}` (see `worker_side::Prepared`).
+    #[wasm_bindgen]
+    pub fn driftglass_worker_prepare_score(
+        files: js_sys::Array,
+        config: String,
+    ) -> Result<js_sys::Object, JsValue> {
+        use wasm_bindgen::JsCast;
+        let files: Vec<web_sys::File> = files
+            .iter()
+            .map(|f| f.dyn_into::<web_sys::File>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| JsValue::from_str("not a file"))?;
+        let prepared = worker_side::prepare_and_score(&files, &config).map_err(JsValue::from)?;
+        let out = js_sys::Object::new();
+        let errors: js_sys::Array = prepared
+            .errors
+            .iter()
+            .map(|e| e.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL))
+            .collect();
+        let set = |key: &str, value: &JsValue| {
+            let _ = js_sys::Reflect::set(&out, &JsValue::from_str(key), value);
+        };
+        set("errors", &errors);
+        set(
+            "sizes",
+            &js_sys::Uint32Array::from(prepared.sizes.as_slice()),
+        );
+        set(
+            "pixels",
+            &js_sys::Float32Array::from(prepared.pixels.as_slice()),
+        );
+        set(
+            "packed",
+            &js_sys::Float32Array::from(prepared.packed.as_slice()),
+        );
+        Ok(out)
+    }
+
     /// Score `count` images of `side`² values; the results packed.
     #[wasm_bindgen]
     pub fn driftglass_worker_score(

@@ -7,16 +7,19 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use driftglass_core::PreprocessConfig;
+use driftglass_core::Reconstruction;
+use driftglass_core::direct::DirectNetwork;
 use driftglass_core::idx::{is_idx_name, parse_images};
 use driftglass_core::model_file::LoadedModel;
 use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
 use driftglass_core::report::{PreparedInput, idx_inputs, prepare_image};
 use driftglass_core::scorer::{Scorer, scorable};
-use driftglass_core::stats::{DEFAULT_ALPHA, loss_histogram};
+use driftglass_core::stats::DEFAULT_ALPHA;
 use web_sys::File;
 
 use crate::glue::{now_ms, yield_to_browser};
 use crate::view;
+use crate::workers::WorkerPool;
 
 /// Sources in the first chunk: small, so the first result shows quickly (and, on the CPU, the
 /// first chunk's task stays short while the wasm code is still warming up).
@@ -31,6 +34,11 @@ pub const MIN_CHUNK: usize = 4;
 pub const CPU_CHUNK_BUDGET_MS: f64 = 50.0;
 /// Files read at once within a chunk.
 pub const READS_IN_FLIGHT: usize = 8;
+/// Folder entries opened at once (each is a callback from the browser) before a chunk goes
+/// to the workers.
+pub const OPENS_IN_FLIGHT: usize = 64;
+/// Most sources per chunk when the workers read and score the files.
+pub const WORKER_CHUNK: usize = 128;
 /// Bins of the loss histogram.
 pub const HISTOGRAM_BINS: usize = 40;
 
@@ -124,9 +132,7 @@ async fn prepare_file(
     file: File,
     config: &PreprocessConfig,
 ) -> Vec<(String, PreparedInput)> {
-    let size = file.size();
-    if size > MAX_FILE_BYTES as f64 {
-        let error = format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes");
+    if let Some(error) = oversized(file.size()) {
         return vec![(name, Err(error))];
     }
     let bytes = match gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await {
@@ -143,6 +149,12 @@ async fn prepare_file(
     vec![(name, input)]
 }
 
+/// Why a file of `size` bytes is refused unread, if it is.
+pub fn oversized(size: f64) -> Option<String> {
+    (size > MAX_FILE_BYTES as f64)
+        .then(|| format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"))
+}
+
 /// The batch tests run once, on what was scored (running them after every chunk would slow
 /// large drops down), each test in its own task.
 async fn finish(mut view: BatchView, scorer: Scorer<'_>) -> BatchView {
@@ -154,10 +166,137 @@ async fn finish(mut view: BatchView, scorer: Scorer<'_>) -> BatchView {
     view
 }
 
-/// Score `sources` on the CPU or WebGPU (`gpu`) in chunks, calling `on_update` with the batch so far after each
-/// chunk. Stops early (with what it has, `complete == false`) when `cancelled` is set.
-/// `chunk_budget_ms` sizes chunks by time (for backends that compute on the page's thread,
-/// see [`CPU_CHUNK_BUDGET_MS`]); `None` uses [`CHUNK`].
+/// A run's scoring state: what is scored so far and what the page was shown.
+struct Shown<'m, U> {
+    scorer: Scorer<'m>,
+    view: BatchView,
+    done: usize,
+    total: usize,
+    on_update: U,
+}
+
+impl<U: FnMut(&BatchView, Progress)> Shown<'_, U> {
+    /// Score a part (its inputs and the reconstructions of the scorable ones), show it, and
+    /// let the browser paint. `sources` is how many of the drop's inputs it completes.
+    async fn show(
+        &mut self,
+        sources: usize,
+        part: &[(String, PreparedInput)],
+        reconstructions: Vec<Reconstruction>,
+    ) {
+        let chunk = self.scorer.push_reconstructed(part, reconstructions);
+        let pixels = part
+            .iter()
+            .filter_map(|(_, input)| input.as_ref().ok())
+            .zip(&chunk.reconstructions)
+            .map(|((input, ..), r)| (input.as_slice(), r.pixels.as_slice()));
+        self.view
+            .cards
+            .push(view::cards(&chunk.images, chunk.first, pixels));
+        self.view.batch = self.scorer.summary();
+        self.view.histogram = self.scorer.histogram(HISTOGRAM_BINS).map(Rc::new);
+        self.done += sources;
+        (self.on_update)(
+            &self.view,
+            Progress {
+                done: self.done,
+                total: self.total,
+            },
+        );
+        yield_to_browser().await;
+    }
+}
+
+/// A chunk of files read, prepared and reconstructed on the workers, not yet shown.
+struct Fetched {
+    sources: usize,
+    inputs: Vec<(String, PreparedInput)>,
+    reconstructions: Vec<Reconstruction>,
+}
+
+/// Whether the workers can take this source whole: a file (or a folder's file) that is not an
+/// IDX file (those hold many images and are read on the page's thread).
+fn for_workers(source: &Source) -> bool {
+    match source {
+        Source::File { name, .. } | Source::Entry { name, .. } => !is_idx_name(name),
+        Source::Pixels { .. } | Source::Failed { .. } => false,
+    }
+}
+
+/// Files to read on the workers: the page's thread only opens folder entries (a callback
+/// each) and refuses oversized files unread.
+async fn fetch_on_workers(
+    pool: &WorkerPool,
+    network: &DirectNetwork,
+    chunk: Vec<Source>,
+    config: &PreprocessConfig,
+) -> Result<Fetched, String> {
+    use futures::StreamExt;
+    let sources = chunk.len();
+    let opened: Vec<(String, Result<File, String>)> = futures::stream::iter(chunk)
+        .map(|source| async move {
+            match source {
+                Source::File { name, file } => (name, Ok(file)),
+                Source::Entry { name, entry } => {
+                    let file = crate::input::entry_file(&entry)
+                        .await
+                        .map_err(|error| format!("cannot read file: {error}"));
+                    (name, file)
+                }
+                Source::Pixels { name, .. } | Source::Failed { name, .. } => {
+                    (name, Err("not a file".into()))
+                }
+            }
+        })
+        .buffered(OPENS_IN_FLIGHT)
+        .collect()
+        .await;
+    let opened: Vec<(String, Result<File, String>)> = opened
+        .into_iter()
+        .map(|(name, file)| {
+            let file = file.and_then(|file| match oversized(file.size()) {
+                Some(error) => Err(error),
+                None => Ok(file),
+            });
+            (name, file)
+        })
+        .collect();
+    let files: Vec<File> = opened
+        .iter()
+        .filter_map(|(_, file)| file.as_ref().ok().cloned())
+        .collect();
+    let mut done = pool
+        .prepare_and_reconstruct(network, files, config)
+        .await?
+        .into_iter();
+    let mut inputs = Vec::with_capacity(sources);
+    let mut reconstructions = Vec::with_capacity(sources);
+    for (name, file) in opened {
+        match file {
+            Err(error) => inputs.push((name, Err(error))),
+            Ok(_) => {
+                let (input, reconstruction) = done
+                    .next()
+                    .ok_or("the scoring workers returned too few files")?;
+                inputs.push((name, input));
+                reconstructions.extend(reconstruction);
+            }
+        }
+    }
+    Ok(Fetched {
+        sources,
+        inputs,
+        reconstructions,
+    })
+}
+
+/// Score `sources` on the CPU or WebGPU (`gpu`) in chunks, calling `on_update` with the batch
+/// so far after each chunk. Stops early (with what it has, `complete == false`) when
+/// `cancelled` is set. `chunk_budget_ms` sizes chunks by time (for backends that compute on
+/// the page's thread, see [`CPU_CHUNK_BUDGET_MS`]); `None` uses [`CHUNK`].
+///
+/// On the CPU with workers, files are read, decoded and reconstructed on the workers, one
+/// chunk ahead: while the page scores and shows chunk k, the workers already work on k + 1.
 pub async fn score_sources(
     sources: Vec<Source>,
     model: &LoadedModel,
@@ -165,68 +304,140 @@ pub async fn score_sources(
     flag_rate: f64,
     chunk_budget_ms: Option<f64>,
     cancelled: &Cell<bool>,
-    mut on_update: impl FnMut(&BatchView, Progress),
+    on_update: impl FnMut(&BatchView, Progress),
 ) -> Result<BatchView, String> {
     // The model's own preprocessing: its input side (28×28 unless trained on larger inputs).
     let config = model.header.preprocess;
     let app = format!("driftglass-web {}", driftglass_core::VERSION);
     let total = sources.len();
     // The CPU network is built here once for the whole drop; WebGPU's once below.
-    let mut scorer = Scorer::new(model, &app, config, flag_rate).map_err(|e| e.to_string())?;
+    let scorer = Scorer::new(model, &app, config, flag_rate).map_err(|e| e.to_string())?;
     let engine = crate::workers::Engine::new(&model.weights, gpu).await?;
-    let mut view = BatchView {
-        batch: scorer.summary(),
-        baseline_mean: model.baseline.mean(),
-        report: None,
-        histogram: None,
-        cards: Default::default(),
-        complete: false,
+    let mut pool = match &engine {
+        crate::workers::Engine::Cpu(_) => crate::workers::ready_pool().await,
+        crate::workers::Engine::Gpu(..) => None,
     };
-    let mut done = 0;
+    let mut run = Shown {
+        view: BatchView {
+            batch: scorer.summary(),
+            baseline_mean: model.baseline.mean(),
+            report: None,
+            histogram: None,
+            cards: Default::default(),
+            complete: false,
+        },
+        scorer,
+        done: 0,
+        total,
+        on_update,
+    };
     let mut chunk_size = FIRST_CHUNK;
     let mut queue = sources.into_iter();
-    loop {
+    // Fetched on the workers, to show while they fetch the next chunk.
+    let mut ahead: Option<Fetched> = None;
+    let complete = loop {
+        if cancelled.get() {
+            break false;
+        }
         let chunk: Vec<Source> = queue.by_ref().take(chunk_size).collect();
         if chunk.is_empty() {
-            view.complete = true;
-            return Ok(finish(view, scorer).await);
+            break true;
         }
-        if cancelled.get() {
-            return Ok(finish(view, scorer).await);
-        }
-        done += chunk.len();
-        let prepared = read_chunk(chunk, &config).await;
-        // An IDX file can hold thousands of images: reconstruct them a chunk at a time (the
-        // chunk size follows the time each part takes).
-        let mut rest = prepared.as_slice();
-        while !rest.is_empty() {
-            let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
-            rest = after;
-            if cancelled.get() {
-                return Ok(finish(view, scorer).await);
+        let workers = match (&engine, &pool) {
+            (crate::workers::Engine::Cpu(network), Some(pool))
+                if pool.alive() && chunk.iter().all(for_workers) =>
+            {
+                Some((network, pool))
             }
-            let started = now_ms();
-            let set = scorable(config.side, part);
-            let reconstructions = if set.count == 0 {
-                Vec::new()
-            } else {
-                engine.reconstruct(&set, CHUNK).await?
+            _ => None,
+        };
+        if let Some((network, workers)) = workers {
+            let fetch = fetch_on_workers(workers, network, chunk.clone(), &config);
+            let fetched = match ahead.take() {
+                Some(previous) => {
+                    let show = async {
+                        run.show(previous.sources, &previous.inputs, previous.reconstructions)
+                            .await
+                    };
+                    futures::future::join(fetch, show).await.0
+                }
+                None => fetch.await,
             };
-            let chunk = scorer.push_reconstructed(part, reconstructions);
-            let pixels = part
-                .iter()
-                .filter_map(|(_, input)| input.as_ref().ok())
-                .zip(&chunk.reconstructions)
-                .map(|((input, ..), r)| (input.as_slice(), r.pixels.as_slice()));
-            view.cards
-                .push(view::cards(&chunk.images, chunk.first, pixels));
-            view.batch = scorer.summary();
-            view.histogram =
-                loss_histogram(&model.baseline, scorer.losses(), flag_rate, HISTOGRAM_BINS)
-                    .map(Rc::new);
-            on_update(&view, Progress { done, total });
-            chunk_size = next_chunk_size(chunk_budget_ms, part.len(), now_ms() - started);
-            yield_to_browser().await;
+            match fetched {
+                Ok(fetched) => ahead = Some(fetched),
+                Err(why) => {
+                    // Scored on the page's thread from now on, this chunk included.
+                    crate::workers::abandon(workers, why);
+                    pool = None;
+                    chunk_size = score_here(
+                        &mut run,
+                        &engine,
+                        chunk,
+                        &config,
+                        chunk_budget_ms,
+                        chunk_size,
+                        cancelled,
+                    )
+                    .await?;
+                }
+            }
+            chunk_size = (chunk_size * 4).min(WORKER_CHUNK);
+        } else {
+            if let Some(previous) = ahead.take() {
+                run.show(previous.sources, &previous.inputs, previous.reconstructions)
+                    .await;
+            }
+            chunk_size = score_here(
+                &mut run,
+                &engine,
+                chunk,
+                &config,
+                chunk_budget_ms,
+                chunk_size,
+                cancelled,
+            )
+            .await?;
         }
+    };
+    if let Some(previous) = ahead.take() {
+        run.show(previous.sources, &previous.inputs, previous.reconstructions)
+            .await;
     }
+    run.view.complete = complete && !cancelled.get();
+    Ok(finish(run.view, run.scorer).await)
+}
+
+/// Read and prepare a chunk on the page's thread and reconstruct it on `engine`, a part at a
+/// time (an IDX file can hold thousands of images); returns the next chunk's size (parts
+/// follow the time each takes, see [`next_chunk_size`]).
+async fn score_here<U: FnMut(&BatchView, Progress)>(
+    run: &mut Shown<'_, U>,
+    engine: &crate::workers::Engine,
+    chunk: Vec<Source>,
+    config: &PreprocessConfig,
+    chunk_budget_ms: Option<f64>,
+    mut chunk_size: usize,
+    cancelled: &Cell<bool>,
+) -> Result<usize, String> {
+    let sources = chunk.len();
+    let prepared = read_chunk(chunk, config).await;
+    let mut rest = prepared.as_slice();
+    let mut first = true;
+    while !rest.is_empty() && !cancelled.get() {
+        let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
+        rest = after;
+        let started = now_ms();
+        let set = scorable(config.side, part);
+        let reconstructions = if set.count == 0 {
+            Vec::new()
+        } else {
+            engine.reconstruct(&set, CHUNK).await?
+        };
+        // The chunk's sources count as done with its first part.
+        run.show(if first { sources } else { 0 }, part, reconstructions)
+            .await;
+        first = false;
+        chunk_size = next_chunk_size(chunk_budget_ms, part.len(), now_ms() - started);
+    }
+    Ok(chunk_size)
 }

@@ -323,6 +323,117 @@ impl WorkerPool {
     }
 }
 
+/// What a worker made of a slice of files: each file's outcome (its prepared input and, when it
+/// was scored, its reconstruction), in order.
+pub type PreparedFiles = Vec<(
+    driftglass_core::report::PreparedInput,
+    Option<Reconstruction>,
+)>;
+
+impl WorkerPool {
+    /// Read, decode, preprocess and reconstruct `files` on the workers, a contiguous slice
+    /// each: the page's thread only hands over the `File` handles (reading a file's bytes and
+    /// decoding it cost the page more than the network did).
+    pub(crate) async fn prepare_and_reconstruct(
+        &self,
+        network: &DirectNetwork,
+        files: Vec<web_sys::File>,
+        config: &driftglass_core::PreprocessConfig,
+    ) -> Result<PreparedFiles, String> {
+        let _turn = self.turns.take().await;
+        if !self.alive.get() {
+            return Err("the scoring workers were stopped after a failure".into());
+        }
+        self.load(network).await?;
+        let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
+        let parts = self
+            .workers
+            .len()
+            .min(files.len().div_ceil(MIN_IMAGES_PER_WORKER))
+            .max(1);
+        let per_part = files.len().div_ceil(parts).max(1);
+        let calls = self
+            .workers
+            .iter()
+            .zip(files.chunks(per_part))
+            .map(|(worker, part)| {
+                let request = message("prepare-score");
+                set_property(&request, "files", &part.iter().collect::<Array>());
+                set_property(&request, "config", &JsValue::from_str(&config));
+                call_promise(worker.clone(), request, Array::new())
+            })
+            .collect();
+        let image_len = network.side() * network.side();
+        let mut results = Vec::with_capacity(files.len());
+        for out in all(calls).await? {
+            results.extend(unpack_prepared(&out, image_len)?);
+        }
+        if results.len() != files.len() {
+            return Err(format!(
+                "the scoring workers returned {} of {} files",
+                results.len(),
+                files.len()
+            ));
+        }
+        Ok(results)
+    }
+
+    /// Whether the workers still run.
+    pub(crate) fn alive(&self) -> bool {
+        self.alive.get()
+    }
+}
+
+fn field<T: JsCast>(object: &JsValue, key: &str) -> Result<T, String> {
+    Reflect::get(object, &JsValue::from_str(key))
+        .ok()
+        .and_then(|value| value.dyn_into::<T>().ok())
+        .ok_or_else(|| format!("a scoring worker's reply has no {key}"))
+}
+
+/// A worker's reply to "prepare-score" (see [`worker_side::prepare_and_score`]).
+fn unpack_prepared(out: &JsValue, image_len: usize) -> Result<PreparedFiles, String> {
+    let errors: Array = field(out, "errors")?;
+    let sizes = field::<js_sys::Uint32Array>(out, "sizes")?.to_vec();
+    let pixels = field::<Float32Array>(out, "pixels")?.to_vec();
+    let packed = field::<Float32Array>(out, "packed")?.to_vec();
+    let mut reconstructions = unpack_reconstructions(&packed, image_len)
+        .map_err(|e| e.to_string())?
+        .into_iter();
+    let mut images = pixels.chunks_exact(image_len);
+    let mut sizes = sizes.chunks_exact(2);
+    errors
+        .iter()
+        .map(|error| match error.as_string() {
+            Some(error) => Ok((Err(error), None)),
+            None => {
+                let (Some(pixels), Some(size), Some(r)) =
+                    (images.next(), sizes.next(), reconstructions.next())
+                else {
+                    return Err("a scoring worker's reply is short".to_string());
+                };
+                Ok((Ok((pixels.to_vec(), size[0], size[1])), Some(r)))
+            }
+        })
+        .collect()
+}
+
+/// The pool, when the CPU scores on workers (started on first use); `None` where they cannot
+/// run.
+pub(crate) async fn ready_pool() -> Option<Rc<WorkerPool>> {
+    pool().await.ok().filter(|pool| pool.alive())
+}
+
+/// Stop the workers for good after `why` (a failed call): the page scores on its own thread
+/// from then on.
+pub(crate) fn abandon(pool: &WorkerPool, why: String) {
+    web_sys::console::warn_1(&JsValue::from_str(&format!(
+        "{why}; Driftglass scores on the page's own thread from now on"
+    )));
+    pool.stop();
+    POOL.with(|p| *p.borrow_mut() = Some(State::Unavailable(why)));
+}
+
 fn set_number(target: &Object, key: &str, value: usize) {
     set_property(target, key, &JsValue::from_f64(value as f64));
 }
@@ -387,13 +498,7 @@ async fn reconstruct_on_cpu(
     {
         match pool.reconstruct(direct, set).await {
             Ok(results) => return Ok(results),
-            Err(why) => {
-                web_sys::console::warn_1(&JsValue::from_str(&format!(
-                    "{why}; Driftglass scores on the page's own thread from now on"
-                )));
-                pool.stop();
-                POOL.with(|p| *p.borrow_mut() = Some(State::Unavailable(why)));
-            }
+            Err(why) => abandon(&pool, why),
         }
     }
     driftglass_core::reconstruct(direct, set, batch, |_| {}).map_err(|e| e.to_string())
@@ -415,6 +520,60 @@ pub mod worker_side {
         let network = DirectNetwork::from_packed(values).map_err(|e| e.to_string())?;
         NETWORK.with(|n| *n.borrow_mut() = Some(network));
         Ok(())
+    }
+
+    /// What [`prepare_and_score`] made of a slice of files.
+    pub struct Prepared {
+        /// Per file, in order: why it could not be scored, or `None` when it was.
+        pub errors: Vec<Option<String>>,
+        /// Width and height of each scored file as decoded.
+        pub sizes: Vec<u32>,
+        /// The scored files' prepared inputs, `side`² values each.
+        pub pixels: Vec<f32>,
+        /// Their reconstructions, packed (`pack_reconstructions`).
+        pub packed: Vec<f32>,
+    }
+
+    /// Read, decode and preprocess `files` (as the page's thread would, see
+    /// `pipeline::prepare`), then score those that gave an image.
+    pub fn prepare_and_score(files: &[web_sys::File], config: &str) -> Result<Prepared, String> {
+        let config: driftglass_core::PreprocessConfig =
+            serde_json::from_str(config).map_err(|e| e.to_string())?;
+        let reader = web_sys::FileReaderSync::new()
+            .map_err(|e| format!("this worker cannot read files: {e:?}"))?;
+        let mut prepared = Prepared {
+            errors: Vec::with_capacity(files.len()),
+            sizes: Vec::new(),
+            pixels: Vec::new(),
+            packed: Vec::new(),
+        };
+        let mut count = 0;
+        for file in files {
+            let input = match crate::pipeline::oversized(file.size()) {
+                Some(error) => Err(error),
+                None => match reader.read_as_array_buffer(file) {
+                    Ok(buffer) => driftglass_core::report::prepare_image(
+                        &js_sys::Uint8Array::new(&buffer).to_vec(),
+                        &config,
+                    ),
+                    Err(error) => Err(format!("cannot read file: {error:?}")),
+                },
+            };
+            match input {
+                Ok((pixels, width, height)) => {
+                    prepared.errors.push(None);
+                    prepared.sizes.extend([width, height]);
+                    prepared.pixels.extend(pixels);
+                    count += 1;
+                }
+                Err(error) => prepared.errors.push(Some(error)),
+            }
+        }
+        if count > 0 {
+            // The page gets the prepared pixels too (for the losses and the cards).
+            prepared.packed = score(prepared.pixels.clone(), count, config.side)?;
+        }
+        Ok(prepared)
     }
 
     /// Score `count` images of `side`² values; the results packed (`pack_reconstructions`).
