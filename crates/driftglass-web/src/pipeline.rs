@@ -205,6 +205,12 @@ impl<U: FnMut(&BatchView, Progress)> Shown<'_, U> {
         );
         yield_to_browser().await;
     }
+
+    /// Score and show a chunk the workers fetched.
+    async fn show_fetched(&mut self, fetched: Fetched) {
+        self.show(fetched.sources, &fetched.inputs, fetched.reconstructions)
+            .await;
+    }
 }
 
 /// A chunk of files read, prepared and reconstructed on the workers, not yet shown.
@@ -351,57 +357,49 @@ pub async fn score_sources(
             }
             _ => None,
         };
-        if let Some((network, workers)) = workers {
-            let fetch = fetch_on_workers(workers, network, chunk.clone(), &config);
-            let fetched = match ahead.take() {
-                Some(previous) => {
-                    let show = async {
-                        run.show(previous.sources, &previous.inputs, previous.reconstructions)
+        let chunk = match workers {
+            Some((network, workers)) => {
+                let fetch = fetch_on_workers(workers, network, chunk.clone(), &config);
+                let fetched = match ahead.take() {
+                    Some(previous) => {
+                        futures::future::join(fetch, run.show_fetched(previous))
                             .await
-                    };
-                    futures::future::join(fetch, show).await.0
-                }
-                None => fetch.await,
-            };
-            match fetched {
-                Ok(fetched) => ahead = Some(fetched),
-                Err(why) => {
-                    // Scored on the page's thread from now on, this chunk included.
-                    crate::workers::abandon(workers, why);
-                    pool = None;
-                    chunk_size = score_here(
-                        &mut run,
-                        &engine,
-                        chunk,
-                        &config,
-                        chunk_budget_ms,
-                        chunk_size,
-                        cancelled,
-                    )
-                    .await?;
+                            .0
+                    }
+                    None => fetch.await,
+                };
+                match fetched {
+                    Ok(fetched) => {
+                        ahead = Some(fetched);
+                        chunk_size = (chunk_size * 4).min(WORKER_CHUNK);
+                        continue;
+                    }
+                    Err(why) => {
+                        // Scored on the page's thread from now on, this chunk included.
+                        crate::workers::abandon(workers, why);
+                        pool = None;
+                        chunk
+                    }
                 }
             }
-            chunk_size = (chunk_size * 4).min(WORKER_CHUNK);
-        } else {
-            if let Some(previous) = ahead.take() {
-                run.show(previous.sources, &previous.inputs, previous.reconstructions)
-                    .await;
-            }
-            chunk_size = score_here(
-                &mut run,
-                &engine,
-                chunk,
-                &config,
-                chunk_budget_ms,
-                chunk_size,
-                cancelled,
-            )
-            .await?;
+            None => chunk,
+        };
+        if let Some(previous) = ahead.take() {
+            run.show_fetched(previous).await;
         }
+        chunk_size = score_here(
+            &mut run,
+            &engine,
+            chunk,
+            &config,
+            chunk_budget_ms,
+            chunk_size,
+            cancelled,
+        )
+        .await?;
     };
     if let Some(previous) = ahead.take() {
-        run.show(previous.sources, &previous.inputs, previous.reconstructions)
-            .await;
+        run.show_fetched(previous).await;
     }
     run.view.complete = complete && !cancelled.get();
     Ok(finish(run.view, run.scorer).await)
