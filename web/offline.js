@@ -1,5 +1,6 @@
-// Installs Driftglass' service worker (sw.js) once the page has loaded, so the next visit works
-// offline, and says so when a new version has taken over since the last visit (the worker
+// Installs Driftglass' service worker (sw.js) once the app can score (its first install
+// downloads the page's files again: on a slow line that would compete with the app's own
+// start), so the next visit works offline, and says so when a new version has taken over since the last visit (the worker
 // remembers that in its own cache: nothing goes into the page's storage).
 
 function notice(text) {
@@ -12,7 +13,10 @@ function notice(text) {
 }
 
 if ('serviceWorker' in navigator) {
-  window.addEventListener('load', async () => {
+  let installing = false;
+  const install = async () => {
+    if (installing) return;
+    installing = true;
     try {
       navigator.serviceWorker.addEventListener('message', ({ data }) => {
         if (data?.driftglassVersion && data.updatedFrom) {
@@ -28,5 +32,9 @@ if ('serviceWorker' in navigator) {
     } catch (error) {
       console.warn(`Driftglass will not work offline: ${error}`);
     }
-  });
+  };
+  // The app says when it is interactive (glue.rs); should it never, install anyway a while
+  // after the page has loaded.
+  window.addEventListener('driftglass-interactive', install);
+  window.addEventListener('load', () => setTimeout(install, 10_000));
 }

@@ -65,8 +65,10 @@ pub fn app() -> Html {
                     dispatch.emit(Action::BackendReady(
                         cpu.with_detail("checking whether WebGPU is faster here…"),
                     ));
+                    crate::glue::announce_interactive();
                 }
                 dispatch.emit(Action::BackendReady(backend::init(preference).await));
+                crate::glue::announce_interactive();
             });
         });
     }

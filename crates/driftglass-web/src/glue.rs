@@ -1,5 +1,5 @@
 //! Browser glue shared across the page: the clock, waiting without blocking the page, fetching
-//! the page's own files, and the panic panel. (Files and drops are `input`'s, workers
+//! the page's own files, the panic panel, and saying that the app is interactive. (Files and drops are `input`'s, workers
 //! `workers`' and `gpu`'s, storage `storage`'s, downloads `export`'s.)
 
 use js_sys::Promise;
@@ -12,6 +12,17 @@ pub fn now_ms() -> f64 {
         .and_then(|w| w.performance())
         .map(|p| p.now())
         .unwrap_or(0.0)
+}
+
+/// Tell the page's other scripts that the app can score (`web/offline.js` installs the service
+/// worker then: its first install downloads the page's files again, and on a slow line that
+/// download would compete with the app's own start).
+pub fn announce_interactive() {
+    if let Some(window) = web_sys::window()
+        && let Ok(event) = web_sys::Event::new("driftglass-interactive")
+    {
+        let _ = window.dispatch_event(&event);
+    }
 }
 
 /// Wait for the next macrotask, so the browser can paint and handle input.
