@@ -73,6 +73,19 @@ pub fn app() -> Html {
         });
     }
 
+    // On the CPU, the workers get the active model's network as soon as they can, not with the
+    // first drop.
+    {
+        let model = state.model.as_ref().ok().map(|m| m.loaded.clone());
+        let on_cpu = state.backend.as_ref().is_some_and(|b| !b.is_gpu);
+        let key = (model.as_ref().map(|m| m.sha256.clone()), on_cpu);
+        use_effect_with(key, move |(_, on_cpu)| {
+            if let (Some(model), true) = (model, *on_cpu) {
+                spawn_local(async move { crate::workers::warm_up(&model.weights).await });
+            }
+        });
+    }
+
     // Start scoring `sources`; a new run cancels the one before.
     let on_sources = {
         let (state, dispatch, runs, cancel) = (

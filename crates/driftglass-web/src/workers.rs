@@ -424,6 +424,25 @@ pub(crate) async fn ready_pool() -> Option<Rc<WorkerPool>> {
     pool().await.ok().filter(|pool| pool.alive())
 }
 
+/// Get the workers ready for `weights` before the first drop: start them, send them the
+/// network and run a few blank images through each (its first call is its slowest), so that a
+/// drop's first result does not wait for any of it. Does nothing where the workers cannot run.
+pub async fn warm_up(weights: &Weights) {
+    let (Ok(network), Some(pool)) = (DirectNetwork::new(weights), ready_pool().await) else {
+        return;
+    };
+    let side = network.side();
+    let count = pool.workers.len() * MIN_IMAGES_PER_WORKER;
+    let blank = ImageSet {
+        pixels: vec![0.0; count * side * side],
+        count,
+        side,
+    };
+    if let Err(why) = pool.reconstruct(&network, &blank).await {
+        abandon(&pool, why);
+    }
+}
+
 /// Stop the workers for good after `why` (a failed call): the page scores on its own thread
 /// from then on.
 pub(crate) fn abandon(pool: &WorkerPool, why: String) {
