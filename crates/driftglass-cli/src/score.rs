@@ -71,7 +71,7 @@ fn is_idx(path: &Path) -> bool {
 /// Expand folders into their files (sorted by name), keeping explicit files as given.
 /// The files to score, in order. Folders that give nothing to score (empty ones, and folders
 /// inside folders without `--recursive`) are listed too, so the report can say so.
-fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
@@ -110,7 +110,10 @@ fn folder_note(path: &Path) -> String {
 }
 
 /// Each input turned into pixels, or the reason it could not be (an IDX file gives its images).
-fn prepare(files: &[PathBuf], config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
+pub(crate) fn prepare(
+    files: &[PathBuf],
+    config: &PreprocessConfig,
+) -> Vec<(String, PreparedInput)> {
     let mut prepared = Vec::new();
     for file in files {
         let name = file.display().to_string();

@@ -1,7 +1,7 @@
 //! `driftglass train` and `driftglass calibrate`.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -21,9 +21,24 @@ pub struct TrainArgs {
     /// Data directory holding `mnist/` (or the MNIST files themselves).
     #[arg(long, default_value_os_t = crate::default_data_dir())]
     pub data: PathBuf,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    /// Train on this folder of images (PNG, JPEG, GIF, WebP, BMP, IDX) instead of MNIST, as the
+    /// page's Reference step does: a seeded share is held out for validation and the baseline.
+    #[arg(long, conflicts_with_all = ["limit", "test_limit"])]
+    pub images: Option<PathBuf>,
+    /// With `--images`: read folders inside the folder too.
+    #[arg(long, requires = "images")]
+    pub recursive: bool,
+    /// With `--images`: the input side (28, 32, 64 or 128; images are turned gray, padded to a
+    /// square and resized to it).
+    #[arg(long, requires = "images", default_value_t = driftglass_core::IMAGE_SIDE)]
+    pub side: usize,
+    /// With `--images`: the share of the images held out for validation and the baseline.
+    #[arg(long, requires = "images", default_value_t = reference::DEFAULT_VALIDATION_SHARE)]
+    pub validation_share: f64,
+    /// Passes over the training set (default: 10 on MNIST; for `--images`, what the page
+    /// suggests for the set's size).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Seed of initialisation, shuffling and noise.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -67,8 +82,57 @@ pub enum OptimizerArg {
     Adam,
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    let started = Instant::now();
+/// The images to train on, those to validate and calibrate on, and how the model file names
+/// them.
+struct Data {
+    training: ImageSet,
+    validation: ImageSet,
+    /// What the training images were, e.g. "MNIST train (60000 images)".
+    training_data: String,
+    /// The baseline's dataset name.
+    baseline_name: String,
+    /// The default number of epochs for this data.
+    epochs: usize,
+}
+
+/// The images of a folder, prepared with `config`, and how many files were not used (each
+/// is listed on stderr with its reason: nothing is left out silently).
+fn read_folder(
+    dir: &Path,
+    recursive: bool,
+    config: &PreprocessConfig,
+) -> Result<(ImageSet, usize)> {
+    let files = crate::score::collect_inputs(&[dir.to_path_buf()], recursive)?;
+    let bar = progress::bar(files.len() as u64, "reading", "files");
+    let mut pixels = Vec::new();
+    let mut count = 0;
+    let mut failed = 0;
+    for chunk in files.chunks(256) {
+        for (name, input) in crate::score::prepare(chunk, config) {
+            match input {
+                Ok((image, ..)) => {
+                    pixels.extend_from_slice(&image);
+                    count += 1;
+                }
+                Err(error) => {
+                    failed += 1;
+                    progress::println(&bar, format!("not used: {name}: {error}"));
+                }
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let set = ImageSet {
+        pixels,
+        count,
+        side: config.side,
+    };
+    Ok((set, failed))
+}
+
+/// MNIST's training images, and its test images for validation and the baseline.
+fn mnist(args: &TrainArgs) -> Result<Data> {
     let mnist = data::mnist_dir(&args.data);
     let mut training = data::images(&mnist, "train-images-idx3-ubyte")?;
     if let Some(limit) = args.limit {
@@ -78,12 +142,79 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(limit) = args.test_limit {
         test = test.take(limit);
     }
+    Ok(Data {
+        training_data: format!("MNIST train ({} images)", training.count),
+        training,
+        validation: test,
+        baseline_name: "MNIST test".into(),
+        epochs: 10,
+    })
+}
+
+/// A folder of images, prepared as the page prepares a reference set, split with `seed`.
+fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
+    if !reference::INPUT_SIDES.contains(&args.side) {
+        bail!(
+            "--side {} is not offered; choose one of {:?}",
+            args.side,
+            reference::INPUT_SIDES
+        );
+    }
+    if !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let config = PreprocessConfig::with_side(args.side);
+    let (set, failed) = read_folder(dir, args.recursive, &config)?;
+    let count = set.count;
+    if count < reference::MIN_REFERENCE_IMAGES {
+        bail!(
+            "{} gave {count} usable images ({} not used); at least {} are needed",
+            dir.display(),
+            failed,
+            reference::MIN_REFERENCE_IMAGES
+        );
+    }
+    let parts = reference::split(&set, args.validation_share, args.seed)?;
+    let label = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    eprintln!(
+        "{}: {count} images ({} not used), {} for training and {} held out",
+        dir.display(),
+        failed,
+        parts.training.count,
+        parts.validation.count
+    );
+    Ok(Data {
+        training_data: format!("{label} ({} images)", parts.training.count),
+        epochs: reference::suggested_epochs(parts.training.count),
+        training: parts.training,
+        validation: parts.validation,
+        baseline_name: format!("{label}, held out"),
+    })
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let data = match &args.images {
+        Some(dir) => folder(dir, &args)?,
+        None => mnist(&args)?,
+    };
+    let Data {
+        training,
+        validation: test,
+        training_data,
+        baseline_name,
+        epochs,
+    } = data;
+    let side = training.side;
     let (optimizer, default_lr) = match args.optimizer {
         OptimizerArg::Adadelta => (OptimizerKind::Adadelta, 1.0),
         OptimizerArg::Adam => (OptimizerKind::Adam, 0.001),
     };
     let config = TrainingConfig {
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(epochs),
         batch_size: args.batch_size,
         noise_factor: args.noise,
         seed: args.seed,
@@ -91,9 +222,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         learning_rate: args.learning_rate.unwrap_or(default_lr),
         loss: LossKind::Bce,
     };
-    let model_config = AutoencoderConfig::new();
+    let model_config = AutoencoderConfig::new().with_side(side);
     eprintln!(
-        "training on {} MNIST images, validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
+        "training on {} images ({side}×{side}), validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
         training.count,
         test.count,
         config.epochs,
@@ -154,23 +285,27 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     bar.finish_and_clear();
 
-    let (baseline, latent) = calibrate_baseline(&trained.weights, &test, "MNIST test")?;
+    if let Some(epoch) = trained.kept_epoch {
+        eprintln!("kept the weights of epoch {epoch}, the lowest validation loss");
+    }
+    let (baseline, latent) = calibrate_baseline(&trained.weights, &test, &baseline_name)?;
     let bytes = reference::seal(
         &trained.weights,
         Calibrated {
             created_by: format!("driftglass {}", driftglass_core::VERSION),
             architecture: &model_config,
-            preprocess: PreprocessConfig::default(),
+            preprocess: PreprocessConfig::with_side(side),
             baseline: &baseline,
             latent: &latent,
             training: Some(TrainingSummary {
                 config,
-                training_data: format!("MNIST train ({} images)", training.count),
+                training_data,
                 training_images: training.count,
                 validation_images: test.count,
                 history: trained.history,
                 total_seconds: started.elapsed().as_secs_f64(),
                 device: device.into(),
+                kept_epoch: trained.kept_epoch,
             }),
         },
     )?;
@@ -209,9 +344,13 @@ pub struct CalibrateArgs {
     /// Model file to recalibrate (default: the bundled model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// IDX image file of held-out reference images.
+    /// Held-out reference images: an IDX file, or a folder of images (PNG, JPEG, ...), prepared
+    /// with the model's own preprocessing.
     #[arg(long)]
     pub images: PathBuf,
+    /// With a folder: read folders inside it too.
+    #[arg(long)]
+    pub recursive: bool,
     /// Where to write the recalibrated model file.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -222,8 +361,12 @@ pub struct CalibrateArgs {
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let loaded = crate::score::load_model(args.model.as_deref())?;
-    let images = driftglass_core::idx::read_images(&args.images)
-        .with_context(|| format!("reading {}", args.images.display()))?;
+    let images = if args.images.is_dir() {
+        read_folder(&args.images, args.recursive, &loaded.header.preprocess)?.0
+    } else {
+        driftglass_core::idx::read_images(&args.images)
+            .with_context(|| format!("reading {}", args.images.display()))?
+    };
     if images.count == 0 {
         bail!("{} holds no images", args.images.display());
     }

@@ -176,3 +176,112 @@ fn broken_model_file_is_a_clear_error() {
     assert!(!text.contains("panicked"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `train --images`: a folder of your own images becomes a model, as the page's Reference step
+/// makes one: files that are not images are listed as not used, a seeded fifth is held out for
+/// the baseline, the input side is the one asked for, and the model scores the same folder.
+#[test]
+fn train_on_a_folder_of_images() {
+    let dir = std::env::temp_dir().join(format!("driftglass-train-{}", std::process::id()));
+    let images = dir.join("my-digits");
+    std::fs::create_dir_all(&images).unwrap_or_else(|e| panic!("{e}"));
+    let drop100 = fixtures().join("drop-100");
+    for entry in std::fs::read_dir(&drop100).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let name = path.file_name().unwrap_or_default();
+        std::fs::copy(&path, images.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::copy(fixtures().join("mixed/notes.txt"), images.join("notes.txt"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let model = dir.join("mine.dgm");
+    let (model_arg, images_arg) = (model.to_string_lossy(), images.to_string_lossy());
+    let (code, _, text) = driftglass(&[
+        "train",
+        "--images",
+        &images_arg,
+        "--side",
+        "32",
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "-o",
+        &model_arg,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("not used: ") && text.contains("notes.txt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("100 images (1 not used), 80 for training and 20 held out"),
+        "{text}"
+    );
+    assert!(text.contains("kept the weights of epoch"), "{text}");
+
+    let (code, report, text) = driftglass(&[
+        "score",
+        "--model",
+        &model_arg,
+        "--json",
+        &drop100.to_string_lossy(),
+    ]);
+    assert!(code == 0 || code == 2, "{text}");
+    assert_eq!(report["preprocess"]["side"], 32, "{text}");
+    assert_eq!(report["model"]["baseline"]["count"], 20, "{text}");
+    let dataset = report["model"]["baseline"]["dataset"]
+        .as_str()
+        .unwrap_or("");
+    assert!(dataset.starts_with("my-digits, held out"), "{dataset}");
+    assert_eq!(report["batch"]["scored"], 100, "{text}");
+    assert_eq!(by_name(&report, "mnist-test-100.png")["width"], 28);
+
+    // `calibrate --images` takes a folder too, prepared with the model's own side.
+    let recalibrated = dir.join("recalibrated.dgm");
+    let (code, _, text) = driftglass(&[
+        "calibrate",
+        "--model",
+        &model_arg,
+        "--images",
+        &images_arg,
+        "-o",
+        &recalibrated.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("notes.txt") && text.contains("on 100 images"),
+        "{text}"
+    );
+
+    // Sides the page does not offer, and too few images, are refused with a reason.
+    let (code, _, text) = driftglass(&[
+        "train",
+        "--images",
+        &images_arg,
+        "--side",
+        "30",
+        "-o",
+        &model_arg,
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("--side 30 is not offered"), "{text}");
+    let few = dir.join("few");
+    std::fs::create_dir_all(&few).unwrap_or_else(|e| panic!("{e}"));
+    for name in ["mnist-test-100.png", "mnist-test-101.png"] {
+        std::fs::copy(drop100.join(name), few.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (code, _, text) = driftglass(&[
+        "train",
+        "--images",
+        &few.to_string_lossy(),
+        "-o",
+        &model_arg,
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("gave 2 usable images") && text.contains("at least 20"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -81,6 +81,10 @@ pub struct TrainingSummary {
     pub total_seconds: f64,
     /// Device the model was trained on, e.g. "flex (CPU)".
     pub device: String,
+    /// The epoch whose weights the file holds: the best validated one (files written before
+    /// this field kept the last epoch's).
+    #[serde(default)]
+    pub kept_epoch: Option<usize>,
 }
 
 /// Everything in a model file except weights and baseline values.

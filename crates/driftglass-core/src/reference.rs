@@ -18,6 +18,8 @@ use crate::score::Reconstruction;
 /// Fewest reference images accepted: fewer cannot give a training set and a baseline that
 /// says anything.
 pub const MIN_REFERENCE_IMAGES: usize = 20;
+/// Input sides a reference set can be trained at (`driftglass train --images --side`).
+pub const INPUT_SIDES: [usize; 4] = [28, 32, 64, 128];
 /// Default share of the reference images held out for validation and the baseline.
 pub const DEFAULT_VALIDATION_SHARE: f64 = 0.2;
 /// Seed of the latent reference sample drawn from the calibration images.

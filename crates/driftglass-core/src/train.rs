@@ -127,6 +127,29 @@ pub struct Trained {
     pub history: Vec<EpochReport>,
     /// Whether the callback stopped training before the last epoch.
     pub stopped_early: bool,
+    /// The epoch whose weights these are: the one with the lowest validation loss (the
+    /// reference experiment's checkpoint), `None` when training stopped before the first
+    /// epoch was validated (then the weights as they stood).
+    pub kept_epoch: Option<usize>,
+}
+
+/// The weights to keep: the best validated epoch's, else the network as it stands.
+async fn kept<S: Stepper>(
+    stepper: &S,
+    best: Option<(f64, usize, Weights)>,
+    history: Vec<EpochReport>,
+    stopped_early: bool,
+) -> Result<Trained, TrainError> {
+    let (weights, kept_epoch) = match best {
+        Some((_, epoch, weights)) => (weights, Some(epoch)),
+        None => (stepper.weights().await?, None),
+    };
+    Ok(Trained {
+        weights,
+        history,
+        stopped_early,
+        kept_epoch,
+    })
 }
 
 /// A clock that works natively and in the browser.
@@ -336,6 +359,8 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
     let batches = training_set.count.div_ceil(config.batch_size);
     let mut order: Vec<usize> = (0..training_set.count).collect();
     let mut history = Vec::new();
+    // (validation loss, epoch, weights) of the best epoch so far.
+    let mut best: Option<(f64, usize, Weights)> = None;
     let mut batch_inputs = Vec::with_capacity(config.batch_size * len);
     let mut batch_targets = Vec::with_capacity(config.batch_size * len);
     for epoch in 1..=config.epochs {
@@ -368,11 +393,7 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
                 loss: loss_value,
             });
             if flow.is_break() {
-                return Ok(Trained {
-                    weights: stepper.weights().await?,
-                    history,
-                    stopped_early: true,
-                });
+                return kept(&stepper, best, history, true).await;
             }
             pause().await;
         }
@@ -411,6 +432,9 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
             train_seconds,
             images_per_second: seen as f64 / train_seconds,
         };
+        if validation_loss.is_finite() && best.as_ref().is_none_or(|b| validation_loss < b.0) {
+            best = Some((validation_loss, epoch, stepper.weights().await?));
+        }
         history.push(report.clone());
         let mut flow = on_event(TrainingEvent::Epoch(report));
         if let Some(samples) = samples {
@@ -420,18 +444,10 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
             };
         }
         if flow.is_break() && epoch < config.epochs {
-            return Ok(Trained {
-                weights: stepper.weights().await?,
-                history,
-                stopped_early: true,
-            });
+            return kept(&stepper, best, history, true).await;
         }
     }
-    Ok(Trained {
-        weights: stepper.weights().await?,
-        history,
-        stopped_early: false,
-    })
+    kept(&stepper, best, history, false).await
 }
 
 #[cfg(test)]
@@ -527,5 +543,107 @@ mod tests {
         assert!(trained.stopped_early);
         assert_eq!(batches, 2);
         assert!(trained.history.is_empty());
+    }
+
+    /// A stepper whose validation losses follow a script, and whose weights say which step
+    /// they come from (the first kernel value holds the number of steps taken).
+    struct Scripted {
+        weights: Weights,
+        steps: usize,
+        steps_per_epoch: usize,
+        validation_losses: Vec<f32>,
+    }
+
+    impl Stepper for Scripted {
+        async fn step(
+            &mut self,
+            _inputs: &[f32],
+            _targets: &[f32],
+            _count: usize,
+            _learning_rate: f64,
+        ) -> Result<f64, TrainError> {
+            self.steps += 1;
+            Ok(0.5)
+        }
+
+        async fn reconstruct(
+            &mut self,
+            inputs: &ImageSet,
+            _targets: &ImageSet,
+        ) -> Result<Vec<Reconstruction>, TrainError> {
+            let epoch = self.steps / self.steps_per_epoch;
+            let loss = self.validation_losses[epoch - 1];
+            Ok((0..inputs.count)
+                .map(|_| Reconstruction {
+                    bce: loss,
+                    mse: loss,
+                    output_entropy: loss,
+                    pixels: vec![0.0; inputs.image_len()],
+                    latent: Vec::new(),
+                })
+                .collect())
+        }
+
+        async fn weights(&self) -> Result<Weights, TrainError> {
+            let config = *self.weights.config();
+            let mut layers = self.weights.clone().into_layers();
+            layers[0].kernel[0] = self.steps as f32;
+            Weights::new(config, layers).map_err(|e| TrainError::Config(e.to_string()))
+        }
+    }
+
+    /// The model kept is the best validated epoch's (the reference's checkpoint), not the
+    /// last; stopping early keeps the best so far.
+    #[test]
+    fn the_best_validated_epoch_is_kept() {
+        let run = |losses: Vec<f32>, stop_after_batches: Option<usize>| {
+            let config = TrainingConfig {
+                epochs: losses.len(),
+                batch_size: 16,
+                ..TrainingConfig::default()
+            };
+            let stepper = Scripted {
+                weights: Weights::init_seeded(AutoencoderConfig::new(), 1)
+                    .unwrap_or_else(|e| panic!("{e}")),
+                steps: 0,
+                steps_per_epoch: 2,
+                validation_losses: losses,
+            };
+            let mut batches = 0;
+            pollster::block_on(train_with(
+                stepper,
+                &config,
+                &rectangles(32, 1),
+                &rectangles(8, 2),
+                &FixedClock,
+                |event| {
+                    if let TrainingEvent::Batch { .. } = event {
+                        batches += 1;
+                    }
+                    match stop_after_batches {
+                        Some(n) if batches >= n => ControlFlow::Break(()),
+                        _ => ControlFlow::Continue(()),
+                    }
+                },
+                || std::future::ready(()),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let steps_of = |t: &Trained| t.weights.layers()[0].kernel[0];
+        // Validation worsens after epoch 2: epoch 2's weights (4 steps) are kept.
+        let trained = run(vec![0.3, 0.2, 0.25, 0.4], None);
+        assert_eq!(trained.kept_epoch, Some(2));
+        assert_eq!(steps_of(&trained), 4.0);
+        assert_eq!(trained.history.len(), 4);
+        // Improving to the end: the last epoch.
+        let trained = run(vec![0.3, 0.2, 0.1], None);
+        assert_eq!((trained.kept_epoch, steps_of(&trained)), (Some(3), 6.0));
+        // Stopped in epoch 3 (after 5 steps): the best validated epoch so far, epoch 1.
+        let trained = run(vec![0.1, 0.2, 0.05], Some(5));
+        assert!(trained.stopped_early);
+        assert_eq!((trained.kept_epoch, steps_of(&trained)), (Some(1), 2.0));
+        // Stopped before any epoch was validated: the weights as they stand.
+        let trained = run(vec![0.1, 0.2], Some(1));
+        assert_eq!((trained.kept_epoch, steps_of(&trained)), (None, 1.0));
     }
 }

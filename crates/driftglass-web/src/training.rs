@@ -322,6 +322,7 @@ pub async fn make_model(
                 history: trained.history,
                 total_seconds: (now_ms() - started) / 1000.0,
                 device: device_name.to_string(),
+                kept_epoch: trained.kept_epoch,
             }),
         },
     )
