@@ -74,16 +74,27 @@ pub fn app() -> Html {
     }
 
     // On the CPU, the workers get the active model's network as soon as they can, not with the
-    // first drop.
+    // first drop (again once the backend is settled: its measurement runs the bundled model).
     {
         let model = state.model.as_ref().ok().map(|m| m.loaded.clone());
-        let on_cpu = state.backend.as_ref().is_some_and(|b| !b.is_gpu);
-        let key = (model.as_ref().map(|m| m.sha256.clone()), on_cpu);
-        use_effect_with(key, move |(_, on_cpu)| {
-            if let (Some(model), true) = (model, *on_cpu) {
+        let key = (
+            model.as_ref().map(|m| m.sha256.clone()),
+            state.backend.clone(),
+        );
+        use_effect_with(key, move |(_, backend)| {
+            if let (Some(model), Some(backend)) = (model, backend)
+                && !backend.is_gpu
+            {
                 spawn_local(async move { crate::workers::warm_up(&model.weights).await });
             }
         });
+    }
+
+    // A new model ends the run of the old one (its cards and numbers belong to that model).
+    {
+        let cancel = cancel.clone();
+        let sha = state.model.as_ref().ok().map(|m| m.loaded.sha256.clone());
+        use_effect_with(sha, move |_| cancel.borrow().set(true));
     }
 
     // Start scoring `sources`; a new run cancels the one before.

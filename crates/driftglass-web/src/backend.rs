@@ -18,7 +18,7 @@ fn cpu(detail: impl Into<String>) -> Backend {
 
 /// Milliseconds per image to reconstruct and score a [`MEASURE_BATCH`]-image batch with
 /// `weights` on WebGPU (`gpu`) or the CPU, after one untimed warm-up batch (shader compilation,
-/// caches).
+/// caches): the fastest of three timed batches.
 pub async fn measure(weights: &driftglass_core::Weights, gpu: bool) -> Result<f64, String> {
     // Digit-like strokes: what is drawn does not change the work, only the size does.
     let pixels: Vec<f32> = (0..MEASURE_BATCH * driftglass_core::IMAGE_PIXELS)
@@ -34,9 +34,15 @@ pub async fn measure(weights: &driftglass_core::Weights, gpu: bool) -> Result<f6
     let engine = crate::workers::Engine::new(weights, gpu).await?;
     let run = || engine.reconstruct(&images, MEASURE_BATCH);
     run().await?;
-    let started = crate::glue::now_ms();
-    run().await?;
-    Ok((crate::glue::now_ms() - started) / MEASURE_BATCH as f64)
+    // The fastest of three: a drop or the workers' warm-up may hold the workers for a while,
+    // and waiting for them is not this backend's speed.
+    let mut fastest = f64::INFINITY;
+    for _ in 0..3 {
+        let started = crate::glue::now_ms();
+        run().await?;
+        fastest = fastest.min(crate::glue::now_ms() - started);
+    }
+    Ok(fastest / MEASURE_BATCH as f64)
 }
 
 /// Pick and initialise a backend.

@@ -24,7 +24,7 @@ pub struct Window {
 pub fn window_of(width: f64, top: f64, viewport: f64) -> Window {
     let columns = (((width + GAP) / (CARD_MIN_WIDTH + GAP)).floor() as usize).max(1);
     let first_visible = (-top / ROW).floor().max(0.0) as usize;
-    // The last row with any pixel in view.
+    // One past the last row with any pixel in view.
     let last_visible = ((viewport - top) / ROW).ceil().max(0.0) as usize;
     let first_row = first_visible.saturating_sub(OVERSCAN);
     Window {

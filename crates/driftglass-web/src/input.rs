@@ -117,7 +117,7 @@ fn entry_name(entry: &FileSystemEntry) -> String {
     }
 }
 
-fn describe(error: wasm_bindgen::JsValue) -> String {
+pub(crate) fn describe(error: wasm_bindgen::JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

@@ -28,9 +28,9 @@ pub const FIRST_CHUNK: usize = 4;
 pub const CHUNK: usize = 64;
 /// Fewest sources per chunk when chunks are sized by time.
 pub const MIN_CHUNK: usize = 4;
-/// On the CPU backend the reconstruction runs on the page's thread: chunks are sized so that
-/// reconstructing, scoring and showing one takes about this long (the soak benchmark checks
-/// that no task exceeds 200 ms).
+/// Where a chunk is read and prepared on the page's thread (no workers, IDX files, demo sets),
+/// chunks are sized so that doing that, scoring and showing one takes about this long (the
+/// soak benchmark checks that no task exceeds 200 ms).
 pub const CPU_CHUNK_BUDGET_MS: f64 = 50.0;
 /// Files read at once within a chunk.
 pub const READS_IN_FLIGHT: usize = 8;
@@ -93,9 +93,8 @@ fn next_chunk_size(budget_ms: Option<f64>, inputs: usize, elapsed_ms: f64) -> us
 
 /// Read and preprocess a chunk of sources. The chunk's files are read at once: each read is an
 /// asynchronous round trip to the browser, and awaited one after another they set the pace of
-/// a large drop (the soak's figures are in the README). Each is decoded as its bytes arrive;
-/// the order stays the drop's. Reading one chunk ahead of scoring, in a task of its own, was
-/// tried and measured slower.
+/// a large drop. Each is decoded as its bytes arrive; the order stays the drop's. (With
+/// workers, files are read on the workers instead, see [`fetch_on_workers`].)
 async fn read_chunk(chunk: Vec<Source>, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     use futures::StreamExt;
     // A few at a time, not the whole chunk: each file may be up to `MAX_FILE_BYTES`.
@@ -135,9 +134,13 @@ async fn prepare_file(
     if let Some(error) = oversized(file.size()) {
         return vec![(name, Err(error))];
     }
-    let bytes = match gloo_file::futures::read_as_bytes(&gloo_file::File::from(file)).await {
-        Ok(bytes) => bytes,
-        Err(error) => return vec![(name, Err(format!("cannot read file: {error}")))],
+    let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        // Worded as the workers word it (`worker_side::prepare_and_score`).
+        Err(error) => {
+            let error = crate::input::describe(error);
+            return vec![(name, Err(format!("cannot read file: {error}")))];
+        }
     };
     if is_idx_name(&name) {
         return match parse_images(bytes) {

@@ -108,7 +108,7 @@ pub struct Progress {
 
 /// What the page shows of a batch: its statistics so far, its histogram, the cards, and the
 /// whole report once it is finished.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct BatchView {
     /// Batch statistics so far; the tests once finished.
     pub batch: BatchSummary,
@@ -121,6 +121,26 @@ pub struct BatchView {
     pub cards: Cards,
     /// False while running, and when cancelled before the end.
     pub complete: bool,
+}
+
+/// Equal when the summaries are and the report, histogram and cards are the very same: yew
+/// compares views on every render, and must not walk a finished batch's every image.
+impl PartialEq for BatchView {
+    fn eq(&self, other: &Self) -> bool {
+        fn same<T>(a: &Option<Rc<T>>, b: &Option<Rc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        self.batch == other.batch
+            && self.baseline_mean == other.baseline_mean
+            && same(&self.report, &other.report)
+            && same(&self.histogram, &other.histogram)
+            && self.cards == other.cards
+            && self.complete == other.complete
+    }
 }
 
 /// A batch's cards in the chunks they were scored in, so that adding a chunk copies none of
@@ -191,7 +211,8 @@ pub struct AppState {
     /// The backend in use; `None` while it is being chosen.
     pub backend: Option<Backend>,
     pub preference: Preference,
-    /// The newest run started; updates of older runs are ignored.
+    /// The newest run started (run numbers start at 1; 0: none, or its model was replaced);
+    /// updates of other runs are ignored.
     pub run: u32,
     /// The batch on show, with the number of the run that made it.
     pub batch: Option<(u32, BatchView)>,
@@ -320,6 +341,10 @@ impl AppState {
             }
             Action::Error(text) => self.message = Some(text),
             Action::ModelChanged { model, note } => {
+                // A run under way belonged to the old model (the page cancels it): its later
+                // updates match no run.
+                self.run = 0;
+                self.progress = None;
                 self.stored = model.origin == Origin::Stored;
                 self.model = Ok(Rc::new(model));
                 self.batch = None;
@@ -510,6 +535,8 @@ mod tests {
             view: finished(20)?,
             info: info("dropped"),
         });
+        // A second run is under way when the model changes: nothing of it shows afterwards.
+        s.apply(Action::RunStarted { run: 2, total: 20 });
         s.apply(Action::Error("something".into()));
         let mut model = bundled()?;
         model.origin = Origin::Stored;
@@ -521,6 +548,21 @@ mod tests {
         assert!(s.timeline.is_empty());
         assert!(s.stored);
         assert_eq!(s.notice.as_deref(), Some("kept model"));
+        assert_eq!(s.progress, None);
+        s.apply(Action::RunUpdate {
+            run: 2,
+            view: finished(20)?,
+            progress: Progress {
+                done: 20,
+                total: 20,
+            },
+        });
+        s.apply(Action::RunFinished {
+            run: 2,
+            view: finished(20)?,
+            info: info("old model"),
+        });
+        assert!(s.batch.is_none() && s.timeline.is_empty() && s.progress.is_none());
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! Scoring on every core: Web Workers (`web/score-worker.js`), each running its own instance
-//! of this very wasm module, score slices of a batch with the core's direct CPU kernels while
-//! the page waits. [`Engine`] picks between them and WebGPU ([`crate::gpu`]). Nothing is shared: pixels go in by copy, results come back
-//! transferred, so no cross-origin isolation (and no nightly wasm threads) is needed.
+//! of this very wasm module, read, decode and score slices of a batch with the core's direct
+//! CPU kernels while the page waits. [`Engine`] picks between them and WebGPU
+//! ([`crate::gpu`]). Nothing is shared: `File` handles or pixels go in by copy, results come
+//! back transferred, so no cross-origin isolation (and no nightly wasm threads) is needed.
 //!
 //! The pool starts once per page. Where workers cannot start (no module workers, one core,
 //! the module's URL not found) or one fails, scoring runs on the page's own thread instead,
@@ -90,26 +91,36 @@ pub(crate) async fn call(
     message: &Object,
     transfer: &Array,
 ) -> Result<JsValue, String> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        let on_message = Closure::once_into_js(move |event: MessageEvent| {
-            let _ = resolve.call1(&JsValue::NULL, &event.data());
-        });
-        let on_error = Closure::once_into_js(move |event: JsValue| {
-            let text = Reflect::get(&event, &JsValue::from_str("message"))
-                .ok()
-                .and_then(|m| m.as_string())
-                .unwrap_or_else(|| "the worker failed to load or crashed".into());
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
-        });
-        worker.set_onmessage(Some(on_message.unchecked_ref()));
-        worker.set_onerror(Some(on_error.unchecked_ref()));
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let (resolve, reject) = settle.ok_or("no promise")?;
+    // Kept for this call and dropped after it (a closure handed to JS for good would leak when
+    // it is never called, as the error handler mostly is).
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let _ = resolve.call1(&JsValue::NULL, &event.data());
     });
-    worker
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let text = Reflect::get(&event, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| "the worker failed to load or crashed".into());
+        let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let posted = worker
         .post_message_with_transfer(message, transfer)
-        .map_err(|e| format!("posting to a worker failed: {e:?}"))?;
-    let reply = JsFuture::from(promise)
-        .await
-        .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+        .map_err(|e| format!("posting to a worker failed: {e:?}"));
+    let reply = match posted {
+        Ok(()) => JsFuture::from(promise)
+            .await
+            .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}"))),
+        Err(error) => Err(error),
+    };
+    worker.set_onmessage(None);
+    worker.set_onerror(None);
+    drop((on_message, on_error));
+    let reply = reply?;
     let ok = Reflect::get(&reply, &JsValue::from_str("ok"))
         .map(|v| v.is_truthy())
         .unwrap_or(false);
@@ -266,7 +277,9 @@ impl WorkerPool {
         Ok(())
     }
 
-    /// Score `set` on the workers, a contiguous slice each, results in order.
+    /// Score `set` on the workers, a contiguous slice each, results in order. On a failure the
+    /// workers are stopped before the next caller's turn (another worker may still be busy
+    /// with this call, and its reply must not reach that caller).
     async fn reconstruct(
         &self,
         network: &DirectNetwork,
@@ -276,6 +289,18 @@ impl WorkerPool {
         if !self.alive.get() {
             return Err("the scoring workers were stopped after a failure".into());
         }
+        let result = self.reconstruct_in_turn(network, set).await;
+        if result.is_err() {
+            self.stop();
+        }
+        result
+    }
+
+    async fn reconstruct_in_turn(
+        &self,
+        network: &DirectNetwork,
+        set: &ImageSet,
+    ) -> Result<Vec<Reconstruction>, String> {
         self.load(network).await?;
         let parts = self
             .workers
@@ -344,6 +369,19 @@ impl WorkerPool {
         if !self.alive.get() {
             return Err("the scoring workers were stopped after a failure".into());
         }
+        let result = self.prepare_in_turn(network, files, config).await;
+        if result.is_err() {
+            self.stop();
+        }
+        result
+    }
+
+    async fn prepare_in_turn(
+        &self,
+        network: &DirectNetwork,
+        files: Vec<web_sys::File>,
+        config: &driftglass_core::PreprocessConfig,
+    ) -> Result<PreparedFiles, String> {
         self.load(network).await?;
         let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
         let parts = self
@@ -575,7 +613,10 @@ pub mod worker_side {
                         &js_sys::Uint8Array::new(&buffer).to_vec(),
                         &config,
                     ),
-                    Err(error) => Err(format!("cannot read file: {error:?}")),
+                    Err(error) => Err(format!(
+                        "cannot read file: {}",
+                        crate::input::describe(error)
+                    )),
                 },
             };
             match input {

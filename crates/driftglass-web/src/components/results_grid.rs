@@ -54,7 +54,8 @@ pub fn results_grid(props: &ResultsGridProps) -> Html {
         |(cards, sort, flagged_only)| Rc::new(view::arrange(cards.iter(), *sort, *flagged_only)),
     );
 
-    // Follow scrolling and resizing.
+    // Follow scrolling, resizing, and the page's height changing (results above the grid
+    // appear or go, moving it without a scroll).
     {
         let (grid, window) = (grid.clone(), window.clone());
         use_effect_with((), move |_| {
@@ -70,7 +71,20 @@ pub fn results_grid(props: &ResultsGridProps) -> Html {
                         .add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
                 }
             }
+            let observer = web_sys::ResizeObserver::new(listener.as_ref().unchecked_ref()).ok();
+            if let (Some(observer), Some(body)) = (
+                &observer,
+                target
+                    .as_ref()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.body()),
+            ) {
+                observer.observe(&body);
+            }
             move || {
+                if let Some(observer) = observer {
+                    observer.disconnect();
+                }
                 if let Some(target) = target {
                     for event in ["scroll", "resize"] {
                         let _ = target.remove_event_listener_with_callback(
@@ -89,7 +103,7 @@ pub fn results_grid(props: &ResultsGridProps) -> Html {
         rows,
     } = *window;
     let all_rows = total.div_ceil(columns);
-    // After every render: the grid may have moved (results above it grew) without a scroll.
+    // After every render of the grid: its height and the window's place.
     {
         let (grid, inner, window) = (grid.clone(), inner.clone(), window.clone());
         use_effect(move || {
