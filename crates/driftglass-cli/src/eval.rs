@@ -45,6 +45,25 @@ pub struct EvalArgs {
     /// Print the table as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Evaluate on your own folders instead of MNIST: clean images like the reference (not the
+    /// ones the model's baseline was made from), scored against the model's baseline.
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// With `--control`: a drift set, `NAME=FOLDER` (repeatable).
+    #[arg(long, requires = "control", value_parser = parse_named_folder)]
+    pub drift: Vec<(String, PathBuf)>,
+    /// With `--control`: read folders inside the folders too.
+    #[arg(long, requires = "control")]
+    pub recursive: bool,
+}
+
+fn parse_named_folder(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, folder)) if !name.is_empty() && !folder.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(folder)))
+        }
+        _ => Err(format!("expected NAME=FOLDER, got {text:?}")),
+    }
 }
 
 /// Batch sizes of the power table.
@@ -62,10 +81,10 @@ pub struct EvalRow {
     /// Per-image AUROC of the code-space novelty score (distance to the 5th nearest reference
     /// code), for comparison: not what the app flags on.
     pub auroc_codes: Option<f64>,
-    /// Share of batches called drift, per batch size.
-    pub detected: Vec<(usize, f64)>,
+    /// Share of batches called drift, per batch size (`None` where the set has fewer images).
+    pub detected: Vec<(usize, Option<f64>)>,
     /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
-    pub detected_without_latent_at_50: f64,
+    pub detected_without_latent_at_50: Option<f64>,
 }
 
 fn map_pixels(set: &ImageSet, f: impl Fn(&[f32]) -> Vec<f32>) -> ImageSet {
@@ -152,7 +171,10 @@ fn detection_rate(
     size: usize,
     batches: usize,
     rng: &mut SeededRng,
-) -> f64 {
+) -> Option<f64> {
+    if scores.losses.len() < size || batches == 0 {
+        return None;
+    }
     let mut order: Vec<usize> = (0..scores.losses.len()).collect();
     let mut drift = 0;
     for _ in 0..batches {
@@ -176,10 +198,161 @@ fn detection_rate(
             drift += 1;
         }
     }
-    drift as f64 / batches as f64
+    Some(drift as f64 / batches as f64)
+}
+
+/// One row per set (the first is the control: its row gives the false alarms): loss ratio,
+/// per-image AUROC against the control (the loss, and the code-space novelty where the model
+/// has a latent reference), and the share of random batches called drift.
+fn rows_for(
+    sets: &[(String, ImageSet)],
+    model: &driftglass_core::DirectNetwork,
+    baseline: &Baseline,
+    latent: Option<&LatentReference>,
+    batches: usize,
+    rng: &mut SeededRng,
+) -> Result<Vec<EvalRow>> {
+    let mut clean_losses = Vec::new();
+    let mut clean_novelty = Vec::new();
+    let mut rows = Vec::new();
+    for (index, (name, set)) in sets.iter().enumerate() {
+        let scores = progress::score_set(model, set, name)?;
+        let novelty: Vec<f32> = match latent {
+            Some(latent) => scores
+                .codes
+                .chunks_exact(LATENT_DIMS)
+                .map(|code| knn_distance(latent, code, 5).unwrap_or(f32::NAN))
+                .collect(),
+            None => Vec::new(),
+        };
+        if index == 0 {
+            clean_losses = scores.losses.clone();
+            clean_novelty = novelty.clone();
+        }
+        let loss_ratio = driftglass_core::loss_ratio(&scores.losses, baseline).unwrap_or(f64::NAN);
+        let mut rate = |latent: Option<&LatentReference>, size: usize| {
+            detection_rate(baseline, latent, &scores, size, batches, rng)
+        };
+        let detected = BATCH_SIZES
+            .iter()
+            .map(|size| (*size, rate(latent, *size)))
+            .collect();
+        let detected_without_latent_at_50 = rate(None, 50);
+        rows.push(EvalRow {
+            set: name.clone(),
+            images: set.count,
+            loss_ratio,
+            auroc: (index > 0)
+                .then(|| auroc(&clean_losses, &scores.losses))
+                .flatten(),
+            auroc_codes: (index > 0 && latent.is_some())
+                .then(|| auroc(&clean_novelty, &novelty))
+                .flatten(),
+            detected,
+            detected_without_latent_at_50,
+        });
+    }
+    Ok(rows)
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{:>6.1} %", r * 100.0))
+        .unwrap_or_else(|| format!("{:>8}", "—"))
+}
+
+/// The table (or JSON) of `rows` under `header`, with the first row named as the false alarms.
+fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    println!("{header}");
+    println!();
+    println!(
+        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD",
+        "set",
+        "images",
+        "ratio",
+        "AUROC",
+        "(codes)",
+        BATCH_SIZES.map(|n| n.to_string()).join(" / ")
+    );
+    for row in rows {
+        println!(
+            "{:<24} {:>6} {:>+9.1}% {:>7} {:>7} | {} | {}",
+            row.set,
+            row.images,
+            (row.loss_ratio - 1.0) * 100.0,
+            row.auroc
+                .map(|a| format!("{a:.4}"))
+                .unwrap_or_else(|| "—".into()),
+            row.auroc_codes
+                .map(|a| format!("{a:.4}"))
+                .unwrap_or_else(|| "—".into()),
+            row.detected
+                .iter()
+                .map(|(_, rate)| percent(*rate))
+                .collect::<Vec<_>>()
+                .join("  "),
+            percent(row.detected_without_latent_at_50)
+        );
+    }
+    println!();
+    println!(
+        "(first row: the false-alarm rate on the clean control images; — where a set has fewer images than the batch; {seconds:.0} s)"
+    );
+    Ok(())
+}
+
+/// `eval --control DIR --drift NAME=DIR ...`: any folders against the model's own baseline.
+fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
+    let started = Instant::now();
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let model = loaded.network()?;
+    let config = loaded.header.preprocess;
+    let mut sets = Vec::new();
+    for (name, folder) in std::iter::once(("control".to_string(), control.to_path_buf()))
+        .chain(args.drift.iter().cloned())
+    {
+        if !folder.is_dir() {
+            anyhow::bail!("{name}: {} is not a folder", folder.display());
+        }
+        let (set, not_used) = crate::train::read_folder(&folder, args.recursive, &config)?;
+        if set.count == 0 {
+            anyhow::bail!("{name}: {} holds no usable images", folder.display());
+        }
+        eprintln!("{name}: {} images ({not_used} not used)", set.count);
+        sets.push((name, set));
+    }
+    let mut rng = SeededRng::new(args.seed);
+    let rows = rows_for(
+        &sets,
+        &model,
+        &loaded.baseline,
+        loaded.latent.as_ref(),
+        args.batches,
+        &mut rng,
+    )?;
+    let header = format!(
+        "baseline: the model's own ({}, {} images){}; control: {}; {} random batches per cell; verdict at alpha {}",
+        loaded.baseline.dataset(),
+        loaded.baseline.len(),
+        loaded
+            .latent
+            .as_ref()
+            .map(|l| format!(", latent reference: {} codes", l.len()))
+            .unwrap_or_else(|| ", no latent reference (MMD test off)".into()),
+        control.display(),
+        args.batches,
+        DEFAULT_ALPHA
+    );
+    print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    if let Some(control) = &args.control {
+        return folders(&args, control);
+    }
     let started = Instant::now();
     let loaded = crate::score::load_model(args.model.as_deref())?;
     let model = &loaded.network()?;
@@ -230,48 +403,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
         ("shifted 4 px", map_pixels(&clean, |i| translate(i, 4))),
         ("only digits 0 and 1", zeros_and_ones),
     ];
-    let mut clean_losses = Vec::new();
-    let mut clean_novelty = Vec::new();
-    let mut rows = Vec::new();
-    for (index, (name, set)) in sets.iter().enumerate() {
-        let scores = progress::score_set(model, set, name)?;
-        let novelty: Vec<f32> = scores
-            .codes
-            .chunks_exact(LATENT_DIMS)
-            .map(|code| knn_distance(&latent, code, 5).unwrap_or(f32::NAN))
-            .collect();
-        if index == 0 {
-            clean_losses = scores.losses.clone();
-            clean_novelty = novelty.clone();
-        }
-        let loss_ratio = driftglass_core::loss_ratio(&scores.losses, &baseline).unwrap_or(f64::NAN);
-        let mut rate = |latent: Option<&LatentReference>, size: usize| {
-            detection_rate(&baseline, latent, &scores, size, args.batches, &mut rng)
-        };
-        let detected = BATCH_SIZES
-            .iter()
-            .map(|size| (*size, rate(Some(&latent), *size)))
-            .collect();
-        let detected_without_latent_at_50 = rate(None, 50);
-        rows.push(EvalRow {
-            set: name.to_string(),
-            images: set.count,
-            loss_ratio,
-            auroc: (index > 0)
-                .then(|| auroc(&clean_losses, &scores.losses))
-                .flatten(),
-            auroc_codes: (index > 0)
-                .then(|| auroc(&clean_novelty, &novelty))
-                .flatten(),
-            detected,
-            detected_without_latent_at_50,
-        });
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    println!(
+    let sets: Vec<(String, ImageSet)> = sets
+        .into_iter()
+        .map(|(name, set)| (name.to_string(), set))
+        .collect();
+    let rows = rows_for(
+        &sets,
+        model,
+        &baseline,
+        Some(&latent),
+        args.batches,
+        &mut rng,
+    )?;
+    let header = format!(
         "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
         latent.len(),
@@ -279,42 +423,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.batches,
         DEFAULT_ALPHA
     );
-    println!();
-    println!(
-        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD",
-        "set",
-        "images",
-        "ratio",
-        "AUROC",
-        "(codes)",
-        BATCH_SIZES.map(|n| n.to_string()).join(" / ")
-    );
-    for row in &rows {
-        println!(
-            "{:<24} {:>6} {:>+9.1}% {:>7} {:>7} | {} | {:>6.1} %",
-            row.set,
-            row.images,
-            (row.loss_ratio - 1.0) * 100.0,
-            row.auroc
-                .map(|a| format!("{a:.4}"))
-                .unwrap_or_else(|| "—".into()),
-            row.auroc_codes
-                .map(|a| format!("{a:.4}"))
-                .unwrap_or_else(|| "—".into()),
-            row.detected
-                .iter()
-                .map(|(_, rate)| format!("{:>6.1} %", rate * 100.0))
-                .collect::<Vec<_>>()
-                .join("  "),
-            row.detected_without_latent_at_50 * 100.0
-        );
-    }
-    println!();
-    println!(
-        "(first row: the false-alarm rate on clean held-out digits; {:.0} s)",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]

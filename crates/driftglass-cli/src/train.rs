@@ -97,7 +97,7 @@ struct Data {
 
 /// The images of a folder, prepared with `config`, and how many files were not used (each
 /// is listed on stderr with its reason: nothing is left out silently).
-fn read_folder(
+pub(crate) fn read_folder(
     dir: &Path,
     recursive: bool,
     config: &PreprocessConfig,

@@ -285,3 +285,57 @@ fn train_on_a_folder_of_images() {
     assert!(!text.contains("panicked"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `eval --control DIR --drift NAME=DIR`: any folders against the model's baseline; the
+/// control's row gives the false alarms, sets smaller than a batch size get no rate there.
+#[test]
+fn eval_on_folders() {
+    let dir = std::env::temp_dir().join(format!("driftglass-eval-{}", std::process::id()));
+    let letters = dir.join("letters");
+    std::fs::create_dir_all(&letters).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        fixtures().join("../../web/demo/letters.idx"),
+        letters.join("letters.idx"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let drift = format!("letters={}", letters.to_string_lossy());
+    let (code, rows, text) = driftglass(&[
+        "eval",
+        "--control",
+        &fixtures().join("drop-100").to_string_lossy(),
+        "--drift",
+        &drift,
+        "--batches",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let rows = rows.as_array().unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0]["set"], "control");
+    assert_eq!(rows[0]["images"], 100);
+    assert!(rows[0]["auroc"].is_null());
+    // 100 control images: no batches of 200.
+    assert_eq!(
+        rows[0]["detected"][2],
+        serde_json::json!([200, null]),
+        "{text}"
+    );
+    assert_eq!(rows[1]["set"], "letters");
+    assert_eq!(rows[1]["images"], 200);
+    let auroc = rows[1]["auroc"].as_f64().unwrap_or(0.0);
+    assert!(auroc > 0.95, "letters AUROC {auroc}");
+    assert_eq!(
+        rows[1]["detected"][1],
+        serde_json::json!([50, 1.0]),
+        "{text}"
+    );
+
+    let (code, _, text) = driftglass(&["eval", "--control", "/nonexistent", "--json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("is not a folder") && !text.contains("panicked"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
