@@ -108,8 +108,11 @@ pub const KS_EXACT_MAX_CELLS: usize = 20_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KsMethod {
-    /// Exact distribution of the two-sample statistic (no ties assumed).
+    /// Exact distribution of the two-sample statistic (no ties in the pooled sample).
     Exact,
+    /// The exact no-ties distribution where the pooled sample has ties (blank or duplicated
+    /// images): then a conservative p-value, never smaller than the true one.
+    ExactConservative,
     /// Kolmogorov's limiting distribution with Stephens' small-sample correction.
     Asymptotic,
 }
@@ -165,6 +168,87 @@ pub fn ks_exact_cdf(d: f64, m: usize, n: usize) -> f64 {
     u[n]
 }
 
+/// `P(D ≥ d)` for samples of sizes `m` and `n` under the null hypothesis, exactly, summed
+/// directly over the lattice paths that reach `d` (not `1 − P(D < d)`, which cancels to
+/// rounding noise near 1e-15): each path's first step onto the boundary, weighted by the paths
+/// that lead there without touching it and the paths from there to the end. Same lattice and
+/// rounding as [`ks_exact_cdf`], `O(m · n)` time, `O(m + n)` memory.
+pub fn ks_exact_upper(d: f64, m: usize, n: usize) -> f64 {
+    let (m, n) = if m > n { (n, m) } else { (m, n) };
+    if m == 0 {
+        return 1.0;
+    }
+    let (md, nd) = (m as f64, n as f64);
+    let q = (0.5 + (d * md * nd - 1e-7).floor()) / (md * nd);
+    let ln_factorial: Vec<f64> = std::iter::once(0.0)
+        .chain((1..=m + n).scan(0.0f64, |sum, k| {
+            *sum += (k as f64).ln();
+            Some(*sum)
+        }))
+        .collect();
+    let ln_choose = |a: usize, b: usize| ln_factorial[a] - ln_factorial[b] - ln_factorial[a - b];
+    let ln_all_paths = ln_choose(m + n, m);
+    let mut p = 0.0;
+    // `v`: the paths reaching the boundary cell (i, j) without touching it before, divided by
+    // C(i + n, i) (the normalisation of the recursion, see `ks_exact_cdf`).
+    let mut first_hit = |v: f64, i: usize, j: usize| {
+        if v > 0.0 {
+            p += (v.ln() + ln_choose(i + n, i) + ln_choose(m - i + n - j, m - i) - ln_all_paths)
+                .exp();
+        }
+    };
+    let mut u = vec![0.0f64; n + 1];
+    u[0] = 1.0;
+    for j in 1..=n {
+        if j as f64 / nd > q {
+            first_hit(u[j - 1], 0, j);
+            u[j] = 0.0;
+        } else {
+            u[j] = u[j - 1];
+        }
+    }
+    for i in 1..=m {
+        let w = i as f64 / (i + n) as f64;
+        let v = w * u[0];
+        if i as f64 / md > q {
+            first_hit(v, i, 0);
+            u[0] = 0.0;
+        } else {
+            u[0] = v;
+        }
+        for j in 1..=n {
+            let v = w * u[j] + u[j - 1];
+            if (i as f64 / md - j as f64 / nd).abs() > q {
+                first_hit(v, i, j);
+                u[j] = 0.0;
+            } else {
+                u[j] = v;
+            }
+        }
+    }
+    p.clamp(0.0, 1.0)
+}
+
+/// Whether two sorted samples hold a value twice (within one or across both).
+fn has_ties(a: &[f32], b: &[f32]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    let mut last: Option<f32> = None;
+    while i < a.len() || j < b.len() {
+        let next = if j >= b.len() || (i < a.len() && a[i] <= b[j]) {
+            i += 1;
+            a[i - 1]
+        } else {
+            j += 1;
+            b[j - 1]
+        };
+        if last == Some(next) {
+            return true;
+        }
+        last = Some(next);
+    }
+    false
+}
+
 /// Kolmogorov's survival function `Q(λ) = 2 Σ (−1)^{k−1} exp(−2 k² λ²)`.
 pub fn kolmogorov_survival(lambda: f64) -> f64 {
     if lambda < 0.2 {
@@ -190,12 +274,15 @@ pub fn ks_test(reference: &[f32], batch: &[f32]) -> Option<KsTest> {
     let statistic = ks_statistic(reference, batch);
     let (n, m) = (reference.len(), batch.len());
     let (p_value, method) = if n.saturating_mul(m) <= KS_EXACT_MAX_CELLS {
-        (
-            (1.0 - ks_exact_cdf(statistic, m, n)).clamp(0.0, 1.0),
-            KsMethod::Exact,
-        )
+        let method = if has_ties(reference, batch) {
+            KsMethod::ExactConservative
+        } else {
+            KsMethod::Exact
+        };
+        (ks_exact_upper(statistic, m, n), method)
     } else {
-        let en = ((n * m) as f64 / (n + m) as f64).sqrt();
+        // In f64: `n * m` overflows a 32-bit usize (wasm32) beyond 65,536².
+        let en = (n as f64 * m as f64 / (n as f64 + m as f64)).sqrt();
         (
             kolmogorov_survival((en + 0.12 + 0.11 / en) * statistic),
             KsMethod::Asymptotic,
@@ -631,6 +718,54 @@ mod tests {
         assert!((t.statistic - 1.0 / 3.0).abs() < 1e-12);
         assert!((t.p_value - 1.0).abs() < 1e-12);
         assert_eq!(ks_test(&[], &[1.0]), None);
+    }
+
+    /// The upper tail summed over first hits is the complement of the lower one where both
+    /// are well above rounding, and keeps its true magnitude where `1 − CDF` cancels.
+    #[test]
+    fn ks_upper_tail_without_cancellation() {
+        for (d, m, n) in [
+            (0.3, 7, 9),
+            (0.1, 200, 300),
+            (0.5, 20, 50),
+            (0.2, 120, 1000),
+        ] {
+            let upper = ks_exact_upper(d, m, n);
+            let lower = ks_exact_cdf(d, m, n);
+            assert!(
+                (upper + lower - 1.0).abs() < 1e-12,
+                "{d} {m} {n}: {upper} + {lower}"
+            );
+        }
+        // 120 letters with D = 0.93 against 10,000 baseline losses: `1 − CDF` gave 4.4e-15.
+        let upper = ks_exact_upper(0.93, 120, 10_000);
+        assert!(upper > 0.0 && upper < 1e-100, "{upper}");
+        assert!(1.0 - ks_exact_cdf(0.93, 120, 10_000) < 1e-14);
+        // Fully separated 3 and 3: 2 of the 20 orderings, as by hand.
+        assert!((ks_exact_upper(1.0, 3, 3) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ks_says_when_ties_make_its_p_value_conservative() {
+        let t = ks_test(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]).unwrap_or_else(|| panic!());
+        assert_eq!(t.method, KsMethod::Exact);
+        // A value twice across the samples, or within one.
+        let t = ks_test(&[1.0, 2.0, 3.0], &[3.0, 5.0, 6.0]).unwrap_or_else(|| panic!());
+        assert_eq!(t.method, KsMethod::ExactConservative);
+        let t = ks_test(&[1.0, 2.0, 3.0], &[5.0, 5.0, 6.0]).unwrap_or_else(|| panic!());
+        assert_eq!(t.method, KsMethod::ExactConservative);
+        assert!(has_ties(&[0.0, 0.0], &[]));
+        assert!(!has_ties(&[0.0, 1.0], &[0.5, 2.0]));
+    }
+
+    #[test]
+    fn ks_large_samples_use_the_limit_without_overflow() {
+        // n · m = 10¹⁰: beyond a 32-bit usize, computed in f64.
+        let reference: Vec<f32> = (0..100_000).map(|i| i as f32).collect();
+        let batch: Vec<f32> = (0..100_000).map(|i| i as f32 + 0.5).collect();
+        let t = ks_test(&reference, &batch).unwrap_or_else(|| panic!());
+        assert_eq!(t.method, KsMethod::Asymptotic);
+        assert!(t.p_value > 0.99, "{}", t.p_value);
     }
 
     #[test]

@@ -542,10 +542,11 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A p-value for people: "0.042", "3.1e-5", "< 1e-12".
+/// A p-value for people: "0.042", "3.1e-5", "8.5e-217"; "< 1e-300" below what a float holds
+/// (a tail computed as 0 is smaller than that, not zero).
 pub fn format_p(p: f64) -> String {
-    if p < 1e-12 {
-        "< 1e-12".into()
+    if p < 1e-300 {
+        "< 1e-300".into()
     } else if p < 0.001 {
         format!("{p:.1e}")
     } else {
@@ -794,7 +795,8 @@ mod tests {
         assert_eq!(format_ratio(1.442), "+44.2 %");
         assert_eq!(format_p(0.0421), "0.042");
         assert_eq!(format_p(3.14e-5), "3.1e-5");
-        assert_eq!(format_p(0.0), "< 1e-12");
+        assert_eq!(format_p(0.0), "< 1e-300");
+        assert_eq!(format_p(8.54e-217), "8.5e-217");
         assert_eq!(format_ratio(0.9), "-10.0 %");
     }
 }

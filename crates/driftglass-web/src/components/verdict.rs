@@ -37,8 +37,12 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
                 <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("D = {:.3}", t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
-                    <td>{ format!("Could the batch's losses come from the baseline's distribution? (largest gap between the two cumulative curves; {} p-value)",
-                        if t.ks.method == KsMethod::Exact { "exact" } else { "asymptotic" }) }</td></tr>
+                    <td>{ format!("Could the batch's losses come from the baseline's distribution? (largest gap between the two cumulative curves; {})",
+                        match t.ks.method {
+                            KsMethod::Exact => "exact p-value",
+                            KsMethod::ExactConservative => "exact p-value without ties; conservative, as some losses are equal",
+                            KsMethod::Asymptotic => "asymptotic p-value",
+                        }) }</td></tr>
                 <tr><td>{ "Permutation" }</td><td>{ mean_loss.map(|m| format!("mean {m:.4}")).unwrap_or_default() }</td><td>{ p(t.permutation_p_value) }</td>
                     <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
                 <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
