@@ -340,6 +340,9 @@ async function referenceStep(page, label, line) {
   check(await set.getAttribute('data-images') === '200', `${label}: reference set holds ${await set.getAttribute('data-images')} images`);
   const suggested = Number(await page.locator('[data-testid=train-epochs]').inputValue());
   check(suggested >= 10, `${label}: suggested epochs ${suggested}`);
+  // 40 held-out images cannot flag anything at 1 %: the step says so, and what it would take.
+  const warning = await page.locator('[data-testid=reference-baseline-warning]').textContent().catch(() => '');
+  check(/40 held-out images/.test(warning) && /at least 100 images/.test(warning), `${label}: no small-baseline warning: "${warning}"`);
 
   if (label === 'cpu') {
     // Pause: nothing moves while paused; Cancel: the active model stays.

@@ -175,6 +175,13 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
         );
     }
     let parts = reference::split(&set, args.validation_share, args.seed)?;
+    if let Some(warning) = reference::baseline_too_small(
+        parts.validation.count,
+        driftglass_core::report::DEFAULT_FLAG_RATE,
+        args.validation_share,
+    ) {
+        eprintln!("warning: {warning}");
+    }
     let label = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -218,6 +218,11 @@ fn train_on_a_folder_of_images() {
         "{text}"
     );
     assert!(text.contains("kept the weights of epoch"), "{text}");
+    // 20 held-out images cannot flag anything at 1 %: said, with what it would take.
+    assert!(
+        text.contains("warning: 20 held-out images") && text.contains("at least 100 images"),
+        "{text}"
+    );
 
     let (code, report, text) = driftglass(&[
         "score",

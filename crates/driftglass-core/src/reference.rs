@@ -32,6 +32,45 @@ pub const MIN_SUGGESTED_EPOCHS: usize = 10;
 /// Most epochs suggested.
 pub const MAX_SUGGESTED_EPOCHS: usize = 60;
 
+/// The fewest baseline images with which any image can be flagged at `flag_rate`: an image's
+/// smallest conformal p-value is 1/(n + 1), and [`crate::Baseline::flag_threshold`] needs
+/// `flag_rate · (n + 1) > 1` (100 at 1 %).
+pub fn smallest_flagging_baseline(flag_rate: f64) -> usize {
+    if !(flag_rate > 0.0 && flag_rate < 1.0) {
+        return 1;
+    }
+    let mut n = (1.0 / flag_rate).floor() as usize;
+    while flag_rate * (n + 1) as f64 <= 1.0 {
+        n += 1;
+    }
+    while n > 1 && flag_rate * n as f64 > 1.0 {
+        n -= 1;
+    }
+    n
+}
+
+/// What to tell someone whose held-out share leaves `held_out` baseline images, too few to
+/// ever flag an image at `flag_rate`, with how many images in all it would take at
+/// `validation_share`; `None` when the baseline can flag.
+pub fn baseline_too_small(
+    held_out: usize,
+    flag_rate: f64,
+    validation_share: f64,
+) -> Option<String> {
+    let needed = smallest_flagging_baseline(flag_rate);
+    if held_out >= needed {
+        return None;
+    }
+    let in_all = (needed as f64 / validation_share.max(0.01)).ceil() as usize;
+    Some(format!(
+        "{held_out} held-out images make the baseline: no image can be flagged at {} % with it (the smallest p-value is 1/{} = {:.3}). Hold out at least {needed} images: about {in_all} in all at {:.0} % held out, or a larger share.",
+        flag_rate * 100.0,
+        held_out + 1,
+        1.0 / (held_out + 1) as f64,
+        validation_share * 100.0
+    ))
+}
+
 /// Why a reference model could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
@@ -443,5 +482,37 @@ mod tests {
         assert_eq!(suggested_epochs(1_000), 20);
         assert_eq!(suggested_epochs(160), 60);
         assert_eq!(suggested_epochs(0), 60);
+    }
+
+    #[test]
+    fn a_baseline_too_small_to_flag_is_named_with_what_it_needs() {
+        assert_eq!(smallest_flagging_baseline(0.01), 100);
+        assert_eq!(smallest_flagging_baseline(0.05), 20);
+        assert_eq!(smallest_flagging_baseline(0.1), 10);
+        // The smallest size agrees with the baseline's own rule.
+        for rate in [0.01, 0.05, 0.1, 0.2] {
+            let n = smallest_flagging_baseline(rate);
+            let make = |count: usize| {
+                crate::Baseline::new(
+                    crate::LossKind::Bce,
+                    "t",
+                    (0..count).map(|i| i as f32 / count as f32).collect(),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+            };
+            assert!(make(n).flag_threshold(rate).is_some(), "{rate}: {n}");
+            assert!(
+                make(n - 1).flag_threshold(rate).is_none(),
+                "{rate}: {}",
+                n - 1
+            );
+        }
+        let text = baseline_too_small(40, 0.01, 0.2).unwrap_or_default();
+        assert!(text.contains("40 held-out images"), "{text}");
+        assert!(
+            text.contains("at least 100 images: about 500 in all at 20 %"),
+            "{text}"
+        );
+        assert_eq!(baseline_too_small(100, 0.01, 0.2), None);
     }
 }

@@ -357,6 +357,11 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     let summary = set.as_ref().map(|s| {
         let validation =
             (s.images.count as f64 * settings.validation_share).round() as usize;
+        let too_small = driftglass_core::reference::baseline_too_small(
+            validation,
+            driftglass_core::report::DEFAULT_FLAG_RATE,
+            settings.validation_share,
+        );
         html! {
             <div class="reference-set" data-testid="reference-set" data-images={s.images.count.to_string()}
                 data-side={s.images.side.to_string()}
@@ -366,6 +371,9 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     if s.skipped > 0 { { format!("; {} more not used (at most {})", s.skipped, training::MAX_REFERENCE_IMAGES) } }
                     if !s.failed.is_empty() { { format!("; {} could not be used:", s.failed.len()) } }
                 </p>
+                if let Some(warning) = too_small {
+                    <p class="warning" data-testid="reference-baseline-warning" role="status">{ warning }</p>
+                }
                 if !s.failed.is_empty() {
                     <ul class="failed-list">{ for s.failed.iter().take(20).map(|(name, error)| html! { <li>{ format!("{name}: {error}") }</li> }) }
                         if s.failed.len() > 20 { <li>{ format!("… and {} more", s.failed.len() - 20) }</li> }</ul>
