@@ -88,10 +88,8 @@ pub fn loss_histogram_of_sorted(
 // Batch tests: is this batch's loss distribution the baseline's?
 // ---------------------------------------------------------------------------------------------
 
-/// Fewest scored images for a verdict; below it the page says "too few images to tell".
-/// With 10 images, a batch whose losses all sit above the baseline's 75th percentile already
-/// gives a permutation p-value near 1e-3, so real drift is detectable; fewer are noise.
-pub const MIN_BATCH: usize = 10;
+/// Largest batch [`min_batch`] looks at: beyond it the tests reach any level.
+const MIN_BATCH_SEARCH: usize = 10_000;
 /// Significance level of the batch verdict (after Bonferroni over the three tests).
 pub const DEFAULT_ALPHA: f64 = 0.01;
 /// Permutations of the permutation test.
@@ -476,7 +474,8 @@ pub enum Verdict {
     Drift,
     /// No test does.
     NoEvidenceOfDrift,
-    /// Fewer scored images than [`MIN_BATCH`].
+    /// So few scored images that no test could reach the level, whatever they were (see
+    /// [`min_batch`]).
     TooFewImages,
 }
 
@@ -522,8 +521,43 @@ pub struct BatchTests {
     /// test), capped at 1.
     pub combined_p_value: f64,
     pub verdict: Verdict,
-    /// Fewest images for a verdict.
+    /// Fewest images with which the tests can reach the level against this baseline (see
+    /// [`min_batch`]).
     pub min_batch: usize,
+}
+
+/// The smallest p-value each test can give `m` images against a baseline of `n` (each clean
+/// image flagged with probability `flag_probability`), and so the smallest of them: KS, every
+/// image beyond the whole baseline (2 of the C(n + m, m) orderings); the permutation test, the
+/// batch being the top `m` of the pooled losses (no less than 1/(B + 1) by Monte Carlo); the
+/// binomial test, all `m` flagged (never below 1 when nothing can be flagged).
+pub fn smallest_p_value(m: usize, n: usize, flag_probability: f64) -> f64 {
+    if m == 0 || n == 0 {
+        return 1.0;
+    }
+    // ln C(n + m, m), summed: m is small where this matters.
+    let ln_orderings: f64 = (1..=m).map(|k| ((n + k) as f64 / k as f64).ln()).sum();
+    let ks = (2f64.ln() - ln_orderings).exp().min(1.0);
+    let permutation = (1.0 / (PERMUTATIONS + 1) as f64).max((-ln_orderings).exp());
+    let binomial = if flag_probability > 0.0 {
+        flag_probability.powi(m.min(i32::MAX as usize) as i32)
+    } else {
+        1.0
+    };
+    ks.min(permutation).min(binomial)
+}
+
+/// The fewest scored images with which the batch tests can call drift at `alpha` against a
+/// baseline of `n` (Bonferroni over three tests, four with the latent test from two images
+/// on): below it a batch gets "too few images to tell", at or above it the tests decide. With
+/// the bundled model's 10,000 baseline losses that is one image; with 20 held out, three.
+pub fn min_batch(n: usize, flag_probability: f64, latent: bool, alpha: f64) -> usize {
+    (1..=MIN_BATCH_SEARCH)
+        .find(|m| {
+            let tests = if latent && *m >= 2 { 4.0 } else { 3.0 };
+            tests * smallest_p_value(*m, n, flag_probability) < alpha
+        })
+        .unwrap_or(MIN_BATCH_SEARCH + 1)
 }
 
 /// The latent side of the batch tests: the model's reference codes and the batch's codes
@@ -608,7 +642,8 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     let tests = p_values.iter().flatten().count() as f64;
     let smallest = p_values.iter().flatten().fold(1.0f64, |a, b| a.min(*b));
     let combined_p_value = (tests * smallest).min(1.0);
-    let verdict = if sorted.len() < MIN_BATCH {
+    let min_batch = min_batch(baseline.len(), flag_probability, mmd.is_some(), alpha);
+    let verdict = if sorted.len() < min_batch {
         Verdict::TooFewImages
     } else if combined_p_value < alpha {
         Verdict::Drift
@@ -629,7 +664,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         alpha,
         combined_p_value,
         verdict,
-        min_batch: MIN_BATCH,
+        min_batch,
     })
 }
 
@@ -894,10 +929,25 @@ mod tests {
             })
             .count();
         assert!(alarms <= 4, "{alarms} false alarms in 200 clean batches");
+        // Tiny batches get verdicts too (one image can reach the level against 10,000 losses):
+        // they must not alarm more.
+        for size in [1, 3, 9] {
+            let alarms = (0..100)
+                .filter(|_| {
+                    let batch = fresh(&mut rng, size);
+                    batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
+                        .is_some_and(|t| t.verdict == Verdict::Drift)
+                })
+                .count();
+            assert!(
+                alarms <= 2,
+                "{alarms} false alarms in 100 clean batches of {size}"
+            );
+        }
     }
 
     #[test]
-    fn drifted_batches_are_caught_and_tiny_ones_are_not_judged() {
+    fn drifted_batches_are_caught_and_too_few_means_unreachable() {
         let mut rng = crate::rng::SeededRng::new(4);
         let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -910,9 +960,28 @@ mod tests {
             t.ratio_interval
                 .is_some_and(|(low, high)| low > 1.2 && high < 1.4)
         );
-        let few = fresh(&mut rng, MIN_BATCH - 1);
-        let t = batch_tests(&baseline, &few, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
-        assert_eq!(t.verdict, Verdict::TooFewImages);
+        // Against 10,000 baseline losses one image can be judged: nine far beyond the
+        // baseline are drift (as nine photographs on the MNIST model are), nine clean ones not.
+        let far = vec![10.0f32; 9];
+        let t = batch_tests(&baseline, &far, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        assert_eq!((t.verdict, t.min_batch), (Verdict::Drift, 1), "{t:?}");
+        let clean = fresh(&mut rng, 9);
+        let t =
+            batch_tests(&baseline, &clean, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        assert_eq!(t.verdict, Verdict::NoEvidenceOfDrift, "{t:?}");
+        // Against 20 baseline losses, two images cannot reach 1 % whatever they are; three can.
+        let small = Baseline::new(LossKind::Bce, "small", fresh(&mut rng, 20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = batch_tests(&small, &[10.0, 10.0], None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
+        assert_eq!(
+            (t.verdict, t.min_batch),
+            (Verdict::TooFewImages, 3),
+            "{t:?}"
+        );
+        let t = batch_tests(&small, &[10.0, 10.0, 10.0], None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
+        assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         // Same batch, same numbers (seeded): the CLI and the browser agree.
         assert_eq!(
             batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA),
