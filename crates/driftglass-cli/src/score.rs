@@ -257,7 +257,7 @@ fn print_table(report: &Report) {
             t.permutation_p_value, t.permutations
         );
         println!(
-            "  flagged images: {} of {}, binomial p = {:.2e} (each clean image flagged with probability {:.4})",
+            "  flagged images: {} of {}, beta-binomial p = {:.2e} (a clean image is flagged with probability {:.4} on average over baselines)",
             t.flagged, t.images, t.binomial_p_value, t.flag_probability
         );
     }

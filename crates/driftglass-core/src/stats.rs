@@ -466,6 +466,75 @@ pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
         .clamp(0.0, 1.0)
 }
 
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, nine coefficients: about 1e-15 relative).
+fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + G + 0.5;
+    let series = C[1..]
+        .iter()
+        .enumerate()
+        .fold(C[0], |sum, (i, c)| sum + c / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
+}
+
+/// `P(X ≥ k)` for `X ~ BetaBinomial(m, a, b)`: how many of `m` clean images are flagged when
+/// the flag rate is itself uncertain, `Beta(a, b)`. A baseline of `n` losses flags the images
+/// above its `a`-th largest, `a = ⌈α(n + 1)⌉ − 1`; for a new clean image that happens with a
+/// probability that depends on the baseline drawn, distributed `Beta(a, n + 1 − a)`, and every
+/// image of the batch shares it. The binomial test took it as exactly `a / (n + 1)`: fine for
+/// small batches, but at 100,000 images some baselines then call every clean batch drift.
+/// Summed in log space from `k` up, stopping once the terms past the mode are negligible.
+pub fn beta_binomial_upper_tail(k: usize, m: usize, a: f64, b: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > m || a <= 0.0 {
+        return 0.0;
+    }
+    if b <= 0.0 {
+        return 1.0;
+    }
+    let md = m as f64;
+    let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+    let ln_norm = ln_gamma(md + 1.0) - ln_beta(a, b);
+    let ln_term =
+        |i: f64| ln_norm - ln_gamma(i + 1.0) - ln_gamma(md - i + 1.0) + ln_beta(i + a, md - i + b);
+    let mode = if a > 1.0 && a + b > 2.0 {
+        md * (a - 1.0) / (a + b - 2.0)
+    } else {
+        0.0
+    };
+    let mut total = f64::NEG_INFINITY;
+    for i in k..=m {
+        let term = ln_term(i as f64);
+        total = if total == f64::NEG_INFINITY {
+            term
+        } else {
+            total.max(term) + (-(total - term).abs()).exp().ln_1p()
+        };
+        if i as f64 > mode && term < total - 40.0 {
+            break;
+        }
+    }
+    total.exp().clamp(0.0, 1.0)
+}
+
 /// What the batch tests conclude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -509,7 +578,8 @@ pub struct BatchTests {
     pub flagged: usize,
     /// Chance of a single clean image being flagged, under the null hypothesis.
     pub flag_probability: f64,
-    /// `P(at least this many flagged)` if the batch were like the baseline.
+    /// `P(at least this many flagged)` if the batch were like the baseline, the baseline's own
+    /// flag rate uncertain (beta-binomial; the name is kept for the report's schema).
     pub binomial_p_value: f64,
     /// MMD test of the batch's encoder codes against the model's latent reference sample
     /// (absent when the model file has none, or fewer than two images were scored).
@@ -622,7 +692,11 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         .filter(|loss| baseline.is_flagged(**loss, flag_rate))
         .count();
     let flag_probability = baseline.flag_probability(flag_rate);
-    let binomial_p_value = binomial_upper_tail(flagged, sorted.len(), flag_probability);
+    // The flag rate of this baseline is uncertain (see `beta_binomial_upper_tail`).
+    let slots = (baseline.len() + 1) as f64;
+    let flag_slots = flag_probability * slots;
+    let binomial_p_value =
+        beta_binomial_upper_tail(flagged, sorted.len(), flag_slots, slots - flag_slots);
     pause().await;
     let mut latent_rng = crate::rng::SeededRng::new(STATS_SEED ^ 0x004D_4D44);
     let mmd = latent.and_then(|l| {
@@ -837,6 +911,67 @@ mod tests {
         // Large batches: Binomial(10000, 0.01) has its median at 100.
         let half = binomial_upper_tail(100, 10_000, 0.01);
         assert!(half > 0.45 && half < 0.56, "{half}");
+    }
+
+    #[test]
+    fn beta_binomial_tail_by_hand_and_in_the_limit() {
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+        assert!(
+            (ln_gamma(1e6)
+                - (1e6 * (1e6f64).ln() - 1e6 - 0.5 * (1e6f64).ln()
+                    + 0.5 * (2.0 * std::f64::consts::PI).ln()
+                    + 1.0 / 12e6))
+                .abs()
+                < 1e-6
+        );
+        // Beta(1, 1): every count from 0 to m equally likely.
+        assert!((beta_binomial_upper_tail(3, 9, 1.0, 1.0) - 0.7).abs() < 1e-12);
+        assert_eq!(beta_binomial_upper_tail(0, 9, 1.0, 1.0), 1.0);
+        assert_eq!(beta_binomial_upper_tail(10, 9, 1.0, 1.0), 0.0);
+        // A very certain rate: the binomial.
+        for (k, m) in [(1, 10), (3, 50), (100, 10_000)] {
+            let beta = beta_binomial_upper_tail(k, m, 1e7 * 0.01, 1e7 * 0.99);
+            let binomial = binomial_upper_tail(k, m, 0.01);
+            assert!(
+                (beta - binomial).abs() < 2e-3 * binomial.max(1e-3),
+                "{k}/{m}: {beta} vs {binomial}"
+            );
+        }
+    }
+
+    /// The flagged-share test with the baseline's own uncertainty: over baselines drawn afresh,
+    /// clean batches of 100,000 images alarm at most at the level, where the plain binomial
+    /// (the rate taken as exactly a/(n+1)) alarms for a large share of baselines.
+    #[test]
+    fn flagged_share_holds_its_level_over_resampled_baselines() {
+        let mut rng = crate::rng::SeededRng::new(12);
+        let (batch, draws) = (100_000, 100);
+        let (mut beta_alarms, mut binomial_alarms) = (0, 0);
+        for _ in 0..draws {
+            let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let threshold = baseline.flag_threshold(0.01).unwrap_or(f32::INFINITY);
+            let flagged = (0..batch)
+                .filter(|_| ((0.08 + 0.02 * rng.normal()).max(0.0) as f32) > threshold)
+                .count();
+            let q = baseline.flag_probability(0.01);
+            let slots = 10_001.0;
+            if beta_binomial_upper_tail(flagged, batch, q * slots, slots - q * slots) < 0.01 {
+                beta_alarms += 1;
+            }
+            if binomial_upper_tail(flagged, batch, q) < 0.01 {
+                binomial_alarms += 1;
+            }
+        }
+        assert!(
+            beta_alarms <= 2,
+            "{beta_alarms} of {draws} clean batches alarmed"
+        );
+        assert!(
+            binomial_alarms >= 20,
+            "the binomial alarmed in only {binomial_alarms}"
+        );
     }
 
     #[test]
