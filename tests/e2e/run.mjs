@@ -13,6 +13,8 @@
 //    a training run, trains 1 epoch, checks a drop against the new model, downloads the model
 //    and scores the same files with the CLI (same numbers), loads a CLI-trained model file
 //    (same numbers as the CLI), keeps a model in the browser's storage across a reload;
+//  - runs the axe-core accessibility audit (start screen, results, Reference step) at 1200 and
+//    375 px wide: no serious or critical finding;
 //  - records every request: anything but the app's own static files fails the test;
 //  - saves full-page screenshots to tests/artifacts/.
 //
@@ -23,6 +25,7 @@ import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 
 const [dist, cli, fixtures] = process.argv.slice(2).map((p) => resolve(p));
 const artifacts = resolve(fixtures, '../artifacts');
@@ -44,6 +47,32 @@ function cliScores(inputs, model) {
 
 let failures = 0;
 const check = (ok, message) => { if (!ok) { failures++; console.log(`  FAIL ${message}`); } };
+
+// The axe-core accessibility audit of the page as it stands, at its width and at a phone's
+// (375 px): serious and critical findings fail the test. The script goes in through the
+// DevTools protocol, which the page's CSP does not govern (the page itself allows no inline
+// script). Returns the serious and the lesser findings' counts, for the log.
+// Each audit of the CPU session, for its log line.
+const audits = [];
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function audit(page, what) {
+  const size = page.viewportSize();
+  let minor = 0;
+  let found = 0;
+  for (const width of [size.width, 375]) {
+    await page.setViewportSize({ width, height: size.height });
+    await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+      .violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes[0]?.target?.join(' ') })));
+    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    check(serious.length === 0, `${what} at ${width} px: axe finds ${JSON.stringify(serious)}`);
+    minor += violations.length - serious.length;
+    found += serious.length;
+  }
+  await page.setViewportSize(size);
+  return { minor, serious: found };
+}
 
 // Drop files through a synthetic drop event; the page records when the first card of this drop
 // is rendered (a MutationObserver), relative to the drop.
@@ -167,6 +196,8 @@ async function runPath(label, extraArgs, demos, port, expected) {
   const badge = page.locator('[data-testid=backend]');
   await badge.filter({ hasNotText: 'starting' }).waitFor({ timeout: 120_000 });
   line.push(`interactive after ${Date.now() - started} ms`);
+  audits.length = 0;
+  if (label === 'cpu') audits.push(['start screen', await audit(page, `${label} start screen`)]);
   if (label === 'webgpu') {
     // A drop while the start-up measurement still runs: both use the CPU's scoring workers,
     // which take them in turn.
@@ -213,6 +244,8 @@ async function runPath(label, extraArgs, demos, port, expected) {
   await waitForBatch(page, run, expected.corpus.byName.size);
   const seenCorpus = await shown(page);
   compare(`${label} corpus`, seenCorpus, expected.corpus);
+  // Results with scored and refused cards, the verdict, the timeline.
+  if (label === 'cpu') audits.push(['results', await audit(page, `${label} results`)]);
   line.push(`bad-input corpus of ${expected.corpus.byName.size} inputs: ${seenCorpus.cards.length} scored, ${seenCorpus.errors.length} refused with the CLI's messages, in ${Date.now() - t} ms`);
 
   // 2. 100 images: time to the first rendered card, and to the whole batch.
@@ -343,6 +376,11 @@ async function referenceStep(page, label, line) {
   // 40 held-out images cannot flag anything at 1 %: the step says so, and what it would take.
   const warning = await page.locator('[data-testid=reference-baseline-warning]').textContent().catch(() => '');
   check(/40 held-out images/.test(warning) && /at least 100 images/.test(warning), `${label}: no small-baseline warning: "${warning}"`);
+  if (label === 'cpu') {
+    audits.push(['reference step', await audit(page, `${label} reference step`)]);
+    const version = JSON.parse(await readFile(createRequire(import.meta.url).resolve('axe-core/package.json'), 'utf8')).version;
+    line.push(`axe-core ${version} at 1200 and 375 px: ${audits.map(([where, r]) => `${where} ${r.serious} serious or critical, ${r.minor} minor`).join('; ')}`);
+  }
 
   if (label === 'cpu') {
     // Pause: nothing moves while paused; Cancel: the active model stays.

@@ -247,7 +247,11 @@ fn browser_prerequisites() -> Result<()> {
     }
     apt_install(&missing)?;
     ensure_node()?;
-    if !Path::new("tests/e2e/node_modules/playwright-core").exists() {
+    // Each package of tests/e2e/package.json (npm ci installs them all from the lockfile).
+    if ["playwright-core", "axe-core"]
+        .iter()
+        .any(|package| !Path::new("tests/e2e/node_modules").join(package).exists())
+    {
         let mut npm = command("npm", &["ci", "--no-audit", "--no-fund"]);
         npm.current_dir("tests/e2e");
         run_command(npm)?;
