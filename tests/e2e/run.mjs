@@ -14,7 +14,8 @@
 //    and scores the same files with the CLI (same numbers), loads a CLI-trained model file
 //    (same numbers as the CLI), keeps a model in the browser's storage across a reload;
 //  - runs the axe-core accessibility audit (start screen, results, Reference step) at 1200 and
-//    375 px wide: no serious or critical finding;
+//    375 px wide, in light and dark mode: no serious or critical finding (contrast included);
+//  - checks the live region that announces each finished run;
 //  - records every request: anything but the app's own static files fails the test;
 //  - saves full-page screenshots to tests/artifacts/.
 //
@@ -59,17 +60,19 @@ async function audit(page, what) {
   const size = page.viewportSize();
   let minor = 0;
   let found = 0;
-  for (const width of [size.width, 375]) {
+  for (const [width, colorScheme] of [[size.width, 'light'], [375, 'light'], [size.width, 'dark'], [375, 'dark']]) {
+    await page.emulateMedia({ colorScheme });
     await page.setViewportSize({ width, height: size.height });
     await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
     if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
     const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
       .violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes[0]?.target?.join(' ') })));
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    check(serious.length === 0, `${what} at ${width} px: axe finds ${JSON.stringify(serious)}`);
+    check(serious.length === 0, `${what} at ${width} px, ${colorScheme}: axe finds ${JSON.stringify(serious)}`);
     minor += violations.length - serious.length;
     found += serious.length;
   }
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(size);
   return { minor, serious: found };
 }
@@ -258,6 +261,10 @@ async function runPath(label, extraArgs, demos, port, expected) {
   const first = await page.evaluate(() => window.__firstCard);
   check(typeof first === 'number', `${label}: no first-card time recorded`);
   compare(`${label} 100 files`, await shown(page), expected.hundred);
+  // Announced once, when the run is done: what was scored and the verdict.
+  const announced = await page.locator('[data-testid=announce]').textContent();
+  const headline = { Drift: 'drift', NoEvidenceOfDrift: 'no evidence of drift', TooFewImages: 'too few images to tell' }[expected.hundred.report.batch.tests.verdict === 'drift' ? 'Drift' : expected.hundred.report.batch.tests.verdict === 'no_evidence_of_drift' ? 'NoEvidenceOfDrift' : 'TooFewImages'];
+  check(announced.includes('100 inputs scored; 100 scored, 0 failed') && announced.endsWith(`verdict: ${headline}`), `${label}: announcement "${announced}"`);
   line.push(`100 images: first result rendered ${Math.round(first)} ms after the drop, all after ${all} ms`);
 
   // 3. Paste an image.
@@ -379,7 +386,7 @@ async function referenceStep(page, label, line) {
   if (label === 'cpu') {
     audits.push(['reference step', await audit(page, `${label} reference step`)]);
     const version = JSON.parse(await readFile(createRequire(import.meta.url).resolve('axe-core/package.json'), 'utf8')).version;
-    line.push(`axe-core ${version} at 1200 and 375 px: ${audits.map(([where, r]) => `${where} ${r.serious} serious or critical, ${r.minor} minor`).join('; ')}`);
+    line.push(`axe-core ${version} at 1200 and 375 px, light and dark: ${audits.map(([where, r]) => `${where} ${r.serious} serious or critical, ${r.minor} minor`).join('; ')}`);
   }
 
   if (label === 'cpu') {

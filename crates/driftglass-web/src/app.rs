@@ -225,6 +225,33 @@ pub fn app() -> Html {
         },
         None => html! { <span class="badge" data-testid="backend">{ "starting…" }</span> },
     };
+    // Said once per finished run (a live region that changed with every chunk would talk all
+    // through a large drop).
+    let announcement = match (&state.run_info, &state.batch) {
+        (Some(info), Some((_, view))) if view.report.is_some() => {
+            let b = &view.batch;
+            format!(
+                "{}: {} inputs {}; {} scored, {} failed{}{}",
+                info.label,
+                info.inputs,
+                if info.complete {
+                    "scored"
+                } else {
+                    "partly scored (cancelled)"
+                },
+                b.scored,
+                b.failed,
+                b.loss_ratio
+                    .map(|r| format!("; loss ratio {}", crate::view::format_ratio(r)))
+                    .unwrap_or_default(),
+                b.tests
+                    .as_ref()
+                    .map(|t| format!("; verdict: {}", t.verdict.headline()))
+                    .unwrap_or_default()
+            )
+        }
+        _ => String::new(),
+    };
     let run_line = state.run_info.as_ref().map(|info| {
         html! {
             <p class="run" data-testid="run-info" data-complete={info.complete.to_string()}>
@@ -254,6 +281,7 @@ pub fn app() -> Html {
             // re-creates it when results appear or disappear.
             <crate::reference_panel::ReferencePanel backend={state.backend.clone()} on_model={on_trained} />
             <div class="results">
+            <p class="visually-hidden" aria-live="polite" data-testid="announce">{ announcement }</p>
             if let Some(text) = &state.notice {
                 <p class="notice" data-testid="notice" role="status">{ text }</p>
             }
