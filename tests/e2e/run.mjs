@@ -328,6 +328,29 @@ async function runPath(label, extraArgs, demos, port, expected) {
   // 6. The Reference step (a model of your own images), then drift checks against it.
   await referenceStep(page, label, line);
 
+  // 6b. A scoring worker fails in the middle of a drop: the workers are stopped, the drop
+  // finishes on the page's thread with the CLI's numbers, and the next drop works too.
+  if (label === 'cpu') {
+    const warned = [];
+    page.on('console', (m) => { if (m.type() === 'warning') warned.push(m.text()); });
+    // Back to the bundled model, which the CLI's expected numbers are for.
+    if (await page.locator('[data-testid=model-bundled]').count() > 0) {
+      await page.click('[data-testid=model-bundled]');
+      await page.waitForFunction(() => document.querySelector('[data-testid=model]')?.dataset.origin === 'Bundled');
+    }
+    await page.evaluate(() => window.wasmBindings.driftglass_test_fail_next_worker_call());
+    let run = await runId(page);
+    await dropPaths(page, [join(fixtures, 'mixed')]);
+    await waitForBatch(page, run, expected.mixed.byName.size);
+    compare(`${label} drop with a failing worker`, await shown(page), expected.mixed);
+    check(warned.some((w) => w.includes("scores on the page's own thread from now on")), `${label}: no warning that the workers stopped: ${warned.join(' | ')}`);
+    run = await runId(page);
+    await dropPaths(page, [join(fixtures, 'mixed')]);
+    await waitForBatch(page, run, expected.mixed.byName.size);
+    compare(`${label} drop after the workers stopped`, await shown(page), expected.mixed);
+    line.push('a worker failing mid-drop: the drop and the next finish on the page\'s thread with the CLI\'s numbers');
+  }
+
   // Nothing but the app's own files was requested.
   const origin = `http://127.0.0.1:${port}/`;
   // 7. A panic in wasm: the page shows a readable error with a reload link, and logs it.

@@ -123,6 +123,13 @@ mod bench_exports {
         panic!("a test asked for a panic");
     }
 
+    /// Make the next call to a scoring worker fail, as a crashed worker's would (the end-to-end
+    /// test checks that the drop then finishes on the page's thread with the same numbers).
+    #[wasm_bindgen]
+    pub fn driftglass_test_fail_next_worker_call() {
+        driftglass_web::workers::fail_next_call();
+    }
+
     /// Decode and preprocess image files (the app's own path: the model crate's decoders and
     /// preprocessing, 28×28); returns how many succeeded. `files` is an array of `Uint8Array`s.
     #[wasm_bindgen]

@@ -84,6 +84,19 @@ pub(crate) fn message(kind: &str) -> Object {
     object
 }
 
+#[cfg(feature = "hooks")]
+thread_local! {
+    /// Set by the end-to-end test's hook: the next worker call fails as a crashed worker's would.
+    static FAIL_NEXT_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Test hook (`driftglass_test_fail_next_worker_call`): make the next call to a worker fail,
+/// so the test sees a drop fall back to the page's thread with the same numbers.
+#[cfg(feature = "hooks")]
+pub fn fail_next_call() {
+    FAIL_NEXT_CALL.with(|fail| fail.set(true));
+}
+
 /// Post `message` to `worker` and wait for its one reply: `{ok: true, out?}` (gives `out`) or
 /// `{ok: false, error}` (gives `error`).
 pub(crate) async fn call(
@@ -91,6 +104,10 @@ pub(crate) async fn call(
     message: &Object,
     transfer: &Array,
 ) -> Result<JsValue, String> {
+    #[cfg(feature = "hooks")]
+    if FAIL_NEXT_CALL.with(|fail| fail.replace(false)) {
+        return Err("the end-to-end test asked this worker call to fail".into());
+    }
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     let (resolve, reject) = settle.ok_or("no promise")?;
