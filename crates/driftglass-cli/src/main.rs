@@ -5,6 +5,7 @@ mod data;
 mod demo;
 mod eval;
 mod letters;
+mod merge;
 mod progress;
 mod reproduce;
 mod score;
@@ -33,6 +34,9 @@ enum Command {
     Upgrade(train::UpgradeArgs),
     /// Score images (a folder, files or IDX files) against a model's baseline.
     Score(score::ScoreArgs),
+    /// Merge the summaries of a batch scored in shards (`score --shard I/N --summary FILE`)
+    /// into the report and verdict of one run over all its files.
+    Merge(merge::MergeArgs),
     /// Render notMNIST-style letters A–J from a folder of fonts into an IDX file.
     Letters(letters::LettersArgs),
     /// Reproduce the reference experiment's table with our model, side by side.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => train::calibrate(args).map(|()| EXIT_OK),
         Command::Upgrade(args) => train::upgrade(args).map(|()| EXIT_OK),
         Command::Score(args) => score::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
         Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),

@@ -41,7 +41,46 @@ pub struct ScoreArgs {
     /// Look into sub-folders too.
     #[arg(long)]
     pub recursive: bool,
+    /// Score only shard `I` of `N` (`I/N`, from 0) of the sorted file list: a contiguous slice,
+    /// for running one batch on several machines. Needs `--summary`.
+    #[arg(long, value_parser = parse_shard, requires = "summary")]
+    pub shard: Option<(usize, usize)>,
+    /// Write what `driftglass merge` needs (every image's report and latent code) to this file
+    /// instead of printing a report.
+    #[arg(long, requires = "shard")]
+    pub summary: Option<PathBuf>,
 }
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(format!("expected I/N with 0 <= I < N, got {text:?}")),
+    }
+}
+
+/// What one shard of a batch hands to `driftglass merge`: its images' reports (without batch
+/// tests) and their latent codes, in the order of the whole batch's file list.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ShardSummary {
+    /// Format of this file.
+    pub schema: u32,
+    /// Which shard of how many.
+    pub shard: (usize, usize),
+    /// Files in the whole batch (all shards).
+    pub files: usize,
+    /// Significance level asked for.
+    pub alpha: f64,
+    /// The shard's report, without batch tests.
+    pub report: Report,
+    /// Projected codes of the shard's scored images, concatenated.
+    pub codes: Vec<f32>,
+}
+
+/// The format of [`ShardSummary`] files.
+pub const SHARD_SCHEMA: u32 = 1;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum PolarityArg {
@@ -164,7 +203,11 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     if !(0.0..=1.0).contains(&args.alpha) {
         bail!("--alpha must be between 0 and 1");
     }
-    let files = collect_inputs(&args.inputs, args.recursive)?;
+    let mut files = collect_inputs(&args.inputs, args.recursive)?;
+    let all_files = files.len();
+    if let Some((index, shards)) = args.shard {
+        files = files[all_files * index / shards..all_files * (index + 1) / shards].to_vec();
+    }
     let app = format!("driftglass-cli {}", driftglass_core::VERSION);
     // The scorer the page uses too: files are read, prepared and scored a chunk at a time, so
     // memory stays flat however many files there are.
@@ -175,19 +218,49 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         bar.inc(part.len() as u64);
     }
     bar.finish_and_clear();
-    let report = scorer.finish(args.alpha);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if args.csv {
-        print!("{}", to_csv(&report));
-    } else {
-        print_table(&report);
+    if let (Some(shard), Some(path)) = (args.shard, &args.summary) {
+        let summary = ShardSummary {
+            schema: SHARD_SCHEMA,
+            shard,
+            files: all_files,
+            alpha: args.alpha,
+            report: scorer.report(),
+            codes: scorer.codes().to_vec(),
+        };
+        let file =
+            std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+        serde_json::to_writer(std::io::BufWriter::new(file), &summary)?;
+        eprintln!(
+            "shard {}/{}: {} of {} files, summary in {}",
+            shard.0,
+            shard.1,
+            files.len(),
+            all_files,
+            path.display()
+        );
+        return Ok(crate::EXIT_OK);
     }
+    let report = scorer.finish(args.alpha);
+    print_report(&report, args.json, args.csv);
     Ok(if report.batch.failed > 0 {
         crate::EXIT_SOME_FAILED
     } else {
         crate::EXIT_OK
     })
+}
+
+/// The report as JSON, CSV or a table.
+pub(crate) fn print_report(report: &Report, json: bool, csv: bool) {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("error: cannot write the report as JSON: {error}"),
+        }
+    } else if csv {
+        print!("{}", to_csv(report));
+    } else {
+        print_table(report);
+    }
 }
 
 fn print_table(report: &Report) {

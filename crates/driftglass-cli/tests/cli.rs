@@ -346,3 +346,50 @@ fn eval_on_folders() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `score --shard I/N --summary` on each slice, then `merge`: exactly the report and verdict of
+/// one run over all files (every image, every test statistic); incomplete sets are refused.
+#[test]
+fn shards_merge_into_the_report_of_one_run() {
+    let dir = std::env::temp_dir().join(format!("driftglass-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let (drop100, mixed) = (fixtures().join("drop-100"), fixtures().join("mixed"));
+    let inputs = [drop100.to_string_lossy(), mixed.to_string_lossy()];
+    let (_, whole, text) = driftglass(&["score", "--json", &inputs[0], &inputs[1]]);
+    assert!(whole["batch"]["tests"].is_object(), "{text}");
+    let summaries: Vec<String> = (0..3)
+        .map(|i| {
+            dir.join(format!("shard-{i}.json"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for (i, summary) in summaries.iter().enumerate() {
+        let shard = format!("{i}/3");
+        let (code, _, text) = driftglass(&[
+            "score",
+            "--shard",
+            &shard,
+            "--summary",
+            summary,
+            &inputs[0],
+            &inputs[1],
+        ]);
+        assert_eq!(code, 0, "{text}");
+    }
+    // In any order.
+    let (code, merged, text) = driftglass(&[
+        "merge",
+        "--json",
+        &summaries[2],
+        &summaries[0],
+        &summaries[1],
+    ]);
+    assert_eq!(code, 3, "some inputs of mixed/ fail, as in one run: {text}");
+    assert_eq!(merged, whole, "{text}");
+    // A missing shard is refused with a reason.
+    let (code, _, text) = driftglass(&["merge", "--json", &summaries[0], &summaries[2]]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("every shard 0..3 is needed once"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -144,6 +144,12 @@ impl<'m> Scorer<'m> {
         &self.losses
     }
 
+    /// Projected codes of the images scored so far, concatenated in input order (what the
+    /// latent test takes; a shard's summary carries them).
+    pub fn codes(&self) -> &[f32] {
+        &self.codes
+    }
+
     /// The histogram of the losses so far over the baseline's (see
     /// [`crate::stats::loss_histogram`], which it equals), without sorting them again.
     pub fn histogram(&self, bins: usize) -> Option<crate::stats::LossHistogram> {
