@@ -9,26 +9,20 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use driftglass_core::report::{add_batch_tests, build_report};
 
-use crate::score::{SHARD_SCHEMA, ShardSummary, load_model, print_report};
+use crate::score::{ReportArgs, SHARD_SCHEMA, ShardSummary, load_model};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The shards' summary files, in any order.
     #[arg(required = true)]
     pub summaries: Vec<PathBuf>,
-    /// Model file the shards were scored with (default: the bundled MNIST model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Print the report as JSON instead of a table.
-    #[arg(long, conflicts_with = "csv")]
-    pub json: bool,
-    /// Print the report as CSV.
-    #[arg(long)]
-    pub csv: bool,
+    /// The model the shards were scored with, and how to print the report.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 pub fn run(args: MergeArgs) -> Result<u8> {
-    let loaded = load_model(args.model.as_deref())?;
+    let loaded = load_model(args.report.model.as_deref())?;
     let mut shards = Vec::with_capacity(args.summaries.len());
     for path in &args.summaries {
         let file =
@@ -89,7 +83,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
     }
     let mut report = build_report(&app, &loaded, preprocess, images, flag_rate);
     add_batch_tests(&mut report, &loaded, &codes, alpha);
-    print_report(&report, args.json, args.csv);
+    args.report.print(&report);
     Ok(if report.batch.failed > 0 {
         crate::EXIT_SOME_FAILED
     } else {

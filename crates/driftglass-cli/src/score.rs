@@ -15,11 +15,9 @@ use driftglass_core::{PreprocessConfig, SCORE_BATCH};
 
 use crate::progress;
 
+/// The model to score against and how to print the report (`score` and `merge`).
 #[derive(Args, Debug)]
-pub struct ScoreArgs {
-    /// Image files, folders of images, or IDX image files (`.idx`, `-idx3-ubyte`, `.gz`).
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+pub struct ReportArgs {
     /// Model file (default: the bundled MNIST model).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -29,6 +27,22 @@ pub struct ScoreArgs {
     /// Print the report as CSV (statistics in `#` comment lines, then one row per input).
     #[arg(long)]
     pub csv: bool,
+}
+
+impl ReportArgs {
+    /// The report as asked: JSON, CSV or a table.
+    pub fn print(&self, report: &Report) {
+        print_report(report, self.json, self.csv);
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Image files, folders of images, or IDX image files (`.idx`, `-idx3-ubyte`, `.gz`).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// False-positive rate at which single images are flagged.
     #[arg(long, default_value_t = DEFAULT_FLAG_RATE)]
     pub flag_rate: f64,
@@ -187,7 +201,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 pub fn run(args: ScoreArgs) -> Result<u8> {
-    let loaded = load_model(args.model.as_deref())?;
+    let loaded = load_model(args.report.model.as_deref())?;
     // The model's own preprocessing (its input side), with the polarity asked for.
     let config = PreprocessConfig {
         side: loaded.header.preprocess.side,
@@ -241,7 +255,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         return Ok(crate::EXIT_OK);
     }
     let report = scorer.finish(args.alpha);
-    print_report(&report, args.json, args.csv);
+    args.report.print(&report);
     Ok(if report.batch.failed > 0 {
         crate::EXIT_SOME_FAILED
     } else {
@@ -250,7 +264,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
 }
 
 /// The report as JSON, CSV or a table.
-pub(crate) fn print_report(report: &Report, json: bool, csv: bool) {
+fn print_report(report: &Report, json: bool, csv: bool) {
     if json {
         match serde_json::to_string_pretty(report) {
             Ok(text) => println!("{text}"),
