@@ -108,6 +108,12 @@ console.log(`${pad('engine', 23)}${pad('backend', 44)}${pad('images', 8)}${pad('
 for (const r of rows) {
   console.log(`${pad(r.engine, 23)}${pad(r.backend, 44)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
 }
+// The rows compare only because every engine computes the same thing: reconstructions that
+// differ from ours (CPU) by more than float rounding fail the run.
+const MAX_DIFF = 1e-4;
+const differing = rows.filter((r) => r.maxDiff !== null && !(r.maxDiff <= MAX_DIFF));
+for (const r of differing) console.log(`FAIL ${r.engine} (batch ${r.batch}): outputs differ from ours (CPU) by ${r.maxDiff}, more than ${MAX_DIFF}`);
+if (differing.length > 0) process.exitCode = 1;
 console.log('');
 for (const batch of batches) {
   const rate = (engine) => rows.find((r) => r.engine === engine && r.batch === batch)?.median;
