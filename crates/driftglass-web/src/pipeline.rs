@@ -233,7 +233,7 @@ fn for_workers(source: &Source) -> bool {
 }
 
 /// Files to read on the workers: the page's thread only opens folder entries (a callback
-/// each) and refuses oversized files unread.
+/// each); the workers refuse oversized files unread.
 async fn fetch_on_workers(
     pool: &WorkerPool,
     network: &DirectNetwork,
@@ -260,16 +260,6 @@ async fn fetch_on_workers(
         .buffered(OPENS_IN_FLIGHT)
         .collect()
         .await;
-    let opened: Vec<(String, Result<File, String>)> = opened
-        .into_iter()
-        .map(|(name, file)| {
-            let file = file.and_then(|file| match oversized(file.size()) {
-                Some(error) => Err(error),
-                None => Ok(file),
-            });
-            (name, file)
-        })
-        .collect();
     let files: Vec<File> = opened
         .iter()
         .filter_map(|(_, file)| file.as_ref().ok().cloned())
@@ -322,7 +312,7 @@ pub async fn score_sources(
     // The CPU network is built here once for the whole drop; WebGPU's once below.
     let scorer = Scorer::new(model, &app, config, flag_rate).map_err(|e| e.to_string())?;
     let engine = crate::workers::Engine::new(&model.weights, gpu).await?;
-    let mut pool = match &engine {
+    let pool = match &engine {
         crate::workers::Engine::Cpu(_) => crate::workers::ready_pool().await,
         crate::workers::Engine::Gpu(..) => None,
     };
@@ -377,12 +367,9 @@ pub async fn score_sources(
                         chunk_size = (chunk_size * 4).min(WORKER_CHUNK);
                         continue;
                     }
-                    Err(why) => {
-                        // Scored on the page's thread from now on, this chunk included.
-                        crate::workers::abandon(workers, why);
-                        pool = None;
-                        chunk
-                    }
+                    // The workers stopped themselves (`WorkerPool::exclusive`): this chunk and
+                    // the rest are scored on the page's thread.
+                    Err(_) => chunk,
                 }
             }
             None => chunk,

@@ -294,23 +294,43 @@ impl WorkerPool {
         Ok(())
     }
 
-    /// Score `set` on the workers, a contiguous slice each, results in order. On a failure the
-    /// workers are stopped before the next caller's turn (another worker may still be busy
-    /// with this call, and its reply must not reach that caller).
+    /// Run `work` with the workers to this caller alone. On a failure the workers are stopped
+    /// and the page scores on its own thread from then on ([`abandon`]), before the next
+    /// caller's turn: another worker may still be busy with this call, and its reply must not
+    /// reach that caller.
+    async fn exclusive<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let _turn = self.turns.take().await;
+        if !self.alive.get() {
+            return Err("the scoring workers were stopped after a failure".into());
+        }
+        let result = work.await;
+        if let Err(why) = &result {
+            abandon(self, why.clone());
+        }
+        result
+    }
+
+    /// Items per worker when `count` are shared out in contiguous slices (no slice under
+    /// [`MIN_IMAGES_PER_WORKER`] unless there are fewer items).
+    fn per_worker(&self, count: usize) -> usize {
+        let parts = self
+            .workers
+            .len()
+            .min(count.div_ceil(MIN_IMAGES_PER_WORKER))
+            .max(1);
+        count.div_ceil(parts).max(1)
+    }
+
+    /// Score `set` on the workers, a contiguous slice each, results in order.
     async fn reconstruct(
         &self,
         network: &DirectNetwork,
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
-        let _turn = self.turns.take().await;
-        if !self.alive.get() {
-            return Err("the scoring workers were stopped after a failure".into());
-        }
-        let result = self.reconstruct_in_turn(network, set).await;
-        if result.is_err() {
-            self.stop();
-        }
-        result
+        self.exclusive(self.reconstruct_in_turn(network, set)).await
     }
 
     async fn reconstruct_in_turn(
@@ -319,12 +339,7 @@ impl WorkerPool {
         set: &ImageSet,
     ) -> Result<Vec<Reconstruction>, String> {
         self.load(network).await?;
-        let parts = self
-            .workers
-            .len()
-            .min(set.count.div_ceil(MIN_IMAGES_PER_WORKER))
-            .max(1);
-        let per_part = set.count.div_ceil(parts);
+        let per_part = self.per_worker(set.count);
         let mut calls = Vec::new();
         let mut start = 0;
         for worker in &self.workers {
@@ -382,15 +397,8 @@ impl WorkerPool {
         files: Vec<web_sys::File>,
         config: &driftglass_core::PreprocessConfig,
     ) -> Result<PreparedFiles, String> {
-        let _turn = self.turns.take().await;
-        if !self.alive.get() {
-            return Err("the scoring workers were stopped after a failure".into());
-        }
-        let result = self.prepare_in_turn(network, files, config).await;
-        if result.is_err() {
-            self.stop();
-        }
-        result
+        self.exclusive(self.prepare_in_turn(network, files, config))
+            .await
     }
 
     async fn prepare_in_turn(
@@ -401,12 +409,7 @@ impl WorkerPool {
     ) -> Result<PreparedFiles, String> {
         self.load(network).await?;
         let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
-        let parts = self
-            .workers
-            .len()
-            .min(files.len().div_ceil(MIN_IMAGES_PER_WORKER))
-            .max(1);
-        let per_part = files.len().div_ceil(parts).max(1);
+        let per_part = self.per_worker(files.len());
         let calls = self
             .workers
             .iter()
@@ -493,14 +496,13 @@ pub async fn warm_up(weights: &Weights) {
         count,
         side,
     };
-    if let Err(why) = pool.reconstruct(&network, &blank).await {
-        abandon(&pool, why);
-    }
+    // A failure has already stopped the workers (see `WorkerPool::exclusive`).
+    let _ = pool.reconstruct(&network, &blank).await;
 }
 
 /// Stop the workers for good after `why` (a failed call): the page scores on its own thread
 /// from then on.
-pub(crate) fn abandon(pool: &WorkerPool, why: String) {
+fn abandon(pool: &WorkerPool, why: String) {
     web_sys::console::warn_1(&JsValue::from_str(&format!(
         "{why}; Driftglass scores on the page's own thread from now on"
     )));
@@ -570,9 +572,9 @@ async fn reconstruct_on_cpu(
     if set.count >= 2
         && let Ok(pool) = pool().await
     {
-        match pool.reconstruct(direct, set).await {
-            Ok(results) => return Ok(results),
-            Err(why) => abandon(&pool, why),
+        // On a failure the workers are already stopped: this thread scores instead.
+        if let Ok(results) = pool.reconstruct(direct, set).await {
+            return Ok(results);
         }
     }
     driftglass_core::reconstruct(direct, set, batch, |_| {}).map_err(|e| e.to_string())
