@@ -145,53 +145,39 @@ pub fn ks_statistic(a: &[f32], b: &[f32]) -> f64 {
 /// `P(D < d)` for samples of sizes `m` and `n` under the null hypothesis, exactly (the
 /// lattice-path recursion of R's `psmirnov2x`), `O(m · n)` time, `O(n)` memory.
 pub fn ks_exact_cdf(d: f64, m: usize, n: usize) -> f64 {
-    let (m, n) = if m > n { (n, m) } else { (m, n) };
-    let (md, nd) = (m as f64, n as f64);
-    // Round to the lattice of attainable values, as R does.
-    let q = (0.5 + (d * md * nd - 1e-7).floor()) / (md * nd);
-    let mut u: Vec<f64> = (0..=n)
-        .map(|j| if j as f64 / nd > q { 0.0 } else { 1.0 })
-        .collect();
-    for i in 1..=m {
-        let w = i as f64 / (i + n) as f64;
-        u[0] = if i as f64 / md > q { 0.0 } else { w * u[0] };
-        for j in 1..=n {
-            u[j] = if (i as f64 / md - j as f64 / nd).abs() > q {
-                0.0
-            } else {
-                w * u[j] + u[j - 1]
-            };
-        }
-    }
-    u[n]
+    ks_lattice(d, m, n).0
 }
 
 /// `P(D ≥ d)` for samples of sizes `m` and `n` under the null hypothesis, exactly, summed
 /// directly over the lattice paths that reach `d` (not `1 − P(D < d)`, which cancels to
 /// rounding noise near 1e-15): each path's first step onto the boundary, weighted by the paths
-/// that lead there without touching it and the paths from there to the end. Same lattice and
-/// rounding as [`ks_exact_cdf`], `O(m · n)` time, `O(m + n)` memory.
+/// that lead there without touching it and the paths from there to the end. Same lattice,
+/// rounding and pass as [`ks_exact_cdf`], `O(m · n)` time, `O(m + n)` memory.
 pub fn ks_exact_upper(d: f64, m: usize, n: usize) -> f64 {
+    ks_lattice(d, m, n).1
+}
+
+/// Both tails of the two-sample KS statistic in one pass of the lattice recursion: the paths
+/// that never reach `d` (`P(D < d)`, what is left at the end) and those that do (`P(D ≥ d)`,
+/// summed over their first steps onto the boundary).
+fn ks_lattice(d: f64, m: usize, n: usize) -> (f64, f64) {
     let (m, n) = if m > n { (n, m) } else { (m, n) };
     if m == 0 {
-        return 1.0;
+        return (0.0, 1.0);
     }
     let (md, nd) = (m as f64, n as f64);
+    // Round to the lattice of attainable values, as R does.
     let q = (0.5 + (d * md * nd - 1e-7).floor()) / (md * nd);
-    let ln_factorial: Vec<f64> = std::iter::once(0.0)
-        .chain((1..=m + n).scan(0.0f64, |sum, k| {
-            *sum += (k as f64).ln();
-            Some(*sum)
-        }))
-        .collect();
+    let ln_factorial = ln_factorials(m + n);
     let ln_choose = |a: usize, b: usize| ln_factorial[a] - ln_factorial[b] - ln_factorial[a - b];
     let ln_all_paths = ln_choose(m + n, m);
-    let mut p = 0.0;
-    // `v`: the paths reaching the boundary cell (i, j) without touching it before, divided by
-    // C(i + n, i) (the normalisation of the recursion, see `ks_exact_cdf`).
+    let mut upper = 0.0;
+    // `u[j]`, and `v` at a boundary cell (i, j): the paths reaching (i, j) without touching the
+    // boundary before, divided by C(i + n, i) (R's normalisation: `u[n]` ends as P(D < d)).
     let mut first_hit = |v: f64, i: usize, j: usize| {
         if v > 0.0 {
-            p += (v.ln() + ln_choose(i + n, i) + ln_choose(m - i + n - j, m - i) - ln_all_paths)
+            upper += (v.ln() + ln_choose(i + n, i) + ln_choose(m - i + n - j, m - i)
+                - ln_all_paths)
                 .exp();
         }
     };
@@ -224,7 +210,17 @@ pub fn ks_exact_upper(d: f64, m: usize, n: usize) -> f64 {
             }
         }
     }
-    p.clamp(0.0, 1.0)
+    (u[n], upper.clamp(0.0, 1.0))
+}
+
+/// `ln(k!)` for `k = 0..=n`, as running sums.
+fn ln_factorials(n: usize) -> Vec<f64> {
+    std::iter::once(0.0)
+        .chain((1..=n).scan(0.0f64, |sum, k| {
+            *sum += (k as f64).ln();
+            Some(*sum)
+        }))
+        .collect()
 }
 
 /// Whether two sorted samples hold a value twice (within one or across both).
@@ -453,12 +449,7 @@ pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
         return 1.0;
     }
     // ln(i!) for i = 0..=n, once: O(n) in all (the batch can hold tens of thousands of images).
-    let ln_factorial: Vec<f64> = std::iter::once(0.0)
-        .chain((1..=n).scan(0.0f64, |sum, i| {
-            *sum += (i as f64).ln();
-            Some(*sum)
-        }))
-        .collect();
+    let ln_factorial = ln_factorials(n);
     let ln_choose = |i: usize| ln_factorial[n] - ln_factorial[i] - ln_factorial[n - i];
     (k..=n)
         .map(|i| (ln_choose(i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp())
