@@ -107,7 +107,7 @@ pub(crate) fn read_folder(
     let mut pixels = Vec::new();
     let mut count = 0;
     let mut failed = 0;
-    for chunk in files.chunks(256) {
+    for chunk in files.chunks(driftglass_core::SCORE_BATCH) {
         for (name, input) in crate::score::prepare(chunk, config) {
             match input {
                 Ok((image, ..)) => {

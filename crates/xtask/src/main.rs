@@ -387,19 +387,8 @@ fn build_cli() -> Result<()> {
 
 fn serve(release: bool) -> Result<()> {
     web_tools()?;
-    let mut args = vec!["serve"];
-    if release {
-        // The product: without the benchmark and test hooks.
-        args.extend([
-            "--release",
-            "--cargo-profile",
-            "web",
-            "--no-default-features",
-        ]);
-    }
-    let mut trunk = command("trunk", &args);
-    trunk.env("PATH", path_with_tools());
-    run_command(trunk)
+    // The release build is the product: without the benchmark and test hooks.
+    trunk(&["serve"], release, !release)
 }
 
 /// Release build into dist/, then the sizes of what a visitor downloads (raw and gzip).
@@ -800,7 +789,13 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
 /// benchmark and test exports (the web crate's default feature `hooks`); the product that
 /// visitors get (`dist`, `serve --release`, `bench-load`) leaves them out.
 fn build_app(release: bool, hooks: bool) -> Result<()> {
-    let mut args = vec!["build", "--dist", "dist"];
+    trunk(&["build", "--dist", "dist"], release, hooks)
+}
+
+/// Run trunk with `args`, in the release profile (`web`) or the dev one, with or without the
+/// page's benchmark and test hooks (the web crate's default feature).
+fn trunk(args: &[&str], release: bool, hooks: bool) -> Result<()> {
+    let mut args = args.to_vec();
     if release {
         args.extend(["--release", "--cargo-profile", "web"]);
     }
