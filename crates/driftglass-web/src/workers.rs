@@ -86,16 +86,25 @@ pub(crate) fn message(kind: &str) -> Object {
 
 #[cfg(feature = "hooks")]
 thread_local! {
-    /// Set by the end-to-end test's hook: the next worker call fails as a crashed worker's would.
+    /// Set by the end-to-end test's hook: the next worker call times out at once, as a call to a
+    /// worker that died would after [`CALL_TIMEOUT_MS`].
     static FAIL_NEXT_CALL: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Test hook (`driftglass_test_fail_next_worker_call`): make the next call to a worker fail,
-/// so the test sees a drop fall back to the page's thread with the same numbers.
+/// Test hook (`driftglass_test_fail_next_worker_call`): make the next call to a worker time
+/// out, so the test sees the worker stopped and a drop fall back to the page's thread with the
+/// same numbers.
 #[cfg(feature = "hooks")]
 pub fn fail_next_call() {
     FAIL_NEXT_CALL.with(|fail| fail.set(true));
 }
+
+/// How long a worker may take over one call: far beyond a chunk of large photos or a training
+/// step on an emulated GPU, so only a worker that will never answer reaches it.
+const CALL_TIMEOUT_MS: i32 = 120_000;
+
+/// Marks a worker stopped by [`call`] for not answering.
+const STOPPED: &str = "driftglassStopped";
 
 /// Post `message` to `worker` and wait for its one reply: `{ok: true, out?}` (gives `out`) or
 /// `{ok: false, error}` (gives `error`).
@@ -104,13 +113,22 @@ pub(crate) async fn call(
     message: &Object,
     transfer: &Array,
 ) -> Result<JsValue, String> {
+    // The test hook: this call gets no time to answer, as if its worker had died.
     #[cfg(feature = "hooks")]
-    if FAIL_NEXT_CALL.with(|fail| fail.replace(false)) {
-        return Err("the end-to-end test asked this worker call to fail".into());
-    }
+    let limit_ms = if FAIL_NEXT_CALL.with(|fail| fail.replace(false)) {
+        0
+    } else {
+        CALL_TIMEOUT_MS
+    };
+    #[cfg(not(feature = "hooks"))]
+    let limit_ms = CALL_TIMEOUT_MS;
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     let (resolve, reject) = settle.ok_or("no promise")?;
+    let timeout_reject = reject.clone();
+    if Reflect::get(worker, &JsValue::from_str(STOPPED)).is_ok_and(|v| v.is_truthy()) {
+        return Err("this worker was stopped after it failed to answer".into());
+    }
     // Kept for this call and dropped after it (a closure handed to JS for good would leak when
     // it is never called, as the error handler mostly is).
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -123,6 +141,20 @@ pub(crate) async fn call(
             .unwrap_or_else(|| "the worker failed to load or crashed".into());
         let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
     });
+    // A worker that never answers (killed for memory, say) must not hang the page: after
+    // CALL_TIMEOUT_MS the call fails and the worker is stopped, so that a late reply cannot be
+    // taken for the next call's.
+    let on_timeout = Closure::<dyn FnMut()>::new(move || {
+        let text = format!("no reply in {} s", limit_ms / 1000);
+        let _ = timeout_reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
+    });
+    let window = web_sys::window().ok_or("no window")?;
+    let timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            on_timeout.as_ref().unchecked_ref(),
+            limit_ms,
+        )
+        .map_err(|e| format!("no timer: {e:?}"))?;
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let posted = worker
@@ -134,9 +166,14 @@ pub(crate) async fn call(
             .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}"))),
         Err(error) => Err(error),
     };
+    window.clear_timeout_with_handle(timer);
     worker.set_onmessage(None);
     worker.set_onerror(None);
-    drop((on_message, on_error));
+    drop((on_message, on_error, on_timeout));
+    if reply.as_ref().is_err_and(|e| e.starts_with("no reply in")) {
+        worker.terminate();
+        set_property(worker, STOPPED, &JsValue::TRUE);
+    }
     let reply = reply?;
     let ok = Reflect::get(&reply, &JsValue::from_str("ok"))
         .map(|v| v.is_truthy())
