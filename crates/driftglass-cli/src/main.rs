@@ -21,6 +21,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads for scoring and training on the CPU (default: every core). `train --engine burn`
+    /// runs on burn's own thread pool and ignores it.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,6 +66,9 @@ pub const EXIT_SOME_FAILED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        driftglass_core::direct::set_thread_limit(threads as usize);
+    }
     let result = match cli.command {
         Command::Train(args) => train::run(args).map(|()| EXIT_OK),
         Command::Calibrate(args) => train::calibrate(args).map(|()| EXIT_OK),

@@ -1,6 +1,7 @@
 //! `driftglass score`: per-image scores and a batch summary, as a table or JSON.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -63,6 +64,10 @@ pub struct ScoreArgs {
     /// instead of printing a report.
     #[arg(long, requires = "shard")]
     pub summary: Option<PathBuf>,
+    /// Print where the time went (reading and preparing, reconstructing and scoring, the batch
+    /// tests) to standard error.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -227,11 +232,22 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     // memory stays flat however many files there are.
     let mut scorer = Scorer::new(&loaded, &app, config, args.flag_rate)?;
     let bar = progress::bar(files.len() as u64, "scoring", "files");
+    let (mut preparing, mut scoring) = (Duration::ZERO, Duration::ZERO);
     for part in files.chunks(SCORE_BATCH) {
-        scorer.push(&prepare(part, &config))?;
+        let started = Instant::now();
+        let prepared = prepare(part, &config);
+        let read = Instant::now();
+        scorer.push(&prepared)?;
+        (preparing, scoring) = (preparing + (read - started), scoring + read.elapsed());
         bar.inc(part.len() as u64);
     }
     bar.finish_and_clear();
+    let timings = Timings {
+        shown: args.timings,
+        images: scorer.losses().len(),
+        preparing,
+        scoring,
+    };
     if let (Some(shard), Some(path)) = (args.shard, &args.summary) {
         let summary = ShardSummary {
             schema: SHARD_SCHEMA,
@@ -252,15 +268,47 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
             all_files,
             path.display()
         );
+        timings.print(None);
         return Ok(crate::EXIT_OK);
     }
+    let started = Instant::now();
     let report = scorer.finish(args.alpha);
+    timings.print(Some(started.elapsed()));
     args.report.print(&report);
     Ok(if report.batch.failed > 0 {
         crate::EXIT_SOME_FAILED
     } else {
         crate::EXIT_OK
     })
+}
+
+/// `--timings`: where the time of a run went.
+struct Timings {
+    shown: bool,
+    images: usize,
+    preparing: Duration,
+    scoring: Duration,
+}
+
+impl Timings {
+    fn print(&self, tests: Option<Duration>) {
+        if !self.shown {
+            return;
+        }
+        let rate = |d: Duration| self.images as f64 / d.as_secs_f64().max(1e-9);
+        eprintln!(
+            "timings: reading and preparing {:.3} s; reconstructing and scoring {} images {:.3} s ({:.0} images/s, {} threads){}",
+            self.preparing.as_secs_f64(),
+            self.images,
+            self.scoring.as_secs_f64(),
+            rate(self.scoring),
+            driftglass_core::direct::worker_threads(),
+            tests.map_or(String::new(), |t| format!(
+                "; batch tests {:.3} s",
+                t.as_secs_f64()
+            ))
+        );
+    }
 }
 
 /// The report as JSON, CSV or a table.

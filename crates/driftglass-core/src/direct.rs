@@ -15,6 +15,11 @@
 //! another order); `driftglass-burn`'s agreement tests hold them to it. [`crate::direct_train`] runs the backward
 //! pass the same way.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use multiversion::multiversion;
+use multiversion::target::selected_target;
+
 use crate::architecture::Weights;
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
@@ -139,121 +144,244 @@ impl Conv {
     /// Many outputs: 8 output channels × up to 4 pixels of a row per step; each step walks
     /// the `k` rows of the receptive field, each a contiguous run of `k · inputs` values.
     fn apply_wide(&self, input: &[f32], side: usize, output: &mut [f32]) {
-        let (k, cin) = (self.kernel, self.inputs);
-        let padded = side + k - 1;
-        let run = k * cin;
-        let stored = self.stored_outputs();
-        for (block, weights) in self
-            .weights
-            .chunks_exact(k * run * BLOCK_CHANNELS)
-            .enumerate()
-        {
-            let bias: [f32; BLOCK_CHANNELS] =
-                std::array::from_fn(|lane| self.bias[block * BLOCK_CHANNELS + lane]);
-            for y in 0..side {
-                let mut x = 0;
-                while x + BLOCK_PIXELS <= side {
-                    let acc = block_sum::<BLOCK_PIXELS>(
-                        input,
-                        weights,
-                        bias,
-                        (y * padded + x) * cin,
-                        padded * cin,
-                        run,
-                        cin,
-                        k,
-                    );
-                    for (p, values) in acc.iter().enumerate() {
-                        let at = (y * side + x + p) * stored + block * BLOCK_CHANNELS;
-                        output[at..at + BLOCK_CHANNELS].copy_from_slice(values);
-                    }
-                    x += BLOCK_PIXELS;
-                }
-                while x < side {
-                    let [values] = block_sum::<1>(
-                        input,
-                        weights,
-                        bias,
-                        (y * padded + x) * cin,
-                        padded * cin,
-                        run,
-                        cin,
-                        k,
-                    );
-                    let at = (y * side + x) * stored + block * BLOCK_CHANNELS;
-                    output[at..at + BLOCK_CHANNELS].copy_from_slice(&values);
-                    x += 1;
-                }
-            }
-        }
+        conv_wide(
+            &self.weights,
+            &self.bias,
+            input,
+            side,
+            output,
+            self.kernel,
+            self.inputs,
+        );
     }
 
     /// Few outputs (the last layer: one per image channel): a dot product of the receptive
     /// field with each output's weights, summed in 8 lanes.
     fn apply_narrow(&self, input: &[f32], side: usize, output: &mut [f32]) {
-        let (k, cin) = (self.kernel, self.inputs);
-        let padded = side + k - 1;
-        let run = k * cin;
-        for (o, weights) in self.weights.chunks_exact(k * run).enumerate() {
-            for y in 0..side {
-                for x in 0..side {
-                    let mut lanes = [0.0f32; BLOCK_CHANNELS];
-                    let mut tail = 0.0f32;
-                    for (ky, row_weights) in weights.chunks_exact(run).enumerate() {
-                        let start = ((y + ky) * padded + x) * cin;
-                        let row = &input[start..start + run];
-                        let mut values = row.chunks_exact(BLOCK_CHANNELS);
-                        let mut coefficients = row_weights.chunks_exact(BLOCK_CHANNELS);
-                        for (v, w) in (&mut values).zip(&mut coefficients) {
-                            for lane in 0..BLOCK_CHANNELS {
-                                lanes[lane] += v[lane] * w[lane];
-                            }
-                        }
-                        for (v, w) in values.remainder().iter().zip(coefficients.remainder()) {
-                            tail += v * w;
-                        }
-                    }
-                    output[(y * side + x) * self.outputs + o] =
-                        self.bias[o] + lanes.iter().sum::<f32>() + tail;
-                }
+        conv_narrow(
+            &self.weights,
+            &self.bias,
+            input,
+            side,
+            output,
+            self.kernel,
+            self.inputs,
+        );
+    }
+}
+
+/// [`Conv::apply_wide`]'s loops, compiled for AVX-512, AVX2 with FMA and AVX besides the
+/// baseline, and chosen once at run time. Each clone keeps as many output blocks in registers
+/// as it has room for (AVX-512's 32 vector registers: four blocks, all 32 channels of the
+/// reference network; AVX's 16: two; the baseline and wasm: one), so that each input value
+/// loaded feeds that many fused multiply-adds. FMA rounds once, so the results differ from the
+/// baseline's by float rounding.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn conv_wide(
+    weights: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    side: usize,
+    output: &mut [f32],
+    k: usize,
+    cin: usize,
+) {
+    let has = |feature| x86_64_has(selected_target!(), feature);
+    let group = if has("avx512f") {
+        4
+    } else if has("avx") {
+        2
+    } else {
+        1
+    };
+    let fma = has("fma");
+    conv_wide_grouped(weights, bias, input, side, output, k, cin, group, fma);
+}
+
+/// [`conv_wide`] with `group` output blocks at a time and fused multiply-adds or not (each
+/// clone's choice; the tests run every combination on any machine).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn conv_wide_grouped(
+    weights: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    side: usize,
+    output: &mut [f32],
+    k: usize,
+    cin: usize,
+    group: usize,
+    fma: bool,
+) {
+    let (weights, _) = weights.as_chunks::<BLOCK_CHANNELS>();
+    let (bias, _) = bias.as_chunks::<BLOCK_CHANNELS>();
+    let per_block = k * k * cin;
+    let layer = Layer {
+        input,
+        side,
+        k,
+        cin,
+        stored: bias.len() * BLOCK_CHANNELS,
+        fma,
+    };
+    let mut block = 0;
+    while block < bias.len() {
+        let blocks = &weights[block * per_block..];
+        match bias.len() - block {
+            left if group >= 4 && left >= 4 => {
+                let w = std::array::from_fn(|b| &blocks[b * per_block..(b + 1) * per_block]);
+                let bias = std::array::from_fn(|b| bias[block + b]);
+                layer.blocks::<4>(w, bias, block, output);
+                block += 4;
+            }
+            left if group >= 2 && left >= 2 => {
+                let w = std::array::from_fn(|b| &blocks[b * per_block..(b + 1) * per_block]);
+                let bias = std::array::from_fn(|b| bias[block + b]);
+                layer.blocks::<2>(w, bias, block, output);
+                block += 2;
+            }
+            _ => {
+                layer.blocks::<1>([&blocks[..per_block]], [bias[block]], block, output);
+                block += 1;
             }
         }
     }
 }
 
-/// `P` neighbouring pixels × 8 output channels of a wide convolution, starting at input
-/// offset `origin` (top-left of the first pixel's receptive field).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn block_sum<const P: usize>(
-    input: &[f32],
-    weights: &[f32],
-    bias: [f32; BLOCK_CHANNELS],
-    origin: usize,
-    row_stride: usize,
-    run: usize,
-    cin: usize,
+/// One wide convolution's input and shape, for [`Layer::blocks`].
+struct Layer<'a> {
+    input: &'a [f32],
+    side: usize,
     k: usize,
-) -> [[f32; BLOCK_CHANNELS]; P] {
-    let mut acc = [bias; P];
-    for ky in 0..k {
-        let start = origin + ky * row_stride;
-        let rows = &input[start..start + run + (P - 1) * cin];
-        let row_weights = &weights[ky * run * BLOCK_CHANNELS..(ky + 1) * run * BLOCK_CHANNELS];
-        for (r, w) in row_weights.chunks_exact(BLOCK_CHANNELS).enumerate() {
-            let w: &[f32; BLOCK_CHANNELS] = match w.try_into() {
-                Ok(w) => w,
-                Err(_) => continue,
-            };
-            for (p, sums) in acc.iter_mut().enumerate() {
-                let v = rows[p * cin + r];
-                for lane in 0..BLOCK_CHANNELS {
-                    sums[lane] += v * w[lane];
+    cin: usize,
+    /// Channels per pixel of the output map.
+    stored: usize,
+    fma: bool,
+}
+
+impl Layer<'_> {
+    /// Output blocks `first..first + B` (`weights`: each block's `[ky][kx][input]` lanes) over
+    /// the whole map, 4 pixels of a row at a time.
+    #[inline(always)]
+    fn blocks<const B: usize>(
+        &self,
+        weights: [&[[f32; BLOCK_CHANNELS]]; B],
+        bias: [[f32; BLOCK_CHANNELS]; B],
+        first: usize,
+        output: &mut [f32],
+    ) {
+        let (side, cin) = (self.side, self.cin);
+        let padded = side + self.k - 1;
+        let mut store = |x: usize, y: usize, sums: &[[f32; BLOCK_CHANNELS]; B]| {
+            for (b, values) in sums.iter().enumerate() {
+                let at = (y * side + x) * self.stored + (first + b) * BLOCK_CHANNELS;
+                output[at..at + BLOCK_CHANNELS].copy_from_slice(values);
+            }
+        };
+        for y in 0..side {
+            let mut x = 0;
+            while x + BLOCK_PIXELS <= side {
+                let acc = self.sum::<B, BLOCK_PIXELS>(weights, bias, (y * padded + x) * cin);
+                for (p, sums) in acc.iter().enumerate() {
+                    store(x + p, y, sums);
                 }
+                x += BLOCK_PIXELS;
+            }
+            while x < side {
+                let [sums] = self.sum::<B, 1>(weights, bias, (y * padded + x) * cin);
+                store(x, y, &sums);
+                x += 1;
             }
         }
     }
-    acc
+
+    /// `P` neighbouring pixels × `B` blocks of 8 output channels, from input offset `origin`
+    /// (top-left of the first pixel's receptive field). Every slice is cut to the loop's
+    /// length first, so the compiler drops the bounds checks from the inner loop.
+    #[inline(always)]
+    fn sum<const B: usize, const P: usize>(
+        &self,
+        weights: [&[[f32; BLOCK_CHANNELS]]; B],
+        bias: [[f32; BLOCK_CHANNELS]; B],
+        origin: usize,
+    ) -> [[[f32; BLOCK_CHANNELS]; B]; P] {
+        let (k, cin) = (self.k, self.cin);
+        let run = k * cin;
+        let row_stride = (self.side + k - 1) * cin;
+        let mut acc = [bias; P];
+        for ky in 0..k {
+            let start = origin + ky * row_stride;
+            let rows: [&[f32]; P] =
+                std::array::from_fn(|p| &self.input[start + p * cin..start + p * cin + run]);
+            let w: [&[[f32; BLOCK_CHANNELS]]; B] =
+                std::array::from_fn(|b| &weights[b][ky * run..ky * run + run]);
+            for r in 0..run {
+                for (p, sums) in acc.iter_mut().enumerate() {
+                    let v = rows[p][r];
+                    for (b, lanes) in sums.iter_mut().enumerate() {
+                        for lane in 0..BLOCK_CHANNELS {
+                            lanes[lane] = multiply_add(v, w[b][r][lane], lanes[lane], self.fma);
+                        }
+                    }
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// [`Conv::apply_narrow`]'s loops, multiversioned as [`conv_wide`].
+#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
+fn conv_narrow(
+    weights: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    side: usize,
+    output: &mut [f32],
+    k: usize,
+    cin: usize,
+) {
+    let fma = x86_64_has(selected_target!(), "fma");
+    let padded = side + k - 1;
+    let run = k * cin;
+    let outputs = bias.len();
+    for (o, weights) in weights.chunks_exact(k * run).enumerate() {
+        for y in 0..side {
+            for x in 0..side {
+                let mut lanes = [0.0f32; BLOCK_CHANNELS];
+                let mut tail = 0.0f32;
+                for (ky, row_weights) in weights.chunks_exact(run).enumerate() {
+                    let start = ((y + ky) * padded + x) * cin;
+                    let row = &input[start..start + run];
+                    let mut values = row.chunks_exact(BLOCK_CHANNELS);
+                    let mut coefficients = row_weights.chunks_exact(BLOCK_CHANNELS);
+                    for (v, w) in (&mut values).zip(&mut coefficients) {
+                        for lane in 0..BLOCK_CHANNELS {
+                            lanes[lane] = multiply_add(v[lane], w[lane], lanes[lane], fma);
+                        }
+                    }
+                    for (v, w) in values.remainder().iter().zip(coefficients.remainder()) {
+                        tail += v * w;
+                    }
+                }
+                output[(y * side + x) * outputs + o] = bias[o] + lanes.iter().sum::<f32>() + tail;
+            }
+        }
+    }
+}
+
+/// Whether a kernel clone was compiled for an x86-64 `feature` (the feature names are
+/// x86-64's: asked on another architecture, `supports_feature_str` panics).
+#[inline(always)]
+fn x86_64_has(target: multiversion::target::Target, feature: &str) -> bool {
+    cfg!(target_arch = "x86_64") && target.supports_feature_str(feature)
+}
+
+/// `a · b + c`, fused where the clone has FMA (one instruction, one rounding); apart where it
+/// has not (`mul_add` would call a slow software routine there).
+#[inline(always)]
+fn multiply_add(a: f32, b: f32, c: f32, fma: bool) -> f32 {
+    if fma { a.mul_add(b, c) } else { c + a * b }
 }
 
 /// Offsets of the four values of channel 0 of 2×2 window (`y`, `x`) in a `[side]²` map of
@@ -643,12 +771,25 @@ pub fn unpack_reconstructions(
         .collect())
 }
 
-/// Threads for one call: every core natively, one in wasm (no threads there).
-pub(crate) fn worker_threads() -> usize {
+/// The most threads one call of the kernels may use; 0: every core.
+static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Let each call of the CPU kernels (scoring and training) use at most `threads` threads
+/// (0: every core, the default): to share a machine, or to compare engines at equal threads.
+pub fn set_thread_limit(threads: usize) {
+    THREAD_LIMIT.store(threads, Ordering::Relaxed);
+}
+
+/// Threads for one call: every core natively (or the limit set), one in wasm (no threads
+/// there; the page runs one worker per core instead).
+pub fn worker_threads() -> usize {
     if cfg!(target_arch = "wasm32") {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match THREAD_LIMIT.load(Ordering::Relaxed) {
+        0 => cores,
+        limit => limit,
     }
 }
 
@@ -674,6 +815,74 @@ mod tests {
             pixels,
             count,
             side,
+        }
+    }
+
+    /// Every clone's way through a wide convolution (1, 2 or 4 output blocks at a time, with
+    /// and without fused multiply-adds, 4-pixel steps and the leftover pixels of a row) gives
+    /// the plain sum's result; whichever clone this machine picks, the others are checked too.
+    #[test]
+    fn every_kernel_variant_agrees_with_the_plain_convolution() {
+        let (outputs, inputs, k, side) = (40, 8, 3, 7);
+        let shape = [outputs, inputs, k, k];
+        let kernel: Vec<f32> = (0..outputs * inputs * k * k)
+            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.3)
+            .collect();
+        let bias: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.01 - 0.2).collect();
+        let conv = Conv::new(shape, &kernel, Some(&bias), inputs);
+        let padded = side + k - 1;
+        let input: Vec<f32> = (0..padded * padded * inputs)
+            .map(|i| {
+                let pixel = i / inputs;
+                let (y, x) = (pixel / padded, pixel % padded);
+                if y == 0 || x == 0 || y == padded - 1 || x == padded - 1 {
+                    0.0
+                } else {
+                    (i as f32 * 0.618).fract()
+                }
+            })
+            .collect();
+        let stored = conv.stored_outputs();
+        let mut want = vec![0.0f32; side * side * stored];
+        for y in 0..side {
+            for x in 0..side {
+                for o in 0..outputs {
+                    let mut sum = bias[o];
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for i in 0..inputs {
+                                sum += kernel[((o * inputs + i) * k + ky) * k + kx]
+                                    * input[((y + ky) * padded + x + kx) * inputs + i];
+                            }
+                        }
+                    }
+                    want[(y * side + x) * stored + o] = sum;
+                }
+            }
+        }
+        for group in [1, 2, 4] {
+            for fma in [false, true] {
+                let mut got = vec![f32::NAN; side * side * stored];
+                conv_wide_grouped(
+                    &conv.weights,
+                    &conv.bias,
+                    &input,
+                    side,
+                    &mut got,
+                    k,
+                    inputs,
+                    group,
+                    fma,
+                );
+                for (at, (g, w)) in got.iter().zip(&want).enumerate() {
+                    if at % stored < outputs {
+                        assert!(
+                            (g - w).abs() < 1e-5,
+                            "group {group}, fma {fma}: {g} vs {w} at {at}"
+                        );
+                    }
+                }
+            }
         }
     }
 
