@@ -54,15 +54,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
     torch.manual_seed(42)
     torch.set_num_threads(args.threads)
-    images = torch.from_numpy(mnist_images(args.mnist, args.limit))
-    model = autoencoder()
+    device = torch.device(args.device)
+    images = torch.from_numpy(mnist_images(args.mnist, args.limit)).to(device)
+    model = autoencoder().to(device)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-8)
     for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(images))
+        order = torch.randperm(len(images), device=device)
         started = time.perf_counter()
         total = 0.0
         for start in range(0, len(images), args.batch_size):
@@ -74,6 +76,8 @@ def main() -> None:
             loss.backward()
             optimizer.step()
             total += loss.item() * len(clean)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         print(json.dumps({
             "epoch": epoch,
@@ -83,6 +87,7 @@ def main() -> None:
             "train_loss": total / len(images),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         }), flush=True)
 
 

@@ -5,6 +5,7 @@
 //! - `serve`: install the web tool chain if missing, then `trunk serve` the app.
 //! - `dist`: the release build of the app (LTO, wasm-opt) into `dist/`, with its sizes.
 //! - `bench`: Driftglass against TensorFlow.js in headless Chromium.
+//! - `bench-score`: native scoring throughput against PyTorch at equal threads (and on a GPU).
 //! - `bench-train`: native training throughput against PyTorch on the CPU.
 //! - `soak`: drop 10,000 PNG files on the app in headless Chromium: memory, long tasks, cancel.
 //! - `fixtures`: regenerate the committed test images and demo sets from the data directory.
@@ -16,6 +17,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+mod bench_score;
 
 /// trunk's version; installed with `cargo install --debug` (it only orchestrates the build,
 /// and a debug build of it compiles in a third of the time).
@@ -42,6 +45,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..], &data_dir()),
         Some("bench-train") => bench_train(&args[1..], &data_dir()),
+        Some("bench-score") => bench_score::run(&args[1..], &data_dir()),
         Some("bench-load") => bench_load(&args[1..]),
         Some("bundle-model") => bundle_model(&data_dir()),
         _ => {
@@ -54,6 +58,7 @@ fn main() -> Result<()> {
                  bench-load    first load from an empty cache, full speed and 10 Mbit/s (--release, --runs N)\n  \
                  soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
                  bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
+                 bench-score   native scoring throughput, the core's CPU engine vs PyTorch, same images and threads (--threads 1,2,.. --limit N --cuda --python P)\n  \
                  bench-train   native training throughput, `driftglass train` vs PyTorch CPU (--limit N, --epochs E)\n  \
                  fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
@@ -104,7 +109,7 @@ fn run_command(mut command: Command) -> Result<()> {
 }
 
 /// Run `command` with its output captured; an error with its standard error if it failed.
-fn captured(mut command: Command, what: &str) -> Result<std::process::Output> {
+pub(crate) fn captured(mut command: Command, what: &str) -> Result<std::process::Output> {
     let output = command
         .output()
         .with_context(|| format!("running {what}"))?;
@@ -458,7 +463,7 @@ const FUZZ_TARGETS: [(&str, &str, &str); 3] = [
 ];
 
 /// The value after `name` in `args` (`--count 500` → `500`).
-fn option_value(args: &[String], name: &str) -> Option<String> {
+pub(crate) fn option_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
@@ -655,7 +660,7 @@ fn bench(args: &[String], data: &Path) -> Result<()> {
 
 /// A Python with PyTorch for the training benchmark: `target/bench-venv`, created and filled
 /// from PyPI (`torch`, `numpy`; about 1 GB with PyTorch's CUDA libraries) when missing.
-fn torch_python() -> Result<PathBuf> {
+pub(crate) fn torch_python() -> Result<PathBuf> {
     let venv = Path::new("target/bench-venv");
     let python = venv.join("bin/python");
     let has_torch = |python: &Path| {
