@@ -188,7 +188,14 @@ function compare(what, seen, expected) {
   check(seen.verdict && names[seen.verdict.verdict] === tests.verdict, `${what}: verdict ${seen.verdict?.verdict} vs CLI ${tests.verdict}`);
   if (seen.verdict) {
     const close = (a, b) => Math.abs(a - b) <= 1e-3 + 0.02 * Math.abs(b);
-    check(close(Number(seen.verdict.ksP), tests.ks.p_value), `${what}: KS p ${seen.verdict.ksP} vs CLI ${tests.ks.p_value}`);
+    // KS: native and wasm kernels round differently (FMA natively, not in wasm), so an image
+    // whose loss sits within ~1e-6 of a baseline loss can change sides: D may move by one step
+    // of the empirical distributions, and p with it. D must agree to that step; p must agree
+    // closely where D is the same.
+    const ksStep = 1 / tests.images + 1 / expected.report.model.baseline.count;
+    const ksMoved = Math.abs(Number(seen.verdict.ksD) - tests.ks.statistic);
+    check(ksMoved <= ksStep + 1e-9, `${what}: KS D ${seen.verdict.ksD} vs CLI ${tests.ks.statistic} (one step: ${ksStep})`);
+    check(close(Number(seen.verdict.ksP), tests.ks.p_value) || ksMoved > 1e-9, `${what}: KS p ${seen.verdict.ksP} vs CLI ${tests.ks.p_value} at the same D`);
     check(close(Number(seen.verdict.permutationP), tests.permutation_p_value), `${what}: permutation p ${seen.verdict.permutationP} vs CLI ${tests.permutation_p_value}`);
     check(close(Number(seen.verdict.binomialP), tests.binomial_p_value), `${what}: binomial p ${seen.verdict.binomialP} vs CLI ${tests.binomial_p_value}`);
     // The latent MMD test (the bundled model has a latent reference): codes agree to ~1e-6.

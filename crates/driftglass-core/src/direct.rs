@@ -25,6 +25,7 @@ use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, default_projection};
 use crate::loss::EPSILON;
 use crate::score::{Reconstruction, ScoreError};
+use crate::winograd::Winograd;
 
 /// Output channels computed together by the convolution kernel (two 4-lane vectors).
 const BLOCK_CHANNELS: usize = 8;
@@ -42,6 +43,9 @@ pub(crate) struct Conv {
     weights: Vec<f32>,
     /// One per output, padded like the weights.
     bias: Vec<f32>,
+    /// The same convolution in Winograd's form, where it pays: 3×3 kernels between wide
+    /// layers (2.25× fewer multiplications; see [`crate::winograd`]).
+    winograd: Option<Winograd>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +67,8 @@ impl Conv {
     ) -> Conv {
         let [outputs, real_inputs, kernel, _] = shape;
         let inputs = stored_inputs.max(real_inputs);
+        let winograd = (kernel == 3 && outputs >= BLOCK_CHANNELS && real_inputs >= BLOCK_CHANNELS)
+            .then(|| Winograd::new(shape, kernel_values, bias, stored_inputs));
         let at = |o: usize, i: usize, ky: usize, kx: usize| {
             if i < real_inputs {
                 kernel_values[((o * real_inputs + i) * kernel + ky) * kernel + kx]
@@ -110,6 +116,7 @@ impl Conv {
             kernel,
             weights,
             bias,
+            winograd,
         }
     }
 
@@ -127,7 +134,9 @@ impl Conv {
         output: &mut [f32],
         activation: Activation,
     ) {
-        if self.outputs >= BLOCK_CHANNELS {
+        if let Some(winograd) = &self.winograd {
+            winograd.apply(input, side, output);
+        } else if self.outputs >= BLOCK_CHANNELS {
             self.apply_wide(input, side, output);
         } else {
             self.apply_narrow(input, side, output);

@@ -30,6 +30,7 @@ pub mod score;
 pub mod scorer;
 pub mod stats;
 pub mod train;
+mod winograd;
 
 pub use architecture::{AutoencoderConfig, IMAGE_PIXELS, IMAGE_SIDE, Weights};
 pub use baseline::{Baseline, auroc, loss_ratio};

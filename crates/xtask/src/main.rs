@@ -646,16 +646,55 @@ fn bench(args: &[String], data: &Path) -> Result<()> {
         run_command(npm)?;
     }
     let mnist = std::fs::canonicalize(data.join("mnist")).unwrap_or_else(|_| data.join("mnist"));
+    let photo = std::fs::canonicalize(bench_photo()?)?;
     let mut node_args = vec![
         "bench.mjs".to_string(),
         "../../dist".into(),
         mnist.to_string_lossy().into_owned(),
+        "--photo".into(),
+        photo.to_string_lossy().into_owned(),
     ];
     node_args.extend(args.iter().filter(|a| *a != "--release").cloned());
     let node_args: Vec<&str> = node_args.iter().map(String::as_str).collect();
     let mut node = command("node", &node_args);
     node.current_dir("tests/bench");
     run_command(node)
+}
+
+/// The decoding benchmark's photograph: `coffee.png` (600×400, CC0, Rachel Michetti) from
+/// scikit-image's wheel on PyPI, fetched into `target/photos` once.
+fn bench_photo() -> Result<PathBuf> {
+    let dir = Path::new("target/photos");
+    let photo = dir.join("coffee.png");
+    if !photo.exists() {
+        std::fs::create_dir_all(dir)?;
+        let dir_arg = dir.to_string_lossy();
+        run(
+            "python3",
+            &[
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "scikit-image==0.26.0",
+                "-d",
+                &dir_arg,
+            ],
+        )?;
+        run(
+            "python3",
+            &[
+                "-c",
+                "import glob, sys, zipfile; d = sys.argv[1]; \
+                 w = zipfile.ZipFile(sorted(glob.glob(d + '/scikit_image-*.whl'))[0]); \
+                 open(d + '/coffee.png', 'wb').write(w.read('skimage/data/coffee.png'))",
+                &dir_arg,
+            ],
+        )?;
+    }
+    Ok(photo)
 }
 
 /// A Python with PyTorch for the training benchmark: `target/bench-venv`, created and filled
