@@ -1,20 +1,23 @@
-// Driftglass against TensorFlow.js 4.22, in one headless Chromium run: the same real MNIST
-// test images, the same architecture and weights, four engines (our CPU/wasm and WebGPU
-// paths; TF.js wasm and webgpu). Prints images/s (median, min–max over the timed runs), time
-// to the first result (cold, one batch), the largest difference of each engine's output from
-// our CPU path's, and the ratio ours / TF.js per backend.
+// Driftglass against TensorFlow.js 4.22 in headless Chromium: the same real MNIST test images,
+// the same architecture and weights. Each engine runs in a fresh page (a new browser context:
+// nothing cached or compiled) per batch size, so its first result is cold; then the same
+// warm-up and timed runs for all. Three comparisons on the CPU, each labelled: one thread
+// against one thread (ours on the page's thread; TF.js asked for one with setThreadsCount), N
+// against N (our N scoring workers; TF.js asked for N: it may cap lower, and the table says so)
+// and defaults against defaults; plus WebGPU against TF.js webgpu. Each engine reports the
+// threads it really used (tf.wasm.getThreadsCount() for TF.js). Outputs that differ from ours
+// (one thread) by more than 1e-4 fail the run.
 //
-// The page is cross-origin isolated (COOP/COEP), so TF.js' wasm backend may use its threaded
-// SIMD build: it runs at its best.
+// The pages are cross-origin isolated (COOP/COEP), so TF.js' wasm backend may use its
+// threaded SIMD build.
 //
 // Usage: node bench.mjs <dist dir> <MNIST folder> [--count N] [--gpu-count N] [--batch B[,B...]] [--repeats R]
 //        [--engines E[,E...]] [--no-decode] [--gpu]   (--gpu: a machine with a real GPU: Chromium's WebGPU on Vulkan, not SwiftShader)
 import { createServer } from 'node:http';
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { join, extname, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
-import { launch } from '../e2e/lib.mjs';
+import { join, extname, resolve, basename } from 'node:path';
+import { chromium } from 'playwright-core';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
@@ -70,77 +73,156 @@ const glue = /\/(driftglass-web-[0-9a-f]+\.js)/.exec(html)?.[1];
 const wasm = /\/(driftglass-web-[0-9a-f]+_bg\.wasm)/.exec(html)?.[1];
 if (!glue || !wasm) throw new Error(`no driftglass-web module in ${dist}/index.html: build the app first`);
 const { server, port } = await serve(await mnistPixels());
-const profile = await mkdtemp(join(tmpdir(), 'driftglass-bench-'));
+const chromiumArgs = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const launchWith = (extra) => chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: [...chromiumArgs, ...extra] });
+// CPU engines run where the browser offers no WebGPU (so our app does not start its WebGPU
+// measurement beside them); the WebGPU engines in a browser with WebGPU.
+const cpuBrowser = await launchWith(['--disable-features=WebGPU']);
 const gpuFlags = realGpu
   ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
   : ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
-const browser = await launch(profile, gpuFlags);
-const page = browser.pages()[0] ?? await browser.newPage();
-page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)}`));
-await page.goto(`http://127.0.0.1:${port}/bench.html`);
-await page.waitForFunction(() => typeof window.runBenchmark === 'function' && typeof window.tf === 'object');
-const version = await page.evaluate(() => tf.version.tfjs);
-// (burn's CPU operations, an engine of earlier runs, left the page with burn: docs/benchmarks.md.)
-const allEngines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-cpu-1thread', 'driftglass-webgpu', 'tfjs-webgpu'];
-const engines = option('--engines', allEngines.join(',')).split(',');
-for (const e of engines) if (!allEngines.includes(e)) throw new Error(`unknown engine ${e}; known: ${allEngines.join(', ')}`);
-const adapter = await page.evaluate(async () => {
+const gpuBrowser = await launchWith(gpuFlags);
+
+// A page in a fresh browser context: nothing cached, nothing compiled, nothing run.
+async function freshPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`  [pageerror] ${String(e).slice(0, 300)}`));
+  await page.goto(`http://127.0.0.1:${port}/bench.html`);
+  await page.waitForFunction(() => typeof window.runEngine === 'function' && typeof window.tf === 'object');
+  return { context, page };
+}
+
+const modules = { glue: `/dist/${glue}`, wasm: `/dist/${wasm}` };
+let setup = await freshPage(cpuBrowser);
+const weights = JSON.parse(await setup.page.evaluate((m) => window.bundledWeights(m), modules));
+const about = await setup.page.evaluate(() => ({
+  chrome: /Chrome\/[\d.]+/.exec(navigator.userAgent)?.[0] ?? navigator.userAgent, tfjs: tf.version.tfjs, cores: navigator.hardwareConcurrency, isolated: self.crossOriginIsolated,
+}));
+await setup.context.close();
+setup = await freshPage(gpuBrowser);
+const adapter = await setup.page.evaluate(async () => {
   const a = await navigator.gpu?.requestAdapter();
   return a ? [a.info?.vendor, a.info?.architecture, a.info?.description].filter(Boolean).join(' ') || 'unnamed' : 'none';
 });
+await setup.context.close();
 
-console.log(`${count} MNIST test images; ${await page.evaluate(() => /Chrome\/[\d.]+/.exec(navigator.userAgent)?.[0] ?? navigator.userAgent)}; TF.js ${version}; WebGPU adapter: ${adapter}; ${repeats} timed runs after 2 warm-ups`);
+// The engines, each in its own fresh page per batch size. `threads`: see page.js.
+const allEngines = ['driftglass-cpu', 'tfjs-wasm', 'driftglass-webgpu', 'tfjs-webgpu'];
+const engines = option('--engines', allEngines.join(',')).split(',');
+for (const e of engines) if (!allEngines.includes(e)) throw new Error(`unknown engine ${e}; known: ${allEngines.join(', ')}`);
+console.log(`${count} MNIST test images; ${about.chrome}; TF.js ${about.tfjs}; ${about.cores} hardware threads; cross-origin isolated: ${about.isolated}; WebGPU adapter: ${adapter}`);
+console.log(`each engine in a fresh page (new browser context) per batch size: the first result is cold; then 2 warm-up runs and ${repeats} timed runs, for every engine alike`);
+
 const rows = [];
-for (const batch of batches) {
-  const result = await page.evaluate((options) => window.runBenchmark(options), {
-    glue: `/dist/${glue}`, wasm: `/dist/${wasm}`, pixelsUrl: '/mnist.f32', count, gpuCount, batch, warmup: 2, repeats, engines,
-  });
-  if (batch === batches[0]) console.log(`page cross-origin isolated: ${result.isolated}; hardware threads: ${result.cores}`);
-  for (const [engine, error] of Object.entries(result.errors)) console.log(`  ${engine} (batch ${batch}) failed: ${error.split('\n')[0]}`);
-  for (const engine of engines) {
-    const r = result.summary[engine];
-    if (r) rows.push({ engine, batch, ...r });
+let failed = false;
+async function measure(label, engine, threads, batch) {
+  if (!engines.includes(engine)) return null;
+  const gpu = engine.endsWith('webgpu');
+  const { context, page } = await freshPage(gpu ? gpuBrowser : cpuBrowser);
+  const n = gpu ? Math.min(gpuCount, count) : count;
+  try {
+    const r = await page.evaluate((o) => window.runEngine(o), {
+      ...modules, pixelsUrl: '/mnist.f32', weights, count: n, batch: Math.min(batch, n), warmup: 2, repeats, engine, threads,
+    });
+    const row = { label, engine, batch, images: n, ...r, output: new Float32Array(Buffer.from(r.output, 'base64').buffer.slice(0)) };
+    rows.push(row);
+    return row;
+  } catch (error) {
+    failed = true;
+    console.log(`  ${label} (batch ${batch}) failed: ${String(error).split('\n')[0]}`);
+    return null;
+  } finally {
+    await context.close();
   }
 }
-const pad = (s, n) => String(s).padEnd(n);
-console.log('');
-console.log(`${pad('engine', 23)}${pad('backend', 44)}${pad('images', 8)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result', 14)}max |Δ| vs ours (CPU)`);
-for (const r of rows) {
-  console.log(`${pad(r.engine, 23)}${pad(r.backend, 44)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 14)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
-}
-// The rows compare only because every engine computes the same thing: reconstructions that
-// differ from ours (CPU) by more than float rounding fail the run.
-const MAX_DIFF = 1e-4;
-const differing = rows.filter((r) => r.maxDiff !== null && !(r.maxDiff <= MAX_DIFF));
-for (const r of differing) console.log(`FAIL ${r.engine} (batch ${r.batch}): outputs differ from ours (CPU) by ${r.maxDiff}, more than ${MAX_DIFF}`);
-if (differing.length > 0) process.exitCode = 1;
-console.log('');
+
+const comparisons = [];
 for (const batch of batches) {
-  const rate = (engine) => rows.find((r) => r.engine === engine && r.batch === batch)?.median;
-  const ratio = (a, b) => (rate(a) && rate(b) ? `${(rate(a) / rate(b)).toFixed(2)}×` : 'n/a');
-  console.log(`batch ${batch}: ours / TF.js — CPU (wasm) vs TF.js wasm ${ratio('driftglass-cpu', 'tfjs-wasm')}; WebGPU vs TF.js webgpu ${ratio('driftglass-webgpu', 'tfjs-webgpu')}`);
+  const oursOne = await measure('ours, 1 thread', 'driftglass-cpu', 1, batch);
+  const tfOne = await measure('TF.js wasm, asked for 1 thread', 'tfjs-wasm', 1, batch);
+  const oursMany = await measure('ours, default (scoring workers)', 'driftglass-cpu', null, batch);
+  const workers = oursMany?.threads ?? Math.min(about.cores, 4);
+  const tfMany = workers > 1 ? await measure(`TF.js wasm, asked for ${workers} threads`, 'tfjs-wasm', workers, batch) : null;
+  const tfDefault = await measure('TF.js wasm, default', 'tfjs-wasm', null, batch);
+  const oursGpu = await measure('ours, WebGPU', 'driftglass-webgpu', null, batch);
+  const tfGpu = await measure('TF.js webgpu', 'tfjs-webgpu', null, batch);
+  comparisons.push({ batch, pairs: [
+    ['one thread each', oursOne, tfOne],
+    [`${workers} threads each`, workers > 1 ? oursMany : null, tfMany],
+    ['defaults (as a user gets them)', oursMany, tfDefault],
+    ['WebGPU', oursGpu, tfGpu],
+  ] });
+}
+const pad = (s, n) => String(s).padEnd(n);
+// Every engine computes the same thing: outputs that differ from ours (one thread) by more than
+// float rounding fail the run.
+const MAX_DIFF = 1e-4;
+for (const r of rows) {
+  const reference = rows.find((x) => x.engine === 'driftglass-cpu' && x.threads === 1 && x.batch === r.batch);
+  r.maxDiff = null;
+  if (reference) {
+    const n = Math.min(reference.output.length, r.output.length);
+    r.maxDiff = 0;
+    for (let i = 0; i < n; i++) r.maxDiff = Math.max(r.maxDiff, Math.abs(reference.output[i] - r.output[i]));
+  }
+}
+console.log('');
+console.log(`${pad('engine', 40)}${pad('backend', 52)}${pad('threads', 9)}${pad('images', 8)}${pad('batch', 7)}${pad('images/s median (min–max)', 28)}${pad('first result (cold)', 21)}max |Δ| vs ours (1 thread)`);
+for (const r of rows) {
+  console.log(`${pad(r.label, 40)}${pad(r.backend, 52)}${pad(r.threads, 9)}${pad(r.images, 8)}${pad(r.batch, 7)}${pad(`${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`, 28)}${pad(`${r.firstMs.toFixed(0)} ms`, 21)}${r.maxDiff === null ? '—' : r.maxDiff.toExponential(1)}`);
+}
+const differing = rows.filter((r) => r.maxDiff !== null && !(r.maxDiff <= MAX_DIFF));
+for (const r of differing) console.log(`FAIL ${r.label} (batch ${r.batch}): outputs differ from ours (1 thread) by ${r.maxDiff}, more than ${MAX_DIFF}`);
+if (differing.length > 0 || failed) process.exitCode = 1;
+console.log('');
+for (const { batch, pairs } of comparisons) {
+  for (const [what, ours, theirs] of pairs) {
+    if (!ours || !theirs) continue;
+    const caps = typeof theirs.threads === 'number' && typeof ours.threads === 'number' && theirs.threads < ours.threads
+      ? ` (TF.js was asked for ${ours.threads} and runs ${theirs.threads}: it caps there)` : '';
+    console.log(`batch ${batch}, ${what}: ours ${ours.threads} / TF.js ${theirs.threads}: throughput ${(ours.median / theirs.median).toFixed(2)}×, cold first result ${ours.firstMs.toFixed(0)} ms vs ${theirs.firstMs.toFixed(0)} ms${caps}`);
+  }
 }
 if (!realGpu) console.log('(WebGPU here is SwiftShader, a CPU emulation: these are not GPU figures)');
 
 if (args.includes('--no-decode')) {
-  await browser.close();
+  await Promise.all([cpuBrowser.close(), gpuBrowser.close()]);
   server.close();
-  await rm(profile, { recursive: true, force: true });
-  process.exit(0);
+  process.exit();
 }
 
 // Decoding and preprocessing: the 100 PNG files of tests/fixtures/drop-100 (MNIST digits, ~250
-// bytes each), 10 rounds = 1,000 files per timed run.
+// bytes each), 10 rounds = 1,000 files per timed run; and photo-sized JPEG and PNG files made
+// in the page from a real photograph (`--photo FILE`, a PNG: `cargo xtask bench` takes
+// scikit-image's coffee.png, CC0, from its wheel on PyPI).
 const drop = join(here, '..', 'fixtures', 'drop-100');
 const pngs = await Promise.all((await readdir(drop)).sort().map(async (f) => [...(await readFile(join(drop, f)))]));
-const decode = await page.evaluate((options) => window.runDecodeBenchmark(options), {
-  glue: `/dist/${glue}`, wasm: `/dist/${wasm}`, files: pngs, rounds: 10, repeats,
-});
-console.log('');
-console.log(`${pad('decode + preprocess to 28×28', 34)}${pad('files', 7)}${pad('decoded', 9)}files/s median (min–max)`);
-for (const [name, r] of Object.entries(decode)) {
-  console.log(`${pad(name, 34)}${pad(r.files, 7)}${pad(r.decoded, 9)}${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`);
+const photoPath = option('--photo', null);
+const sets = [{ name: '28×28 PNG (MNIST digits)', files: pngs, rounds: 10 }];
+if (photoPath) {
+  for (const [width, height, rounds] of [[640, 480, 20], [1920, 1080, 5], [4000, 3000, 2]]) {
+    for (const type of ['image/jpeg', 'image/png']) {
+      sets.push({ name: `${width}×${height} ${type === 'image/jpeg' ? 'JPEG' : 'PNG'}`, width, height, type, rounds });
+    }
+  }
 }
-await browser.close();
+const decodePage = await freshPage(cpuBrowser);
+const decode = await decodePage.page.evaluate((options) => window.runDecodeBenchmark(options), {
+  ...modules, sets, photo: photoPath ? [...(await readFile(photoPath))] : null, repeats: Math.min(repeats, 5),
+});
+await decodePage.context.close();
+console.log('');
+console.log(`decoding and preprocessing to 28×28 gray, one file in flight${photoPath ? `; photos: ${basename(photoPath)} tiled to each size` : ''}`);
+console.log(`${pad('files', 28)}${pad('file size', 12)}${pad('decoder', 30)}${pad('files', 7)}${pad('decoded', 9)}files/s median (min–max)`);
+for (const r of decode) {
+  console.log(`${pad(r.set, 28)}${pad(`${(r.bytes / 1024).toFixed(0)} KiB`, 12)}${pad(r.decoder, 30)}${pad(r.files, 7)}${pad(r.decoded, 9)}${r.median.toFixed(r.median < 10 ? 1 : 0)} (${r.min.toFixed(r.min < 10 ? 1 : 0)}–${r.max.toFixed(r.max < 10 ? 1 : 0)})`);
+}
+const bySet = new Map();
+for (const r of decode) bySet.set(r.set, [...(bySet.get(r.set) ?? []), r]);
+for (const [set, [a, b]] of bySet) {
+  const faster = a.median >= b.median ? a : b;
+  console.log(`${set}: faster ${faster.decoder} (${(Math.max(a.median, b.median) / Math.min(a.median, b.median)).toFixed(2)}×)`);
+}
+await Promise.all([cpuBrowser.close(), gpuBrowser.close()]);
 server.close();
-await rm(profile, { recursive: true, force: true });

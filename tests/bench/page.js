@@ -51,122 +51,148 @@ function tfModel(weights) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-// Time one engine: `run(pixels, count)` returns the reconstructions (count × 784). The first
-// call (one batch, cold: shader compilation, allocation) is "time to first result"; then
-// `warmup` untimed runs and `repeats` timed runs of all images.
-async function timeEngine(run, pixels, count, batch, warmup, repeats) {
-  const firstStarted = performance.now();
-  await run(pixels.subarray(0, batch * 784), batch);
-  const firstMs = performance.now() - firstStarted;
-  for (let i = 0; i < warmup; i++) await run(pixels, count);
-  const rates = [];
-  let output = null;
-  for (let i = 0; i < repeats; i++) {
-    const started = performance.now();
-    output = await run(pixels, count);
-    rates.push(count / ((performance.now() - started) / 1000));
-  }
-  return { firstMs, rates, median: median(rates), min: Math.min(...rates), max: Math.max(...rates), output };
+// Float32Array → base64, to hand the outputs back to Node compactly.
+function toBase64(values) {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
-// Decoding and preprocessing small image files: the app's path (the model crate's decoders and
-// preprocessing in wasm) against the browser's own decoder (createImageBitmap resizing to 28×28,
-// then an OffscreenCanvas read back and turned gray): files per second, median of `repeats`.
-window.runDecodeBenchmark = async ({ glue, wasm, files, rounds, repeats }) => {
+// Decoding and preprocessing to the model's 28×28 gray input, one file in flight at a time, as
+// the app's workers take them: the app's path (the core's decoders and preprocessing in wasm)
+// against the browser's own decoder (createImageBitmap resizing to 28×28, then an
+// OffscreenCanvas read back and turned gray). Files per second, median of the timed runs.
+// `sets`: [{name, files: [bytes...], rounds}] or photo-sized files made here from `photo`:
+// [{name, width, height, type, rounds}].
+window.runDecodeBenchmark = async ({ glue, wasm, sets, photo, repeats }) => {
   const dg = await loadDriftglass(glue, wasm);
   await appSettled();
-  const all = [];
-  for (let r = 0; r < rounds; r++) for (const f of files) all.push(new Uint8Array(f));
-  const ours = async () => dg.driftglass_bench_preprocess(all);
   const canvas = new OffscreenCanvas(28, 28);
   const context = canvas.getContext('2d', { willReadFrequently: true });
-  const browser = async () => {
-    let ok = 0;
-    await Promise.all(all.map(async (bytes) => {
+  const decoders = {
+    'driftglass (core, wasm)': async (bytes) => dg.driftglass_bench_preprocess([bytes]),
+    'browser createImageBitmap': async (bytes) => {
       const bitmap = await createImageBitmap(new Blob([bytes]), { resizeWidth: 28, resizeHeight: 28, resizeQuality: 'medium' });
       context.drawImage(bitmap, 0, 0);
       bitmap.close();
       const rgba = context.getImageData(0, 0, 28, 28).data;
       const gray = new Float32Array(784);
       for (let i = 0; i < 784; i++) gray[i] = (0.2126 * rgba[4 * i] + 0.7152 * rgba[4 * i + 1] + 0.0722 * rgba[4 * i + 2]) / 255;
-      ok += 1;
-    }));
-    return ok;
+      return 1;
+    },
   };
-  const result = {};
-  for (const [name, run] of [['driftglass (image crate, wasm)', ours], ['browser createImageBitmap', browser]]) {
-    await run();
-    const rates = [];
-    let decoded = 0;
-    for (let i = 0; i < repeats; i++) {
-      const started = performance.now();
-      decoded = await run();
-      rates.push(all.length / ((performance.now() - started) / 1000));
+  const result = [];
+  for (const set of sets) {
+    const files = set.files
+      ? set.files.map((f) => new Uint8Array(f))
+      : [await makePhotoFile({ photo, width: set.width, height: set.height, type: set.type })];
+    for (const [decoder, decode] of Object.entries(decoders)) {
+      const pass = async () => {
+        let decoded = 0;
+        for (let r = 0; r < set.rounds; r++) for (const bytes of files) decoded += await decode(bytes);
+        return decoded;
+      };
+      await pass();
+      const rates = [];
+      let decoded = 0;
+      for (let i = 0; i < repeats; i++) {
+        const started = performance.now();
+        decoded = await pass();
+        rates.push((files.length * set.rounds) / ((performance.now() - started) / 1000));
+      }
+      result.push({ set: set.name, decoder, files: files.length * set.rounds, decoded, bytes: files[0].length, median: median(rates), min: Math.min(...rates), max: Math.max(...rates) });
     }
-    result[name] = { files: all.length, decoded, median: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
   }
   return result;
 };
 
-// The app mounted by the module measures its backends at start-up: let it finish first, so it
-// does not share the cores with the timed runs.
+// Photo-sized test files: `photo` (PNG bytes of a real photograph) tiled, mirrored, over a
+// `width`×`height` canvas (so the detail stays at the photo's own scale), encoded as `type`
+// (image/jpeg at quality 0.9, or image/png): the file's bytes.
+async function makePhotoFile({ photo, width, height, type }) {
+  const bitmap = await createImageBitmap(new Blob([new Uint8Array(photo)]));
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext('2d');
+  for (let y = 0, row = 0; y < height; y += bitmap.height, row++) {
+    for (let x = 0, column = 0; x < width; x += bitmap.width, column++) {
+      context.save();
+      context.translate(x + (column % 2) * bitmap.width, y + (row % 2) * bitmap.height);
+      context.scale(column % 2 ? -1 : 1, row % 2 ? -1 : 1);
+      context.drawImage(bitmap, 0, 0);
+      context.restore();
+    }
+  }
+  const blob = await canvas.convertToBlob({ type, quality: 0.9 });
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+// The app mounted by the module measures its backends at start-up: the decoding benchmark
+// lets it finish first, so it does not share the cores with the timed runs.
 async function appSettled() {
   const settled = () => !/starting|checking/.test(document.querySelector('[data-testid=backend]')?.textContent ?? 'starting');
   while (!settled()) await new Promise((ok) => setTimeout(ok, 100));
 }
 
-window.runBenchmark = async ({ glue, wasm, pixelsUrl, count, gpuCount, batch, warmup, repeats, engines }) => {
-  const pixels = new Float32Array(await (await fetch(pixelsUrl)).arrayBuffer()).subarray(0, count * 784);
+// The bundled model's weights, from the app's module (a page of its own: the engines' pages
+// stay cold).
+window.bundledWeights = async ({ glue, wasm }) => {
   const dg = await loadDriftglass(glue, wasm);
-  await appSettled();
-  const weights = JSON.parse(await dg.driftglass_bench_weights());
-  const results = {};
-  const errors = {};
-  for (const engine of engines) {
-    try {
-      let run;
-      if (engine.startsWith('driftglass-')) {
-        const gpu = engine === 'driftglass-webgpu';
-        await dg.driftglass_bench_backend(gpu);
-        const path = { 'driftglass-cpu-1thread': 'one-thread' }[engine] ?? 'app';
-        run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch, path);
-      } else {
-        const backend = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
-        if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);
-        await tf.ready();
-        const model = tfModel(weights);
-        run = async (p, n) => {
-          const input = tf.tensor4d(p, [n, 28, 28, 1]);
-          const out = model.predict(input, { batchSize: batch });
-          const data = await out.data();
-          input.dispose();
-          out.dispose();
-          return data;
-        };
-      }
-      // WebGPU engines may time a smaller set (SwiftShader emulates the GPU on the CPU).
-      const n = engine.endsWith('webgpu') ? Math.min(gpuCount, count) : count;
-      results[engine] = await timeEngine(run, pixels.subarray(0, n * 784), n, Math.min(batch, n), warmup, repeats);
-      results[engine].images = n;
-      results[engine].backend = engine.startsWith('tfjs')
-        ? `${tf.getBackend()}${tf.getBackend() === 'wasm' ? ` (threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})` : ''}`
-        : { 'driftglass-cpu-1thread': 'CPU (wasm), page thread only' }[engine] ?? dg.driftglass_bench_backend_name();
-    } catch (error) {
-      errors[engine] = String(error?.stack ?? error);
-    }
-  }
-  // Correctness: the largest difference of each engine's reconstructions from our CPU path's.
-  const reference = results['driftglass-cpu']?.output;
-  const summary = {};
-  for (const [engine, r] of Object.entries(results)) {
-    let maxDiff = null;
-    if (reference) {
-      maxDiff = 0;
-      for (let i = 0; i < r.output.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i] - r.output[i]));
-    }
-    summary[engine] = {
-      backend: r.backend, images: r.images, firstMs: r.firstMs, median: r.median, min: r.min, max: r.max, rates: r.rates, maxDiff,
+  return dg.driftglass_bench_weights();
+};
+
+// One engine in a page that has run nothing yet. The first result is timed from the engine's
+// start (ours: fetching and instantiating the app's module, which mounts the app and starts
+// its workers, then the backend; TF.js: its backend, which fetches and compiles its wasm, and
+// the model) to the first batch's output: cold. Then `warmup` untimed and `repeats` timed runs
+// over all images. `threads`: ours 1 = the page's own thread, else the app's scoring workers;
+// TF.js: `tf.wasm.setThreadsCount(threads)` before its backend starts (null: its default).
+// Each engine reports the threads it really used.
+window.runEngine = async ({ glue, wasm, pixelsUrl, weights, count, batch, warmup, repeats, engine, threads }) => {
+  const pixels = new Float32Array(await (await fetch(pixelsUrl)).arrayBuffer()).subarray(0, count * 784);
+  const started = performance.now();
+  let run;
+  let backend;
+  let used;
+  if (engine.startsWith('driftglass-')) {
+    const gpu = engine === 'driftglass-webgpu';
+    const dg = await loadDriftglass(glue, wasm);
+    await dg.driftglass_bench_backend(gpu);
+    const path = !gpu && threads === 1 ? 'one-thread' : 'app';
+    run = (p, n) => dg.driftglass_bench_reconstruct(p, n, batch, path);
+    backend = path === 'one-thread' ? 'CPU (wasm), the page\'s thread' : dg.driftglass_bench_backend_name().split(':')[0];
+    used = gpu ? 'GPU' : path === 'one-thread' ? 1 : Number(/(\d+) workers/.exec(backend)?.[1] ?? 1);
+  } else {
+    const name = engine === 'tfjs-wasm' ? 'wasm' : 'webgpu';
+    if (name === 'wasm' && threads) tf.wasm.setThreadsCount(threads);
+    if (!(await tf.setBackend(name))) throw new Error(`TF.js backend ${name} did not start`);
+    await tf.ready();
+    const model = tfModel(weights);
+    run = async (p, n) => {
+      const input = tf.tensor4d(p, [n, 28, 28, 1]);
+      const out = model.predict(input, { batchSize: batch });
+      const data = await out.data();
+      input.dispose();
+      out.dispose();
+      return data;
     };
+    used = name === 'wasm' ? tf.wasm.getThreadsCount() : 'GPU';
+    backend = name === 'wasm'
+      ? `TF.js ${tf.version.tfjs} wasm (XNNPACK, SIMD: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})`
+      : `TF.js ${tf.version.tfjs} webgpu`;
   }
-  return { summary, errors, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency };
+  await run(pixels.subarray(0, batch * 784), batch);
+  const firstMs = performance.now() - started;
+  for (let i = 0; i < warmup; i++) await run(pixels, count);
+  const rates = [];
+  let output = null;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    output = await run(pixels, count);
+    rates.push(count / ((performance.now() - t) / 1000));
+  }
+  return {
+    backend, threads: used, firstMs, median: median(rates), min: Math.min(...rates), max: Math.max(...rates),
+    output: toBase64(Float32Array.from(output)), isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency,
+  };
 };
