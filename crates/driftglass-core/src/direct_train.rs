@@ -21,6 +21,9 @@
 //! The gradients and steps agree with burn's autodiff and optimizers to float rounding
 //! (`driftglass-burn`'s agreement tests).
 
+use multiversion::multiversion;
+use multiversion::target::selected_target;
+
 use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
 use crate::direct::{Activation, Conv, max_pool_into, upsample_into, window, worker_threads};
 use crate::loss::{EPSILON, LossKind};
@@ -526,7 +529,12 @@ fn copy_into_border(
 /// Only pixels that received a gradient (`active`, refilled here) are visited: after a ReLU
 /// or a pooling most get none. For 8 outputs at a time and 4 neighbouring values of a
 /// receptive-field row, the sums over the pixels stay in registers.
+///
+/// Compiled for AVX-512, AVX2 with FMA and AVX besides the baseline and chosen at run time, as
+/// [`crate::direct`]'s kernels are: each clone keeps as many output blocks in registers as it
+/// has room for.
 #[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 fn weight_gradients(
     input: &[f32],
     inputs: usize,
@@ -537,6 +545,46 @@ fn weight_gradients(
     gradients: &mut Gradients,
     index: usize,
     active: &mut Vec<(usize, usize)>,
+) {
+    let has =
+        |feature| cfg!(target_arch = "x86_64") && selected_target!().supports_feature_str(feature);
+    let group = if has("avx512f") {
+        4
+    } else if has("avx") {
+        2
+    } else {
+        1
+    };
+    weight_gradients_grouped(
+        input,
+        inputs,
+        d,
+        outputs,
+        side,
+        k,
+        gradients,
+        index,
+        active,
+        group,
+        has("fma"),
+    );
+}
+
+/// [`weight_gradients`] with `group` output blocks at a time and fused multiply-adds or not.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn weight_gradients_grouped(
+    input: &[f32],
+    inputs: usize,
+    d: &[f32],
+    outputs: usize,
+    side: usize,
+    k: usize,
+    gradients: &mut Gradients,
+    index: usize,
+    active: &mut Vec<(usize, usize)>,
+    group: usize,
+    fma: bool,
 ) {
     let padded = side + k - 1;
     let run = k * inputs;
@@ -578,47 +626,105 @@ fn weight_gradients(
         }
         return;
     }
-    for block in 0..outputs / BLOCK {
-        let lanes = block * BLOCK;
+    let blocks = outputs / BLOCK;
+    let mut block = 0;
+    while block < blocks {
+        let step = match blocks - block {
+            left if group >= 4 && left >= 4 => 4,
+            left if group >= 2 && left >= 2 => 2,
+            _ => 1,
+        };
         for ky in 0..k {
             let mut r = 0;
             while r < run {
                 let width = VALUES.min(run - r);
-                let mut sums = [[0.0f32; BLOCK]; VALUES];
-                for &(p, origin) in active.iter() {
-                    let Ok(gradient): Result<&[f32; BLOCK], _> =
-                        d[p * outputs + lanes..p * outputs + lanes + BLOCK].try_into()
-                    else {
-                        continue;
-                    };
-                    let start = origin + ky * row_stride + r;
-                    if width == VALUES {
-                        for (j, sum) in sums.iter_mut().enumerate() {
-                            let v = input[start + j];
-                            for lane in 0..BLOCK {
-                                sum[lane] += v * gradient[lane];
-                            }
-                        }
-                    } else {
-                        for (j, sum) in sums.iter_mut().enumerate().take(width) {
-                            let v = input[start + j];
-                            for lane in 0..BLOCK {
-                                sum[lane] += v * gradient[lane];
-                            }
-                        }
-                    }
-                }
-                for (j, sum) in sums.iter().enumerate().take(width) {
-                    let at = (ky * run + r + j) * outputs + lanes;
+                let offset = ky * row_stride + r;
+                let place = |kernel: &mut [f32], j: usize, g: usize, sum: &[f32; BLOCK]| {
+                    let at = (ky * run + r + j) * outputs + (block + g) * BLOCK;
                     kernel[at..at + BLOCK]
                         .iter_mut()
                         .zip(sum)
-                        .for_each(|(g, s)| *g += s);
+                        .for_each(|(k, s)| *k += s);
+                };
+                if width < VALUES {
+                    // The end of a short row (a one-channel input): one value at a time.
+                    for j in 0..width {
+                        for g in 0..step {
+                            let lanes = (block + g) * BLOCK;
+                            let mut sum = [0.0f32; BLOCK];
+                            for &(p, origin) in active.iter() {
+                                let v = input[origin + offset + j];
+                                let gradient = &d[p * outputs + lanes..p * outputs + lanes + BLOCK];
+                                for (s, g) in sum.iter_mut().zip(gradient) {
+                                    *s += v * g;
+                                }
+                            }
+                            place(kernel, j, g, &sum);
+                        }
+                    }
+                } else {
+                    macro_rules! sums {
+                        ($g:literal) => {{
+                            let sums = if fma {
+                                accumulate::<$g, true>(input, d, outputs, block, active, offset)
+                            } else {
+                                accumulate::<$g, false>(input, d, outputs, block, active, offset)
+                            };
+                            for (j, row) in sums.iter().enumerate() {
+                                for (g, sum) in row.iter().enumerate() {
+                                    place(kernel, j, g, sum);
+                                }
+                            }
+                        }};
+                    }
+                    match step {
+                        4 => sums!(4),
+                        2 => sums!(2),
+                        _ => sums!(1),
+                    }
                 }
                 r += width;
             }
         }
+        block += step;
     }
+}
+
+/// For blocks `first..first + G` of 8 outputs and `VALUES` neighbouring values of a receptive
+/// field row (at `offset` from each pixel's origin): the sums over the active pixels of value ×
+/// gradient, in registers (`FMA`: fused multiply-adds).
+#[inline(always)]
+fn accumulate<const G: usize, const FMA: bool>(
+    input: &[f32],
+    d: &[f32],
+    outputs: usize,
+    first: usize,
+    active: &[(usize, usize)],
+    offset: usize,
+) -> [[[f32; BLOCK]; G]; VALUES] {
+    let mut sums = [[[0.0f32; BLOCK]; G]; VALUES];
+    for &(p, origin) in active {
+        let start = origin + offset;
+        let Ok(values) = <&[f32; VALUES]>::try_from(&input[start..start + VALUES]) else {
+            continue;
+        };
+        let base = p * outputs + first * BLOCK;
+        let gradients = &d[base..base + G * BLOCK];
+        for (j, row) in sums.iter_mut().enumerate() {
+            for (g, sum) in row.iter_mut().enumerate() {
+                for lane in 0..BLOCK {
+                    sum[lane] =
+                        multiply_add::<FMA>(values[j], gradients[g * BLOCK + lane], sum[lane]);
+                }
+            }
+        }
+    }
+    sums
+}
+
+#[inline(always)]
+fn multiply_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { c + a * b }
 }
 
 /// Outputs per register block of [`weight_gradients`].
@@ -665,7 +771,36 @@ fn max_pool_backward(
         for x in 0..half {
             let window = window(y, x, side, channels);
             let from = (y * half + x) * channels;
-            for ch in 0..channels {
+            let mut ch = 0;
+            // 8 channels at a time, branch-free (the compiler vectorises the selects).
+            while ch + BLOCK <= channels {
+                let a: [&[f32]; 4] =
+                    std::array::from_fn(|w| &activations[window[w] + ch..window[w] + ch + BLOCK]);
+                let g = &d_pooled[from + ch..from + ch + BLOCK];
+                let mut routed = [[0.0f32; BLOCK]; 4];
+                for lane in 0..BLOCK {
+                    // The first maximum, as the scalar loop below picks it.
+                    let mut best = a[0][lane];
+                    let mut which = 0;
+                    for (w, values) in a.iter().enumerate().skip(1) {
+                        let better = values[lane] > best;
+                        best = if better { values[lane] } else { best };
+                        which = if better { w } else { which };
+                    }
+                    for (w, out) in routed.iter_mut().enumerate() {
+                        out[lane] = if w == which && best > 0.0 {
+                            g[lane]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                for (w, out) in routed.iter().enumerate() {
+                    d_full[window[w] + ch..window[w] + ch + BLOCK].copy_from_slice(out);
+                }
+                ch += BLOCK;
+            }
+            for ch in ch..channels {
                 let mut best = window[0] + ch;
                 for &w in &window[1..] {
                     if activations[w + ch] > activations[best] {
@@ -683,6 +818,71 @@ fn max_pool_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every clone's way through the kernel gradients (1, 2 or 4 output blocks at a time, with
+    /// and without fused multiply-adds; 40 outputs, so groups leave a remainder; a 1-channel
+    /// input, so rows end short) equals the plain sum over the pixels with a gradient.
+    #[test]
+    fn every_weight_gradient_variant_agrees_with_the_plain_sum() {
+        for (inputs, outputs, side) in [(12, 40, 6), (1, 16, 5)] {
+            let k = 3;
+            let padded = side + k - 1;
+            let input: Vec<f32> = (0..padded * padded * inputs)
+                .map(|i| (i as f32 * 0.377).fract() - 0.3)
+                .collect();
+            // Some pixels without any gradient, as after a ReLU.
+            let d: Vec<f32> = (0..side * side * outputs)
+                .map(|i| {
+                    if (i / outputs) % 3 == 1 {
+                        0.0
+                    } else {
+                        (i as f32 * 0.611).fract() - 0.5
+                    }
+                })
+                .collect();
+            let run = k * inputs;
+            let mut want = vec![0.0f64; k * run * outputs];
+            for p in 0..side * side {
+                let origin = ((p / side) * padded + p % side) * inputs;
+                for ky in 0..k {
+                    for r in 0..run {
+                        for o in 0..outputs {
+                            want[(ky * run + r) * outputs + o] += f64::from(d[p * outputs + o])
+                                * f64::from(input[origin + ky * padded * inputs + r]);
+                        }
+                    }
+                }
+            }
+            for group in [1, 2, 4] {
+                for fma in [false, true] {
+                    let mut gradients = Gradients {
+                        kernels: vec![vec![0.0; k * run * outputs]],
+                        biases: vec![vec![0.0; outputs]],
+                        loss_sum: 0.0,
+                    };
+                    weight_gradients_grouped(
+                        &input,
+                        inputs,
+                        &d,
+                        outputs,
+                        side,
+                        k,
+                        &mut gradients,
+                        0,
+                        &mut Vec::new(),
+                        group,
+                        fma,
+                    );
+                    for (at, (got, want)) in gradients.kernels[0].iter().zip(&want).enumerate() {
+                        assert!(
+                            (f64::from(*got) - want).abs() < 1e-4,
+                            "{inputs}→{outputs}, group {group}, fma {fma}: {got} vs {want} at {at}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Strokes and blobs in [0, 1], some pixels exactly 0 and 1.
     fn batch(count: usize, side: usize, seed: usize) -> (Vec<f32>, Vec<f32>) {
