@@ -31,7 +31,7 @@ use crate::optim::{OptimizerKind, ParamState};
 use crate::score::ScoreError;
 
 /// Images whose gradients are summed together before the slices are added up in order.
-pub const SLICE: usize = 16;
+pub const SLICE: usize = 8;
 
 /// One convolution's parameters in burn's layout: kernel `[out, in, k, k]`, bias `[out]`.
 #[derive(Debug, Clone)]
