@@ -59,7 +59,7 @@ fn main() -> Result<()> {
                  soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
                  bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
                  bench-score   native scoring throughput, the core's CPU engine vs PyTorch, same images and threads (--threads 1,2,.. --limit N --cuda --python P)\n  \
-                 bench-train   native training throughput, `driftglass train` vs PyTorch CPU (--limit N, --epochs E)\n  \
+                 bench-train   native training throughput, `driftglass train` vs PyTorch CPU at equal threads (--limit N, --epochs E, --threads T)\n  \
                  fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
                  bundle-model  retrain crates/driftglass-core/assets/mnist-ae.dgm (about 15 min on 2 cores)"
@@ -726,6 +726,9 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
     let limit = option_value(args, "--limit").unwrap_or_else(|| "6000".into());
     let epochs = option_value(args, "--epochs").unwrap_or_else(|| "2".into());
     let batch = option_value(args, "--batch-size").unwrap_or_else(|| "128".into());
+    // Both sides on the same threads: every core unless `--threads N`.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = option_value(args, "--threads").unwrap_or_else(|| cores.to_string());
     let python = torch_python()?;
     build_cli()?;
     let model = std::env::temp_dir().join("driftglass-bench-train.dgm");
@@ -735,6 +738,8 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
         let train = command(
             "target/debug/driftglass",
             &[
+                "--threads",
+                &threads,
                 "train",
                 "--data",
                 &data_arg,
@@ -781,6 +786,8 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
         &epochs,
         "--batch-size",
         &batch,
+        "--threads",
+        &threads,
     ]);
     let peer = captured(peer, "the PyTorch peer (tests/bench/train_peer.py)")?;
     let peer_lines: Vec<serde_json::Value> = String::from_utf8_lossy(&peer.stdout)
@@ -801,9 +808,8 @@ fn bench_train(args: &[String], data: &Path) -> Result<()> {
             )
         })
         .unwrap_or_else(|| "PyTorch".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "\ntraining throughput, {limit} MNIST training images, batch {batch}, Adadelta, BCE, noise 0.5, {cores} cores"
+        "\ntraining throughput, {limit} MNIST training images, batch {batch}, Adadelta, BCE, noise 0.5, {threads} threads of {cores} cores"
     );
     println!("{:<44}{:<8}images/s (training part)", "engine", "epoch");
     for (name, rates) in [
