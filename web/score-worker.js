@@ -3,6 +3,32 @@
 // exactly one reply: {ok: true, out?} or {ok: false, error}.
 let app = null;
 
+// JPEG files from this size up go through the browser's decoder (a 640×480 photo is ~90 KB;
+// below ~30 KB, small images, ours is faster).
+const BROWSER_JPEG_BYTES = 32 * 1024;
+// Larger than the app accepts (its own limit is checked again on the file's header).
+const MAX_PIXELS = 50_000_000;
+
+// The browser's RGBA pixels of a large JPEG (orientation applied, no colour management, as the
+// app's decoder does), or null: not a large JPEG, or the browser could not decode it.
+async function browserDecode(file) {
+  const jpeg = file.type === 'image/jpeg' || /\.jpe?g$/i.test(file.name);
+  if (!jpeg || file.size < BROWSER_JPEG_BYTES || typeof createImageBitmap !== 'function' || typeof OffscreenCanvas !== 'function') return null;
+  let bitmap = null;
+  try {
+    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const { width, height } = bitmap;
+    if (width * height > MAX_PIXELS) return null;
+    const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0);
+    return { width, height, data: context.getImageData(0, 0, width, height).data };
+  } catch {
+    return null;
+  } finally {
+    bitmap?.close();
+  }
+}
+
 self.onmessage = async ({ data }) => {
   try {
     if (data.kind === 'start') {
@@ -17,8 +43,13 @@ self.onmessage = async ({ data }) => {
       app.driftglass_worker_network(data.values);
       self.postMessage({ ok: true });
     } else if (data.kind === 'prepare-score') {
-      // The files' bytes are read here (FileReaderSync), not on the page's thread.
-      const out = app.driftglass_worker_prepare_score(data.files, data.config);
+      // The files' bytes are read here (FileReaderSync), not on the page's thread. Large JPEGs
+      // are decoded by the browser first, one at a time: its decoder is faster on photos
+      // (docs/benchmarks.md); the app's module checks the file and uses those pixels only where
+      // they can stand in for its own decoder's, else it decodes the bytes itself.
+      const decoded = [];
+      for (const file of data.files) decoded.push(await browserDecode(file));
+      const out = app.driftglass_worker_prepare_score(data.files, data.config, decoded);
       self.postMessage({ ok: true, out }, [out.sizes.buffer, out.pixels.buffer, out.packed.buffer]);
     } else if (data.kind === 'score') {
       const out = app.driftglass_worker_score(data.pixels, data.count, data.side);

@@ -160,13 +160,16 @@ async function shown(page) {
   return { ...seen, ratio, verdict };
 }
 
-function compare(what, seen, expected) {
+// `relative`: losses and the ratio agree to 1e-4 or this share of their size, whichever is
+// larger (1e-3 where the browser decoded a JPEG: its decoder rounds differently from ours).
+function compare(what, seen, expected, relative = 0) {
+  const near = (a, b) => Math.abs(a - b) < Math.max(1e-4, relative * Math.abs(b));
   const rank = 1 / (expected.report.model.baseline.count + 1);
   for (const card of seen.cards) {
     const want = expected.byName.get(basename(card.name));
     check(want?.status === 'scored', `${what}: ${card.name} scored in the browser but not by the CLI`);
     if (!want) continue;
-    check(Math.abs(card.loss - want.loss) < 1e-4, `${what}: ${card.name} loss ${card.loss} vs CLI ${want.loss}`);
+    check(near(card.loss, want.loss), `${what}: ${card.name} loss ${card.loss} vs CLI ${want.loss}`);
     // wasm (simd128) and native kernels sum in different orders, so losses differ by ~1e-7;
     // that can move an image past one baseline image: one rank of the p-value, 1/(n+1).
     check(Math.abs(card.p - want.p_value) <= rank + 1e-9, `${what}: ${card.name} p ${card.p} vs CLI ${want.p_value}`);
@@ -181,7 +184,7 @@ function compare(what, seen, expected) {
   // Virtualised: a few screens of cards at most (a card row is 182 px; 4 columns at 1200 px).
   check(seen.mostInDom <= 4 * (Math.ceil(seen.viewport / 182) + 10), `${what}: ${seen.mostInDom} cards in the DOM at once`);
   check(seen.errors.length === expected.byName.size - scored, `${what}: ${seen.errors.length} error cards`);
-  check(Math.abs(seen.ratio - expected.report.batch.loss_ratio) < 1e-4, `${what}: ratio ${seen.ratio} vs CLI ${expected.report.batch.loss_ratio}`);
+  check(near(seen.ratio, expected.report.batch.loss_ratio), `${what}: ratio ${seen.ratio} vs CLI ${expected.report.batch.loss_ratio}`);
   // The batch tests: same verdict; p-values equal up to what 1e-7 loss differences can move.
   const tests = expected.report.batch.tests;
   const names = { Drift: 'drift', NoEvidenceOfDrift: 'no_evidence_of_drift', TooFewImages: 'too_few_images' };
@@ -301,6 +304,24 @@ async function runPath(label, extraArgs, demos, port, expected) {
   check(announced.includes('100 inputs scored; 100 scored, 0 failed') && announced.endsWith(`verdict: ${headline}`), `${label}: announcement "${announced}"`);
   line.push(`100 images: first result rendered ${Math.round(first)} ms after the drop, all after ${all} ms`);
 
+  // 2b. A photo-sized JPEG (scikit-image's coffee.png, CC0, as a 640×480 JPEG): the scoring
+  // workers decode it with the browser's decoder, faster on photos than ours; its loss agrees
+  // with the CLI's (which decodes it with our own decoder) to 0.1 %.
+  if (label === 'cpu') {
+    stepTo(`${label}: photo`);
+    const before = await page.evaluate(() => window.wasmBindings.driftglass_test_browser_decoded());
+    run = await runId(page);
+    await dropPaths(page, [join(fixtures, 'photo')]);
+    await waitForBatch(page, run, 1);
+    const seenPhoto = await shown(page);
+    compare(`${label} photo-sized JPEG`, seenPhoto, expected.photo, 1e-3);
+    const used = await page.evaluate(() => window.wasmBindings.driftglass_test_browser_decoded()) - before;
+    check(used === 1, `${label}: the photo-sized JPEG was not decoded by the browser (${used})`);
+    const photoLoss = seenPhoto.cards[0]?.loss;
+    const cliLoss = expected.photo.report.images[0].loss;
+    line.push(`640×480 JPEG decoded by the browser in a worker: loss ${photoLoss?.toFixed(6)} (CLI ${cliLoss.toFixed(6)}, ${(100 * Math.abs(photoLoss - cliLoss) / cliLoss).toFixed(3)} % apart)`);
+  }
+
   stepTo(`${label}: paste`);
   // 3. Paste an image.
   const pasted = join(fixtures, 'mnist-sample', 'mnist-test-05.png');
@@ -335,10 +356,11 @@ async function runPath(label, extraArgs, demos, port, expected) {
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
   }
 
-  // 5. The timeline has every batch (folder, corpus, 100 images, paste, demos, and on the
-  // WebGPU path the drop during the measurement); exports are made in the page and match the CLI.
+  // 5. The timeline has every batch (folder, corpus, 100 images, paste, demos, on the CPU path
+  // the photo, on the WebGPU path the drop during the measurement); exports are made in the page
+  // and match the CLI.
   const points = Number(await page.locator('[data-testid=timeline]').getAttribute('data-points'));
-  const batches = 4 + demos.length + (label === 'webgpu' ? 1 : 0);
+  const batches = 4 + demos.length + 1;
   check(points === batches, `${label}: timeline has ${points} points, expected ${batches}`);
   if (label === 'cpu') {
     const last = demos[demos.length - 1];
@@ -627,6 +649,7 @@ const expected = {
   mixed: cliScores((await readdir(mixedDir)).sort().map((f) => join(mixedDir, f))),
   hundred: cliScores([join(fixtures, 'drop-100')]),
   paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),
+  photo: cliScores([join(fixtures, 'photo')]),
   demos: Object.fromEntries(DEMOS.map((d) => [d, cliScores([join(dist, 'demo', `${d}.idx`)])])),
 };
 // Reference images for the Reference step (MNIST *training* digits; the checks use test digits)

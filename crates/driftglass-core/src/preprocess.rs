@@ -156,6 +156,44 @@ pub fn preprocess_bytes(
     })
 }
 
+/// The pipeline for a JPEG file that another decoder (the browser's `createImageBitmap`, which
+/// is faster on photos) already turned into `width`×`height` RGBA pixels, orientation applied.
+/// Those pixels stand in for ours only where [`decode`] would accept the file as it is (a JPEG
+/// within the limits, with its end marker) and the header declares the same size (or the
+/// rotated one): `None` otherwise, and the caller decodes the bytes itself, which gives the
+/// usual result or error. JPEG decoders round differently, so values may differ from ours by
+/// a unit of 1/255 here and there; after the area average to the model's side they agree to
+/// about 1e-4.
+pub fn preprocess_decoded_jpeg(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+    config: &PreprocessConfig,
+) -> Option<Preprocessed> {
+    if bytes.len() as u64 > MAX_FILE_BYTES
+        || image::guess_format(bytes).ok()? != ImageFormat::Jpeg
+        || !jpeg_has_end_marker(bytes)
+    {
+        return None;
+    }
+    let (w, h) = header_dimensions(bytes, ImageFormat::Jpeg)?;
+    let fits =
+        w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && w as u64 * h as u64 <= MAX_PIXELS;
+    if !fits || !((width, height) == (w, h) || (width, height) == (h, w)) {
+        return None;
+    }
+    let image = DynamicImage::ImageRgba8(image::RgbaImage::from_raw(width, height, rgba)?);
+    let (pixels, inverted) = preprocess_image(&image, config);
+    Some(Preprocessed {
+        pixels,
+        source_width: width,
+        source_height: height,
+        format: format_name(ImageFormat::Jpeg),
+        inverted,
+    })
+}
+
 /// Steps 1 and 2: check limits, then decode.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
     if bytes.is_empty() {
@@ -548,6 +586,35 @@ mod tests {
         DynamicImage::ImageLuma8(
             ImageBuffer::<Luma<u8>, _>::from_raw(28, 28, pixels.to_vec()).unwrap_or_default(),
         )
+    }
+
+    /// Pixels decoded elsewhere stand in for ours only for a whole, plausible JPEG of the size
+    /// its header declares; with the same pixels the result is ours exactly.
+    #[test]
+    fn pixels_decoded_elsewhere_stand_in_only_for_whole_jpegs_of_their_size() {
+        let photo = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8])
+        }));
+        let bytes = encode(&photo, ImageFormat::Jpeg);
+        let ours = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let rgba = ours.to_rgba8().into_raw();
+        let config = PreprocessConfig::default();
+        let want = preprocess_bytes(&bytes, &config).unwrap_or_else(|e| panic!("{e}"));
+        let got = preprocess_decoded_jpeg(&bytes, 64, 48, rgba.clone(), &config)
+            .unwrap_or_else(|| panic!("refused a whole JPEG"));
+        assert_eq!(got.pixels, want.pixels);
+        assert_eq!((got.source_width, got.source_height), (64, 48));
+        // Another size than the header's, a cut-off file, another format: not vouched for.
+        assert!(
+            preprocess_decoded_jpeg(&bytes, 48, 48, rgba[..48 * 48 * 4].to_vec(), &config)
+                .is_none()
+        );
+        assert!(
+            preprocess_decoded_jpeg(&bytes[..bytes.len() - 2], 64, 48, rgba.clone(), &config)
+                .is_none()
+        );
+        let png = encode(&photo, ImageFormat::Png);
+        assert!(preprocess_decoded_jpeg(&png, 64, 48, rgba, &config).is_none());
     }
 
     #[test]

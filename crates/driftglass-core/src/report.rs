@@ -137,6 +137,19 @@ pub fn prepare_image(bytes: &[u8], config: &PreprocessConfig) -> PreparedInput {
         .map_err(|e| e.to_string())
 }
 
+/// [`prepare_image`] for a JPEG whose pixels another decoder produced (see
+/// [`crate::preprocess::preprocess_decoded_jpeg`]); `None` where they cannot stand in for ours.
+pub fn prepare_decoded_jpeg(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+    config: &PreprocessConfig,
+) -> Option<PreparedInput> {
+    crate::preprocess::preprocess_decoded_jpeg(bytes, width, height, rgba, config)
+        .map(|p| Ok((p.pixels, p.source_width, p.source_height)))
+}
+
 /// The images of an IDX set as inputs named `{name}#{index}` (how the CLI and the web app
 /// name them), resized (area average) to `side`×`side` when the model takes another size.
 pub fn idx_inputs(name: &str, set: &crate::ImageSet, side: usize) -> Vec<(String, PreparedInput)> {

@@ -41,11 +41,13 @@ mod worker_exports {
     }
 
     /// Read, decode, preprocess and score `files` (`File`s) with the preprocessing `config`
-    /// (JSON): `{errors, sizes, pixels, packed}` (see `worker_side::Prepared`).
+    /// (JSON): `{errors, sizes, pixels, packed}` (see `worker_side::Prepared`). `decoded`: per
+    /// file, `null` or the browser's `{width, height, data}` (RGBA) for it.
     #[wasm_bindgen]
     pub fn driftglass_worker_prepare_score(
         files: js_sys::Array,
         config: String,
+        decoded: js_sys::Array,
     ) -> Result<js_sys::Object, JsValue> {
         use wasm_bindgen::JsCast;
         let files: Vec<web_sys::File> = files
@@ -53,7 +55,24 @@ mod worker_exports {
             .map(|f| f.dyn_into::<web_sys::File>())
             .collect::<Result<_, _>>()
             .map_err(|_| JsValue::from_str("not a file"))?;
-        let prepared = worker_side::prepare_and_score(&files, &config).map_err(JsValue::from)?;
+        let get = |value: &JsValue, key: &str| {
+            js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        };
+        let decoded = decoded
+            .iter()
+            .map(|entry| {
+                let data = get(&entry, "data")
+                    .dyn_into::<js_sys::Uint8ClampedArray>()
+                    .ok()?;
+                Some(worker_side::BrowserPixels {
+                    width: get(&entry, "width").as_f64()? as u32,
+                    height: get(&entry, "height").as_f64()? as u32,
+                    rgba: data.to_vec(),
+                })
+            })
+            .collect();
+        let prepared =
+            worker_side::prepare_and_score(&files, &config, decoded).map_err(JsValue::from)?;
         let out = js_sys::Object::new();
         let errors: js_sys::Array = prepared
             .errors
@@ -76,6 +95,7 @@ mod worker_exports {
             "packed",
             &js_sys::Float32Array::from(prepared.packed.as_slice()),
         );
+        set("browserDecoded", &JsValue::from(prepared.browser_decoded));
         Ok(out)
     }
 
@@ -128,6 +148,13 @@ mod bench_exports {
     #[wasm_bindgen]
     pub fn driftglass_test_fail_next_worker_call() {
         driftglass_web::workers::fail_next_call();
+    }
+
+    /// How many files the scoring workers decoded with the browser's decoder so far (the
+    /// end-to-end test checks that a photo-sized JPEG went that way).
+    #[wasm_bindgen]
+    pub fn driftglass_test_browser_decoded() -> u32 {
+        driftglass_web::workers::browser_decoded()
     }
 
     /// Decode and preprocess image files (the app's own path: the model crate's decoders and

@@ -486,8 +486,27 @@ fn field<T: JsCast>(object: &JsValue, key: &str) -> Result<T, String> {
         .ok_or_else(|| format!("a scoring worker's reply has no {key}"))
 }
 
+#[cfg(feature = "hooks")]
+thread_local! {
+    /// Files the workers decoded with the browser's decoder (`driftglass_test_browser_decoded`).
+    static BROWSER_DECODED: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Test hook: how many files the scoring workers have decoded with the browser's decoder.
+#[cfg(feature = "hooks")]
+pub fn browser_decoded() -> u32 {
+    BROWSER_DECODED.with(Cell::get)
+}
+
 /// A worker's reply to "prepare-score" (see [`worker_side::prepare_and_score`]).
 fn unpack_prepared(out: &JsValue, image_len: usize) -> Result<PreparedFiles, String> {
+    #[cfg(feature = "hooks")]
+    if let Some(count) = Reflect::get(out, &JsValue::from_str("browserDecoded"))
+        .ok()
+        .and_then(|v| v.as_f64())
+    {
+        BROWSER_DECODED.with(|total| total.set(total.get() + count as u32));
+    }
     let errors: Array = field(out, "errors")?;
     let sizes = field::<js_sys::Uint32Array>(out, "sizes")?.to_vec();
     let pixels = field::<Float32Array>(out, "pixels")?.to_vec();
@@ -645,11 +664,29 @@ pub mod worker_side {
         pub pixels: Vec<f32>,
         /// Their reconstructions, packed (`pack_reconstructions`).
         pub packed: Vec<f32>,
+        /// How many of them the browser's decoder decoded.
+        pub browser_decoded: u32,
+    }
+
+    /// A file the worker's script already decoded with the browser's decoder (large JPEGs,
+    /// where it is faster than ours: docs/benchmarks.md): its size and RGBA pixels.
+    pub struct BrowserPixels {
+        pub width: u32,
+        pub height: u32,
+        pub rgba: Vec<u8>,
     }
 
     /// Read, decode and preprocess `files` (as the page's thread would, see
-    /// `pipeline::prepare`), then score those that gave an image.
-    pub fn prepare_and_score(files: &[web_sys::File], config: &str) -> Result<Prepared, String> {
+    /// `pipeline::prepare`), then score those that gave an image. `decoded`: per file, the
+    /// browser's pixels where the worker's script decoded it; they stand in for our decoder's
+    /// only where the core vouches for them (`prepare_decoded_jpeg`), else the bytes are
+    /// decoded here as always.
+    pub fn prepare_and_score(
+        files: &[web_sys::File],
+        config: &str,
+        mut decoded: Vec<Option<BrowserPixels>>,
+    ) -> Result<Prepared, String> {
+        decoded.resize_with(files.len(), || None);
         let config: driftglass_core::PreprocessConfig =
             serde_json::from_str(config).map_err(|e| e.to_string())?;
         let reader = web_sys::FileReaderSync::new()
@@ -659,16 +696,27 @@ pub mod worker_side {
             sizes: Vec::new(),
             pixels: Vec::new(),
             packed: Vec::new(),
+            browser_decoded: 0,
         };
         let mut count = 0;
-        for file in files {
+        for (file, browser) in files.iter().zip(decoded) {
             let input = match crate::pipeline::oversized(file.size()) {
                 Some(error) => Err(error),
                 None => match reader.read_as_array_buffer(file) {
-                    Ok(buffer) => driftglass_core::report::prepare_image(
-                        &js_sys::Uint8Array::new(&buffer).to_vec(),
-                        &config,
-                    ),
+                    Ok(buffer) => {
+                        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+                        match browser.and_then(|b| {
+                            driftglass_core::report::prepare_decoded_jpeg(
+                                &bytes, b.width, b.height, b.rgba, &config,
+                            )
+                        }) {
+                            Some(input) => {
+                                prepared.browser_decoded += 1;
+                                input
+                            }
+                            None => driftglass_core::report::prepare_image(&bytes, &config),
+                        }
+                    }
                     Err(error) => Err(format!(
                         "cannot read file: {}",
                         crate::input::describe(error)
