@@ -311,7 +311,7 @@ async function runPath(label, extraArgs, demos, port, expected) {
     stepTo(`${label}: photo`);
     const before = await page.evaluate(() => window.wasmBindings.driftglass_test_browser_decoded());
     run = await runId(page);
-    await dropPaths(page, [join(fixtures, 'photo')]);
+    await dropPaths(page, [join(fixtures, 'photo', 'coffee-640x480.jpg')]);
     await waitForBatch(page, run, 1);
     const seenPhoto = await shown(page);
     compare(`${label} photo-sized JPEG`, seenPhoto, expected.photo, 1e-3);
@@ -649,7 +649,7 @@ const expected = {
   mixed: cliScores((await readdir(mixedDir)).sort().map((f) => join(mixedDir, f))),
   hundred: cliScores([join(fixtures, 'drop-100')]),
   paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),
-  photo: cliScores([join(fixtures, 'photo')]),
+  photo: cliScores([join(fixtures, 'photo', 'coffee-640x480.jpg')]),
   demos: Object.fromEntries(DEMOS.map((d) => [d, cliScores([join(dist, 'demo', `${d}.idx`)])])),
 };
 // Reference images for the Reference step (MNIST *training* digits; the checks use test digits)

@@ -195,15 +195,7 @@ fn conv_wide(
     k: usize,
     cin: usize,
 ) {
-    let has = |feature| x86_64_has(selected_target!(), feature);
-    let group = if has("avx512f") {
-        4
-    } else if has("avx") {
-        2
-    } else {
-        1
-    };
-    let fma = has("fma");
+    let (group, fma) = clone_shape(selected_target!());
     conv_wide_grouped(weights, bias, input, side, output, k, cin, group, fma);
 }
 
@@ -236,24 +228,23 @@ fn conv_wide_grouped(
     let mut block = 0;
     while block < bias.len() {
         let blocks = &weights[block * per_block..];
-        match bias.len() - block {
-            left if group >= 4 && left >= 4 => {
-                let w = std::array::from_fn(|b| &blocks[b * per_block..(b + 1) * per_block]);
-                let bias = std::array::from_fn(|b| bias[block + b]);
-                layer.blocks::<4>(w, bias, block, output);
-                block += 4;
-            }
-            left if group >= 2 && left >= 2 => {
-                let w = std::array::from_fn(|b| &blocks[b * per_block..(b + 1) * per_block]);
-                let bias = std::array::from_fn(|b| bias[block + b]);
-                layer.blocks::<2>(w, bias, block, output);
-                block += 2;
-            }
-            _ => {
-                layer.blocks::<1>([&blocks[..per_block]], [bias[block]], block, output);
-                block += 1;
-            }
+        let step = group_step(group, bias.len() - block);
+        macro_rules! run {
+            ($b:literal) => {
+                layer.blocks::<$b>(
+                    std::array::from_fn(|b| &blocks[b * per_block..(b + 1) * per_block]),
+                    std::array::from_fn(|b| bias[block + b]),
+                    block,
+                    output,
+                )
+            };
         }
+        match step {
+            4 => run!(4),
+            2 => run!(2),
+            _ => run!(1),
+        }
+        block += step;
     }
 }
 
@@ -384,6 +375,32 @@ fn conv_narrow(
 #[inline(always)]
 fn x86_64_has(target: multiversion::target::Target, feature: &str) -> bool {
     cfg!(target_arch = "x86_64") && target.supports_feature_str(feature)
+}
+
+/// What a kernel clone compiled for `target` (`selected_target!()`) can do: how many output
+/// blocks of 8 it keeps in registers (AVX-512's 32 vector registers: 4; AVX's 16: 2; the
+/// baseline and wasm: 1), and whether it fuses multiply-adds.
+#[inline(always)]
+pub(crate) fn clone_shape(target: multiversion::target::Target) -> (usize, bool) {
+    let group = if x86_64_has(target, "avx512f") {
+        4
+    } else if x86_64_has(target, "avx") {
+        2
+    } else {
+        1
+    };
+    (group, x86_64_has(target, "fma"))
+}
+
+/// How many output blocks to take together next: `group` where at least that many are `left`,
+/// else fewer.
+#[inline(always)]
+pub(crate) fn group_step(group: usize, left: usize) -> usize {
+    match left {
+        left if group >= 4 && left >= 4 => 4,
+        left if group >= 2 && left >= 2 => 2,
+        _ => 1,
+    }
 }
 
 /// `a · b + c`, fused where the clone has FMA (one instruction, one rounding); apart where it
@@ -803,8 +820,63 @@ pub fn worker_threads() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A convolution's test case for `[outputs, inputs, k, side]`: a kernel and bias of
+    /// varied values, and an input map of varied values inside a zero border of 1 (`k` = 3).
+    pub(crate) fn convolution_case(
+        [outputs, inputs, k, side]: [usize; 4],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let kernel = (0..outputs * inputs * k * k)
+            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.3)
+            .collect();
+        let bias = (0..outputs).map(|o| o as f32 * 0.01 - 0.2).collect();
+        let padded = side + k - 1;
+        let input = (0..padded * padded * inputs)
+            .map(|i| {
+                let pixel = i / inputs;
+                let (y, x) = (pixel / padded, pixel % padded);
+                if y == 0 || x == 0 || y == padded - 1 || x == padded - 1 {
+                    0.0
+                } else {
+                    (i as f32 * 0.618).fract()
+                }
+            })
+            .collect();
+        (kernel, bias, input)
+    }
+
+    /// A "same" convolution summed plainly in f64, for the kernels' tests: `[outputs, inputs,
+    /// k, side]`, an `[out, in, k, k]` kernel, a zero-bordered channels-last `input`; the output
+    /// map stores `stored` channels per pixel (those past `outputs` stay 0).
+    pub(crate) fn plain_convolution(
+        [outputs, inputs, k, side]: [usize; 4],
+        kernel: &[f32],
+        bias: &[f32],
+        input: &[f32],
+        stored: usize,
+    ) -> Vec<f64> {
+        let padded = side + k - 1;
+        let mut want = vec![0.0f64; side * side * stored];
+        for y in 0..side {
+            for x in 0..side {
+                for o in 0..outputs {
+                    let mut sum = f64::from(bias[o]);
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for i in 0..inputs {
+                                sum += f64::from(kernel[((o * inputs + i) * k + ky) * k + kx])
+                                    * f64::from(input[((y + ky) * padded + x + kx) * inputs + i]);
+                            }
+                        }
+                    }
+                    want[(y * side + x) * stored + o] = sum;
+                }
+            }
+        }
+        want
+    }
     use crate::architecture::AutoencoderConfig;
 
     /// Smooth blobs and strokes in (0, 1), different per image.
@@ -834,41 +906,10 @@ mod tests {
     fn every_kernel_variant_agrees_with_the_plain_convolution() {
         let (outputs, inputs, k, side) = (40, 8, 3, 7);
         let shape = [outputs, inputs, k, k];
-        let kernel: Vec<f32> = (0..outputs * inputs * k * k)
-            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.3)
-            .collect();
-        let bias: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.01 - 0.2).collect();
+        let (kernel, bias, input) = convolution_case([outputs, inputs, k, side]);
         let conv = Conv::new(shape, &kernel, Some(&bias), inputs);
-        let padded = side + k - 1;
-        let input: Vec<f32> = (0..padded * padded * inputs)
-            .map(|i| {
-                let pixel = i / inputs;
-                let (y, x) = (pixel / padded, pixel % padded);
-                if y == 0 || x == 0 || y == padded - 1 || x == padded - 1 {
-                    0.0
-                } else {
-                    (i as f32 * 0.618).fract()
-                }
-            })
-            .collect();
         let stored = conv.stored_outputs();
-        let mut want = vec![0.0f32; side * side * stored];
-        for y in 0..side {
-            for x in 0..side {
-                for o in 0..outputs {
-                    let mut sum = bias[o];
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            for i in 0..inputs {
-                                sum += kernel[((o * inputs + i) * k + ky) * k + kx]
-                                    * input[((y + ky) * padded + x + kx) * inputs + i];
-                            }
-                        }
-                    }
-                    want[(y * side + x) * stored + o] = sum;
-                }
-            }
-        }
+        let want = plain_convolution([outputs, inputs, k, side], &kernel, &bias, &input, stored);
         for group in [1, 2, 4] {
             for fma in [false, true] {
                 let mut got = vec![f32::NAN; side * side * stored];
@@ -886,7 +927,7 @@ mod tests {
                 for (at, (g, w)) in got.iter().zip(&want).enumerate() {
                     if at % stored < outputs {
                         assert!(
-                            (g - w).abs() < 1e-5,
+                            (f64::from(*g) - w).abs() < 1e-5,
                             "group {group}, fma {fma}: {g} vs {w} at {at}"
                         );
                     }

@@ -546,27 +546,9 @@ fn weight_gradients(
     index: usize,
     active: &mut Vec<(usize, usize)>,
 ) {
-    let has =
-        |feature| cfg!(target_arch = "x86_64") && selected_target!().supports_feature_str(feature);
-    let group = if has("avx512f") {
-        4
-    } else if has("avx") {
-        2
-    } else {
-        1
-    };
+    let (group, fma) = crate::direct::clone_shape(selected_target!());
     weight_gradients_grouped(
-        input,
-        inputs,
-        d,
-        outputs,
-        side,
-        k,
-        gradients,
-        index,
-        active,
-        group,
-        has("fma"),
+        input, inputs, d, outputs, side, k, gradients, index, active, group, fma,
     );
 }
 
@@ -629,11 +611,7 @@ fn weight_gradients_grouped(
     let blocks = outputs / BLOCK;
     let mut block = 0;
     while block < blocks {
-        let step = match blocks - block {
-            left if group >= 4 && left >= 4 => 4,
-            left if group >= 2 && left >= 2 => 2,
-            _ => 1,
-        };
+        let step = crate::direct::group_step(group, blocks - block);
         for ky in 0..k {
             let mut r = 0;
             while r < run {

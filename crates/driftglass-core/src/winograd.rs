@@ -122,16 +122,8 @@ fn transform_output(m: [[f32; LANES]; 4]) -> [[f32; LANES]; 2] {
 /// [`crate::direct`]'s kernels), chosen once at run time.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 fn convolve(conv: &Winograd, input: &[f32], side: usize, output: &mut [f32]) {
-    let has =
-        |feature| cfg!(target_arch = "x86_64") && selected_target!().supports_feature_str(feature);
-    let group = if has("avx512f") {
-        4
-    } else if has("avx") {
-        2
-    } else {
-        1
-    };
-    convolve_grouped(conv, input, side, output, group, has("fma"));
+    let (group, fma) = crate::direct::clone_shape(selected_target!());
+    convolve_grouped(conv, input, side, output, group, fma);
 }
 
 /// [`convolve`] with `group` output blocks at a time and fused multiply-adds or not (each
@@ -166,42 +158,25 @@ fn convolve_grouped(
             let kernel = &conv.kernel[point * blocks * cin..(point + 1) * blocks * cin];
             let mut block = 0;
             while block < blocks {
-                let step = match blocks - block {
-                    left if group >= 4 && left >= 4 => 4,
-                    left if group >= 2 && left >= 2 => 2,
-                    _ => 1,
-                };
+                let step = crate::direct::group_step(group, blocks - block);
+                macro_rules! run {
+                    ($b:literal) => {
+                        multiply::<$b>(
+                            values,
+                            kernel,
+                            cin,
+                            blocks,
+                            block,
+                            point,
+                            &mut products,
+                            fma,
+                        )
+                    };
+                }
                 match step {
-                    4 => multiply::<4>(
-                        values,
-                        kernel,
-                        cin,
-                        blocks,
-                        block,
-                        point,
-                        &mut products,
-                        fma,
-                    ),
-                    2 => multiply::<2>(
-                        values,
-                        kernel,
-                        cin,
-                        blocks,
-                        block,
-                        point,
-                        &mut products,
-                        fma,
-                    ),
-                    _ => multiply::<1>(
-                        values,
-                        kernel,
-                        cin,
-                        blocks,
-                        block,
-                        point,
-                        &mut products,
-                        fma,
-                    ),
+                    4 => run!(4),
+                    2 => run!(2),
+                    _ => run!(1),
                 }
                 block += step;
             }
@@ -366,43 +341,17 @@ mod tests {
     #[test]
     fn winograd_equals_the_plain_convolution() {
         for (outputs, inputs, side) in [(40, 32, 14), (32, 12, 7), (8, 8, 5)] {
-            let kernel: Vec<f32> = (0..outputs * inputs * 9)
-                .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.3)
-                .collect();
-            let bias: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.01 - 0.2).collect();
+            let (kernel, bias, input) =
+                crate::direct::tests::convolution_case([outputs, inputs, 3, side]);
             let conv = Winograd::new([outputs, inputs, 3, 3], &kernel, Some(&bias), inputs);
-            let padded = side + 2;
-            let input: Vec<f32> = (0..padded * padded * inputs)
-                .map(|i| {
-                    let pixel = i / inputs;
-                    let (y, x) = (pixel / padded, pixel % padded);
-                    if y == 0 || x == 0 || y == padded - 1 || x == padded - 1 {
-                        0.0
-                    } else {
-                        (i as f32 * 0.618).fract()
-                    }
-                })
-                .collect();
             let stored = outputs.div_ceil(LANES) * LANES;
-            let mut want = vec![0.0f64; side * side * stored];
-            for y in 0..side {
-                for x in 0..side {
-                    for o in 0..outputs {
-                        let mut sum = f64::from(bias[o]);
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                for i in 0..inputs {
-                                    sum += f64::from(kernel[((o * inputs + i) * 3 + ky) * 3 + kx])
-                                        * f64::from(
-                                            input[((y + ky) * padded + x + kx) * inputs + i],
-                                        );
-                                }
-                            }
-                        }
-                        want[(y * side + x) * stored + o] = sum;
-                    }
-                }
-            }
+            let want = crate::direct::tests::plain_convolution(
+                [outputs, inputs, 3, side],
+                &kernel,
+                &bias,
+                &input,
+                stored,
+            );
             for group in [1, 2, 4] {
                 for fma in [false, true] {
                     let mut got = vec![f32::NAN; side * side * stored];
