@@ -6,7 +6,8 @@
 //! (ours also computes the MSE, the output entropy and the latent code: more work, not less);
 //! one untimed warm-up pass over all images, then the fastest of three timed passes, in one
 //! process each. Each side reports the threads it really used. The per-image losses must agree
-//! to 1e-4, or the benchmark fails. `--cuda` adds PyTorch on the GPU, where there is one.
+//! to 1e-4, or the benchmark fails. Keras / TensorFlow (tests/bench/score_peer_keras.py) runs
+//! too where the Python has it. `--cuda` adds PyTorch on the GPU, where there is one.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,6 +78,11 @@ pub fn run(args: &[String], data: &Path) -> Result<()> {
         })
         .collect();
 
+    // Keras / TensorFlow where the bench venv has it (`pip install tensorflow-cpu` there).
+    let keras = has_tensorflow(&python);
+    if !keras {
+        eprintln!("no Keras row: {} has no TensorFlow", python.display());
+    }
     let mut rows = Vec::new();
     let mut worst = 0.0f32;
     for &t in &threads {
@@ -106,6 +112,19 @@ pub fn run(args: &[String], data: &Path) -> Result<()> {
         let (row, theirs) = peer(&python, &model, &images_path, count, t, "cpu")?;
         worst = worst.max(max_difference(&ours, &theirs)?);
         rows.push(row);
+        if keras {
+            let (row, theirs) = run_peer(
+                &python,
+                "tests/bench/score_peer_keras.py",
+                &[],
+                &model,
+                &images_path,
+                count,
+                t,
+            )?;
+            worst = worst.max(max_difference(&ours, &theirs)?);
+            rows.push(row);
+        }
     }
     if args.iter().any(|a| a == "--cuda") {
         match peer(&python, &model, &images_path, count, cores, "cuda") {
@@ -178,17 +197,54 @@ fn peer(
     threads: usize,
     device: &str,
 ) -> Result<(Row, Vec<f32>)> {
-    let losses = std::env::temp_dir().join(format!("driftglass-bench-score-{device}.f32"));
+    run_peer(
+        python,
+        "tests/bench/score_peer.py",
+        &["--device", device],
+        model,
+        images,
+        count,
+        threads,
+    )
+}
+
+/// Whether `python` has TensorFlow (for the Keras peer).
+fn has_tensorflow(python: &Path) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", "import tensorflow"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// One peer script's run: its row (engine and threads as it reports them) and losses.
+fn run_peer(
+    python: &Path,
+    script: &str,
+    extra: &[&str],
+    model: &Path,
+    images: &Path,
+    count: usize,
+    threads: usize,
+) -> Result<(Row, Vec<f32>)> {
+    let device = extra
+        .iter()
+        .position(|a| *a == "--device")
+        .and_then(|i| extra.get(i + 1))
+        .copied()
+        .unwrap_or("cpu");
+    let losses = std::env::temp_dir().join(format!(
+        "driftglass-bench-score-{}-{device}.f32",
+        script.replace('/', "-")
+    ));
     let mut command = std::process::Command::new(python);
-    command.args(["tests/bench/score_peer.py", "--model"]);
+    command.args([script, "--model"]);
     command.arg(model).arg("--images").arg(images);
+    command.args(extra);
     command.args([
         "--limit",
         &count.to_string(),
         "--threads",
         &threads.to_string(),
-        "--device",
-        device,
         "--batch-size",
         &BATCH.to_string(),
         "--warmups",
@@ -198,7 +254,7 @@ fn peer(
         "--losses",
     ]);
     command.arg(&losses);
-    let output = captured(command, "the PyTorch peer (tests/bench/score_peer.py)")?;
+    let output = captured(command, &format!("the peer {script}"))?;
     let line = String::from_utf8_lossy(&output.stdout);
     let report: serde_json::Value = line
         .lines()
@@ -209,16 +265,19 @@ fn peer(
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    let engine = format!(
-        "PyTorch {} ({}{})",
-        report["torch"].as_str().unwrap_or("?"),
-        report["device"].as_str().unwrap_or("?"),
-        if report["mkldnn"].as_bool() == Some(true) && device == "cpu" {
-            ", oneDNN"
-        } else {
-            ""
-        }
-    );
+    let engine = match report["tensorflow"].as_str() {
+        Some(version) => format!("Keras / TensorFlow {version} (cpu)"),
+        None => format!(
+            "PyTorch {} ({}{})",
+            report["torch"].as_str().unwrap_or("?"),
+            report["device"].as_str().unwrap_or("?"),
+            if report["mkldnn"].as_bool() == Some(true) && device == "cpu" {
+                ", oneDNN"
+            } else {
+                ""
+            }
+        ),
+    };
     let threads = if device == "cuda" {
         "GPU".to_string()
     } else {
