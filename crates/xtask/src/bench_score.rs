@@ -78,7 +78,15 @@ pub fn run(args: &[String], data: &Path) -> Result<()> {
         })
         .collect();
 
-    // Keras / TensorFlow where the bench venv has it (`pip install tensorflow-cpu` there).
+    // Keras / TensorFlow from PyPI into the bench venv, as PyTorch is (a Python given with
+    // `--python` is used as it is).
+    if !has_tensorflow(&python) && option_value(args, "--python").is_none() {
+        eprintln!("installing TensorFlow (CPU) into {}", python.display());
+        crate::run(
+            &python.to_string_lossy(),
+            &["-m", "pip", "install", "--quiet", "tensorflow-cpu"],
+        )?;
+    }
     let keras = has_tensorflow(&python);
     if !keras {
         eprintln!("no Keras row: {} has no TensorFlow", python.display());

@@ -92,7 +92,7 @@ fn command(program: &str, args: &[&str]) -> Command {
     command
 }
 
-fn run(program: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
     run_command(command(program, args))
 }
 
