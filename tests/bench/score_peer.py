@@ -87,17 +87,37 @@ def idx_images(path: Path, limit: int) -> np.ndarray:
     return (pixels[:limit].astype(np.float32) / 255.0).copy()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def peer_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments every scoring peer takes (`cargo xtask bench-score` passes them)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=10_000)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmups", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--losses", type=Path)
+    return parser
+
+
+def fastest_run(run, warmups: int, runs: int, before=lambda: None):
+    """`warmups` untimed calls of `run`, then the fastest of `runs` timed ones: (seconds,
+    the last call's result). `before` runs ahead of each timed call, untimed."""
+    for _ in range(warmups):
+        run()
+    fastest, result = float("inf"), None
+    for _ in range(runs):
+        before()
+        started = time.perf_counter()
+        result = run()
+        fastest = min(fastest, time.perf_counter() - started)
+    return fastest, result
+
+
+def main() -> None:
+    parser = peer_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -116,15 +136,8 @@ def main() -> None:
                 losses.append(bce.cpu())
         return torch.cat(losses)
 
-    for _ in range(args.warmups):
-        run()
-    fastest = float("inf")
-    for _ in range(args.runs):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        losses = run()
-        fastest = min(fastest, time.perf_counter() - started)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    fastest, losses = fastest_run(run, args.warmups, args.runs, synchronize)
     if args.losses:
         args.losses.write_bytes(losses.numpy().astype("<f4").tobytes())
     print(json.dumps({

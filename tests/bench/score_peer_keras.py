@@ -10,18 +10,15 @@ version) and writes the per-image losses (f32, little-endian) to `--losses`.
 Only the benchmark uses TensorFlow; the product never does.
 """
 
-import argparse
 import json
 import os
-import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from score_peer import LAYERS, idx_images, read_model  # noqa: E402
+from score_peer import LAYERS, fastest_run, idx_images, peer_arguments, read_model  # noqa: E402
 
 
 def autoencoder(tensors: dict, side: int, channels: int) -> tf.keras.Model:
@@ -48,16 +45,7 @@ def autoencoder(tensors: dict, side: int, channels: int) -> tf.keras.Model:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--limit", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--warmups", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--losses", type=Path)
-    args = parser.parse_args()
+    args = peer_arguments(__doc__.splitlines()[0]).parse_args()
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -76,13 +64,7 @@ def main() -> None:
                for s in range(0, len(images), args.batch_size)]
         return np.concatenate(out)
 
-    for _ in range(args.warmups):
-        run()
-    fastest = float("inf")
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        losses = run()
-        fastest = min(fastest, time.perf_counter() - started)
+    fastest, losses = fastest_run(run, args.warmups, args.runs)
     if args.losses:
         args.losses.write_bytes(losses.astype("<f4").tobytes())
     print(json.dumps({
