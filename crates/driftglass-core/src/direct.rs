@@ -134,12 +134,17 @@ impl Conv {
         output: &mut [f32],
         activation: Activation,
     ) {
-        if let Some(winograd) = &self.winograd {
-            winograd.apply(input, side, output);
-        } else if self.outputs >= BLOCK_CHANNELS {
-            self.apply_wide(input, side, output);
-        } else {
-            self.apply_narrow(input, side, output);
+        // Many outputs: 8 output channels × up to 4 pixels of a row per step, each step walking
+        // the `k` rows of the receptive field (contiguous runs of `k · inputs` values). Few
+        // outputs (the last layer: one per image channel): a dot product of the receptive field
+        // with each output's weights, summed in 8 lanes.
+        let (weights, bias, k, cin) = (&self.weights, &self.bias, self.kernel, self.inputs);
+        match &self.winograd {
+            Some(winograd) => winograd.apply(input, side, output),
+            None if self.outputs >= BLOCK_CHANNELS => {
+                conv_wide(weights, bias, input, side, output, k, cin)
+            }
+            None => conv_narrow(weights, bias, input, side, output, k, cin),
         }
         match activation {
             Activation::Relu => output.iter_mut().for_each(|v| *v = v.max(0.0)),
@@ -149,38 +154,10 @@ impl Conv {
             Activation::Identity => {}
         }
     }
-
-    /// Many outputs: 8 output channels × up to 4 pixels of a row per step; each step walks
-    /// the `k` rows of the receptive field, each a contiguous run of `k · inputs` values.
-    fn apply_wide(&self, input: &[f32], side: usize, output: &mut [f32]) {
-        conv_wide(
-            &self.weights,
-            &self.bias,
-            input,
-            side,
-            output,
-            self.kernel,
-            self.inputs,
-        );
-    }
-
-    /// Few outputs (the last layer: one per image channel): a dot product of the receptive
-    /// field with each output's weights, summed in 8 lanes.
-    fn apply_narrow(&self, input: &[f32], side: usize, output: &mut [f32]) {
-        conv_narrow(
-            &self.weights,
-            &self.bias,
-            input,
-            side,
-            output,
-            self.kernel,
-            self.inputs,
-        );
-    }
 }
 
-/// [`Conv::apply_wide`]'s loops, compiled for AVX-512, AVX2 with FMA and AVX besides the
-/// baseline, and chosen once at run time. Each clone keeps as many output blocks in registers
+/// [`Conv::apply`]'s loops for many outputs, compiled for AVX-512, AVX2 with FMA and AVX
+/// besides the baseline, and chosen once at run time. Each clone keeps as many output blocks in registers
 /// as it has room for (AVX-512's 32 vector registers: four blocks, all 32 channels of the
 /// reference network; AVX's 16: two; the baseline and wasm: one), so that each input value
 /// loaded feeds that many fused multiply-adds. FMA rounds once, so the results differ from the
@@ -330,7 +307,7 @@ impl Layer<'_> {
     }
 }
 
-/// [`Conv::apply_narrow`]'s loops, multiversioned as [`conv_wide`].
+/// [`Conv::apply`]'s loops for few outputs, multiversioned as [`conv_wide`].
 #[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
 fn conv_narrow(
     weights: &[f32],
