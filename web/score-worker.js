@@ -6,8 +6,9 @@ let app = null;
 // JPEG files from this size up go through the browser's decoder (a 640×480 photo is ~90 KB;
 // below ~30 KB, small images, ours is faster).
 const BROWSER_JPEG_BYTES = 32 * 1024;
-// Larger than the app accepts (its own limit is checked again on the file's header).
-const MAX_PIXELS = 50_000_000;
+// The core's limit (MAX_PIXELS in crates/driftglass-core/src/preprocess.rs): larger images are
+// refused there whichever decoder ran, so the browser need not decode them first.
+const MAX_PIXELS = 40_000_000;
 
 // The browser's RGBA pixels of a large JPEG (orientation applied, no colour management, as the
 // app's decoder does), or null: not a large JPEG, or the browser could not decode it.

@@ -67,8 +67,6 @@ impl Conv {
     ) -> Conv {
         let [outputs, real_inputs, kernel, _] = shape;
         let inputs = stored_inputs.max(real_inputs);
-        let winograd = (kernel == 3 && outputs >= BLOCK_CHANNELS && real_inputs >= BLOCK_CHANNELS)
-            .then(|| Winograd::new(shape, kernel_values, bias, stored_inputs));
         let at = |o: usize, i: usize, ky: usize, kx: usize| {
             if i < real_inputs {
                 kernel_values[((o * real_inputs + i) * kernel + ky) * kernel + kx]
@@ -77,7 +75,7 @@ impl Conv {
             }
         };
         let bias_of = |o: usize| bias.map_or(0.0, |b| b[o]);
-        let (weights, bias) = if outputs >= BLOCK_CHANNELS {
+        let (weights, bias): (Vec<f32>, Vec<f32>) = if outputs >= BLOCK_CHANNELS {
             let blocks = outputs.div_ceil(BLOCK_CHANNELS);
             let mut weights =
                 Vec::with_capacity(blocks * kernel * kernel * inputs * BLOCK_CHANNELS);
@@ -110,6 +108,9 @@ impl Conv {
             }
             (weights, (0..outputs).map(bias_of).collect())
         };
+        // The wide layout's bias (padded to blocks of 8) serves the Winograd form too.
+        let winograd = (kernel == 3 && outputs >= BLOCK_CHANNELS && real_inputs >= BLOCK_CHANNELS)
+            .then(|| Winograd::new(shape, kernel_values, &bias, stored_inputs));
         Conv {
             inputs,
             outputs,
@@ -118,6 +119,12 @@ impl Conv {
             bias,
             winograd,
         }
+    }
+
+    /// The Winograd form, where this layer has one (for its tests).
+    #[cfg(test)]
+    pub(crate) fn winograd(&self) -> Option<&Winograd> {
+        self.winograd.as_ref()
     }
 
     /// Channels of this layer's output map (outputs padded to the block size for wide layers).
@@ -381,9 +388,10 @@ pub(crate) fn group_step(group: usize, left: usize) -> usize {
 }
 
 /// `a · b + c`, fused where the clone has FMA (one instruction, one rounding); apart where it
-/// has not (`mul_add` would call a slow software routine there).
+/// has not (`mul_add` would call a slow software routine there). The kernels pass `fma` as a
+/// compile-time constant where a branch in their inner loop would keep it from vectorising.
 #[inline(always)]
-fn multiply_add(a: f32, b: f32, c: f32, fma: bool) -> f32 {
+pub(crate) fn multiply_add(a: f32, b: f32, c: f32, fma: bool) -> f32 {
     if fma { a.mul_add(b, c) } else { c + a * b }
 }
 

@@ -25,7 +25,9 @@ use multiversion::multiversion;
 use multiversion::target::selected_target;
 
 use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
-use crate::direct::{Activation, Conv, max_pool_into, upsample_into, window, worker_threads};
+use crate::direct::{
+    Activation, Conv, max_pool_into, multiply_add, upsample_into, window, worker_threads,
+};
 use crate::loss::{EPSILON, LossKind};
 use crate::optim::{OptimizerKind, ParamState};
 use crate::score::ScoreError;
@@ -692,17 +694,12 @@ fn accumulate<const G: usize, const FMA: bool>(
             for (g, sum) in row.iter_mut().enumerate() {
                 for lane in 0..BLOCK {
                     sum[lane] =
-                        multiply_add::<FMA>(values[j], gradients[g * BLOCK + lane], sum[lane]);
+                        multiply_add(values[j], gradients[g * BLOCK + lane], sum[lane], FMA);
                 }
             }
         }
     }
     sums
-}
-
-#[inline(always)]
-fn multiply_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA { a.mul_add(b, c) } else { c + a * b }
 }
 
 /// Outputs per register block of [`weight_gradients`].

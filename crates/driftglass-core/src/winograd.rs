@@ -13,6 +13,8 @@
 use multiversion::multiversion;
 use multiversion::target::selected_target;
 
+use crate::direct::multiply_add;
+
 /// Output channels per block (as [`crate::direct`]'s wide kernels).
 const LANES: usize = 8;
 /// Tiles transformed and multiplied together (their products share each weight load).
@@ -32,12 +34,12 @@ pub(crate) struct Winograd {
 }
 
 impl Winograd {
-    /// From burn's `[out, in, 3, 3]` kernel and `[out]` bias, for input maps of
-    /// `stored_inputs ≥ in` channels per pixel.
+    /// From burn's `[out, in, 3, 3]` kernel, the bias padded with zeros to whole blocks of 8
+    /// (the direct wide kernel's), for input maps of `stored_inputs ≥ in` channels per pixel.
     pub(crate) fn new(
         shape: [usize; 4],
         kernel_values: &[f32],
-        bias: Option<&[f32]>,
+        padded_bias: &[f32],
         stored_inputs: usize,
     ) -> Winograd {
         let [outputs, real_inputs, _, _] = shape;
@@ -63,18 +65,7 @@ impl Winograd {
                 }
             }
         }
-        let bias = (0..blocks)
-            .map(|block| {
-                std::array::from_fn(|lane| {
-                    let o = block * LANES + lane;
-                    if o < outputs {
-                        bias.map_or(0.0, |b| b[o])
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect();
+        let bias = padded_bias.as_chunks::<LANES>().0.to_vec();
         Winograd {
             inputs,
             kernel,
@@ -319,11 +310,7 @@ fn sums<const B: usize, const FMA: bool>(
             for (b, lanes) in sums.iter_mut().enumerate() {
                 let w = &weights[b][c];
                 for lane in 0..LANES {
-                    lanes[lane] = if FMA {
-                        v.mul_add(w[lane], lanes[lane])
-                    } else {
-                        lanes[lane] + v * w[lane]
-                    };
+                    lanes[lane] = multiply_add(v, w[lane], lanes[lane], FMA);
                 }
             }
         }
@@ -343,8 +330,12 @@ mod tests {
         for (outputs, inputs, side) in [(40, 32, 14), (32, 12, 7), (8, 8, 5)] {
             let (kernel, bias, input) =
                 crate::direct::tests::convolution_case([outputs, inputs, 3, side]);
-            let conv = Winograd::new([outputs, inputs, 3, 3], &kernel, Some(&bias), inputs);
-            let stored = outputs.div_ceil(LANES) * LANES;
+            let layer =
+                crate::direct::Conv::new([outputs, inputs, 3, 3], &kernel, Some(&bias), inputs);
+            let Some(conv) = layer.winograd() else {
+                panic!("{outputs}×{inputs}: no Winograd form");
+            };
+            let stored = layer.stored_outputs();
             let want = crate::direct::tests::plain_convolution(
                 [outputs, inputs, 3, side],
                 &kernel,
@@ -355,7 +346,7 @@ mod tests {
             for group in [1, 2, 4] {
                 for fma in [false, true] {
                     let mut got = vec![f32::NAN; side * side * stored];
-                    convolve_grouped(&conv, &input, side, &mut got, group, fma);
+                    convolve_grouped(conv, &input, side, &mut got, group, fma);
                     for (at, (g, w)) in got.iter().zip(&want).enumerate() {
                         let expected = if at % stored < outputs { *w } else { 0.0 };
                         assert!(
