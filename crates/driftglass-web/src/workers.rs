@@ -122,13 +122,13 @@ pub(crate) async fn call(
     };
     #[cfg(not(feature = "hooks"))]
     let limit_ms = CALL_TIMEOUT_MS;
+    if Reflect::get(worker, &JsValue::from_str(STOPPED)).is_ok_and(|v| v.is_truthy()) {
+        return Err("this worker was stopped after it failed to answer".into());
+    }
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     let (resolve, reject) = settle.ok_or("no promise")?;
     let timeout_reject = reject.clone();
-    if Reflect::get(worker, &JsValue::from_str(STOPPED)).is_ok_and(|v| v.is_truthy()) {
-        return Err("this worker was stopped after it failed to answer".into());
-    }
     // Kept for this call and dropped after it (a closure handed to JS for good would leak when
     // it is never called, as the error handler mostly is).
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -144,7 +144,10 @@ pub(crate) async fn call(
     // A worker that never answers (killed for memory, say) must not hang the page: after
     // CALL_TIMEOUT_MS the call fails and the worker is stopped, so that a late reply cannot be
     // taken for the next call's.
+    let timed_out = Rc::new(Cell::new(false));
+    let timer_fired = timed_out.clone();
     let on_timeout = Closure::<dyn FnMut()>::new(move || {
+        timer_fired.set(true);
         let text = format!("no reply in {} s", limit_ms / 1000);
         let _ = timeout_reject.call1(&JsValue::NULL, &JsValue::from_str(&text));
     });
@@ -170,7 +173,7 @@ pub(crate) async fn call(
     worker.set_onmessage(None);
     worker.set_onerror(None);
     drop((on_message, on_error, on_timeout));
-    if reply.as_ref().is_err_and(|e| e.starts_with("no reply in")) {
+    if reply.is_err() && timed_out.get() {
         worker.terminate();
         set_property(worker, STOPPED, &JsValue::TRUE);
     }
