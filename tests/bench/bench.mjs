@@ -17,7 +17,7 @@ import { createServer } from 'node:http';
 import { readFile, readdir } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { join, extname, resolve, basename } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../e2e/lib.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
@@ -73,15 +73,13 @@ const glue = /\/(driftglass-web-[0-9a-f]+\.js)/.exec(html)?.[1];
 const wasm = /\/(driftglass-web-[0-9a-f]+_bg\.wasm)/.exec(html)?.[1];
 if (!glue || !wasm) throw new Error(`no driftglass-web module in ${dist}/index.html: build the app first`);
 const { server, port } = await serve(await mnistPixels());
-const chromiumArgs = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
-const launchWith = (extra) => chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: [...chromiumArgs, ...extra] });
 // CPU engines run where the browser offers no WebGPU (so our app does not start its WebGPU
 // measurement beside them); the WebGPU engines in a browser with WebGPU.
-const cpuBrowser = await launchWith(['--disable-features=WebGPU']);
+const cpuBrowser = await launchBrowser(['--disable-features=WebGPU']);
 const gpuFlags = realGpu
   ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
   : ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
-const gpuBrowser = await launchWith(gpuFlags);
+const gpuBrowser = await launchBrowser(gpuFlags);
 
 // A page in a fresh browser context: nothing cached, nothing compiled, nothing run.
 async function freshPage(browser) {

@@ -41,16 +41,25 @@ export function serve(root, { gzip = false } = {}) {
 // --user-data-dir) and the flags a CI machine without network needs. `options` go to Playwright
 // (`serviceWorkers: 'block'` where a test must intercept requests: Playwright cannot see what a
 // service worker answers).
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-quic', '--no-first-run'];
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
 export function launch(profile, extraArgs = [], options = {}) {
   return chromium.launchPersistentContext(profile, {
     ...options,
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     viewport: { width: 1200, height: 900 },
     acceptDownloads: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-quic', '--no-first-run', ...extraArgs],
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
+}
+
+// The same Chromium as a browser whose contexts start empty (`browser.newContext()`: nothing
+// cached or compiled), for the benchmark's cold pages.
+export function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 // A real drag and drop of paths (files or folders) from "the desktop" onto the drop zone.
