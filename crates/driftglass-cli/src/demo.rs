@@ -118,7 +118,11 @@ pub fn test_fixtures(args: TestFixturesArgs) -> Result<()> {
 fn sample(set: &ImageSet, count: usize, rng: &mut SeededRng) -> ImageSet {
     let mut order: Vec<usize> = (0..set.count).collect();
     rng.shuffle(&mut order);
-    ImageSet::from_images(set.side, order.iter().take(count).map(|i| set.image(*i)))
+    ImageSet::from_images(
+        set.channels,
+        set.side,
+        order.iter().take(count).map(|i| set.image(*i)),
+    )
 }
 
 fn write(dir: &Path, name: &str, set: &ImageSet) -> Result<()> {

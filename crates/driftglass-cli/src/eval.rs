@@ -89,7 +89,7 @@ pub struct EvalRow {
 
 fn map_pixels(set: &ImageSet, f: impl Fn(&[f32]) -> Vec<f32>) -> ImageSet {
     let images: Vec<Vec<f32>> = (0..set.count).map(|i| f(set.image(i))).collect();
-    ImageSet::from_images(set.side, images.iter().map(Vec::as_slice))
+    ImageSet::from_images(set.channels, set.side, images.iter().map(Vec::as_slice))
 }
 
 /// Rotate by `degrees` about the centre (bilinear, black outside).
@@ -364,11 +364,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut order: Vec<usize> = (0..test.count).collect();
     rng.shuffle(&mut order);
     let half = test.count / 2;
-    let calibration =
-        ImageSet::from_images(test.side, order[..half].iter().map(|i| test.image(*i)));
-    let clean = ImageSet::from_images(test.side, order[half..].iter().map(|i| test.image(*i)));
+    let calibration = ImageSet::from_images(
+        test.channels,
+        test.side,
+        order[..half].iter().map(|i| test.image(*i)),
+    );
+    let clean = ImageSet::from_images(
+        test.channels,
+        test.side,
+        order[half..].iter().map(|i| test.image(*i)),
+    );
     let labels = data::labels(&data::mnist_dir(&args.data), "t10k-labels-idx1-ubyte")?;
     let zeros_and_ones = ImageSet::from_images(
+        test.channels,
         test.side,
         order[half..]
             .iter()

@@ -143,6 +143,7 @@ pub fn render_all(dir: &Path, max_fonts: Option<usize>) -> Result<(ImageSet, Vec
         bail!("no font in {} could draw the letters A–J", dir.display());
     }
     let set = ImageSet::from_images(
+        1,
         driftglass_core::IMAGE_SIDE,
         images.iter().map(|i| i.as_slice()),
     );

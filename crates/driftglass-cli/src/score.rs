@@ -209,12 +209,12 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     let loaded = load_model(args.report.model.as_deref())?;
     // The model's own preprocessing (its input side), with the polarity asked for.
     let config = PreprocessConfig {
-        side: loaded.header.preprocess.side,
         polarity: match args.polarity {
             PolarityArg::AsIs => Polarity::AsIs,
             PolarityArg::Invert => Polarity::Invert,
             PolarityArg::Auto => Polarity::Auto,
         },
+        ..loaded.header.preprocess
     };
     if !(0.0..=1.0).contains(&args.flag_rate) {
         bail!("--flag-rate must be between 0 and 1");

@@ -28,10 +28,13 @@ pub struct TrainArgs {
     /// With `--images`: read folders inside the folder too.
     #[arg(long, requires = "images")]
     pub recursive: bool,
-    /// With `--images`: the input side (28, 32, 64 or 128; images are turned gray, padded to a
-    /// square and resized to it).
+    /// With `--images`: the input side (28, 32, 64 or 128; images are padded to a square and
+    /// resized to it).
     #[arg(long, requires = "images", default_value_t = driftglass_core::IMAGE_SIDE)]
     pub side: usize,
+    /// With `--images`: a colour model (three channels, R, G and B) instead of a gray one.
+    #[arg(long, requires = "images")]
+    pub color: bool,
     /// With `--images`: the share of the images held out for validation and the baseline.
     #[arg(long, requires = "images", default_value_t = reference::DEFAULT_VALIDATION_SHARE)]
     pub validation_share: f64,
@@ -123,11 +126,7 @@ pub(crate) fn read_folder(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let set = ImageSet {
-        pixels,
-        count,
-        side: config.side,
-    };
+    let set = ImageSet::with_shape(pixels, count, config.channels, config.side);
     Ok((set, failed))
 }
 
@@ -163,7 +162,8 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
     if !dir.is_dir() {
         bail!("{} is not a folder", dir.display());
     }
-    let config = PreprocessConfig::with_side(args.side);
+    let channels = if args.color { 3 } else { 1 };
+    let config = PreprocessConfig::with_side(args.side).with_channels(channels);
     let (set, failed) = read_folder(dir, args.recursive, &config)?;
     let count = set.count;
     if count < reference::MIN_REFERENCE_IMAGES {
@@ -215,7 +215,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         baseline_name,
         epochs,
     } = data;
-    let side = training.side;
+    let (side, channels) = (training.side, training.channels);
     let (optimizer, default_lr) = match args.optimizer {
         OptimizerArg::Adadelta => (OptimizerKind::Adadelta, 1.0),
         OptimizerArg::Adam => (OptimizerKind::Adam, 0.001),
@@ -229,10 +229,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         learning_rate: args.learning_rate.unwrap_or(default_lr),
         loss: LossKind::Bce,
     };
-    let model_config = AutoencoderConfig::new().with_side(side);
+    let model_config = AutoencoderConfig::new()
+        .with_side(side)
+        .with_channels(channels);
     eprintln!(
-        "training on {} images ({side}×{side}), validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
+        "training on {} images ({side}×{side}, {}), validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
         training.count,
+        if channels == 3 { "colour" } else { "gray" },
         test.count,
         config.epochs,
         config.batch_size,
@@ -301,7 +304,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         Calibrated {
             created_by: format!("driftglass {}", driftglass_core::VERSION),
             architecture: &model_config,
-            preprocess: PreprocessConfig::with_side(side),
+            preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
             training: Some(TrainingSummary {
@@ -376,6 +379,19 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     };
     if images.count == 0 {
         bail!("{} holds no images", args.images.display());
+    }
+    let wanted = &loaded.header.preprocess;
+    if (images.channels, images.side) != (wanted.channels, wanted.side) {
+        bail!(
+            "{} holds {}-channel {}×{} images; the model takes {}-channel {}×{} ones (give a folder of images: they are prepared to the model's size and channels)",
+            args.images.display(),
+            images.channels,
+            images.side,
+            images.side,
+            wanted.channels,
+            wanted.side,
+            wanted.side
+        );
     }
     let name = args.dataset.clone().unwrap_or_else(|| {
         args.images

@@ -293,6 +293,76 @@ fn train_on_a_folder_of_images() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `train --images --color`: a colour model from a folder of photo patches; it scores RGB
+/// files as three channels and gray files replicated to three, and refuses an IDX file (gray
+/// 28×28) when recalibrating instead of misreading it.
+#[test]
+fn train_a_colour_model_on_photo_patches() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let patches = dir.path().join("coffee");
+    std::fs::create_dir_all(&patches).unwrap_or_else(|e| panic!("{e}"));
+    let photo = image::open(fixtures().join("photo/coffee-640x480.jpg"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    for i in 0..30u32 {
+        let (x, y) = ((i % 6) * 90 + 10, (i / 6) * 80 + 20);
+        image::imageops::crop_imm(&photo, x, y, 96, 96)
+            .to_image()
+            .save(patches.join(format!("patch-{i:02}.png")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let gray = dir.path().join("gray.png");
+    image::DynamicImage::ImageRgb8(image::imageops::crop_imm(&photo, 300, 200, 96, 96).to_image())
+        .to_luma8()
+        .save(&gray)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let model = dir.path().join("colour.dgm");
+    let (model_arg, patches_arg) = (model.to_string_lossy(), patches.to_string_lossy());
+    let (code, _, text) = driftglass(&[
+        "train",
+        "--images",
+        &patches_arg,
+        "--color",
+        "--side",
+        "32",
+        "--epochs",
+        "2",
+        "-o",
+        &model_arg,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("(32×32, colour)"), "{text}");
+
+    let (code, report, text) = driftglass(&[
+        "score",
+        "--model",
+        &model_arg,
+        "--json",
+        &patches_arg,
+        &gray.to_string_lossy(),
+    ]);
+    assert!(code == 0 || code == 2, "{text}");
+    assert_eq!(report["preprocess"]["channels"], 3, "{text}");
+    assert_eq!(report["batch"]["scored"], 31, "{text}");
+    let loss = by_name(&report, "gray.png")["loss"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!(loss.is_finite() && loss > 0.0, "{text}");
+
+    let (code, _, text) = driftglass(&[
+        "calibrate",
+        "--model",
+        &model_arg,
+        "--images",
+        &fixtures().join("mnist-test-64.idx").to_string_lossy(),
+        "-o",
+        &dir.path().join("again.dgm").to_string_lossy(),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("3-channel"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
 /// `eval --control DIR --drift NAME=DIR`: any folders against the model's baseline; the
 /// control's row gives the false alarms, sets smaller than a batch size get no rate there.
 #[test]

@@ -545,6 +545,11 @@ impl DirectNetwork {
         self.side
     }
 
+    /// Channels of the images this network takes (1: gray, 3: RGB).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// Values per image (`channels · side²`).
     pub fn image_len(&self) -> usize {
         self.channels * self.side * self.side
@@ -642,9 +647,10 @@ impl DirectNetwork {
             Activation::Sigmoid,
         ); // [28, 28, 1]
 
-        // Channels last → first; losses as `loss.rs` computes them (f32, clipped logarithms).
+        // Channels last → first; losses as `loss.rs` computes them (f32 terms of clipped
+        // logarithms, summed in f64: a 128×128 colour image has 49,152).
         let mut pixels = vec![0.0f32; c * s * s];
-        let (mut bce, mut mse, mut entropy) = (0.0f32, 0.0f32, 0.0f32);
+        let (mut bce, mut mse, mut entropy) = (0.0f64, 0.0f64, 0.0f64);
         let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
         for ch in 0..c {
             for i in 0..s * s {
@@ -654,16 +660,16 @@ impl DirectNetwork {
                 let y = target[at];
                 let clipped = p.clamp(low, high);
                 let (log_p, log_q) = (clipped.ln(), (1.0 - clipped).ln());
-                bce -= y * log_p + (1.0 - y) * log_q;
-                entropy -= p * log_p + (1.0 - p) * log_q;
-                mse += (p - y) * (p - y);
+                bce -= f64::from(y * log_p + (1.0 - y) * log_q);
+                entropy -= f64::from(p * log_p + (1.0 - p) * log_q);
+                mse += f64::from((p - y) * (p - y));
             }
         }
-        let n = (c * s * s) as f32;
+        let n = (c * s * s) as f64;
         Reconstruction {
-            bce: bce / n,
-            mse: mse / n,
-            output_entropy: entropy / n,
+            bce: (bce / n) as f32,
+            mse: (mse / n) as f32,
+            output_entropy: (entropy / n) as f32,
             pixels,
             latent,
         }
@@ -703,7 +709,10 @@ impl DirectNetwork {
     ) -> Result<Vec<Reconstruction>, ScoreError> {
         let len = self.channels * self.side * self.side;
         for set in [inputs, targets] {
-            if set.side != self.side || set.pixels.len() != inputs.count * len {
+            if set.side != self.side
+                || set.channels != self.channels
+                || set.pixels.len() != inputs.count * len
+            {
                 return Err(ScoreError::WrongSize {
                     found: set.pixels.len(),
                     expected: inputs.count * len,
@@ -877,11 +886,7 @@ pub(crate) mod tests {
                 if (x + 2 * y + n) % 5 == 0 { 1.0 } else { v }
             })
             .collect();
-        ImageSet {
-            pixels,
-            count,
-            side,
-        }
+        ImageSet::with_shape(pixels, count, channels, side)
     }
 
     /// Every clone's way through a wide convolution (1, 2 or 4 output blocks at a time, with

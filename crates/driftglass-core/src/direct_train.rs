@@ -101,19 +101,14 @@ struct Scratch {
 }
 
 impl DirectTrainer {
-    /// Start from `weights`, for gray images of the side they were built for, minimising
-    /// `loss` with `optimizer`.
+    /// Start from `weights`, for images of the side and channels they were built for,
+    /// minimising `loss` with `optimizer`.
     pub fn new(
         weights: &Weights,
         loss: LossKind,
         optimizer: OptimizerKind,
     ) -> Result<DirectTrainer, ScoreError> {
         let config = *weights.config();
-        if config.channels != 1 {
-            return Err(ScoreError::Network(
-                "the CPU trainer takes gray images (one channel)".into(),
-            ));
-        }
         let layers: Vec<Layer> = weights
             .layers()
             .iter()
@@ -158,17 +153,17 @@ impl DirectTrainer {
     /// Each layer's gradients of the batch's mean loss (`inputs` noisy, `targets` clean) in
     /// the weights' layout: kernel `[out, in, k, k]`, bias `[out]`. What [`Self::step`] uses.
     pub fn gradients(&self, inputs: &[f32], targets: &[f32]) -> Vec<(Vec<f32>, Vec<f32>)> {
-        let len = self.side * self.side;
+        let len = self.config.values_per_image();
         let count = inputs.len() / len;
         let convs = self.step_convs();
         let gradients = self.batch_gradients(&convs, &inputs[..count * len], targets);
         self.layer_gradients(&convs, &gradients, count.max(1))
     }
 
-    /// One gradient step on a batch (`inputs` noisy, `targets` clean, `side`² values per
-    /// image): returns the batch's mean loss before the step.
+    /// One gradient step on a batch (`inputs` noisy, `targets` clean, `channels · side²`
+    /// values per image, channels first): returns the batch's mean loss before the step.
     pub fn step(&mut self, inputs: &[f32], targets: &[f32], learning_rate: f64) -> f64 {
-        let len = self.side * self.side;
+        let len = self.config.values_per_image();
         let count = inputs.len() / len;
         if count == 0 {
             return f64::NAN;
@@ -202,8 +197,9 @@ impl DirectTrainer {
             .enumerate()
             .map(|(index, layer)| {
                 let [outputs, inputs, k, _] = layer.shape;
-                let stored_in = if index == 0 { 1 } else { convs.stored };
-                let stored_out = if index == 4 { 1 } else { convs.stored };
+                let channels = self.config.channels;
+                let stored_in = if index == 0 { channels } else { convs.stored };
+                let stored_out = if index == 4 { channels } else { convs.stored };
                 let blocked = &gradients.kernels[index];
                 let mut kernel = vec![0.0f32; layer.weight.len()];
                 for o in 0..outputs {
@@ -238,9 +234,11 @@ impl DirectTrainer {
             ));
         }
         let stored = forward[0].stored_outputs();
+        let last = self.layers.len() - 2;
         let backward = self.layers[1..]
             .iter()
-            .map(|layer| {
+            .enumerate()
+            .map(|(index, layer)| {
                 let [outputs, inputs, k, _] = layer.shape;
                 // Transposed and flipped: [in, out, k, k] with (ky, kx) → (k−1−ky, k−1−kx).
                 let mut flipped = vec![0.0f32; layer.weight.len()];
@@ -254,7 +252,8 @@ impl DirectTrainer {
                         }
                     }
                 }
-                let stored_gradient = if outputs == 1 { 1 } else { stored };
+                // The output layer's gradient map holds one value per image channel.
+                let stored_gradient = if index == last { outputs } else { stored };
                 Conv::new([inputs, outputs, k, k], &flipped, None, stored_gradient)
             })
             .collect();
@@ -268,7 +267,7 @@ impl DirectTrainer {
 
     /// Sum of the per-image gradients, slice by slice in order.
     fn batch_gradients(&self, convs: &StepConvs, inputs: &[f32], targets: &[f32]) -> Gradients {
-        let len = self.side * self.side;
+        let len = self.config.values_per_image();
         let slices: Vec<(&[f32], &[f32])> = inputs
             .chunks(SLICE * len)
             .zip(targets.chunks(SLICE * len))
@@ -318,19 +317,20 @@ impl DirectTrainer {
     fn zero_gradients(&self, convs: &StepConvs) -> Gradients {
         let stored = convs.stored;
         let k2 = convs.kernel * convs.kernel;
+        let image_channels = self.config.channels;
         let channels = [
-            (1, stored),
+            (image_channels, stored),
             (stored, stored),
             (stored, stored),
             (stored, stored),
+            (stored, image_channels),
         ];
-        let mut kernels: Vec<Vec<f32>> = channels
+        let kernels: Vec<Vec<f32>> = channels
             .iter()
             .map(|(i, o)| vec![0.0; k2 * i * o])
             .collect();
-        kernels.push(vec![0.0; k2 * stored]);
         let mut biases = vec![vec![0.0; stored]; 4];
-        biases.push(vec![0.0; 1]);
+        biases.push(vec![0.0; image_channels]);
         Gradients {
             kernels,
             biases,
@@ -340,9 +340,10 @@ impl DirectTrainer {
 
     fn scratch(&self, convs: &StepConvs) -> Scratch {
         let (s, b, c) = (self.side, convs.kernel - 1, convs.stored);
+        let ch = self.config.channels;
         let sq = |n: usize| n * n;
         Scratch {
-            input: vec![0.0; sq(s + b)],
+            input: vec![0.0; sq(s + b) * ch],
             a1: vec![0.0; sq(s) * c],
             p1: vec![0.0; sq(s / 2 + b) * c],
             a2: vec![0.0; sq(s / 2) * c],
@@ -351,9 +352,9 @@ impl DirectTrainer {
             u1: vec![0.0; sq(s / 2 + b) * c],
             a4: vec![0.0; sq(s / 2) * c],
             u2: vec![0.0; sq(s + b) * c],
-            output: vec![0.0; sq(s)],
-            d_full1: vec![0.0; sq(s)],
-            d_full1_padded: vec![0.0; sq(s + b)],
+            output: vec![0.0; sq(s) * ch],
+            d_full1: vec![0.0; sq(s) * ch],
+            d_full1_padded: vec![0.0; sq(s + b) * ch],
             d_full: vec![0.0; sq(s) * c],
             d_half: vec![0.0; sq(s / 2) * c],
             d_half_padded: vec![0.0; sq(s / 2 + b) * c],
@@ -377,10 +378,21 @@ impl DirectTrainer {
         gradients: &mut Gradients,
     ) {
         let (s, c, k) = (self.side, convs.stored, convs.kernel);
+        let ch = self.config.channels;
         let border = (k - 1) / 2;
         let f = &convs.forward;
-        // Forward, keeping what the backward pass needs.
-        copy_into_border(image, s, 1, &mut t.input, border);
+        // Forward, keeping what the backward pass needs (channels first → channels last).
+        if ch == 1 {
+            copy_into_border(image, s, 1, &mut t.input, border);
+        } else {
+            let padded = s + 2 * border;
+            for (plane_index, plane) in image.chunks_exact(s * s).enumerate() {
+                for (i, v) in plane.iter().enumerate() {
+                    let (y, x) = (i / s, i % s);
+                    t.input[((y + border) * padded + x + border) * ch + plane_index] = *v;
+                }
+            }
+        }
         f[0].apply(&t.input, s, &mut t.a1, Activation::Relu); // [28, 28, 32]
         max_pool_into(&t.a1, s, c, &mut t.p1, border); // [14, 14, 32]
         f[1].apply(&t.p1, s / 2, &mut t.a2, Activation::Relu); // [14, 14, 32]
@@ -391,11 +403,13 @@ impl DirectTrainer {
         upsample_into(&t.a4, s / 2, c, &mut t.u2, border); // [28, 28, 32]
         f[4].apply(&t.u2, s, &mut t.output, Activation::Sigmoid); // [28, 28, 1]
 
-        // Loss, and its gradient at the sigmoid's input.
-        let n = (s * s) as f32;
+        // Loss (the mean over channels and pixels), and its gradient at the sigmoid's input;
+        // `output` and `d_full1` are channels last, `target` channels first.
+        let n = (ch * s * s) as f32;
         let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
         let mut loss = 0.0f32;
-        for ((d, &p), &y) in t.d_full1.iter_mut().zip(&t.output).zip(target) {
+        for (at, (d, &p)) in t.d_full1.iter_mut().zip(&t.output).enumerate() {
+            let y = target[(at % ch) * s * s + at / ch];
             match self.loss {
                 LossKind::Bce => {
                     let clipped = p.clamp(low, high);
@@ -422,7 +436,7 @@ impl DirectTrainer {
             &t.u2,
             c,
             &t.d_full1,
-            1,
+            ch,
             s,
             k,
             &b[3],
@@ -481,7 +495,17 @@ impl DirectTrainer {
         ); // [14, 14, 32]
         // Pooling, then encode 1's ReLU.
         max_pool_backward(&t.a1, s, c, &t.d_half_back, &mut t.d_stored_full);
-        weight_gradients(&t.input, 1, &t.d_stored_full, c, s, k, gradients, 0, active);
+        weight_gradients(
+            &t.input,
+            ch,
+            &t.d_stored_full,
+            c,
+            s,
+            k,
+            gradients,
+            0,
+            active,
+        );
     }
 }
 

@@ -88,16 +88,19 @@ pub enum IdxError {
     },
 }
 
-/// A set of square gray images (28×28 unless a model takes larger inputs), pixels scaled to
-/// [0, 1].
+/// A set of square images (28×28 gray unless a model takes larger or colour inputs), values
+/// scaled to [0, 1].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSet {
-    /// `count · side²` values in [0, 1], image after image, row-major.
+    /// `count · channels · side²` values in [0, 1], image after image, each channels first
+    /// (plane after plane), row-major.
     pub pixels: Vec<f32>,
     /// Number of images.
     pub count: usize,
     /// Side of each image in pixels (28 for MNIST and every IDX file read here).
     pub side: usize,
+    /// Channels per image: 1 (gray) or 3 (RGB).
+    pub channels: usize,
 }
 
 impl ImageSet {
@@ -107,12 +110,28 @@ impl ImageSet {
             pixels,
             count,
             side: IMAGE_SIDE,
+            channels: 1,
         }
     }
 
-    /// Values per image (`side²`).
+    /// A set of `channels`-channel `side`×`side` images.
+    pub fn with_shape(pixels: Vec<f32>, count: usize, channels: usize, side: usize) -> ImageSet {
+        ImageSet {
+            pixels,
+            count,
+            side,
+            channels,
+        }
+    }
+
+    /// An empty set of images of this set's shape.
+    pub fn empty_like(&self) -> ImageSet {
+        ImageSet::with_shape(Vec::new(), 0, self.channels, self.side)
+    }
+
+    /// Values per image (`channels · side²`).
     pub fn image_len(&self) -> usize {
-        self.side * self.side
+        self.channels * self.side * self.side
     }
 
     /// Pixels of image `index`.
@@ -128,6 +147,7 @@ impl ImageSet {
             pixels: self.pixels[..count * self.image_len()].to_vec(),
             count,
             side: self.side,
+            channels: self.channels,
         }
     }
 
@@ -140,11 +160,17 @@ impl ImageSet {
             pixels: self.pixels[start * len..(start + count) * len].to_vec(),
             count,
             side: self.side,
+            channels: self.channels,
         }
     }
 
-    /// Build a set of `side`×`side` images from single images (`side²` values each).
-    pub fn from_images<'a>(side: usize, images: impl IntoIterator<Item = &'a [f32]>) -> ImageSet {
+    /// Build a set of `channels`-channel `side`×`side` images from single images
+    /// (`channels · side²` values each).
+    pub fn from_images<'a>(
+        channels: usize,
+        side: usize,
+        images: impl IntoIterator<Item = &'a [f32]>,
+    ) -> ImageSet {
         let mut pixels = Vec::new();
         let mut count = 0;
         for image in images {
@@ -155,6 +181,7 @@ impl ImageSet {
             pixels,
             count,
             side,
+            channels,
         }
     }
 }
@@ -249,6 +276,7 @@ fn parse_images_raw(data: &[u8]) -> Result<ImageSet, IdxError> {
         pixels,
         side: IMAGE_SIDE,
         count: count as usize,
+        channels: 1,
     })
 }
 

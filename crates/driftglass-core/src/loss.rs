@@ -48,25 +48,26 @@ pub fn clip(p: f32) -> f32 {
 /// Binary cross-entropy of one image (mean over its values). Targets may be any value in
 /// [0, 1]; 0 and 1 pixels give finite losses because the prediction is clipped first.
 pub fn bce(prediction: &[f32], target: &[f32]) -> f32 {
-    let sum: f32 = prediction
+    // f32 terms summed in f64: a 128×128 colour image has 49,152 of them.
+    let sum: f64 = prediction
         .iter()
         .zip(target)
         .map(|(&p, &y)| {
             let p = clip(p);
-            -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+            f64::from(-(y * p.ln() + (1.0 - y) * (1.0 - p).ln()))
         })
         .sum();
-    sum / prediction.len().max(1) as f32
+    (sum / prediction.len().max(1) as f64) as f32
 }
 
 /// Mean squared error of one image.
 pub fn mse(prediction: &[f32], target: &[f32]) -> f32 {
-    let sum: f32 = prediction
+    let sum: f64 = prediction
         .iter()
         .zip(target)
-        .map(|(&p, &y)| (p - y) * (p - y))
+        .map(|(&p, &y)| f64::from((p - y) * (p - y)))
         .sum();
-    sum / prediction.len().max(1) as f32
+    (sum / prediction.len().max(1) as f64) as f32
 }
 
 #[cfg(test)]

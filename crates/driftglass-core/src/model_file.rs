@@ -476,13 +476,17 @@ pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
     } = split(bytes)?;
     let config = header.architecture;
     config.validate().map_err(ModelFileError::Header)?;
-    // Images are preprocessed to the side the network was trained on, in gray.
-    if header.preprocess.side != config.side || config.channels != 1 {
+    // Images are preprocessed to the side and channels the network was trained on: gray or RGB.
+    if header.preprocess.side != config.side
+        || header.preprocess.channels != config.channels
+        || !matches!(config.channels, 1 | 3)
+    {
         return Err(ModelFileError::Header(format!(
-            "the network takes {}-channel {}×{} images but preprocessing makes gray {}×{} ones",
+            "the network takes {}-channel {}×{} images but preprocessing makes {}-channel {}×{} ones (1: gray, 3: RGB)",
             config.channels,
             config.side,
             config.side,
+            header.preprocess.channels,
             header.preprocess.side,
             header.preprocess.side
         )));

@@ -1,4 +1,5 @@
-//! From any image file to the model's input: 28×28 gray values in [0, 1], white ink on black.
+//! From any image file to the model's input: `side`×`side` values in [0, 1] (28×28 gray for
+//! MNIST models; three planes R, G, B for colour models).
 //!
 //! The same code runs in the CLI and in the browser. Step by step:
 //!
@@ -11,6 +12,9 @@
 //! 3. **To gray.** Every pixel becomes RGBA floats in [0, 1] (8-bit values / 255, 16-bit values
 //!    / 65535); gray = 0.2126 R + 0.7152 G + 0.0722 B (Rec. 709 weights on the stored,
 //!    gamma-encoded values, as most tools do). Gray images keep their value.
+//!    **Colour models** (3 channels) keep R, G and B as three planes instead (a gray image gives
+//!    three equal planes); steps 4 to 7 apply to each plane, polarity being decided on the gray
+//!    value of the border.
 //! 4. **Flatten alpha onto black.** gray ← gray · alpha: transparent pixels become background
 //!    (MNIST's background is black, value 0).
 //! 5. **Polarity.** MNIST is white ink on black. [`Polarity::AsIs`] (default) leaves values
@@ -64,10 +68,18 @@ pub struct PreprocessConfig {
     /// on larger inputs. Files written before this field existed are 28.
     #[serde(default = "default_side")]
     pub side: usize,
+    /// Channels the model takes: 1 (gray, step 3) or 3 (RGB kept, step 3c). Files written
+    /// before this field existed are gray.
+    #[serde(default = "default_channels")]
+    pub channels: usize,
 }
 
 fn default_side() -> usize {
     IMAGE_SIDE
+}
+
+fn default_channels() -> usize {
+    1
 }
 
 impl Default for PreprocessConfig {
@@ -75,17 +87,28 @@ impl Default for PreprocessConfig {
         PreprocessConfig {
             polarity: Polarity::default(),
             side: IMAGE_SIDE,
+            channels: 1,
         }
     }
 }
 
 impl PreprocessConfig {
-    /// The default pipeline for `side`×`side` inputs.
+    /// The default pipeline for `side`×`side` gray inputs.
     pub fn with_side(side: usize) -> Self {
         PreprocessConfig {
             side,
             ..PreprocessConfig::default()
         }
+    }
+
+    /// The same pipeline for `channels`-channel inputs (1: gray, 3: RGB).
+    pub fn with_channels(self, channels: usize) -> Self {
+        PreprocessConfig { channels, ..self }
+    }
+
+    /// Values per prepared image (`channels · side²`).
+    pub fn values_per_image(&self) -> usize {
+        self.channels * self.side * self.side
     }
 }
 
@@ -374,9 +397,12 @@ fn too_many_pixels_from_header(bytes: &[u8], format: ImageFormat) -> PreprocessE
     }
 }
 
-/// Steps 3 to 7 on a decoded image. Returns the `side`² values (784 by default) and whether
-/// they were inverted.
+/// Steps 3 to 7 on a decoded image. Returns the `channels · side²` values (784 by default),
+/// channels first, and whether they were inverted.
 pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec<f32>, bool) {
+    if config.channels == 3 {
+        return preprocess_color(image, config);
+    }
     let (width, height) = (image.width() as usize, image.height() as usize);
     let gray = to_gray_on_black(image);
     let inverted = match config.polarity {
@@ -390,8 +416,84 @@ pub fn preprocess_image(image: &DynamicImage, config: &PreprocessConfig) -> (Vec
         gray
     };
     let pixels = pad_and_resize(&gray, width, height, config.side);
-    debug_assert_eq!(pixels.len(), config.side * config.side);
+    debug_assert_eq!(pixels.len(), config.values_per_image());
     (pixels, inverted)
+}
+
+/// Steps 3 to 7 for colour models: R, G and B planes (a gray image gives three equal ones),
+/// alpha flattened onto black in each, polarity decided on the gray value of the border, each
+/// plane padded and area-averaged as a gray image is.
+fn preprocess_color(image: &DynamicImage, config: &PreprocessConfig) -> (Vec<f32>, bool) {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let planes = to_rgb_planes_on_black(image);
+    let inverted = match config.polarity {
+        Polarity::AsIs => false,
+        Polarity::Invert => true,
+        Polarity::Auto => {
+            let gray: Vec<f32> = (0..width * height)
+                .map(|i| {
+                    (0..3)
+                        .map(|c| LUMA_WEIGHTS[c] * planes[c * width * height + i])
+                        .sum()
+                })
+                .collect();
+            border_mean(&gray, width, height) > 0.5
+        }
+    };
+    let mut pixels = Vec::with_capacity(config.values_per_image());
+    for plane in planes.chunks_exact(width * height) {
+        let resized = if inverted {
+            let plane: Vec<f32> = plane.iter().map(|v| 1.0 - v).collect();
+            pad_and_resize(&plane, width, height, config.side)
+        } else {
+            pad_and_resize(plane, width, height, config.side)
+        };
+        pixels.extend(resized);
+    }
+    (pixels, inverted)
+}
+
+/// Step 3c: the R, G and B planes in [0, 1], one after the other, alpha flattened onto black
+/// (v ← v · alpha, as the gray path does). Gray images give three equal planes.
+fn to_rgb_planes_on_black(image: &DynamicImage) -> Vec<f32> {
+    let area = image.width() as usize * image.height() as usize;
+    let mut planes = vec![0.0f32; 3 * area];
+    let (red, rest) = planes.split_at_mut(area);
+    let (green, blue) = rest.split_at_mut(area);
+    let mut put = |i: usize, [r, g, b]: [f32; 3], alpha: f32| {
+        red[i] = (r * alpha).clamp(0.0, 1.0);
+        green[i] = (g * alpha).clamp(0.0, 1.0);
+        blue[i] = (b * alpha).clamp(0.0, 1.0);
+    };
+    match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA8(_) => {
+            for (i, v) in to_gray_on_black(image).into_iter().enumerate() {
+                put(i, [v; 3], 1.0);
+            }
+        }
+        DynamicImage::ImageRgb8(buffer) => {
+            for (i, p) in buffer.as_raw().chunks_exact(3).enumerate() {
+                put(i, [p[0], p[1], p[2]].map(|v| v as f32 / 255.0), 1.0);
+            }
+        }
+        DynamicImage::ImageRgba8(buffer) => {
+            for (i, p) in buffer.as_raw().chunks_exact(4).enumerate() {
+                put(
+                    i,
+                    [p[0], p[1], p[2]].map(|v| v as f32 / 255.0),
+                    p[3] as f32 / 255.0,
+                );
+            }
+        }
+        other => {
+            for (i, p) in other.to_rgba32f().as_raw().chunks_exact(4).enumerate() {
+                put(i, [p[0], p[1], p[2]], p[3]);
+            }
+        }
+    }
+    planes
 }
 
 /// Steps 3 and 4: gray in [0, 1], alpha flattened onto black.
@@ -747,6 +849,40 @@ mod tests {
                 .iter()
                 .all(|v| (v - 0.5).abs() < 1e-6)
         );
+    }
+
+    #[test]
+    fn color_models_keep_three_planes() {
+        let color = PreprocessConfig::default().with_channels(3);
+        // A 28×28 RGB image passes unchanged, plane after plane.
+        let rgb = ImageBuffer::from_fn(28, 28, |x, y| Rgb([x as u8 * 9, y as u8 * 9, 200]));
+        let bytes = encode(&DynamicImage::ImageRgb8(rgb), ImageFormat::Png);
+        let out = preprocess_bytes(&bytes, &color).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.pixels.len(), 3 * 784);
+        assert_eq!(out.pixels[5 * 28 + 3], 27.0 / 255.0); // red at (3, 5)
+        assert_eq!(out.pixels[784 + 5 * 28 + 3], 45.0 / 255.0); // green
+        assert_eq!(out.pixels[2 * 784 + 5 * 28 + 3], 200.0 / 255.0); // blue
+        // A gray image gives three equal planes, equal to the gray model's input.
+        let gray = encode(&gray_28(&bar_28()), ImageFormat::Png);
+        let planes = preprocess_bytes(&gray, &color).unwrap_or_else(|e| panic!("{e}"));
+        let single =
+            preprocess_bytes(&gray, &PreprocessConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        for plane in planes.pixels.chunks_exact(784) {
+            assert_eq!(plane, single.pixels.as_slice());
+        }
+        // Alpha flattens each channel onto black.
+        let rgba = ImageBuffer::from_fn(28, 28, |_, _| Rgba([255u8, 128, 0, 51]));
+        let bytes = encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png);
+        let out = preprocess_bytes(&bytes, &color).unwrap_or_else(|e| panic!("{e}"));
+        assert!((out.pixels[0] - 0.2).abs() < 1e-6);
+        assert!((out.pixels[784] - 128.0 / 255.0 * 0.2).abs() < 1e-6);
+        assert_eq!(out.pixels[2 * 784], 0.0);
+        // A wide image is centred on black and area-averaged per plane.
+        let wide = ImageBuffer::from_fn(56, 28, |_, _| Rgb([255u8, 0, 255]));
+        let bytes = encode(&DynamicImage::ImageRgb8(wide), ImageFormat::Png);
+        let out = preprocess_bytes(&bytes, &color).unwrap_or_else(|e| panic!("{e}"));
+        let at = |c: usize, y: usize| out.pixels[c * 784 + y * 28 + 10];
+        assert_eq!((at(0, 0), at(1, 14), at(2, 14)), (0.0, 0.0, 1.0));
     }
 
     #[test]

@@ -113,7 +113,11 @@ pub fn split(set: &ImageSet, validation_share: f64, seed: u64) -> Result<Split, 
     let pick = |indices: &[usize]| {
         let mut indices = indices.to_vec();
         indices.sort_unstable();
-        ImageSet::from_images(set.side, indices.into_iter().map(|i| set.image(i)))
+        ImageSet::from_images(
+            set.channels,
+            set.side,
+            indices.into_iter().map(|i| set.image(i)),
+        )
     };
     Ok(Split {
         training: pick(training),
@@ -377,7 +381,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let set = ImageSet::from_images(side, images.iter().map(Vec::as_slice));
+        let set = ImageSet::from_images(1, side, images.iter().map(Vec::as_slice));
         assert_eq!(set.image(39).len(), 4096);
         let parts = split(&set, 0.2, 1).unwrap_or_else(|e| panic!("{e}"));
         let architecture = AutoencoderConfig::new().with_side(side);
@@ -468,12 +472,155 @@ mod tests {
         assert_eq!(pad_and_resize(disc, 64, 64, 64), disc);
         let scored = crate::reconstruct(
             &crate::DirectNetwork::new(&loaded.weights).unwrap_or_else(|e| panic!("{e}")),
-            &ImageSet::from_images(side, [pre.pixels.as_slice()]),
+            &ImageSet::from_images(1, side, [pre.pixels.as_slice()]),
             8,
             |_| {},
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(scored[0].bce, reconstructions[0].bce);
+    }
+
+    /// Colour models: 32×32 RGB images train (loss falls), seal with three channels, refuse a
+    /// gray preprocessing, and score an RGB PNG of an image exactly as the image itself.
+    #[test]
+    fn color_models_train_seal_and_score_rgb_files() {
+        use std::ops::ControlFlow;
+
+        use crate::train::{Clock, TrainingConfig, train};
+
+        struct Zero;
+        impl Clock for Zero {
+            fn now_seconds(&self) -> f64 {
+                0.0
+            }
+        }
+        // Discs of a random colour on a background of another, 32×32, channels first.
+        let side = 32;
+        let mut rng = SeededRng::new(8);
+        let images: Vec<Vec<f32>> = (0..48)
+            .map(|_| {
+                let (cx, cy, r) = (
+                    8.0 + rng.below(16) as f32,
+                    8.0 + rng.below(16) as f32,
+                    3.0 + rng.below(6) as f32,
+                );
+                let disc = [0; 3].map(|_| rng.below(256) as f32 / 255.0);
+                let ground = [0; 3].map(|_| rng.below(256) as f32 / 255.0);
+                (0..3 * side * side)
+                    .map(|i| {
+                        let (c, p) = (i / (side * side), i % (side * side));
+                        let (x, y) = ((p % side) as f32, (p / side) as f32);
+                        if (x - cx).powi(2) + (y - cy).powi(2) <= r * r {
+                            disc[c]
+                        } else {
+                            ground[c]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let set = ImageSet::from_images(3, side, images.iter().map(Vec::as_slice));
+        let parts = split(&set, 0.25, 2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parts.validation.channels, 3);
+        let architecture = AutoencoderConfig::new().with_side(side).with_channels(3);
+        let config = TrainingConfig {
+            epochs: 3,
+            batch_size: 8,
+            ..TrainingConfig::default()
+        };
+        let trained = pollster::block_on(train(
+            &architecture,
+            &config,
+            &parts.training,
+            &parts.validation,
+            &Zero,
+            |_| ControlFlow::Continue(()),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let history = &trained.history;
+        assert!(
+            history.last().map(|e| e.train_loss) < history.first().map(|e| e.train_loss),
+            "{history:?}"
+        );
+        // A gray model refuses colour images instead of misreading them.
+        let refused = pollster::block_on(train(
+            &AutoencoderConfig::new().with_side(side),
+            &config,
+            &parts.training,
+            &parts.validation,
+            &Zero,
+            |_| ControlFlow::Continue(()),
+        ));
+        assert!(matches!(
+            refused,
+            Err(crate::train::TrainError::Side {
+                model_channels: 1,
+                image_channels: 3,
+                ..
+            })
+        ));
+        let network = crate::DirectNetwork::new(&trained.weights).unwrap_or_else(|e| panic!("{e}"));
+        let reconstructions = crate::reconstruct(&network, &parts.validation, 8, |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reconstructions[0].pixels.len(), 3 * 1024);
+        let (baseline, latent) =
+            calibration("discs", &reconstructions).unwrap_or_else(|e| panic!("{e}"));
+        let sealed = |preprocess: PreprocessConfig| {
+            seal(
+                &trained.weights,
+                Calibrated {
+                    created_by: "test".into(),
+                    architecture: &architecture,
+                    preprocess,
+                    baseline: &baseline,
+                    latent: &latent,
+                    training: None,
+                },
+            )
+        };
+        let color = PreprocessConfig::with_side(side).with_channels(3);
+        let bytes = sealed(color).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = model_file::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.header.preprocess, color);
+        assert_eq!(loaded.header.architecture.channels, 3);
+        let gray = sealed(PreprocessConfig::with_side(side)).unwrap_or_else(|e| panic!("{e}"));
+        let mismatch = model_file::decode(&gray);
+        assert!(
+            matches!(&mismatch, Err(ModelFileError::Header(m)) if m.contains("3-channel")),
+            "{mismatch:?}"
+        );
+
+        // The first held-out image as an RGB PNG scores as the image itself.
+        let image = parts.validation.image(0);
+        let rgb: Vec<u8> = (0..side * side)
+            .flat_map(|p| (0..3).map(move |c| (c, p)))
+            .map(|(c, p)| (image[c * side * side + p] * 255.0).round() as u8)
+            .collect();
+        let mut png = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut png),
+            &rgb,
+            side as u32,
+            side as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let pre = crate::preprocess_bytes(&png, &loaded.header.preprocess)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let differs = pre
+            .pixels
+            .iter()
+            .zip(image)
+            .any(|(a, b)| (a - b).abs() > 0.5 / 255.0);
+        assert!(!differs, "the PNG's planes are not the image's");
+        let scored = crate::reconstruct(
+            &crate::DirectNetwork::new(&loaded.weights).unwrap_or_else(|e| panic!("{e}")),
+            &ImageSet::from_images(3, side, [pre.pixels.as_slice()]),
+            8,
+            |_| {},
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!((scored[0].bce - reconstructions[0].bce).abs() < 1e-3);
     }
 
     #[test]

@@ -58,9 +58,21 @@ impl<'m> Scorer<'m> {
         preprocess: PreprocessConfig,
         flag_rate: f64,
     ) -> Result<Scorer<'m>, ScoreError> {
+        let network = model.network()?;
+        if (preprocess.channels, preprocess.side) != (network.channels(), network.side()) {
+            return Err(ScoreError::Network(format!(
+                "preprocessing makes {}-channel {}×{} images; the network takes {}-channel {}×{}",
+                preprocess.channels,
+                preprocess.side,
+                preprocess.side,
+                network.channels(),
+                network.side(),
+                network.side()
+            )));
+        }
         Ok(Scorer {
             model,
-            network: model.network()?,
+            network,
             app: app.to_string(),
             preprocess,
             flag_rate,
@@ -78,9 +90,14 @@ impl<'m> Scorer<'m> {
         &self.network
     }
 
+    /// Channels of the prepared inputs (1: gray, 3: RGB).
+    pub fn channels(&self) -> usize {
+        self.preprocess.channels
+    }
+
     /// Score a chunk of prepared inputs on the CPU kernels (every core natively).
     pub fn push(&mut self, inputs: &[(String, PreparedInput)]) -> Result<Chunk, ScoreError> {
-        let set = scorable(self.preprocess.side, inputs);
+        let set = scorable(self.preprocess.channels, self.preprocess.side, inputs);
         let reconstructions = if set.count == 0 {
             Vec::new()
         } else {
@@ -228,9 +245,10 @@ impl<'m> Scorer<'m> {
     }
 }
 
-/// The scorable inputs of a chunk as one image set of `side`×`side` images.
-pub fn scorable(side: usize, inputs: &[(String, PreparedInput)]) -> ImageSet {
+/// The scorable inputs of a chunk as one image set of `channels`-channel `side`×`side` images.
+pub fn scorable(channels: usize, side: usize, inputs: &[(String, PreparedInput)]) -> ImageSet {
     ImageSet::from_images(
+        channels,
         side,
         inputs
             .iter()
@@ -274,7 +292,7 @@ mod tests {
         let config = PreprocessConfig::default();
 
         let network = model.network().unwrap_or_else(|e| panic!("{e}"));
-        let set = scorable(28, &all);
+        let set = scorable(1, 28, &all);
         let reconstructions =
             reconstruct(&network, &set, SCORE_BATCH, |_| {}).unwrap_or_else(|e| panic!("{e}"));
         let images = image_reports(

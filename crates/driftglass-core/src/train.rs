@@ -103,11 +103,13 @@ pub enum TrainError {
     #[error("invalid model config: {0}")]
     Config(String),
     #[error(
-        "the model takes {model}×{model} gray images but the {which} images are {images}×{images}"
+        "the model takes {model}×{model} images with {model_channels} channel(s) but the {which} images are {images}×{images} with {image_channels}"
     )]
     Side {
         model: usize,
         images: usize,
+        model_channels: usize,
+        image_channels: usize,
         which: &'static str,
     },
     #[error("training diverged: loss became {0}")]
@@ -324,10 +326,12 @@ pub fn check(
         return Err(TrainError::ZeroBatch);
     }
     for (set, which) in [(training_set, "training"), (validation_set, "validation")] {
-        if set.side != model_config.side || model_config.channels != 1 {
+        if set.side != model_config.side || set.channels != model_config.channels {
             return Err(TrainError::Side {
                 model: model_config.side,
                 images: set.side,
+                model_channels: model_config.channels,
+                image_channels: set.channels,
                 which,
             });
         }

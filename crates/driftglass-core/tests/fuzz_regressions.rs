@@ -32,15 +32,25 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn preprocess_regressions() {
     for (name, bytes) in inputs("preprocess") {
-        for polarity in [Polarity::AsIs, Polarity::Invert, Polarity::Auto] {
+        for (polarity, channels) in [
+            (Polarity::AsIs, 1),
+            (Polarity::Invert, 1),
+            (Polarity::Auto, 1),
+            (Polarity::Auto, 3),
+        ] {
             if let Ok(image) = preprocess_bytes(
                 &bytes,
                 &PreprocessConfig {
                     polarity,
+                    channels,
                     ..PreprocessConfig::default()
                 },
             ) {
-                assert_eq!(image.pixels.len(), driftglass_core::IMAGE_PIXELS, "{name}");
+                assert_eq!(
+                    image.pixels.len(),
+                    channels * driftglass_core::IMAGE_PIXELS,
+                    "{name}"
+                );
                 assert!(
                     image.pixels.iter().all(|v| (0.0..=1.0).contains(v)),
                     "{name}"

@@ -106,11 +106,7 @@ fn image_set(
             pixels.len()
         ));
     }
-    Ok(ImageSet {
-        pixels,
-        count,
-        side,
-    })
+    Ok(ImageSet::with_shape(pixels, count, channels, side))
 }
 
 /// Score `count` images with the scoring network: the reconstructions packed.

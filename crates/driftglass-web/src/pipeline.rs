@@ -193,9 +193,12 @@ impl<U: FnMut(&BatchView, Progress)> Shown<'_, U> {
             .filter_map(|(_, input)| input.as_ref().ok())
             .zip(&chunk.reconstructions)
             .map(|((input, ..), r)| (input.as_slice(), r.pixels.as_slice()));
-        self.view
-            .cards
-            .push(view::cards(&chunk.images, chunk.first, pixels));
+        self.view.cards.push(view::cards(
+            &chunk.images,
+            chunk.first,
+            self.scorer.channels(),
+            pixels,
+        ));
         self.view.batch = self.scorer.summary();
         self.view.histogram = self.scorer.histogram(HISTOGRAM_BINS).map(Rc::new);
         self.done += sources;
@@ -415,7 +418,7 @@ async fn score_here<U: FnMut(&BatchView, Progress)>(
         let (part, after) = rest.split_at(chunk_size.clamp(1, rest.len()));
         rest = after;
         let started = now_ms();
-        let set = scorable(config.side, part);
+        let set = scorable(config.channels, config.side, part);
         let reconstructions = if set.count == 0 {
             Vec::new()
         } else {

@@ -88,22 +88,22 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     let control = use_mut_ref(|| Rc::new(Control::default()));
     let paused = use_state(|| false);
     let dragging = use_state(|| false);
-    // Input side, and the last drop (read again when the side changes).
-    let side = use_state(|| driftglass_core::IMAGE_SIDE);
+    // Input side and channels, and the last drop (read again when either changes).
+    let shape = use_state(|| (driftglass_core::IMAGE_SIDE, 1usize));
     let last_drop = use_mut_ref(|| None::<(String, Vec<Source>)>);
 
     let on_sources = {
-        let (phase, set, settings, live, version, side, last_drop) = (
+        let (phase, set, settings, live, version, shape, last_drop) = (
             phase.clone(),
             set.clone(),
             settings.clone(),
             live.clone(),
             version.clone(),
-            side.clone(),
+            shape.clone(),
             last_drop.clone(),
         );
         Callback::from(
-            move |(label, sources, chosen_side): (String, Vec<Source>, Option<usize>)| {
+            move |(label, sources, chosen): (String, Vec<Source>, Option<(usize, usize)>)| {
                 if matches!(*phase, Phase::Training | Phase::Calibrating) {
                     return;
                 }
@@ -118,7 +118,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     live.clone(),
                     version.clone(),
                 );
-                let side = chosen_side.unwrap_or(*side);
+                let chosen = chosen.unwrap_or(*shape);
                 *last_drop.borrow_mut() = Some((label.clone(), sources.clone()));
                 *live.borrow_mut() = Live::default();
                 phase.set(Phase::Reading {
@@ -127,7 +127,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                 });
                 spawn_local(async move {
                     let progress = phase.clone();
-                    let gathered = training::gather(label, sources, side, |done, total| {
+                    let gathered = training::gather(label, sources, chosen, |done, total| {
                         progress.set(Phase::Reading { done, total })
                     })
                     .await;
@@ -222,12 +222,12 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                                 reconstructed,
                             } => {
                                 let pixels = reference.images.image_len();
+                                let channels = reference.images.channels;
+                                let picture = |values| view::image_png_data_url(values, channels);
                                 live.borrow_mut().samples = noisy
                                     .chunks(pixels)
                                     .zip(reconstructed.chunks(pixels))
-                                    .map(|(n, r)| {
-                                        (view::gray_png_data_url(n), view::gray_png_data_url(r))
-                                    })
+                                    .map(|(n, r)| (picture(n), picture(r)))
                                     .collect();
                             }
                             Update::Calibrating => phase.set(Phase::Calibrating),
@@ -298,23 +298,26 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
         })
     };
 
-    let on_side = {
-        let (side, last_drop, on_sources) = (side.clone(), last_drop.clone(), on_sources.clone());
+    // A new side or colour choice: images already dropped are read again with it.
+    let reshape = |apply: fn((usize, usize), usize) -> (usize, usize)| {
+        let (shape, last_drop, on_sources) = (shape.clone(), last_drop.clone(), on_sources.clone());
         Callback::from(move |event: Event| {
             let Some(select) = event.target_dyn_into::<HtmlSelectElement>() else {
                 return;
             };
-            let Ok(chosen) = select.value().parse::<usize>() else {
+            let Ok(value) = select.value().parse::<usize>() else {
                 return;
             };
-            side.set(chosen);
-            // Images already dropped are read again at the new size.
+            let chosen = apply(*shape, value);
+            shape.set(chosen);
             let again = last_drop.borrow().clone();
             if let Some((label, sources)) = again {
                 on_sources.emit((label, sources, Some(chosen)));
             }
         })
     };
+    let on_side = reshape(|(_, channels), side| (side, channels));
+    let on_channels = reshape(|(side, _), channels| (side, channels));
 
     let busy = matches!(*phase, Phase::Training | Phase::Calibrating);
     let live = live.borrow();
@@ -364,10 +367,12 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
         );
         html! {
             <div class="reference-set" data-testid="reference-set" data-images={s.images.count.to_string()}
-                data-side={s.images.side.to_string()}
+                data-side={s.images.side.to_string()} data-channels={s.images.channels.to_string()}
                 data-failed={s.failed.len().to_string()}>
-                <p>{ format!("{}: {} images usable at {}×{} ({} for training, {} held out for validation and the baseline)",
-                    s.label, s.images.count, s.images.side, s.images.side, s.images.count.saturating_sub(validation), validation) }
+                <p>{ format!("{}: {} images usable at {}×{} {} ({} for training, {} held out for validation and the baseline)",
+                    s.label, s.images.count, s.images.side, s.images.side,
+                    if s.images.channels == 3 { "colour" } else { "gray" },
+                    s.images.count.saturating_sub(validation), validation) }
                     if s.skipped > 0 { { format!("; {} more not used (at most {})", s.skipped, training::MAX_REFERENCE_IMAGES) } }
                     if !s.failed.is_empty() { { format!("; {} could not be used:", s.failed.len()) } }
                 </p>
@@ -466,10 +471,17 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
             </label>
             <label class="folder">{ "Input size: " }
                 <select data-testid="train-side" onchange={on_side} disabled={busy}>
-                    { for training::INPUT_SIDES.iter().map(|s| html! {
-                        <option value={s.to_string()} selected={*s == *side}>{ format!("{s}×{s} gray{}",
-                            if *s == driftglass_core::IMAGE_SIDE { " (as MNIST)" } else { " (finer detail, about 5× the work)" }) }</option>
+                    { for driftglass_core::reference::INPUT_SIDES.iter().map(|s| html! {
+                        <option value={s.to_string()} selected={*s == shape.0}>{ format!("{s}×{s}{}", match *s {
+                            28 => " (as MNIST)".to_string(),
+                            s => format!(" (finer detail, about {:.0}× the work)", (s * s) as f64 / 784.0),
+                        }) }</option>
                     }) }
+                </select></label>
+            <label class="folder">{ "Colour: " }
+                <select data-testid="train-channels" onchange={on_channels} disabled={busy}>
+                    <option value="1" selected={shape.1 == 1}>{ "gray (one channel)" }</option>
+                    <option value="3" selected={shape.1 == 3}>{ "colour (red, green, blue)" }</option>
                 </select></label>
             { status }
             { for summary }

@@ -37,19 +37,15 @@ pub struct ReferenceSet {
     pub skipped: usize,
 }
 
-/// Input sides offered: MNIST's 28×28, and 64×64 for images with finer detail (about 5× the
-/// work per image).
-pub const INPUT_SIDES: [usize; 2] = [28, 64];
-
-/// Read and preprocess reference images to `side`×`side` gray, `on_progress(done, total)`
-/// every 64 files.
+/// Read and preprocess reference images to `side`×`side` with `channels` channels (1: gray,
+/// 3: RGB), `on_progress(done, total)` every 64 files.
 pub async fn gather(
     label: String,
     sources: Vec<Source>,
-    side: usize,
+    (side, channels): (usize, usize),
     mut on_progress: impl FnMut(usize, usize),
 ) -> ReferenceSet {
-    let config = PreprocessConfig::with_side(side);
+    let config = PreprocessConfig::with_side(side).with_channels(channels);
     let total = sources.len();
     let mut pixels = Vec::new();
     let mut count = 0;
@@ -74,11 +70,7 @@ pub async fn gather(
     on_progress(total, total);
     ReferenceSet {
         label,
-        images: ImageSet {
-            pixels,
-            count,
-            side,
-        },
+        images: ImageSet::with_shape(pixels, count, channels, side),
         failed,
         skipped,
     }
@@ -159,7 +151,8 @@ pub enum Update {
     Step(StepInfo),
     /// An epoch finished with its validation loss.
     Epoch(EpochReport),
-    /// Held-out images as the network saw them (noisy) and redrew them, `side`² values each.
+    /// Held-out images as the network saw them (noisy) and redrew them, `channels · side²`
+    /// values each.
     Samples {
         noisy: Vec<f32>,
         reconstructed: Vec<f32>,
@@ -203,8 +196,10 @@ pub async fn make_model(
     let started = now_ms();
     let parts = reference::split(&set.images, settings.validation_share, settings.seed)
         .map_err(|e| e.to_string())?;
-    let side = set.images.side;
-    let architecture = AutoencoderConfig::new().with_side(side);
+    let (side, channels) = (set.images.side, set.images.channels);
+    let architecture = AutoencoderConfig::new()
+        .with_side(side)
+        .with_channels(channels);
     let config = settings.training_config();
     let total_steps = parts.training.count.div_ceil(config.batch_size.max(1)) * config.epochs;
     let mut steps_done = 0usize;
@@ -311,7 +306,7 @@ pub async fn make_model(
         Calibrated {
             created_by: format!("driftglass-web {}", driftglass_core::VERSION),
             architecture: &architecture,
-            preprocess: PreprocessConfig::with_side(side),
+            preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
             training: Some(TrainingSummary {

@@ -64,11 +64,13 @@ pub struct Card {
     pub pixels: Option<Rc<CardPixels>>,
 }
 
-/// The pixels behind a card's pictures: square gray images in 0–255.
+/// The pixels behind a card's pictures: square images in 0–255, `channels` planes each (1:
+/// gray, 3: R, G, B).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardPixels {
     pub input: Vec<u8>,
     pub reconstruction: Vec<u8>,
+    pub channels: usize,
 }
 
 /// The three pictures of a card, as PNG data URLs.
@@ -88,29 +90,36 @@ fn to_gray(values: &[f32]) -> Vec<u8> {
 }
 
 impl CardPixels {
-    /// Quantise an input and its reconstruction.
-    pub fn new(input: &[f32], reconstruction: &[f32]) -> Self {
+    /// Quantise an input and its reconstruction (`channels` planes each).
+    pub fn new(input: &[f32], reconstruction: &[f32], channels: usize) -> Self {
         CardPixels {
             input: to_gray(input),
             reconstruction: to_gray(reconstruction),
+            channels: channels.max(1),
         }
     }
 
-    /// The card's pictures: input, reconstruction and the error map.
+    /// The card's pictures: input and reconstruction (in colour for colour models) and the
+    /// error map (per pixel, the mean over channels of |input − reconstruction|).
     pub fn images(&self) -> CardImages {
-        let side = side_of(self.input.len().min(self.reconstruction.len()));
-        let gray =
-            |bytes: &[u8]| png_data_url(&bytes[..side * side], side, image::ExtendedColorType::L8);
-        let rgb: Vec<u8> = self
-            .input
-            .iter()
-            .zip(&self.reconstruction)
-            .take(side * side)
-            .flat_map(|(a, b)| heat(f32::from(a.abs_diff(*b)) / 255.0))
+        let channels = self.channels.max(1);
+        let side = side_of(self.input.len().min(self.reconstruction.len()) / channels);
+        let area = side * side;
+        let rgb: Vec<u8> = (0..area)
+            .flat_map(|p| {
+                let sum: u32 = (0..channels)
+                    .map(|c| {
+                        u32::from(
+                            self.input[c * area + p].abs_diff(self.reconstruction[c * area + p]),
+                        )
+                    })
+                    .sum();
+                heat(sum as f32 / (255.0 * channels as f32))
+            })
             .collect();
         CardImages {
-            input: gray(&self.input),
-            reconstruction: gray(&self.reconstruction),
+            input: planes_png_data_url(&self.input, channels, side),
+            reconstruction: planes_png_data_url(&self.reconstruction, channels, side),
             error: png_data_url(&rgb, side, image::ExtendedColorType::Rgb8),
         }
     }
@@ -160,6 +169,7 @@ fn loss_of(card: &Card) -> f64 {
 pub fn cards<'a>(
     images: &[ImageReport],
     first_index: usize,
+    channels: usize,
     pixels: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
 ) -> Vec<Card> {
     let mut scored = pixels.into_iter();
@@ -169,9 +179,9 @@ pub fn cards<'a>(
         .map(|(offset, ImageReport { name, outcome })| {
             let index = first_index + offset;
             let images = match outcome {
-                ImageOutcome::Scored(_) => scored
-                    .next()
-                    .map(|(input, reconstruction)| Rc::new(CardPixels::new(input, reconstruction))),
+                ImageOutcome::Scored(_) => scored.next().map(|(input, reconstruction)| {
+                    Rc::new(CardPixels::new(input, reconstruction, channels))
+                }),
                 ImageOutcome::Failed { .. } => None,
             };
             Card {
@@ -578,14 +588,31 @@ fn png_data_url(bytes: &[u8], side: usize, color: image::ExtendedColorType) -> S
     )
 }
 
+/// A square image of `channels` planes in 0–255 (1: gray; 3: R, G, B, shown in colour) as a
+/// PNG data URL.
+fn planes_png_data_url(bytes: &[u8], channels: usize, side: usize) -> String {
+    let area = side * side;
+    if channels == 3 && bytes.len() >= 3 * area {
+        let rgb: Vec<u8> = (0..area)
+            .flat_map(|p| [bytes[p], bytes[area + p], bytes[2 * area + p]])
+            .collect();
+        png_data_url(&rgb, side, image::ExtendedColorType::Rgb8)
+    } else {
+        png_data_url(&bytes[..area], side, image::ExtendedColorType::L8)
+    }
+}
+
+/// A square image of `channels` planes of values in [0, 1] (28×28 gray, or the side its
+/// length says) as a PNG data URL.
+pub fn image_png_data_url(pixels: &[f32], channels: usize) -> String {
+    let channels = channels.max(1);
+    let side = side_of(pixels.len() / channels);
+    planes_png_data_url(&to_gray(&pixels[..channels * side * side]), channels, side)
+}
+
 /// A square gray image (28×28, or the side its length says) as a PNG data URL.
 pub fn gray_png_data_url(pixels: &[f32]) -> String {
-    let side = side_of(pixels.len());
-    png_data_url(
-        &to_gray(&pixels[..side * side]),
-        side,
-        image::ExtendedColorType::L8,
-    )
+    image_png_data_url(pixels, 1)
 }
 
 /// Heat colour of an error in [0, 1].
@@ -752,11 +779,46 @@ mod tests {
                 .unwrap_or_default();
             let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
             assert_eq!(width as usize, side);
-            let card = CardPixels::new(&vec![0.0; side * side], &vec![1.0; side * side]);
+            let card = CardPixels::new(&vec![0.0; side * side], &vec![1.0; side * side], 1);
             let images = card.images();
             assert_eq!(images.input, gray_png_data_url(&vec![0.0; side * side]));
             assert!(images.error.starts_with("data:image/png;base64,") && images.error.len() > 30);
         }
+    }
+
+    /// Colour cards: input and reconstruction as RGB PNGs of the planes, the error map the
+    /// mean over channels.
+    #[test]
+    fn color_cards_show_rgb_and_the_mean_error() {
+        let decode = |url: &str| {
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(url.trim_start_matches("data:image/png;base64,"))
+                .unwrap_or_default();
+            image::load_from_memory(&png)
+                .map(|i| i.to_rgb8())
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let side = 32;
+        let area = side * side;
+        // Input pure red; reconstruction red with blue 0.6 (error 0.2 on average).
+        let input: Vec<f32> = (0..3 * area).map(|i| f32::from(i < area)).collect();
+        let redrawn: Vec<f32> = (0..3 * area)
+            .map(|i| match i / area {
+                0 => 1.0,
+                1 => 0.0,
+                _ => 0.6,
+            })
+            .collect();
+        let images = CardPixels::new(&input, &redrawn, 3).images();
+        let shown = decode(&images.input);
+        assert_eq!(shown.dimensions(), (32, 32));
+        assert_eq!(shown.get_pixel(5, 7).0, [255, 0, 0]);
+        assert_eq!(
+            decode(&images.reconstruction).get_pixel(0, 0).0,
+            [255, 0, 153]
+        );
+        assert_eq!(decode(&images.error).get_pixel(3, 3).0, heat(51.0 / 255.0));
+        assert_eq!(image_png_data_url(&input, 3), images.input);
     }
 
     #[test]
@@ -773,7 +835,7 @@ mod tests {
             scored("b", 0.3, true),
             scored("c", 0.2, false),
         ];
-        let built = super::cards(&images, 10, []);
+        let built = super::cards(&images, 10, 1, []);
         assert_eq!(built[1].index, 11);
         assert!(built.iter().all(|c| c.pixels.is_none()));
         let cards: Vec<Card> = images

@@ -461,7 +461,7 @@ impl WorkerPool {
                 call_promise(worker.clone(), request, Array::new())
             })
             .collect();
-        let image_len = network.side() * network.side();
+        let image_len = network.image_len();
         let mut results = Vec::with_capacity(files.len());
         for out in all(calls).await? {
             results.extend(unpack_prepared(&out, image_len)?);
@@ -548,13 +548,13 @@ pub async fn warm_up(weights: &Weights) {
     let (Ok(network), Some(pool)) = (DirectNetwork::new(weights), ready_pool().await) else {
         return;
     };
-    let side = network.side();
     let count = pool.workers.len() * MIN_IMAGES_PER_WORKER;
-    let blank = ImageSet {
-        pixels: vec![0.0; count * side * side],
+    let blank = ImageSet::with_shape(
+        vec![0.0; count * network.image_len()],
         count,
-        side,
-    };
+        network.channels(),
+        network.side(),
+    );
     // A failure has already stopped the workers (see `WorkerPool::exclusive`).
     let _ = pool.reconstruct(&network, &blank).await;
 }
@@ -663,7 +663,7 @@ pub mod worker_side {
         pub errors: Vec<Option<String>>,
         /// Width and height of each scored file as decoded.
         pub sizes: Vec<u32>,
-        /// The scored files' prepared inputs, `side`² values each.
+        /// The scored files' prepared inputs, `channels · side²` values each.
         pub pixels: Vec<f32>,
         /// Their reconstructions, packed (`pack_reconstructions`).
         pub packed: Vec<f32>,
@@ -743,24 +743,22 @@ pub mod worker_side {
         Ok(prepared)
     }
 
-    /// Score `count` images of `side`² values; the results packed (`pack_reconstructions`).
+    /// Score `count` images of `side`² values per channel of the network; the results packed
+    /// (`pack_reconstructions`).
     pub fn score(pixels: Vec<f32>, count: usize, side: usize) -> Result<Vec<f32>, String> {
         NETWORK.with(|network| {
             let network = network.borrow();
             let network = network.as_ref().ok_or("no network loaded")?;
-            if side != network.side() || pixels.len() != count * side * side {
+            let channels = network.channels();
+            if side != network.side() || pixels.len() != count * network.image_len() {
                 return Err(format!(
-                    "{} values for {count} images of {side}×{side}; the network takes {}×{}",
+                    "{} values for {count} images of {side}×{side}; the network takes {channels}-channel {}×{}",
                     pixels.len(),
                     network.side(),
                     network.side()
                 ));
             }
-            let set = ImageSet {
-                pixels,
-                count,
-                side,
-            };
+            let set = ImageSet::with_shape(pixels, count, channels, side);
             network
                 .reconstruct_with_targets(&set, &set)
                 .map(|results| pack_reconstructions(&results))

@@ -264,7 +264,7 @@ async fn a_model_of_64_pixel_images_trains_and_scores_files_at_its_size() {
             file(&format!("ref/{i}.png"), &png)
         })
         .collect();
-    let set = training::gather("ref".into(), sources, 64, |_, _| {}).await;
+    let set = training::gather("ref".into(), sources, (64, 1), |_, _| {}).await;
     assert_eq!((set.images.count, set.images.side), (40, 64));
     let settings = Settings {
         epochs: 1,
@@ -315,4 +315,79 @@ async fn a_model_of_64_pixel_images_trains_and_scores_files_at_its_size() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(u32::from_be_bytes([png[16], png[17], png[18], png[19]]), 64);
+}
+
+/// Colour models in the page: RGB reference PNGs read as three planes, a 32×32 colour model
+/// trained on them, then a drop of an RGB PNG and a gray one (replicated to three channels)
+/// scored with it; the cards are RGB PNGs (colour type 2 at byte 25).
+#[wasm_bindgen_test]
+async fn a_colour_model_trains_and_scores_rgb_and_gray_files() {
+    use driftglass_web::training::{self, Control, Settings};
+
+    let rgb_png = |i: usize| {
+        let pixels: Vec<u8> = (0..40 * 40)
+            .flat_map(|p| {
+                let (x, y) = (p % 40, p / 40);
+                [(x * 6 + i) as u8, (y * 6) as u8, (200 - i * 3) as u8]
+            })
+            .collect();
+        let mut png = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut png),
+            &pixels,
+            40,
+            40,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        png
+    };
+    let sources: Vec<Source> = (0..24)
+        .map(|i| file(&format!("ref/{i}.png"), &rgb_png(i)))
+        .collect();
+    let set = training::gather("ref".into(), sources, (32, 3), |_, _| {}).await;
+    assert_eq!(
+        (set.images.count, set.images.side, set.images.channels),
+        (24, 32, 3)
+    );
+    let settings = Settings {
+        epochs: 1,
+        batch_size: 8,
+        ..Settings::for_images(24)
+    };
+    let made = training::make_model(&set, &settings, false, "test", &Control::default(), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("training: {e}"))
+        .unwrap_or_else(|| panic!("not cancelled"));
+    assert_eq!(made.loaded.header.preprocess.channels, 3);
+    assert_eq!(made.loaded.header.architecture.channels, 3);
+
+    let cancelled = Cell::new(false);
+    let sources = vec![file("colour.png", &rgb_png(30)), file("zero.png", DIGIT_0)];
+    let view = pipeline::score_sources(
+        sources,
+        &made.loaded,
+        false,
+        DEFAULT_FLAG_RATE,
+        None,
+        &cancelled,
+        |_, _| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scoring: {e}"));
+    assert_eq!(view.batch.scored, 2);
+    for card in view.cards.iter() {
+        let images = card
+            .pixels
+            .as_ref()
+            .unwrap_or_else(|| panic!("no pictures"))
+            .images();
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            images.input.trim_start_matches("data:image/png;base64,"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u32::from_be_bytes([png[16], png[17], png[18], png[19]]), 32);
+        assert_eq!(png[25], 2, "not an RGB PNG");
+    }
 }

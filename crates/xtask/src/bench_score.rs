@@ -71,10 +71,13 @@ pub fn run(args: &[String], data: &Path) -> Result<()> {
     let batches: Vec<ImageSet> = images
         .pixels
         .chunks(BATCH * images.image_len())
-        .map(|pixels| ImageSet {
-            pixels: pixels.to_vec(),
-            count: pixels.len() / images.image_len(),
-            side: images.side,
+        .map(|pixels| {
+            ImageSet::with_shape(
+                pixels.to_vec(),
+                pixels.len() / images.image_len(),
+                images.channels,
+                images.side,
+            )
         })
         .collect();
 

@@ -87,9 +87,12 @@ pub fn model_bar(props: &ModelBarProps) -> Html {
     };
     html! {
         <div class="model" data-testid="model" data-origin={format!("{:?}", active.origin)}
-            data-sha256={m.sha256.clone()} data-baseline-mean={m.baseline.mean().to_string()}>
-            <p>{ format!("Model: {} · baseline: {} · mean loss {:.4}{}",
-                active.label, m.baseline.dataset(), m.baseline.mean(), training.unwrap_or_default()) }</p>
+            data-sha256={m.sha256.clone()} data-baseline-mean={m.baseline.mean().to_string()}
+            data-channels={m.header.preprocess.channels.to_string()}>
+            <p>{ format!("Model: {} ({}×{} {}) · baseline: {} · mean loss {:.4}{}",
+                active.label, m.header.preprocess.side, m.header.preprocess.side,
+                if m.header.preprocess.channels == 3 { "colour" } else { "gray" },
+                m.baseline.dataset(), m.baseline.mean(), training.unwrap_or_default()) }</p>
             <div class="model-actions">
                 <button onclick={action(ModelAction::Download)} data-testid="model-download">{ "Download this model (.dgm)" }</button>
                 <label class="file-button">{ "Load a model file: " }
