@@ -51,7 +51,7 @@ self.onmessage = async ({ data }) => {
       const decoded = [];
       for (const file of data.files) decoded.push(await browserDecode(file));
       const out = app.driftglass_worker_prepare_score(data.files, data.config, decoded);
-      self.postMessage({ ok: true, out }, [out.sizes.buffer, out.pixels.buffer, out.packed.buffer]);
+      self.postMessage({ ok: true, out }, [out.pixels.buffer, out.packed.buffer]);
     } else if (data.kind === 'score') {
       const out = app.driftglass_worker_score(data.pixels, data.count, data.side);
       self.postMessage({ ok: true, out }, [out.buffer]);

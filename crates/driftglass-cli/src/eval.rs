@@ -17,9 +17,10 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use driftglass_core::latent::{LATENT_DIMS, LatentReference, knn_distance};
+use driftglass_core::properties::{ImageProperties, PropertyReference, property_tests};
 use driftglass_core::report::DEFAULT_FLAG_RATE;
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
-use driftglass_core::stats::{DEFAULT_ALPHA, LatentBatch, Verdict, batch_tests};
+use driftglass_core::stats::{DEFAULT_ALPHA, LatentBatch, PropertyBatch, Verdict, batch_tests};
 use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
 
@@ -85,6 +86,17 @@ pub struct EvalRow {
     pub detected: Vec<(usize, Option<f64>)>,
     /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
     pub detected_without_latent_at_50: Option<f64>,
+    /// The property that changed most over the whole set against the model's reference
+    /// values (see `driftglass_core::properties`), in words; `None` when none changed or the
+    /// model keeps no properties.
+    pub changed_most: Option<String>,
+}
+
+/// One set of the table: its images and, where measured, each image's properties.
+pub struct EvalSet {
+    pub name: String,
+    pub images: ImageSet,
+    pub properties: Vec<ImageProperties>,
 }
 
 fn map_pixels(set: &ImageSet, f: impl Fn(&[f32]) -> Vec<f32>) -> ImageSet {
@@ -164,9 +176,11 @@ fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
 
 /// Share of `batches` random batches of `size` (drawn without replacement) called drift;
 /// with `latent`, the MMD test on the batches' codes takes part.
+#[allow(clippy::too_many_arguments)]
 fn detection_rate(
     baseline: &Baseline,
     latent: Option<&LatentReference>,
+    properties: Option<(&PropertyReference, &[ImageProperties])>,
     scores: &progress::SetScores,
     size: usize,
     batches: usize,
@@ -192,8 +206,22 @@ fn detection_rate(
             reference,
             codes: &codes,
         });
-        if batch_tests(baseline, &batch, latent, DEFAULT_FLAG_RATE, DEFAULT_ALPHA)
-            .is_some_and(|t| t.verdict == Verdict::Drift)
+        let measured: Vec<ImageProperties> = properties
+            .map(|(_, all)| chosen.iter().map(|i| all[*i].clone()).collect())
+            .unwrap_or_default();
+        let properties = properties.map(|(reference, _)| PropertyBatch {
+            reference,
+            images: &measured,
+        });
+        if batch_tests(
+            baseline,
+            &batch,
+            latent,
+            properties,
+            DEFAULT_FLAG_RATE,
+            DEFAULT_ALPHA,
+        )
+        .is_some_and(|t| t.verdict == Verdict::Drift)
         {
             drift += 1;
         }
@@ -204,18 +232,34 @@ fn detection_rate(
 /// One row per set (the first is the control: its row gives the false alarms): loss ratio,
 /// per-image AUROC against the control (the loss, and the code-space novelty where the model
 /// has a latent reference), and the share of random batches called drift.
+#[allow(clippy::too_many_arguments)]
 fn rows_for(
-    sets: &[(String, ImageSet)],
+    sets: &[EvalSet],
     model: &driftglass_core::DirectNetwork,
     baseline: &Baseline,
     latent: Option<&LatentReference>,
+    reference: Option<&PropertyReference>,
     batches: usize,
     rng: &mut SeededRng,
 ) -> Result<Vec<EvalRow>> {
     let mut clean_losses = Vec::new();
     let mut clean_novelty = Vec::new();
     let mut rows = Vec::new();
-    for (index, (name, set)) in sets.iter().enumerate() {
+    for (index, set) in sets.iter().enumerate() {
+        let (name, properties) = (&set.name, set.properties.as_slice());
+        let set = &set.images;
+        // Property tests where the model keeps reference values and the images were measured.
+        let measured = reference.filter(|_| properties.len() == set.count && set.count > 0);
+        let changed_most = measured.and_then(|reference| {
+            let tests = property_tests(reference, properties)?;
+            // Bonferroni over the properties alone here: which one explains the set best.
+            let count = tests.len() as f64;
+            tests
+                .into_iter()
+                .find(|t| t.p_value * count < DEFAULT_ALPHA)
+                .map(|t| t.sentence)
+        });
+        let properties = measured.map(|reference| (reference, properties));
         let scores = progress::score_set(model, set, name)?;
         let novelty: Vec<f32> = match latent {
             Some(latent) => scores
@@ -231,7 +275,7 @@ fn rows_for(
         }
         let loss_ratio = driftglass_core::loss_ratio(&scores.losses, baseline).unwrap_or(f64::NAN);
         let mut rate = |latent: Option<&LatentReference>, size: usize| {
-            detection_rate(baseline, latent, &scores, size, batches, rng)
+            detection_rate(baseline, latent, properties, &scores, size, batches, rng)
         };
         let detected = BATCH_SIZES
             .iter()
@@ -250,6 +294,7 @@ fn rows_for(
                 .flatten(),
             detected,
             detected_without_latent_at_50,
+            changed_most,
         });
     }
     Ok(rows)
@@ -268,14 +313,20 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     }
     println!("{header}");
     println!();
+    let changes = rows.iter().any(|r| r.changed_most.is_some());
     println!(
-        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD",
+        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD{}",
         "set",
         "images",
         "ratio",
         "AUROC",
         "(codes)",
-        BATCH_SIZES.map(|n| n.to_string()).join(" / ")
+        BATCH_SIZES.map(|n| n.to_string()).join(" / "),
+        if changes {
+            " (under each set: what changed most over the whole set)"
+        } else {
+            ""
+        }
     );
     for row in rows {
         println!(
@@ -296,6 +347,9 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
                 .join("  "),
             percent(row.detected_without_latent_at_50)
         );
+        if let Some(change) = &row.changed_most {
+            println!("    what changed most: {change}");
+        }
     }
     println!();
     println!(
@@ -317,12 +371,19 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
         if !folder.is_dir() {
             anyhow::bail!("{name}: {} is not a folder", folder.display());
         }
-        let (set, not_used) = crate::train::read_folder(&folder, args.recursive, &config)?;
-        if set.count == 0 {
+        let read = crate::train::read_folder(&folder, args.recursive, &config)?;
+        if read.images.count == 0 {
             anyhow::bail!("{name}: {} holds no usable images", folder.display());
         }
-        eprintln!("{name}: {} images ({not_used} not used)", set.count);
-        sets.push((name, set));
+        eprintln!(
+            "{name}: {} images ({} not used)",
+            read.images.count, read.not_used
+        );
+        sets.push(EvalSet {
+            name,
+            images: read.images,
+            properties: read.properties,
+        });
     }
     let mut rng = SeededRng::new(args.seed);
     let rows = rows_for(
@@ -330,11 +391,12 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
         &model,
         &loaded.baseline,
         loaded.latent.as_ref(),
+        loaded.header.properties.as_ref(),
         args.batches,
         &mut rng,
     )?;
     let header = format!(
-        "baseline: the model's own ({}, {} images){}; control: {}; {} random batches per cell; verdict at alpha {}",
+        "baseline: the model's own ({}, {} images){}{}; control: {}; {} random batches per cell; verdict at alpha {}",
         loaded.baseline.dataset(),
         loaded.baseline.len(),
         loaded
@@ -342,6 +404,12 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
             .as_ref()
             .map(|l| format!(", latent reference: {} codes", l.len()))
             .unwrap_or_else(|| ", no latent reference (MMD test off)".into()),
+        loaded
+            .header
+            .properties
+            .as_ref()
+            .map(|p| format!(", image properties of {} images", p.images))
+            .unwrap_or_else(|| ", no stored image properties (property tests off)".into()),
         control.display(),
         args.batches,
         DEFAULT_ALPHA
@@ -411,15 +479,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
         ("shifted 4 px", map_pixels(&clean, |i| translate(i, 4))),
         ("only digits 0 and 1", zeros_and_ones),
     ];
-    let sets: Vec<(String, ImageSet)> = sets
+    // The MNIST evaluation keeps to the model's tests: no image properties here.
+    let sets: Vec<EvalSet> = sets
         .into_iter()
-        .map(|(name, set)| (name.to_string(), set))
+        .map(|(name, images)| EvalSet {
+            name: name.to_string(),
+            images,
+            properties: Vec::new(),
+        })
         .collect();
     let rows = rows_for(
         &sets,
         model,
         &baseline,
         Some(&latent),
+        None,
         args.batches,
         &mut rng,
     )?;

@@ -6,6 +6,7 @@ mod demo;
 mod eval;
 mod letters;
 mod merge;
+mod photo_sets;
 mod progress;
 mod reproduce;
 mod score;
@@ -55,6 +56,9 @@ enum Command {
     ExportPngs(demo::ExportPngsArgs),
     /// Write the web app's demo sets (MNIST, noisy MNIST, letters, Fashion-MNIST) as IDX files.
     DemoSets(demo::DemoSetsArgs),
+    /// Cut colour reference, clean and drift sets (colour cast, darker, blurred, JPEG, gray,
+    /// illustrations) from a folder of photographs.
+    PhotoSets(photo_sets::PhotoSetsArgs),
 }
 
 /// Exit status when every input was scored.
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Letters(args) => letters::run(args).map(|()| EXIT_OK),
         Command::Reproduce(args) => reproduce::run(args).map(|()| EXIT_OK),
         Command::DemoSets(args) => demo::run(args).map(|()| EXIT_OK),
+        Command::PhotoSets(args) => photo_sets::run(args).map(|()| EXIT_OK),
         Command::TestFixtures(args) => demo::test_fixtures(args).map(|()| EXIT_OK),
         Command::ExportPngs(args) => demo::export_pngs(args).map(|()| EXIT_OK),
         Command::Eval(args) => eval::run(args).map(|()| EXIT_OK),

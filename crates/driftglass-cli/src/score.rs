@@ -181,7 +181,7 @@ pub(crate) fn prepare(
         }
         if is_idx(file) {
             match driftglass_core::idx::read_images(file) {
-                Ok(set) => prepared.extend(idx_inputs(&name, &set, config.side)),
+                Ok(set) => prepared.extend(idx_inputs(&name, &set, config)),
                 Err(error) => prepared.push((name, Err(error.to_string()))),
             }
             continue;
@@ -395,5 +395,22 @@ fn print_table(report: &Report) {
             "  flagged images: {} of {}, beta-binomial p = {:.2e} (a clean image is flagged with probability {:.4} on average over baselines)",
             t.flagged, t.images, t.binomial_p_value, t.flag_probability
         );
+        match &t.properties {
+            Some(properties) if properties.changed.is_empty() => println!(
+                "what changed: no image property differs from the reference's ({} tested)",
+                properties.tests.len()
+            ),
+            Some(properties) => {
+                println!("what changed (largest change first):");
+                for property in &properties.changed {
+                    if let Some(test) = properties.tests.iter().find(|t| t.property == *property) {
+                        println!("  {}", test.sentence);
+                    }
+                }
+            }
+            None => println!(
+                "what changed: this model file keeps no image properties of its reference images (recalibrate it with `driftglass calibrate` to add them)"
+            ),
+        }
     }
 }

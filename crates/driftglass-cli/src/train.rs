@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use driftglass_core::latent::LatentReference;
 use driftglass_core::model_file::{self, TrainingSummary};
+use driftglass_core::properties::{ImageProperties, PropertyReference};
 use driftglass_core::reference::{self, Calibrated};
 use driftglass_core::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_core::{
@@ -90,6 +91,8 @@ pub enum OptimizerArg {
 struct Data {
     training: ImageSet,
     validation: ImageSet,
+    /// The validation images' properties (what the model file keeps for "what changed").
+    validation_properties: Vec<ImageProperties>,
     /// What the training images were, e.g. "MNIST train (60000 images)".
     training_data: String,
     /// The baseline's dataset name.
@@ -100,21 +103,31 @@ struct Data {
 
 /// The images of a folder, prepared with `config`, and how many files were not used (each
 /// is listed on stderr with its reason: nothing is left out silently).
+pub(crate) struct Folder {
+    pub images: ImageSet,
+    /// Each image's properties, in the same order.
+    pub properties: Vec<ImageProperties>,
+    pub not_used: usize,
+}
+
+/// Read and prepare the images of a folder (see [`Folder`]).
 pub(crate) fn read_folder(
     dir: &Path,
     recursive: bool,
     config: &PreprocessConfig,
-) -> Result<(ImageSet, usize)> {
+) -> Result<Folder> {
     let files = crate::score::collect_inputs(&[dir.to_path_buf()], recursive)?;
     let bar = progress::bar(files.len() as u64, "reading", "files");
     let mut pixels = Vec::new();
+    let mut properties = Vec::new();
     let mut count = 0;
     let mut failed = 0;
     for chunk in files.chunks(driftglass_core::SCORE_BATCH) {
         for (name, input) in crate::score::prepare(chunk, config) {
             match input {
-                Ok((image, ..)) => {
+                Ok((image, measured)) => {
                     pixels.extend_from_slice(&image);
+                    properties.push(measured);
                     count += 1;
                 }
                 Err(error) => {
@@ -126,8 +139,18 @@ pub(crate) fn read_folder(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let set = ImageSet::with_shape(pixels, count, config.channels, config.side);
-    Ok((set, failed))
+    Ok(Folder {
+        images: ImageSet::with_shape(pixels, count, config.channels, config.side),
+        properties,
+        not_used: failed,
+    })
+}
+
+/// The properties of gray IDX images (format "idx").
+fn idx_properties(set: &ImageSet) -> Vec<ImageProperties> {
+    (0..set.count)
+        .map(|i| ImageProperties::of_gray(set.image(i), set.side, set.side, "idx"))
+        .collect()
 }
 
 /// MNIST's training images, and its test images for validation and the baseline.
@@ -144,6 +167,7 @@ fn mnist(args: &TrainArgs) -> Result<Data> {
     Ok(Data {
         training_data: format!("MNIST train ({} images)", training.count),
         training,
+        validation_properties: idx_properties(&test),
         validation: test,
         baseline_name: "MNIST test".into(),
         epochs: 10,
@@ -164,7 +188,11 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
     }
     let channels = if args.color { 3 } else { 1 };
     let config = PreprocessConfig::with_side(args.side).with_channels(channels);
-    let (set, failed) = read_folder(dir, args.recursive, &config)?;
+    let Folder {
+        images: set,
+        properties,
+        not_used: failed,
+    } = read_folder(dir, args.recursive, &config)?;
     let count = set.count;
     if count < reference::MIN_REFERENCE_IMAGES {
         bail!(
@@ -175,6 +203,8 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
         );
     }
     let parts = reference::split(&set, args.validation_share, args.seed)?;
+    let (_, held_out) = reference::split_indices(count, args.validation_share, args.seed);
+    let validation_properties = held_out.iter().map(|i| properties[*i].clone()).collect();
     if let Some(warning) = reference::baseline_too_small(
         parts.validation.count,
         driftglass_core::report::DEFAULT_FLAG_RATE,
@@ -198,6 +228,7 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
         epochs: reference::suggested_epochs(parts.training.count),
         training: parts.training,
         validation: parts.validation,
+        validation_properties,
         baseline_name: format!("{label}, held out"),
     })
 }
@@ -211,6 +242,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let Data {
         training,
         validation: test,
+        validation_properties,
         training_data,
         baseline_name,
         epochs,
@@ -307,6 +339,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
+            properties: PropertyReference::new(&validation_properties),
             training: Some(TrainingSummary {
                 config,
                 training_data,
@@ -371,11 +404,14 @@ pub struct CalibrateArgs {
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let loaded = crate::score::load_model(args.model.as_deref())?;
-    let images = if args.images.is_dir() {
-        read_folder(&args.images, args.recursive, &loaded.header.preprocess)?.0
+    let (images, properties) = if args.images.is_dir() {
+        let folder = read_folder(&args.images, args.recursive, &loaded.header.preprocess)?;
+        (folder.images, folder.properties)
     } else {
-        driftglass_core::idx::read_images(&args.images)
-            .with_context(|| format!("reading {}", args.images.display()))?
+        let images = driftglass_core::idx::read_images(&args.images)
+            .with_context(|| format!("reading {}", args.images.display()))?;
+        let properties = idx_properties(&images);
+        (images, properties)
     };
     if images.count == 0 {
         bail!("{} holds no images", args.images.display());
@@ -403,6 +439,7 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let mut header = loaded.header.clone();
     header.baseline = baseline.summary();
     header.latent = Some(latent.summary(baseline.dataset()));
+    header.properties = PropertyReference::new(&properties);
     let bytes = model_file::encode(&loaded.weights, &header, &baseline, Some(&latent))?;
     write_file(&args.output, &bytes)?;
     eprintln!(

@@ -348,6 +348,48 @@ fn train_a_colour_model_on_photo_patches() {
         .as_f64()
         .unwrap_or(f64::NAN);
     assert!(loss.is_finite() && loss > 0.0, "{text}");
+    // Each image's properties are in the report; the gray one has no saturation.
+    let gray_image = by_name(&report, "gray.png");
+    assert_eq!(
+        (gray_image["width"].as_u64(), gray_image["format"].as_str()),
+        (Some(96), Some("png"))
+    );
+    assert_eq!(gray_image["saturation"].as_f64(), Some(0.0), "{gray_image}");
+
+    // "What changed": the same patches at half the exposure are called darker first.
+    let dark = dir.path().join("dark");
+    std::fs::create_dir_all(&dark).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(&patches).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let mut image = image::open(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_rgb8();
+        image.pixels_mut().for_each(|p| p.0 = p.0.map(|v| v / 2));
+        image
+            .save(dark.join(path.file_name().unwrap_or_default()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (code, report, text) = driftglass(&[
+        "score",
+        "--model",
+        &model_arg,
+        "--json",
+        &dark.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(report["batch"]["tests"]["verdict"], "drift", "{text}");
+    let properties = &report["batch"]["tests"]["properties"];
+    assert_eq!(properties["changed"][0], "brightness", "{properties}");
+    let sentence = properties["tests"][0]["sentence"].as_str().unwrap_or("");
+    assert!(
+        sentence.starts_with("darker: mean brightness"),
+        "{sentence}"
+    );
+    let (_, _, table) = driftglass(&["score", "--model", &model_arg, &dark.to_string_lossy()]);
+    assert!(
+        table.contains("what changed (largest change first):\n  darker: mean brightness"),
+        "{table}"
+    );
 
     let (code, _, text) = driftglass(&[
         "calibrate",

@@ -23,6 +23,7 @@ pub mod loss;
 pub mod model_file;
 pub mod optim;
 pub mod preprocess;
+pub mod properties;
 pub mod reference;
 pub mod report;
 pub mod rng;

@@ -103,6 +103,10 @@ pub struct ModelHeader {
     /// The latent reference sample stored after the baseline, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent: Option<LatentSummary>,
+    /// The calibration images' properties, for "what changed" (absent in files written before
+    /// they were measured: those reports say so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<crate::properties::PropertyReference>,
 }
 
 /// A loaded model: the network, its baseline and its header.
@@ -555,6 +559,7 @@ mod tests {
             preprocess: PreprocessConfig::default(),
             baseline: baseline.summary(),
             training: None,
+            properties: None,
             latent: Some(LatentSummary {
                 projection_seed: PROJECTION_SEED,
                 dims: LATENT_DIMS,

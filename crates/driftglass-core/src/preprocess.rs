@@ -33,6 +33,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 
 use crate::architecture::IMAGE_SIDE;
+use crate::properties::ImageProperties;
 
 /// Largest file accepted, in bytes (32 MiB).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -146,6 +147,9 @@ pub struct Preprocessed {
     pub format: &'static str,
     /// Whether the values were inverted (step 5).
     pub inverted: bool,
+    /// What the decoded image looks like, measured before resizing (see
+    /// [`crate::properties`]).
+    pub properties: ImageProperties,
 }
 
 fn format_name(format: ImageFormat) -> &'static str {
@@ -176,6 +180,7 @@ pub fn preprocess_bytes(
         source_height,
         format,
         inverted,
+        properties: ImageProperties::measure(&image, format),
     })
 }
 
@@ -208,12 +213,14 @@ pub fn preprocess_decoded_jpeg(
     }
     let image = DynamicImage::ImageRgba8(image::RgbaImage::from_raw(width, height, rgba)?);
     let (pixels, inverted) = preprocess_image(&image, config);
+    let format = format_name(ImageFormat::Jpeg);
     Some(Preprocessed {
         pixels,
         source_width: width,
         source_height: height,
-        format: format_name(ImageFormat::Jpeg),
+        format,
         inverted,
+        properties: ImageProperties::measure(&image, format),
     })
 }
 

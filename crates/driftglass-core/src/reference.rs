@@ -104,25 +104,34 @@ pub fn split(set: &ImageSet, validation_share: f64, seed: u64) -> Result<Split, 
     if !(0.05..=0.5).contains(&validation_share) {
         return Err(ReferenceError::ValidationShare(validation_share));
     }
-    let mut order: Vec<usize> = (0..set.count).collect();
-    SeededRng::new(seed ^ 0x5311_7000).shuffle(&mut order);
-    let held_out = ((set.count as f64 * validation_share).round() as usize).clamp(1, set.count - 1);
-    let (validation, training) = order.split_at(held_out);
-    // Keep each part in input order, so the split does not depend on how the shuffle orders
-    // the images inside a part.
+    let (training, validation) = split_indices(set.count, validation_share, seed);
     let pick = |indices: &[usize]| {
-        let mut indices = indices.to_vec();
-        indices.sort_unstable();
         ImageSet::from_images(
             set.channels,
             set.side,
-            indices.into_iter().map(|i| set.image(i)),
+            indices.iter().map(|i| set.image(*i)),
         )
     };
     Ok(Split {
-        training: pick(training),
-        validation: pick(validation),
+        training: pick(&training),
+        validation: pick(&validation),
     })
+}
+
+/// The indices [`split`] puts in training and in validation, each in input order (so that
+/// the split does not depend on how the shuffle orders the images inside a part): what else
+/// is known of each image (its properties) follows it with these.
+pub fn split_indices(count: usize, validation_share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..count).collect();
+    SeededRng::new(seed ^ 0x5311_7000).shuffle(&mut order);
+    let held_out = ((count as f64 * validation_share).round() as usize).clamp(1, count.max(2) - 1);
+    let (validation, training) = order.split_at(held_out.min(count));
+    let sorted = |indices: &[usize]| {
+        let mut indices = indices.to_vec();
+        indices.sort_unstable();
+        indices
+    };
+    (sorted(training), sorted(validation))
 }
 
 /// A sensible number of epochs for `training_images` images: about
@@ -167,6 +176,9 @@ pub struct Calibrated<'a> {
     pub baseline: &'a Baseline,
     pub latent: &'a LatentReference,
     pub training: Option<TrainingSummary>,
+    /// The calibration images' properties (see [`crate::properties`]), where they were
+    /// measured.
+    pub properties: Option<crate::properties::PropertyReference>,
 }
 
 /// Seal a network with its baseline, latent reference and training record into model-file
@@ -179,6 +191,7 @@ pub fn seal(weights: &Weights, parts: Calibrated<'_>) -> Result<Vec<u8>, Referen
         baseline: parts.baseline.summary(),
         training: parts.training,
         latent: Some(parts.latent.summary(parts.baseline.dataset())),
+        properties: parts.properties,
     };
     Ok(model_file::encode(
         weights,
@@ -324,6 +337,7 @@ mod tests {
                 baseline: &baseline,
                 latent: &latent,
                 training: None,
+                properties: None,
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -437,6 +451,7 @@ mod tests {
                     baseline: &baseline,
                     latent: &latent,
                     training: None,
+                    properties: None,
                 },
             )
             .unwrap_or_else(|e| panic!("{e}"))
@@ -575,6 +590,7 @@ mod tests {
                     baseline: &baseline,
                     latent: &latent,
                     training: None,
+                    properties: None,
                 },
             )
         };

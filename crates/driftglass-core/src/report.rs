@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, BaselineSummary, loss_ratio};
 use crate::model_file::LoadedModel;
 use crate::preprocess::PreprocessConfig;
+use crate::properties::ImageProperties;
 use crate::score::Reconstruction;
 
 /// Version of the report schema.
@@ -60,10 +61,9 @@ pub struct ImageScore {
     pub p_value: f64,
     /// Whether the p-value is below the flag rate.
     pub flagged: bool,
-    /// Source image size.
-    pub width: u32,
-    /// Source image size.
-    pub height: u32,
+    /// The decoded image's size, format, brightness, … (see [`crate::properties`]).
+    #[serde(flatten)]
+    pub properties: ImageProperties,
 }
 
 /// Batch statistics.
@@ -111,8 +111,7 @@ pub fn image_score(
     reconstruction: &Reconstruction,
     baseline: &Baseline,
     flag_rate: f64,
-    width: u32,
-    height: u32,
+    properties: ImageProperties,
 ) -> ImageScore {
     let p_value = baseline.p_value(reconstruction.bce);
     ImageScore {
@@ -121,19 +120,18 @@ pub fn image_score(
         percentile: baseline.percentile(reconstruction.bce),
         p_value,
         flagged: baseline.is_flagged(reconstruction.bce, flag_rate),
-        width,
-        height,
+        properties,
     }
 }
 
-/// An input after preprocessing: its pixels (`side`², 784 by default) and source width and
-/// height, or why it has none.
-pub type PreparedInput = Result<(Vec<f32>, u32, u32), String>;
+/// An input after preprocessing: its pixels (`channels · side²`, 784 by default) and the
+/// decoded image's properties (size, format, brightness, …), or why it has none.
+pub type PreparedInput = Result<(Vec<f32>, ImageProperties), String>;
 
 /// Preprocess one image file's bytes (the documented pipeline of [`crate::preprocess`]).
 pub fn prepare_image(bytes: &[u8], config: &PreprocessConfig) -> PreparedInput {
     crate::preprocess_bytes(bytes, config)
-        .map(|p| (p.pixels, p.source_width, p.source_height))
+        .map(|p| (p.pixels, p.properties))
         .map_err(|e| e.to_string())
 }
 
@@ -147,21 +145,41 @@ pub fn prepare_decoded_jpeg(
     config: &PreprocessConfig,
 ) -> Option<PreparedInput> {
     crate::preprocess::preprocess_decoded_jpeg(bytes, width, height, rgba, config)
-        .map(|p| Ok((p.pixels, p.source_width, p.source_height)))
+        .map(|p| Ok((p.pixels, p.properties)))
 }
 
 /// The images of an IDX set as inputs named `{name}#{index}` (how the CLI and the web app
-/// name them), resized (area average) to `side`×`side` when the model takes another size.
-pub fn idx_inputs(name: &str, set: &crate::ImageSet, side: usize) -> Vec<(String, PreparedInput)> {
-    let source = set.side as u32;
+/// name them), prepared for `config` by [`prepare_gray`].
+pub fn idx_inputs(
+    name: &str,
+    set: &crate::ImageSet,
+    config: &PreprocessConfig,
+) -> Vec<(String, PreparedInput)> {
     (0..set.count)
         .map(|index| {
-            // An exact copy when the sides already match.
-            let pixels =
-                crate::preprocess::pad_and_resize(set.image(index), set.side, set.side, side);
-            (format!("{name}#{index}"), Ok((pixels, source, source)))
+            let input = prepare_gray(set.image(index), set.side, config, "idx");
+            (format!("{name}#{index}"), Ok(input))
         })
         .collect()
+}
+
+/// A square gray image of `side`² values in [0, 1] (an IDX image) prepared for `config`:
+/// resized by area average when the model takes another side (an exact copy otherwise),
+/// replicated to three planes for a colour model.
+pub fn prepare_gray(
+    image: &[f32],
+    side: usize,
+    config: &PreprocessConfig,
+    format: &str,
+) -> (Vec<f32>, ImageProperties) {
+    let properties = ImageProperties::of_gray(image, side, side, format);
+    let plane = crate::preprocess::pad_and_resize(image, side, side, config.side);
+    let pixels = if config.channels > 1 {
+        plane.repeat(config.channels)
+    } else {
+        plane
+    };
+    (pixels, properties)
 }
 
 /// Per-input reports, in input order: failed inputs keep their reason; each scorable input takes
@@ -178,13 +196,12 @@ pub fn image_reports<'a>(
         .map(|(name, input)| ImageReport {
             name: name.to_string(),
             outcome: match input {
-                Ok((_, width, height)) => match next.next() {
+                Ok((_, properties)) => match next.next() {
                     Some(reconstruction) => ImageOutcome::Scored(image_score(
                         reconstruction,
                         baseline,
                         flag_rate,
-                        *width,
-                        *height,
+                        properties.clone(),
                     )),
                     None => ImageOutcome::Failed {
                         error: "internal error: no reconstruction".into(),
@@ -269,10 +286,28 @@ pub async fn add_batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     pause: impl FnMut() -> F,
 ) {
     let losses = scored_losses(&report.images);
+    let images: Vec<ImageProperties> = report
+        .images
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            ImageOutcome::Scored(score) => Some(score.properties.clone()),
+            ImageOutcome::Failed { .. } => None,
+        })
+        .collect();
+    let properties =
+        model
+            .header
+            .properties
+            .as_ref()
+            .map(|reference| crate::stats::PropertyBatch {
+                reference,
+                images: &images,
+            });
     report.batch.tests = crate::stats::batch_tests_with_pauses(
         &model.baseline,
         &losses,
         latent_batch(model, codes),
+        properties,
         report.batch.flag_rate,
         alpha,
         pause,
@@ -340,22 +375,60 @@ pub fn to_csv(report: &Report) -> String {
                 .unwrap_or_default()
         ));
     }
-    lines.push("name,status,loss,mse,percentile,p_value,flagged,width,height,error".into());
+    if let Some(changed) = b.tests.as_ref().and_then(|t| t.properties.as_ref()) {
+        for test in &changed.tests {
+            let flag = if changed.changed.contains(&test.property) {
+                "changed"
+            } else {
+                "unchanged"
+            };
+            lines.push(format!(
+                "# property {} {flag} effect {} p {}: {}",
+                test.property.name(),
+                test.effect,
+                test.p_value,
+                test.sentence
+            ));
+        }
+    }
+    lines.push(
+        "name,status,loss,mse,percentile,p_value,flagged,width,height,format,brightness,contrast,red,green,blue,warmth,tint,saturation,sharpness,blockiness,clipped,error"
+            .into(),
+    );
     for image in &report.images {
         lines.push(match &image.outcome {
-            ImageOutcome::Scored(s) => format!(
-                "{},scored,{},{},{},{},{},{},{},",
-                quote(&image.name),
-                s.loss,
-                s.mse,
-                s.percentile,
-                s.p_value,
-                s.flagged,
-                s.width,
-                s.height
-            ),
+            ImageOutcome::Scored(s) => {
+                let p = &s.properties;
+                format!(
+                    "{},scored,{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
+                    quote(&image.name),
+                    s.loss,
+                    s.mse,
+                    s.percentile,
+                    s.p_value,
+                    s.flagged,
+                    p.width,
+                    p.height,
+                    quote(&p.format),
+                    p.brightness,
+                    p.contrast,
+                    p.red,
+                    p.green,
+                    p.blue,
+                    p.warmth,
+                    p.tint,
+                    p.saturation,
+                    p.sharpness,
+                    p.blockiness,
+                    p.clipped
+                )
+            }
             ImageOutcome::Failed { error } => {
-                format!("{},failed,,,,,,,,{}", quote(&image.name), quote(error))
+                format!(
+                    "{},failed,,,,,,,,,,,,,,,,,,,,{}",
+                    quote(&image.name),
+                    quote(error)
+                )
             }
         });
     }
@@ -365,6 +438,14 @@ pub fn to_csv(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sized(width: u32, height: u32) -> ImageProperties {
+        ImageProperties {
+            width,
+            height,
+            ..ImageProperties::default()
+        }
+    }
 
     #[test]
     fn csv_has_one_row_per_input_and_quotes_names() {
@@ -377,8 +458,7 @@ mod tests {
                     percentile: 99.5,
                     p_value: 0.004,
                     flagged: true,
-                    width: 28,
-                    height: 28,
+                    properties: sized(28, 28),
                 }),
             },
             ImageReport {
@@ -422,9 +502,18 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(
             rows[1],
-            r#""a ""quoted"", name.png",scored,0.25,0.01,99.5,0.004,true,28,28,"#
+            r#""a ""quoted"", name.png",scored,0.25,0.01,99.5,0.004,true,28,28,"",0,0,0,0,0,0,0,0,0,0,0,"#
         );
-        assert_eq!(rows[2], r#""b.txt",failed,,,,,,,,"not an image""#);
+        assert_eq!(
+            rows[2],
+            r#""b.txt",failed,,,,,,,,,,,,,,,,,,,,"not an image""#
+        );
+        // Every row has the header's columns.
+        let columns = |row: &str| row.matches(',').count() - row.matches(", ").count();
+        assert!(
+            rows.iter().all(|row| columns(row) == columns(rows[0])),
+            "{rows:?}"
+        );
         assert!(csv.contains("loss_ratio 2.5"));
         // And the JSON round-trips with the batch tests absent.
         let json = serde_json::to_string(&report).unwrap_or_default();
@@ -455,8 +544,7 @@ mod tests {
                 percentile: 50.0,
                 p_value: 0.5,
                 flagged: false,
-                width: 28,
-                height: 28,
+                properties: sized(28, 28),
             }),
         };
         let json = serde_json::to_string(&scored).unwrap_or_default();
@@ -477,9 +565,9 @@ mod tests {
             latent: Vec::new(),
         };
         let inputs: Vec<(String, PreparedInput)> = vec![
-            ("a".into(), Ok((Vec::new(), 28, 28))),
+            ("a".into(), Ok((Vec::new(), sized(28, 28)))),
             ("b".into(), Err("empty file".into())),
-            ("c".into(), Ok((Vec::new(), 5, 7))),
+            ("c".into(), Ok((Vec::new(), sized(5, 7)))),
         ];
         let reports = image_reports(
             inputs.iter().map(|(n, i)| (n.as_str(), i)),
@@ -490,7 +578,7 @@ mod tests {
         let losses: Vec<Option<(f64, bool, u32)>> = reports
             .iter()
             .map(|r| match &r.outcome {
-                ImageOutcome::Scored(s) => Some((s.loss, s.flagged, s.width)),
+                ImageOutcome::Scored(s) => Some((s.loss, s.flagged, s.properties.width)),
                 ImageOutcome::Failed { .. } => None,
             })
             .collect();

@@ -268,7 +268,7 @@ mod tests {
                 if i % 7 == 3 {
                     return (format!("bad-{i}.png"), Err("not an image".to_string()));
                 }
-                let pixels = (0..784)
+                let pixels: Vec<f32> = (0..784)
                     .map(|p| {
                         let (y, x) = (p / 28, p % 28);
                         if (x + i) % 9 < 3 && (6..22).contains(&y) {
@@ -278,7 +278,9 @@ mod tests {
                         }
                     })
                     .collect();
-                (format!("img-{i}.png"), Ok((pixels, 28, 28)))
+                let properties =
+                    crate::properties::ImageProperties::of_gray(&pixels, 28, 28, "png");
+                (format!("img-{i}.png"), Ok((pixels, properties)))
             })
             .collect()
     }

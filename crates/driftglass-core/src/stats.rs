@@ -576,15 +576,27 @@ pub struct BatchTests {
     /// (absent when the model file has none, or fewer than two images were scored).
     #[serde(default)]
     pub mmd: Option<crate::latent::MmdTest>,
+    /// "What changed": a test per image property against the model's reference values
+    /// (absent when the model file keeps none).
+    #[serde(default)]
+    pub properties: Option<crate::properties::PropertyTests>,
     /// Significance level of the verdict.
     pub alpha: f64,
     /// The smallest p-value times the number of tests (Bonferroni: three, four with the MMD
-    /// test), capped at 1.
+    /// test, and one more per property tested), capped at 1.
     pub combined_p_value: f64,
     pub verdict: Verdict,
     /// Fewest images with which the tests can reach the level against this baseline (see
     /// [`min_batch`]).
     pub min_batch: usize,
+}
+
+impl BatchTests {
+    /// How many tests the verdict's Bonferroni correction counts: the three loss tests, the
+    /// latent test where it ran, one per image property tested.
+    pub fn test_count(&self) -> usize {
+        3 + usize::from(self.mmd.is_some()) + self.properties.as_ref().map_or(0, |p| p.tests.len())
+    }
 }
 
 /// The smallest p-value each test can give `m` images against a baseline of `n` (each clean
@@ -613,12 +625,31 @@ pub fn smallest_p_value(m: usize, n: usize, flag_probability: f64) -> f64 {
 /// on): below it a batch gets "too few images to tell", at or above it the tests decide. With
 /// the bundled model's 10,000 baseline losses that is one image; with 20 held out, three.
 pub fn min_batch(n: usize, flag_probability: f64, latent: bool, alpha: f64) -> usize {
+    min_batch_of(n, flag_probability, latent, 0, alpha)
+}
+
+/// [`min_batch`] with `properties` property tests in the Bonferroni count as well.
+pub fn min_batch_of(
+    n: usize,
+    flag_probability: f64,
+    latent: bool,
+    properties: usize,
+    alpha: f64,
+) -> usize {
     (1..=MIN_BATCH_SEARCH)
         .find(|m| {
-            let tests = if latent && *m >= 2 { 4.0 } else { 3.0 };
+            let tests = if latent && *m >= 2 { 4.0 } else { 3.0 } + properties as f64;
             tests * smallest_p_value(*m, n, flag_probability) < alpha
         })
         .unwrap_or(MIN_BATCH_SEARCH + 1)
+}
+
+/// The properties side of the batch tests: the model's reference values and the batch's
+/// scored images' properties (see [`crate::properties`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PropertyBatch<'a> {
+    pub reference: &'a crate::properties::PropertyReference,
+    pub images: &'a [crate::properties::ImageProperties],
 }
 
 /// The latent side of the batch tests: the model's reference codes and the batch's codes
@@ -636,6 +667,7 @@ pub fn batch_tests(
     baseline: &Baseline,
     batch: &[f32],
     latent: Option<LatentBatch<'_>>,
+    properties: Option<PropertyBatch<'_>>,
     flag_rate: f64,
     alpha: f64,
 ) -> Option<BatchTests> {
@@ -643,6 +675,7 @@ pub fn batch_tests(
         baseline,
         batch,
         latent,
+        properties,
         flag_rate,
         alpha,
         || std::future::ready(()),
@@ -656,6 +689,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     baseline: &Baseline,
     batch: &[f32],
     latent: Option<LatentBatch<'_>>,
+    properties: Option<PropertyBatch<'_>>,
     flag_rate: f64,
     alpha: f64,
     mut pause: impl FnMut() -> F,
@@ -698,16 +732,41 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
             &mut latent_rng,
         )
     });
-    let p_values = [
+    pause().await;
+    let property_tests =
+        properties.and_then(|p| crate::properties::property_tests(p.reference, p.images));
+    let mut p_values: Vec<f64> = [
         Some(ks.p_value),
         Some(permutation_p_value),
         Some(binomial_p_value),
         mmd.as_ref().map(|t| t.p_value),
-    ];
-    let tests = p_values.iter().flatten().count() as f64;
-    let smallest = p_values.iter().flatten().fold(1.0f64, |a, b| a.min(*b));
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    p_values.extend(property_tests.iter().flatten().map(|t| t.p_value));
+    // Bonferroni over every test: the loss tests, the latent test and one per property.
+    let tests = p_values.len() as f64;
+    let smallest = p_values.iter().fold(1.0f64, |a, b| a.min(*b));
     let combined_p_value = (tests * smallest).min(1.0);
-    let min_batch = min_batch(baseline.len(), flag_probability, mmd.is_some(), alpha);
+    let property_count = property_tests.as_ref().map_or(0, Vec::len);
+    let reference_images = properties.map_or(0, |p| p.reference.images);
+    let properties = property_tests.map(|tests_of| crate::properties::PropertyTests {
+        reference_images,
+        changed: tests_of
+            .iter()
+            .filter(|t| t.p_value * tests < alpha)
+            .map(|t| t.property)
+            .collect(),
+        tests: tests_of,
+    });
+    let min_batch = min_batch_of(
+        baseline.len(),
+        flag_probability,
+        mmd.is_some(),
+        property_count,
+        alpha,
+    );
     let verdict = if sorted.len() < min_batch {
         Verdict::TooFewImages
     } else if combined_p_value < alpha {
@@ -726,6 +785,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         flag_probability,
         binomial_p_value,
         mmd,
+        properties,
         alpha,
         combined_p_value,
         verdict,
@@ -991,6 +1051,7 @@ mod tests {
             &baseline,
             &batch,
             None,
+            None,
             0.01,
             DEFAULT_ALPHA,
             || {
@@ -1000,7 +1061,7 @@ mod tests {
         ));
         assert_eq!(
             with_pauses,
-            batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
+            batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
         );
         // Between the tests, and within the permutation test and the bootstrap.
         let within = (PERMUTATIONS + BOOTSTRAP) * 3000 / DRAWS_PER_STEP;
@@ -1050,7 +1111,7 @@ mod tests {
         let alarms = (0..200)
             .filter(|_| {
                 let batch = fresh(&mut rng, 50);
-                batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
+                batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
                     .is_some_and(|t| t.verdict == Verdict::Drift)
             })
             .count();
@@ -1061,7 +1122,7 @@ mod tests {
             let alarms = (0..100)
                 .filter(|_| {
                     let batch = fresh(&mut rng, size);
-                    batch_tests(&baseline, &batch, None, 0.01, DEFAULT_ALPHA)
+                    batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
                         .is_some_and(|t| t.verdict == Verdict::Drift)
                 })
                 .count();
@@ -1078,8 +1139,8 @@ mod tests {
         let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
             .unwrap_or_else(|e| panic!("{e}"));
         let shifted: Vec<f32> = fresh(&mut rng, 50).iter().map(|l| l * 1.3).collect();
-        let t =
-            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let t = batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         assert!(t.ks.p_value < 1e-6 && t.permutation_p_value < 0.001);
         assert!(
@@ -1089,29 +1150,30 @@ mod tests {
         // Against 10,000 baseline losses one image can be judged: nine far beyond the
         // baseline are drift (as nine photographs on the MNIST model are), nine clean ones not.
         let far = vec![10.0f32; 9];
-        let t = batch_tests(&baseline, &far, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let t = batch_tests(&baseline, &far, None, None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
         assert_eq!((t.verdict, t.min_batch), (Verdict::Drift, 1), "{t:?}");
         let clean = fresh(&mut rng, 9);
-        let t =
-            batch_tests(&baseline, &clean, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let t = batch_tests(&baseline, &clean, None, None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::NoEvidenceOfDrift, "{t:?}");
         // Against 20 baseline losses, two images cannot reach 1 % whatever they are; three can.
         let small = Baseline::new(LossKind::Bce, "small", fresh(&mut rng, 20))
             .unwrap_or_else(|e| panic!("{e}"));
-        let t = batch_tests(&small, &[10.0, 10.0], None, 0.01, DEFAULT_ALPHA)
+        let t = batch_tests(&small, &[10.0, 10.0], None, None, 0.01, DEFAULT_ALPHA)
             .unwrap_or_else(|| panic!());
         assert_eq!(
             (t.verdict, t.min_batch),
             (Verdict::TooFewImages, 3),
             "{t:?}"
         );
-        let t = batch_tests(&small, &[10.0, 10.0, 10.0], None, 0.01, DEFAULT_ALPHA)
+        let t = batch_tests(&small, &[10.0, 10.0, 10.0], None, None, 0.01, DEFAULT_ALPHA)
             .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         // Same batch, same numbers (seeded): the CLI and the browser agree.
         assert_eq!(
-            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA),
-            batch_tests(&baseline, &shifted, None, 0.01, DEFAULT_ALPHA)
+            batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA),
+            batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA)
         );
     }
 
@@ -1134,7 +1196,7 @@ mod tests {
             reference: &reference,
             codes: &moved,
         });
-        let t = batch_tests(&baseline, &losses, latent, 0.01, DEFAULT_ALPHA)
+        let t = batch_tests(&baseline, &losses, latent, None, 0.01, DEFAULT_ALPHA)
             .unwrap_or_else(|| panic!());
         let mmd = t.mmd.clone().unwrap_or_else(|| panic!("no MMD test"));
         assert!(mmd.p_value < 0.002, "{mmd:?}");
@@ -1142,8 +1204,8 @@ mod tests {
         assert_eq!(t.verdict, Verdict::Drift);
         // Four tests: the combined p-value is the smallest times four.
         assert!((t.combined_p_value - 4.0 * mmd.p_value).abs() < 1e-12);
-        let without =
-            batch_tests(&baseline, &losses, None, 0.01, DEFAULT_ALPHA).unwrap_or_else(|| panic!());
+        let without = batch_tests(&baseline, &losses, None, None, 0.01, DEFAULT_ALPHA)
+            .unwrap_or_else(|| panic!());
         assert_eq!(without.verdict, Verdict::NoEvidenceOfDrift);
         assert_eq!(without.mmd, None);
     }

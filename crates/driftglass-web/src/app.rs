@@ -21,10 +21,13 @@ use crate::components::results_grid::ResultsGrid;
 use crate::components::summary::Summary;
 use crate::components::timeline::Timeline;
 use crate::export::{self, Export};
+use crate::glue::fetch_bytes;
 use crate::input::Dropped;
 use crate::pipeline::Source;
 use crate::state::{Action, ActiveModel, AppState, Origin, Preference};
+use crate::view::{PHOTO_DEMO_COUNT, PHOTO_DEMO_DIR, PHOTO_MODEL_LABEL, PhotoSet};
 use crate::{backend, storage};
+use driftglass_core::model_file::LoadedModel;
 
 impl Reducible for AppState {
     type Action = Action;
@@ -97,38 +100,65 @@ pub fn app() -> Html {
         use_effect_with(sha, move |_| cancel.borrow().set(true));
     }
 
-    // Start scoring `sources`; a new run cancels the one before.
-    let on_sources = {
+    // Start scoring `sources` with `model`; a new run cancels the one before.
+    let start_with = {
         let (state, dispatch, runs, cancel) = (
             state.clone(),
             dispatch.clone(),
             runs.clone(),
             cancel.clone(),
         );
-        Callback::from(move |(label, sources): (String, Vec<Source>)| {
-            let model = match &state.model {
-                Ok(active) => active.loaded.clone(),
-                Err(error) => {
-                    dispatch.emit(Action::Error(format!("The model did not load: {error}")));
+        Callback::from(
+            move |(label, sources, model): (String, Vec<Source>, Rc<LoadedModel>)| {
+                let Some(backend) = state.backend.clone() else {
+                    dispatch.emit(Action::Error(
+                        "The backend is still starting; try again in a moment.".into(),
+                    ));
+                    return;
+                };
+                if sources.is_empty() {
+                    dispatch.emit(Action::Error(format!("{label}: no files found.")));
                     return;
                 }
-            };
-            let Some(backend) = state.backend.clone() else {
-                dispatch.emit(Action::Error(
-                    "The backend is still starting; try again in a moment.".into(),
-                ));
-                return;
-            };
-            if sources.is_empty() {
-                dispatch.emit(Action::Error(format!("{label}: no files found.")));
-                return;
-            }
-            cancel.borrow().set(true);
-            let flag = Rc::new(Cell::new(false));
-            *cancel.borrow_mut() = flag.clone();
-            *runs.borrow_mut() += 1;
-            let run = *runs.borrow();
-            crate::run::start(run, label, sources, model, backend, flag, dispatch.clone());
+                cancel.borrow().set(true);
+                let flag = Rc::new(Cell::new(false));
+                *cancel.borrow_mut() = flag.clone();
+                *runs.borrow_mut() += 1;
+                let run = *runs.borrow();
+                crate::run::start(run, label, sources, model, backend, flag, dispatch.clone());
+            },
+        )
+    };
+    // Start scoring `sources` with the active model.
+    let on_sources = {
+        let (state, dispatch, start_with) = (state.clone(), dispatch.clone(), start_with.clone());
+        Callback::from(
+            move |(label, sources): (String, Vec<Source>)| match &state.model {
+                Ok(active) => start_with.emit((label, sources, active.loaded.clone())),
+                Err(error) => {
+                    dispatch.emit(Action::Error(format!("The model did not load: {error}")))
+                }
+            },
+        )
+    };
+    // A set of the colour photo demo: its colour model becomes the active one (fetched the
+    // first time), then the set's files are fetched and scored as dropped files are.
+    let on_photo_demo = {
+        let (state, dispatch) = (state.clone(), dispatch.clone());
+        Callback::from(move |set: PhotoSet| {
+            let (dispatch, start_with) = (dispatch.clone(), start_with.clone());
+            let active = state
+                .model
+                .as_ref()
+                .ok()
+                .filter(|m| m.origin == Origin::Demo)
+                .map(|m| m.loaded.clone());
+            spawn_local(async move {
+                match photo_demo(set, active, &dispatch).await {
+                    Ok((sources, model)) => start_with.emit((set.title.into(), sources, model)),
+                    Err(error) => dispatch.emit(Action::Error(format!("{}: {error}", set.title))),
+                }
+            });
         })
     };
     // Listeners registered once (paste) call the latest callback through this cell.
@@ -254,7 +284,8 @@ pub fn app() -> Html {
     };
     let run_line = state.run_info.as_ref().map(|info| {
         html! {
-            <p class="run" data-testid="run-info" data-complete={info.complete.to_string()}>
+            <p class="run" data-testid="run-info" data-complete={info.complete.to_string()}
+                data-total-ms={info.total_ms.to_string()}>
                 { format!("{}: {} inputs {} in {:.1} s on {}{}",
                     info.label, info.inputs,
                     if info.complete { "scored" } else { "partly scored (cancelled)" },
@@ -275,7 +306,7 @@ pub fn app() -> Html {
             </header>
             <p class="privacy">{ "Everything runs in this tab: your images never leave your computer." }</p>
             <ModelBar model={state.model.clone()} stored={state.stored} on_action={on_model_action} />
-            <DropZone on_sources={on_sources} on_error={dispatch.reform(Action::Error)} />
+            <DropZone on_sources={on_sources} on_error={dispatch.reform(Action::Error)} {on_photo_demo} />
             // The panel keeps its own state: it sits at a fixed place among <main>'s children
             // (everything that comes and goes is inside the <div> after it), so yew never
             // re-creates it when results appear or disappear.
@@ -379,6 +410,49 @@ fn startup_model() -> (Result<Rc<ActiveModel>, String>, Option<String>) {
         Err(error) => Some(format!("Browser storage is not available: {error}")),
     };
     (ActiveModel::bundled().map(Rc::new), kept)
+}
+
+/// The colour photo demo's model (`active` if it is already the active one, else fetched and
+/// made active) and the files of `set`, as sources named `{set}/{file}`.
+async fn photo_demo(
+    set: PhotoSet,
+    active: Option<Rc<LoadedModel>>,
+    dispatch: &Callback<Action>,
+) -> Result<(Vec<Source>, Rc<LoadedModel>), String> {
+    let model = match active {
+        Some(model) => model,
+        None => {
+            let bytes = fetch_bytes(&format!("{PHOTO_DEMO_DIR}/model.dgm")).await?;
+            let model = ActiveModel::from_bytes(PHOTO_MODEL_LABEL.into(), Origin::Demo, bytes)?;
+            let loaded = model.loaded.clone();
+            dispatch.emit(Action::ModelChanged {
+                model,
+                note: "The colour photo demo's model is now the active model.".into(),
+            });
+            loaded
+        }
+    };
+    let names: Vec<String> = (0..PHOTO_DEMO_COUNT)
+        .map(|i| format!("{}/{i:04}.{}", set.id, set.extension))
+        .collect();
+    let fetched = futures::future::join_all(
+        names
+            .iter()
+            .map(|name| fetch_bytes_owned(format!("{PHOTO_DEMO_DIR}/{name}"))),
+    )
+    .await;
+    let mut sources = Vec::with_capacity(names.len());
+    for (name, bytes) in names.into_iter().zip(fetched) {
+        sources.push(Source::File {
+            file: crate::glue::file_of(&bytes?, &name)?,
+            name,
+        });
+    }
+    Ok((sources, model))
+}
+
+async fn fetch_bytes_owned(path: String) -> Result<Vec<u8>, String> {
+    fetch_bytes(&path).await
 }
 
 async fn load_model_file(file: web_sys::File) -> Result<ActiveModel, String> {

@@ -56,6 +56,13 @@ pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
+/// A browser `File` named `name` holding `bytes` (the demo's fetched files, scored as dropped
+/// files are).
+pub fn file_of(bytes: &[u8], name: &str) -> Result<web_sys::File, String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    web_sys::File::new_with_u8_array_sequence(&parts, name).map_err(|e| format!("{e:?}"))
+}
+
 /// Show a readable message in the page when the wasm code panics (instead of a dead page), and
 /// log it to the console. Installed through yew, which would otherwise replace any hook with
 /// its own console-only one when the app mounts.

@@ -41,7 +41,8 @@ mod worker_exports {
     }
 
     /// Read, decode, preprocess and score `files` (`File`s) with the preprocessing `config`
-    /// (JSON): `{errors, sizes, pixels, packed}` (see `worker_side::Prepared`). `decoded`: per
+    /// (JSON): `{errors, properties, pixels, packed}` (see `worker_side::Prepared`; the
+    /// properties as JSON). `decoded`: per
     /// file, `null` or the browser's `{width, height, data}` (RGBA) for it.
     #[wasm_bindgen]
     pub fn driftglass_worker_prepare_score(
@@ -83,10 +84,8 @@ mod worker_exports {
             let _ = js_sys::Reflect::set(&out, &JsValue::from_str(key), value);
         };
         set("errors", &errors);
-        set(
-            "sizes",
-            &js_sys::Uint32Array::from(prepared.sizes.as_slice()),
-        );
+        let properties = serde_json::to_string(&prepared.properties).map_err(|e| e.to_string())?;
+        set("properties", &JsValue::from_str(&properties));
         set(
             "pixels",
             &js_sys::Float32Array::from(prepared.pixels.as_slice()),

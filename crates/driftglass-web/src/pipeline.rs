@@ -11,8 +11,8 @@ use driftglass_core::Reconstruction;
 use driftglass_core::direct::DirectNetwork;
 use driftglass_core::idx::{is_idx_name, parse_images};
 use driftglass_core::model_file::LoadedModel;
-use driftglass_core::preprocess::{MAX_FILE_BYTES, pad_and_resize};
-use driftglass_core::report::{PreparedInput, idx_inputs, prepare_image};
+use driftglass_core::preprocess::MAX_FILE_BYTES;
+use driftglass_core::report::{PreparedInput, idx_inputs, prepare_gray, prepare_image};
 use driftglass_core::scorer::{Scorer, scorable};
 use driftglass_core::stats::DEFAULT_ALPHA;
 use web_sys::File;
@@ -68,12 +68,11 @@ pub enum Source {
 pub fn idx_sources(name: &str, bytes: Vec<u8>) -> Result<Vec<Source>, String> {
     let set = parse_images(bytes).map_err(|e| e.to_string())?;
     let side = set.side;
-    Ok(idx_inputs(name, &set, side)
-        .into_iter()
-        .filter_map(|(name, input)| {
-            input
-                .ok()
-                .map(|(pixels, ..)| Source::Pixels { name, pixels, side })
+    Ok((0..set.count)
+        .map(|index| Source::Pixels {
+            name: format!("{name}#{index}"),
+            pixels: set.image(index).to_vec(),
+            side,
         })
         .collect())
 }
@@ -111,9 +110,7 @@ async fn read_chunk(chunk: Vec<Source>, config: &PreprocessConfig) -> Vec<(Strin
 pub async fn prepare(source: Source, config: &PreprocessConfig) -> Vec<(String, PreparedInput)> {
     match source {
         Source::Pixels { name, pixels, side } => {
-            // An exact copy when the model takes this side.
-            let pixels = pad_and_resize(&pixels, side, side, config.side);
-            vec![(name, Ok((pixels, side as u32, side as u32)))]
+            vec![(name, Ok(prepare_gray(&pixels, side, config, "idx")))]
         }
         Source::Failed { name, error } => vec![(name, Err(error))],
         Source::File { name, file } => prepare_file(name, file, config).await,
@@ -144,7 +141,7 @@ async fn prepare_file(
     };
     if is_idx_name(&name) {
         return match parse_images(bytes) {
-            Ok(set) => idx_inputs(&name, &set, config.side),
+            Ok(set) => idx_inputs(&name, &set, config),
             Err(error) => vec![(name, Err(error.to_string()))],
         };
     }

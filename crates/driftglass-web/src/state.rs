@@ -54,6 +54,8 @@ pub enum Origin {
     File,
     Trained,
     Stored,
+    /// The colour photo demo's model, fetched when one of its sets is clicked.
+    Demo,
 }
 
 /// The model the page scores with: its file bytes (for download and storage) and the decoded
@@ -421,10 +423,13 @@ mod tests {
         let side = config.side;
         let inputs: Vec<(String, PreparedInput)> = (0..n)
             .map(|i| {
-                let pixels = (0..side * side)
+                let pixels: Vec<f32> = (0..side * side)
                     .map(|p| if (p + i) % 7 == 0 { 1.0 } else { 0.0 })
                     .collect();
-                (format!("{i}.png"), Ok((pixels, side as u32, side as u32)))
+                let properties = driftglass_core::properties::ImageProperties::of_gray(
+                    &pixels, side, side, "png",
+                );
+                (format!("{i}.png"), Ok((pixels, properties)))
             })
             .collect();
         let mut scorer = Scorer::new(loaded, "test", config, 0.01).map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use driftglass_core::model_file::{self, LoadedModel, TrainingSummary};
+use driftglass_core::properties::{ImageProperties, PropertyReference};
 use driftglass_core::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
 use driftglass_core::train::{
     Clock, EpochReport, OptimizerKind, TrainingConfig, TrainingEvent, VALIDATION_BATCH, check,
@@ -31,6 +32,8 @@ pub struct ReferenceSet {
     /// What was dropped, e.g. "my-scans (folder)".
     pub label: String,
     pub images: ImageSet,
+    /// Each image's properties, in the same order (for "what changed").
+    pub properties: Vec<ImageProperties>,
     /// Names of inputs that could not be used, with why.
     pub failed: Vec<(String, String)>,
     /// Inputs over [`MAX_REFERENCE_IMAGES`], not used.
@@ -48,6 +51,7 @@ pub async fn gather(
     let config = PreprocessConfig::with_side(side).with_channels(channels);
     let total = sources.len();
     let mut pixels = Vec::new();
+    let mut properties = Vec::new();
     let mut count = 0;
     let mut failed = Vec::new();
     let mut skipped = 0;
@@ -55,8 +59,9 @@ pub async fn gather(
         for (name, input) in prepare(source, &config).await {
             match input {
                 Ok(_) if count >= MAX_REFERENCE_IMAGES => skipped += 1,
-                Ok((image, ..)) => {
+                Ok((image, measured)) => {
                     pixels.extend_from_slice(&image);
+                    properties.push(measured);
                     count += 1;
                 }
                 Err(error) => failed.push((name, error)),
@@ -71,6 +76,7 @@ pub async fn gather(
     ReferenceSet {
         label,
         images: ImageSet::with_shape(pixels, count, channels, side),
+        properties,
         failed,
         skipped,
     }
@@ -309,6 +315,18 @@ pub async fn make_model(
             preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
+            properties: {
+                let (_, held_out) = reference::split_indices(
+                    set.images.count,
+                    settings.validation_share,
+                    settings.seed,
+                );
+                let measured: Vec<ImageProperties> = held_out
+                    .iter()
+                    .filter_map(|i| set.properties.get(*i).cloned())
+                    .collect();
+                PropertyReference::new(&measured)
+            },
             training: Some(TrainingSummary {
                 config,
                 training_data: format!("{} ({} images)", set.label, parts.training.count),

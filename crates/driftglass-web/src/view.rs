@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use base64::Engine;
+use driftglass_core::properties::PropertyTest;
 use driftglass_core::report::{ImageOutcome, ImageReport};
 use driftglass_core::stats::LossHistogram;
 
@@ -47,6 +48,70 @@ pub const DEMO_SETS: [DemoSet; 4] = [
         title: "Fashion-MNIST",
         path: "demo/fashion.idx",
         blurb: "Photos of clothes at the same size: far from anything the model learned.",
+    },
+];
+
+/// A set of the colour photo demo: `PHOTO_DEMO_COUNT` files `{id}/0000.{extension}`, … in
+/// `PHOTO_DEMO_DIR`, made by `cargo xtask photo-demo` from photographs in scikit-image's wheel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhotoSet {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub blurb: &'static str,
+    pub extension: &'static str,
+}
+
+/// Where the colour photo demo's model and sets are served from.
+pub const PHOTO_DEMO_DIR: &str = "demo/photos";
+/// Files per set of the colour photo demo.
+pub const PHOTO_DEMO_COUNT: usize = 40;
+/// The colour model's label in the model bar.
+pub const PHOTO_MODEL_LABEL: &str = "colour photo demo model";
+
+/// The colour photo demo's sets: 64×64 patches of four photographs the colour model was not
+/// trained on (other patches of the same photographs), and the same patches drifted.
+pub const PHOTO_SETS: [PhotoSet; 7] = [
+    PhotoSet {
+        id: "clean",
+        title: "Clean patches",
+        blurb: "Other patches of the photographs the colour model was trained on: no drift.",
+        extension: "png",
+    },
+    PhotoSet {
+        id: "cast",
+        title: "Colour cast",
+        blurb: "The clean patches with another white balance (red × 1.15, blue × 0.8).",
+        extension: "png",
+    },
+    PhotoSet {
+        id: "darker",
+        title: "Darker",
+        blurb: "The clean patches at 60 % exposure.",
+        extension: "png",
+    },
+    PhotoSet {
+        id: "blurred",
+        title: "Blurred",
+        blurb: "The clean patches blurred (Gaussian, σ 1.2 pixels).",
+        extension: "png",
+    },
+    PhotoSet {
+        id: "jpeg",
+        title: "JPEG q15",
+        blurb: "The clean patches saved as JPEG at quality 15.",
+        extension: "jpg",
+    },
+    PhotoSet {
+        id: "gray",
+        title: "Grayscale",
+        blurb: "The clean patches in grayscale.",
+        extension: "png",
+    },
+    PhotoSet {
+        id: "illustrations",
+        title: "Illustrations",
+        blurb: "Flat-colour drawings instead of photographs: a different kind of picture.",
+        extension: "png",
     },
 ];
 
@@ -615,6 +680,96 @@ pub fn gray_png_data_url(pixels: &[f32]) -> String {
     image_png_data_url(pixels, 1)
 }
 
+/// A property's batch against its reference as a small SVG: two box plots on one scale
+/// (whiskers 5 to 95 %, box 25 to 75 %, a line at the median), the reference in gray above the
+/// batch in blue; for the file format, two bars of the format's share.
+pub fn property_plot_svg(test: &PropertyTest) -> String {
+    const W: f64 = 300.0;
+    const H: f64 = 58.0;
+    const LEFT: f64 = 64.0;
+    const RIGHT: f64 = 10.0;
+    let label = xml_escape(test.property.label());
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{label}: this batch against the reference" font-family="sans-serif" font-size="10">"#
+    );
+    svg.push_str(r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let rows = [
+        (
+            "reference",
+            &test.reference_quantiles,
+            "#9aa4af",
+            test.reference_mean,
+            6.0,
+        ),
+        (
+            "batch",
+            &test.batch_quantiles,
+            "#1f6feb",
+            test.batch_mean,
+            26.0,
+        ),
+    ];
+    let plot = W - LEFT - RIGHT;
+    if test.batch_quantiles.len() == 5 && test.reference_quantiles.len() == 5 {
+        let all = test.batch_quantiles.iter().chain(&test.reference_quantiles);
+        let (low, high) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+        let span = (high - low).max(1e-12);
+        let x = |v: f64| LEFT + plot * ((v - low) / span).clamp(0.0, 1.0);
+        for (name, q, colour, _, y) in rows {
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#5b6570">{name}</text><g class="{name}" stroke="{colour}" fill="{colour}" fill-opacity="0.35"><line x1="{:.2}" y1="{:.1}" x2="{:.2}" y2="{:.1}"/><rect x="{:.2}" y="{y:.1}" width="{:.2}" height="14"/><line x1="{:.2}" y1="{y:.1}" x2="{:.2}" y2="{:.1}" stroke-width="2"/></g>"##,
+                LEFT - 6.0,
+                y + 10.5,
+                x(q[0]),
+                y + 7.0,
+                x(q[4]),
+                y + 7.0,
+                x(q[1]),
+                (x(q[3]) - x(q[1])).max(1.0),
+                x(q[2]),
+                x(q[2]),
+                y + 14.0,
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{LEFT}" y="54" fill="#5b6570">{}</text><text x="{}" y="54" text-anchor="end" fill="#5b6570">{}</text>"##,
+            compact(low),
+            W - RIGHT,
+            compact(high)
+        );
+    } else {
+        // The format: the share of the format that moved most, in each.
+        for (name, _, colour, share, y) in rows {
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#5b6570">{name}</text><rect class="{name}" x="{LEFT}" y="{y:.1}" width="{:.2}" height="14" fill="{colour}" fill-opacity="0.55"/><text x="{:.2}" y="{:.1}" fill="#5b6570">{:.0} %</text>"##,
+                LEFT - 6.0,
+                y + 10.5,
+                plot * share.clamp(0.0, 1.0) * 0.85,
+                LEFT + plot * share.clamp(0.0, 1.0) * 0.85 + 4.0,
+                y + 10.5,
+                share * 100.0
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A plot's axis value: three significant digits, an exponent only for very large or small.
+fn compact(value: f64) -> String {
+    if value == 0.0 || (1e-3..1e5).contains(&value.abs()) {
+        let digits = (2 - value.abs().log10().floor() as i32).clamp(0, 4) as usize;
+        format!("{value:.digits$}")
+    } else {
+        format!("{value:.1e}")
+    }
+}
+
 /// Heat colour of an error in [0, 1].
 pub fn heat(error: f32) -> [u8; 3] {
     let e = error.clamp(0.0, 1.0) * 3.0;
@@ -636,10 +791,46 @@ mod tests {
                 percentile: 0.0,
                 p_value: 0.5,
                 flagged,
-                width: 28,
-                height: 28,
+                properties: driftglass_core::properties::ImageProperties {
+                    width: 28,
+                    height: 28,
+                    ..Default::default()
+                },
             }),
         }
+    }
+
+    #[test]
+    fn property_plots_draw_batch_against_reference() {
+        use driftglass_core::properties::Property;
+        let test = PropertyTest {
+            property: Property::Brightness,
+            effect: 1.0,
+            shift: 3.0,
+            p_value: 1e-20,
+            batch_mean: 0.3,
+            reference_mean: 0.5,
+            batch_quantiles: vec![0.2, 0.25, 0.3, 0.35, 0.4],
+            reference_quantiles: vec![0.3, 0.4, 0.5, 0.6, 0.7],
+            sentence: "darker".into(),
+        };
+        let svg = property_plot_svg(&test);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains(r#"<g class="reference""#) && svg.contains(r#"<g class="batch""#));
+        // The scale runs from the smallest quantile to the largest: 0.200 to 0.700.
+        assert!(svg.contains(">0.200<") && svg.contains(">0.700<"), "{svg}");
+        // The batch's median (0.3) sits a fifth of the way along the 226-pixel plot.
+        assert!(svg.contains(r#"x1="109.20""#), "{svg}");
+        let format = PropertyTest {
+            property: Property::Format,
+            batch_quantiles: Vec::new(),
+            reference_quantiles: Vec::new(),
+            batch_mean: 1.0,
+            reference_mean: 0.0,
+            ..test
+        };
+        let svg = property_plot_svg(&format);
+        assert!(svg.contains(">100 %<") && svg.contains(">0 %<"), "{svg}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use driftglass_core::direct::{DirectNetwork, unpack_reconstructions};
+use driftglass_core::properties::ImageProperties;
 use driftglass_core::{ImageSet, Reconstruction, Weights};
 use js_sys::{Array, Float32Array, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -511,25 +512,28 @@ fn unpack_prepared(out: &JsValue, image_len: usize) -> Result<PreparedFiles, Str
         BROWSER_DECODED.with(|total| total.set(total.get() + count as u32));
     }
     let errors: Array = field(out, "errors")?;
-    let sizes = field::<js_sys::Uint32Array>(out, "sizes")?.to_vec();
+    let properties: Vec<ImageProperties> = field::<js_sys::JsString>(out, "properties")
+        .ok()
+        .and_then(|json| serde_json::from_str(&String::from(json)).ok())
+        .ok_or("a scoring worker's reply has no properties")?;
     let pixels = field::<Float32Array>(out, "pixels")?.to_vec();
     let packed = field::<Float32Array>(out, "packed")?.to_vec();
     let mut reconstructions = unpack_reconstructions(&packed, image_len)
         .map_err(|e| e.to_string())?
         .into_iter();
     let mut images = pixels.chunks_exact(image_len);
-    let mut sizes = sizes.chunks_exact(2);
+    let mut properties = properties.into_iter();
     errors
         .iter()
         .map(|error| match error.as_string() {
             Some(error) => Ok((Err(error), None)),
             None => {
-                let (Some(pixels), Some(size), Some(r)) =
-                    (images.next(), sizes.next(), reconstructions.next())
+                let (Some(pixels), Some(measured), Some(r)) =
+                    (images.next(), properties.next(), reconstructions.next())
                 else {
                     return Err("a scoring worker's reply is short".to_string());
                 };
-                Ok((Ok((pixels.to_vec(), size[0], size[1])), Some(r)))
+                Ok((Ok((pixels.to_vec(), measured)), Some(r)))
             }
         })
         .collect()
@@ -661,8 +665,8 @@ pub mod worker_side {
     pub struct Prepared {
         /// Per file, in order: why it could not be scored, or `None` when it was.
         pub errors: Vec<Option<String>>,
-        /// Width and height of each scored file as decoded.
-        pub sizes: Vec<u32>,
+        /// What each scored file looks like as decoded (size, format, brightness, …).
+        pub properties: Vec<driftglass_core::properties::ImageProperties>,
         /// The scored files' prepared inputs, `channels · side²` values each.
         pub pixels: Vec<f32>,
         /// Their reconstructions, packed (`pack_reconstructions`).
@@ -696,7 +700,7 @@ pub mod worker_side {
             .map_err(|e| format!("this worker cannot read files: {e:?}"))?;
         let mut prepared = Prepared {
             errors: Vec::with_capacity(files.len()),
-            sizes: Vec::new(),
+            properties: Vec::new(),
             pixels: Vec::new(),
             packed: Vec::new(),
             browser_decoded: 0,
@@ -727,9 +731,9 @@ pub mod worker_side {
                 },
             };
             match input {
-                Ok((pixels, width, height)) => {
+                Ok((pixels, measured)) => {
                     prepared.errors.push(None);
-                    prepared.sizes.extend([width, height]);
+                    prepared.properties.push(measured);
                     prepared.pixels.extend(pixels);
                     count += 1;
                 }

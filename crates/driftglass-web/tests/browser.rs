@@ -171,9 +171,15 @@ async fn train_on_digits(gpu: bool, epochs: usize) -> Vec<f64> {
 
     let images = driftglass_core::idx::parse_images(DIGITS_64.to_vec())
         .unwrap_or_else(|e| panic!("fixture: {e}"));
+    let properties = (0..images.count)
+        .map(|i| {
+            driftglass_core::properties::ImageProperties::of_gray(images.image(i), 28, 28, "idx")
+        })
+        .collect();
     let set = ReferenceSet {
         label: "digits".into(),
         images,
+        properties,
         failed: Vec::new(),
         skipped: 0,
     };

@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod bench_score;
+mod photo_demo;
 
 /// trunk's version; installed with `cargo install --debug` (it only orchestrates the build,
 /// and a debug build of it compiles in a third of the time).
@@ -48,6 +49,8 @@ fn main() -> Result<()> {
         Some("bench-score") => bench_score::run(&args[1..], &data_dir()),
         Some("bench-load") => bench_load(&args[1..]),
         Some("bundle-model") => bundle_model(&data_dir()),
+        Some("photo-demo") => photo_demo::run_photo_demo(&args[1..]),
+        Some("bench-colour") => bench_colour(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  \
@@ -62,7 +65,9 @@ fn main() -> Result<()> {
                  bench-train   native training throughput, `driftglass train` vs PyTorch CPU at equal threads (--limit N, --epochs E, --threads T)\n  \
                  fuzz          run the three cargo-fuzz targets, 10 minutes each (--seconds N); needs nightly\n  \
                  fixtures      regenerate tests/fixtures and web/demo from $DRIFTGLASS_DATA (default ../shared/data)\n  \
-                 bundle-model  retrain crates/driftglass-core/assets/mnist-ae.dgm (about 15 min on 2 cores)"
+                 bundle-model  retrain crates/driftglass-core/assets/mnist-ae.dgm (about 15 min on 2 cores)\n  \
+                 bench-colour  64×64 colour scoring and training in headless Chromium, CPU and WebGPU (--release, --count N, --train N, --gpu)\n  \
+                 photo-demo    rebuild web/demo/photos (colour model and sets from scikit-image's photographs) and print its evaluation table (--count N, --epochs E)"
             );
             return Ok(());
         }
@@ -653,6 +658,31 @@ fn bench(args: &[String], data: &Path) -> Result<()> {
         mnist.to_string_lossy().into_owned(),
         "--photo".into(),
         photo.to_string_lossy().into_owned(),
+    ];
+    node_args.extend(args.iter().filter(|a| *a != "--release").cloned());
+    let node_args: Vec<&str> = node_args.iter().map(String::as_str).collect();
+    let mut node = command("node", &node_args);
+    node.current_dir("tests/bench");
+    run_command(node)
+}
+
+fn bench_colour(args: &[String]) -> Result<()> {
+    let patches = Path::new("target/photo-demo/clean");
+    if !patches.exists() {
+        bail!(
+            "{} is missing: run `cargo xtask photo-demo` first",
+            patches.display()
+        );
+    }
+    web_tools()?;
+    browser_prerequisites()?;
+    build_app(args.iter().any(|a| a == "--release"), false)?;
+    let mut node_args = vec![
+        "colour.mjs".to_string(),
+        "../../dist".into(),
+        std::fs::canonicalize(patches)?
+            .to_string_lossy()
+            .into_owned(),
     ];
     node_args.extend(args.iter().filter(|a| *a != "--release").cloned());
     let node_args: Vec<&str> = node_args.iter().map(String::as_str).collect();

@@ -7,7 +7,7 @@ use crate::components::model_bar::input_value;
 use crate::glue::fetch_bytes;
 use crate::input;
 use crate::pipeline::{self, Source};
-use crate::view::{DEMO_SETS, DemoSet};
+use crate::view::{DEMO_SETS, DemoSet, PHOTO_DEMO_COUNT, PHOTO_SETS, PhotoSet};
 
 #[derive(Properties, PartialEq)]
 pub struct DropZoneProps {
@@ -15,6 +15,8 @@ pub struct DropZoneProps {
     pub on_sources: Callback<(String, Vec<Source>)>,
     /// A demo set that could not be fetched.
     pub on_error: Callback<String>,
+    /// A set of the colour photo demo (scored with its colour model).
+    pub on_photo_demo: Callback<PhotoSet>,
 }
 
 #[function_component(DropZone)]
@@ -62,6 +64,16 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
             }
         })
         .collect();
+    let photos: Html = PHOTO_SETS
+        .iter()
+        .map(|set| {
+            let (on_photo_demo, set) = (props.on_photo_demo.clone(), *set);
+            html! {
+                <button class="demo" title={set.blurb} data-testid={format!("photo-{}", set.id)}
+                    onclick={Callback::from(move |_| on_photo_demo.emit(set))}>{ set.title }</button>
+            }
+        })
+        .collect();
     html! {
         <>
             <label
@@ -77,6 +89,7 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
                     <input type="file" webkitdirectory=true multiple=true onchange={on_pick} data-testid="folder-input" />
                 </label>
                 <span class="demos">{ "Demo sets (200 images each): " }{ demos }</span>
+                <span class="demos">{ format!("Colour photographs ({PHOTO_DEMO_COUNT} patches each, scored with a 64×64 colour model that is loaded first): ") }{ photos }</span>
             </div>
         </>
     }

@@ -10,3 +10,4 @@ pub mod results_grid;
 pub mod summary;
 pub mod timeline;
 pub mod verdict;
+pub mod what_changed;

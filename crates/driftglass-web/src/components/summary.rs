@@ -4,6 +4,7 @@
 use yew::prelude::*;
 
 use crate::components::verdict::VerdictPanel;
+use crate::components::what_changed::WhatChanged;
 use crate::state::BatchView;
 use crate::view;
 
@@ -59,6 +60,7 @@ pub fn summary(props: &SummaryProps) -> Html {
             }
             if let Some(tests) = &b.tests {
                 <VerdictPanel tests={tests.clone()} mean_loss={b.mean_loss} />
+                <WhatChanged tests={tests.clone()} />
             }
             if let Some(svg) = histogram {
                 <figure class="histogram" data-testid="histogram">{ svg }</figure>

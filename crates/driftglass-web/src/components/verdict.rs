@@ -31,8 +31,8 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
             <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
                 <span class="detail">{ match t.verdict {
                     Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
-                    _ => format!(" — the smallest p-value ×{} is {} (level {}).",
-                        if t.mmd.is_some() { 4 } else { 3 }, p(t.combined_p_value), t.alpha),
+                    _ => format!(" — the smallest p-value ×{} (the number of tests) is {} (level {}).",
+                        t.test_count(), p(t.combined_p_value), t.alpha),
                 } }</span></div>
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
