@@ -9,7 +9,7 @@
 // on `--train` patches for one epoch (its own per-epoch time, in images per second).
 //
 // Usage: node colour.mjs <dist dir> <folder of patches> [--count N] [--train N] [--runs R] [--gpu]
-import { mkdtemp, readdir, rm, symlink, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { serve, launch, dropPaths, runId, waitForBatch } from '../e2e/lib.mjs';
@@ -23,13 +23,13 @@ const trainCount = Number(option('--train', 200));
 const runs = Number(option('--runs', 3));
 const realGpu = args.includes('--gpu');
 
-// The drops: `count` files (the patches repeated under new names, linked, not copied).
+// The drops: `count` files (the patches repeated under new names).
 const work = await mkdtemp(join(tmpdir(), 'driftglass-colour-'));
 const available = (await readdir(patches)).filter((f) => f.endsWith('.png')).sort();
 async function folderOf(name, size) {
   const folder = join(work, name);
   await mkdir(folder);
-  for (let i = 0; i < size; i++) await symlink(join(patches, available[i % available.length]), join(folder, `${String(i).padStart(5, '0')}.png`));
+  for (let i = 0; i < size; i++) await copyFile(join(patches, available[i % available.length]), join(folder, `${String(i).padStart(5, '0')}.png`));
   return folder;
 }
 const drop = await folderOf('drop', count);
@@ -54,10 +54,12 @@ for (const path of ['cpu', 'webgpu']) {
     }
   }
   const badge = await page.locator('[data-testid=backend]').textContent();
+  console.log(`${path}: ${badge}`);
   // The colour model, through the demo (its first set scored too: the workers' warm-up).
   let run = await runId(page);
   await page.click('[data-testid=photo-clean]');
   await waitForBatch(page, run, 40);
+  console.log(`${path}: colour model loaded, first set scored`);
   const timings = [];
   const scoreCount = path === 'webgpu' && !realGpu ? Math.min(count, 200) : count;
   const folder = scoreCount === count ? drop : await folderOf(`drop-${path}`, scoreCount);
@@ -67,6 +69,7 @@ for (const path of ['cpu', 'webgpu']) {
     await waitForBatch(page, run, scoreCount, 600_000);
     // The page's own timing of the run: from its start to the finished batch, tests included.
     timings.push(Number(await page.locator('[data-testid=run-info]').getAttribute('data-total-ms')));
+    console.log(`${path}: drop ${r + 1}: ${timings[timings.length - 1]} ms`);
   }
   const best = Math.min(...timings.slice(1).length ? timings.slice(1) : timings);
   rows.push({ path, badge, what: `score ${scoreCount} colour 64×64 PNGs`, first: timings[0], warm: timings.slice(1), perSecond: scoreCount / (best / 1000) });

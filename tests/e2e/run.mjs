@@ -392,6 +392,31 @@ async function runPath(label, extraArgs, demos, port, expected) {
     for (const what of ['HistogramSvg', 'TimelineSvg']) check(saved[what].toString('utf8').startsWith('<svg'), `${label}: ${what} is not SVG`);
     for (const what of ['HistogramPng', 'TimelinePng']) check(saved[what].subarray(0, 4).toString('hex') === '89504e47', `${label}: ${what} is not PNG`);
     line.push(`exports: JSON (${json.images.length} images, verdict ${json.batch.tests?.verdict}), CSV (${rows.length - 1} rows), 2 SVG, 2 PNG (${saved.HistogramPng.length} and ${saved.TimelinePng.length} bytes)`);
+    // The HTML report: self-contained (no script, nothing fetched), its numbers the JSON's;
+    // with the box ticked, thumbnails of the most drifted images inline.
+    await page.check('[data-testid=export-html-images]');
+    const [htmlDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-Html]')]);
+    await page.uncheck('[data-testid=export-html-images]');
+    const htmlPath = join(artifacts, 'driftglass-report.html');
+    await htmlDownload.saveAs(htmlPath);
+    const html = await readFile(htmlPath, 'utf8');
+    const field = (name) => new RegExp(`data-field="${name}"[^>]*data-value="([^"]*)"`).exec(html)?.[1];
+    check(!/<script/i.test(html) && !/(src|href)="(https?:)?\/\//i.test(html), 'HTML report: a script or an outside reference');
+    check(Math.abs(Number(field('loss-ratio')) - json.batch.loss_ratio) < 1e-12, `HTML report: loss ratio ${field('loss-ratio')} vs JSON ${json.batch.loss_ratio}`);
+    check(field('verdict') === json.batch.tests.verdict, `HTML report: verdict ${field('verdict')} vs JSON ${json.batch.tests.verdict}`);
+    check(Number(field('combined-p')) === json.batch.tests.combined_p_value, `HTML report: combined p ${field('combined-p')} vs JSON ${json.batch.tests.combined_p_value}`);
+    check(Number(field('mmd-p')) === json.batch.tests.mmd.p_value, `HTML report: MMD p ${field('mmd-p')} vs JSON ${json.batch.tests.mmd.p_value}`);
+    const thumbs = (html.match(/<img src="data:image\/png;base64,/g) ?? []).length;
+    check(thumbs === 3 * 12, `HTML report: ${thumbs} thumbnail pictures, expected 36`);
+    // It opens in the browser with nothing fetched.
+    const viewer = await browser.newPage();
+    const fetched = [];
+    viewer.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) fetched.push(r.url()); });
+    await viewer.goto(`file://${htmlPath}`);
+    const heading = await viewer.locator('h2').first().textContent();
+    check(heading === 'Model' && fetched.length === 0, `HTML report in the browser: "${heading}", fetched ${fetched.join(' ')}`);
+    await viewer.close();
+    line.push(`HTML report: ${html.length} bytes, self-contained, numbers as the JSON's, ${thumbs / 3} thumbnails when ticked`);
   }
 
   // 6. The Reference step (a model of your own images), then drift checks against it.

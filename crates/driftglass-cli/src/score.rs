@@ -14,6 +14,8 @@ use driftglass_core::scorer::Scorer;
 use driftglass_core::stats::DEFAULT_ALPHA;
 use driftglass_core::{PreprocessConfig, SCORE_BATCH};
 
+use driftglass_html::svg::TimelinePoint;
+
 use crate::progress;
 
 /// The model to score against and how to print the report (`score` and `merge`).
@@ -28,13 +30,105 @@ pub struct ReportArgs {
     /// Print the report as CSV (statistics in `#` comment lines, then one row per input).
     #[arg(long)]
     pub csv: bool,
+    /// Also write the report as one self-contained HTML file (plots inline, no script, nothing
+    /// fetched): the page's "report (HTML)".
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 impl ReportArgs {
-    /// The report as asked: JSON, CSV or a table.
-    pub fn print(&self, report: &Report) {
+    /// The report as asked: JSON, CSV or a table, and the HTML file if asked for.
+    pub fn print(&self, report: &Report, model: &LoadedModel, model_label: &str) -> Result<()> {
         print_report(report, self.json, self.csv);
+        if let Some(path) = &self.html {
+            let html = html_report(report, model, model_label);
+            std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote the HTML report to {}", path.display());
+        }
+        Ok(())
     }
+}
+
+/// The HTML report of a CLI run: the page's file, its timeline this one batch.
+fn html_report(report: &Report, model: &LoadedModel, model_label: &str) -> String {
+    let losses = driftglass_core::report::scored_losses(&report.images);
+    let histogram = driftglass_core::stats::loss_histogram(
+        &model.baseline,
+        &losses,
+        report.batch.flag_rate,
+        HISTOGRAM_BINS,
+    );
+    let timeline: Vec<TimelinePoint> = report
+        .batch
+        .loss_ratio
+        .map(|ratio| TimelinePoint {
+            label: "this batch".into(),
+            images: report.batch.scored,
+            ratio,
+            p_value: report
+                .batch
+                .tests
+                .as_ref()
+                .filter(|t| t.verdict != driftglass_core::stats::Verdict::TooFewImages)
+                .map(|t| t.combined_p_value),
+            verdict: report
+                .batch
+                .tests
+                .as_ref()
+                .map(|t| t.verdict.headline().to_string())
+                .unwrap_or_default(),
+        })
+        .into_iter()
+        .collect();
+    let scored = format!(
+        "{} on the CPU ({} threads)",
+        utc_now(),
+        driftglass_core::direct::worker_threads()
+    );
+    driftglass_html::html_report(
+        report,
+        &driftglass_html::HtmlOptions {
+            model_label,
+            scored: &scored,
+            histogram: histogram.as_ref(),
+            timeline: &timeline,
+            alert_ratio: ALERT_RATIO,
+            thumbnails: &[],
+        },
+    )
+}
+
+/// Bins of the report's histogram (the page's).
+const HISTOGRAM_BINS: usize = 40;
+/// The loss ratio at which the page's alert shows by default.
+const ALERT_RATIO: f64 = 1.10;
+
+/// The time now as "2026-11-30 05:30 UTC" (from the system clock; no time-zone database).
+fn utc_now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3_600,
+        (rest % 3_600) / 60
+    )
 }
 
 #[derive(Args, Debug)]
@@ -109,6 +203,13 @@ pub enum PolarityArg {
 }
 
 /// The given model file, or the bundled one.
+/// The model as a report names it: its file's name, or the bundled one.
+pub fn model_label(path: Option<&Path>) -> String {
+    path.and_then(|p| p.file_name())
+        .map(|name| format!("model file {}", name.to_string_lossy()))
+        .unwrap_or_else(|| "bundled MNIST autoencoder".into())
+}
+
 pub fn load_model(path: Option<&Path>) -> Result<LoadedModel> {
     match path {
         Some(path) => {
@@ -274,7 +375,8 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     let started = Instant::now();
     let report = scorer.finish(args.alpha);
     timings.print(Some(started.elapsed()));
-    args.report.print(&report);
+    let label = model_label(args.report.model.as_deref());
+    args.report.print(&report, &loaded, &label)?;
     Ok(if report.batch.failed > 0 {
         crate::EXIT_SOME_FAILED
     } else {

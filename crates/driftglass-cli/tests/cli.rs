@@ -385,6 +385,34 @@ fn train_a_colour_model_on_photo_patches() {
         sentence.starts_with("darker: mean brightness"),
         "{sentence}"
     );
+    // The HTML report: the JSON's numbers, what changed included; nothing to fetch.
+    let html_path = dir.path().join("report.html");
+    let (code, json, text) = driftglass(&[
+        "score",
+        "--model",
+        &model_arg,
+        "--json",
+        "--html",
+        &html_path.to_string_lossy(),
+        &dark.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let html = std::fs::read_to_string(&html_path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!html.contains("<script"), "{html}");
+    let ratio = json["batch"]["loss_ratio"].as_f64().unwrap_or(f64::NAN);
+    let marker = "data-field=\"loss-ratio\" data-value=\"";
+    let in_html: f64 = html
+        .split_once(marker)
+        .and_then(|(_, rest)| rest.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    // (serde_json's default parsing may land one unit in the last place away)
+    assert!((in_html - ratio).abs() < 1e-12, "{in_html} vs {ratio}");
+    assert!(
+        html.contains("data-field=\"what-changed\" data-value=\"brightness"),
+        "{html}"
+    );
+    assert!(html.contains("darker: mean brightness"), "{html}");
     let (_, _, table) = driftglass(&["score", "--model", &model_arg, &dark.to_string_lossy()]);
     assert!(
         table.contains("what changed (largest change first):\n  darker: mean brightness"),

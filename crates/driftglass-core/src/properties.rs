@@ -761,7 +761,7 @@ pub fn chi_square_survival(x: f64, k: f64) -> f64 {
         return 1.0;
     }
     let (a, x) = (k / 2.0, x / 2.0);
-    let ln_gamma_a = ln_gamma(a);
+    let ln_gamma_a = crate::stats::ln_gamma(a);
     if x < a + 1.0 {
         let (mut term, mut sum, mut n) = (1.0 / a, 1.0 / a, a);
         for _ in 0..500 {
@@ -800,32 +800,6 @@ pub fn chi_square_survival(x: f64, k: f64) -> f64 {
         }
         ((-x + a * x.ln() - ln_gamma_a).exp() * h).clamp(0.0, 1.0)
     }
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7).
-fn ln_gamma(x: f64) -> f64 {
-    const COEFFICIENTS: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = COEFFICIENTS[0];
-    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
-        sum += c / (x + i as f64);
-    }
-    let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 #[cfg(test)]

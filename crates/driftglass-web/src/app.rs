@@ -216,7 +216,15 @@ pub fn app() -> Html {
             let Some((_, view)) = &state.batch else {
                 return;
             };
-            if let Err(error) = export::batch(what, view, &state.timeline, state.alert_ratio) {
+            let model_label = state.model.as_ref().map_or("", |m| m.label.as_str());
+            let backend = state.run_info.as_ref().map_or("", |r| r.backend.as_str());
+            let context = export::Context {
+                timeline: &state.timeline,
+                alert_ratio: state.alert_ratio,
+                model_label,
+                backend,
+            };
+            if let Err(error) = export::batch(what, view, &context) {
                 dispatch.emit(Action::Error(error));
             }
         })

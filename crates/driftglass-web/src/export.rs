@@ -1,4 +1,5 @@
-//! Downloads generated in the page: the report as JSON and CSV, and the plots as SVG or PNG.
+//! Downloads generated in the page: the report as JSON, CSV and a self-contained HTML file, and
+//! the plots as SVG or PNG.
 //! Nothing is uploaded: each file is a Blob handed to the browser's own download.
 
 use js_sys::{Array, Uint8Array};
@@ -99,11 +100,44 @@ pub fn download_svg_as_png(name: &str, svg: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `count` scored cards with the highest losses, as the HTML report's thumbnails.
+fn most_drifted(view: &crate::state::BatchView, count: usize) -> Vec<driftglass_html::Thumbnail> {
+    use driftglass_core::report::ImageOutcome;
+    let mut scored: Vec<_> = view
+        .cards
+        .iter()
+        .filter_map(|card| match (&card.outcome, &card.pixels) {
+            (ImageOutcome::Scored(score), Some(pixels)) => Some((card, score, pixels)),
+            _ => None,
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.loss.total_cmp(&a.1.loss));
+    scored
+        .into_iter()
+        .take(count)
+        .map(|(card, score, pixels)| {
+            let images = pixels.images();
+            driftglass_html::Thumbnail {
+                name: card.name.clone(),
+                loss: score.loss,
+                p_value: score.p_value,
+                input: images.input,
+                reconstruction: images.reconstruction,
+                error: images.error,
+            }
+        })
+        .collect()
+}
+
 /// What a download button of the batch exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
     Json,
     Csv,
+    /// The self-contained HTML report (`driftglass_html`).
+    Html,
+    /// The same with thumbnails of the most drifted images (only when the user ticks it).
+    HtmlWithImages,
     HistogramSvg,
     HistogramPng,
     TimelineSvg,
@@ -112,9 +146,10 @@ pub enum Export {
 
 impl Export {
     /// Every export, with its button's words.
-    pub const ALL: [(Export, &'static str); 6] = [
+    pub const ALL: [(Export, &'static str); 7] = [
         (Export::Json, "report (JSON)"),
         (Export::Csv, "report (CSV)"),
+        (Export::Html, "report (HTML)"),
         (Export::HistogramSvg, "histogram (SVG)"),
         (Export::HistogramPng, "histogram (PNG)"),
         (Export::TimelineSvg, "timeline (SVG)"),
@@ -122,13 +157,25 @@ impl Export {
     ];
 }
 
+/// Thumbnails in the HTML report when the user asks for them: the most drifted images.
+pub const THUMBNAILS: usize = 12;
+
+/// What the page knows of a batch besides its view: for the HTML report.
+pub struct Context<'a> {
+    pub timeline: &'a [crate::view::TimelinePoint],
+    pub alert_ratio: f64,
+    pub model_label: &'a str,
+    /// Where it was scored ("CPU (wasm, 2 workers): …").
+    pub backend: &'a str,
+}
+
 /// Download `what` of the batch on show.
 pub fn batch(
     what: Export,
     view: &crate::state::BatchView,
-    timeline: &[crate::view::TimelinePoint],
-    alert_ratio: f64,
+    context: &Context<'_>,
 ) -> Result<(), String> {
+    let (timeline, alert_ratio) = (context.timeline, context.alert_ratio);
     use driftglass_core::report::to_csv;
     use driftglass_core::stats::DEFAULT_ALPHA;
 
@@ -154,6 +201,34 @@ pub fn batch(
             "text/csv",
             to_csv(report).as_bytes(),
         ),
+        Export::Html | Export::HtmlWithImages => {
+            let thumbnails = if what == Export::HtmlWithImages {
+                most_drifted(view, THUMBNAILS)
+            } else {
+                Vec::new()
+            };
+            let date = js_sys::Date::new_0().to_iso_string();
+            let scored = format!(
+                "{} UTC on {}",
+                String::from(date)
+                    .get(..16)
+                    .unwrap_or_default()
+                    .replace('T', " "),
+                context.backend
+            );
+            let html = driftglass_html::html_report(
+                report,
+                &driftglass_html::HtmlOptions {
+                    model_label: context.model_label,
+                    scored: &scored,
+                    histogram: view.histogram.as_deref(),
+                    timeline,
+                    alert_ratio,
+                    thumbnails: &thumbnails,
+                },
+            );
+            download("driftglass-report.html", "text/html", html.as_bytes())
+        }
         Export::HistogramSvg => histogram()
             .and_then(|svg| download("driftglass-histogram.svg", "image/svg+xml", svg.as_bytes())),
         Export::HistogramPng => {

@@ -697,32 +697,7 @@ fn bench_photo() -> Result<PathBuf> {
     let dir = Path::new("target/photos");
     let photo = dir.join("coffee.png");
     if !photo.exists() {
-        std::fs::create_dir_all(dir)?;
-        let dir_arg = dir.to_string_lossy();
-        run(
-            "python3",
-            &[
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "scikit-image==0.26.0",
-                "-d",
-                &dir_arg,
-            ],
-        )?;
-        run(
-            "python3",
-            &[
-                "-c",
-                "import glob, sys, zipfile; d = sys.argv[1]; \
-                 w = zipfile.ZipFile(sorted(glob.glob(d + '/scikit_image-*.whl'))[0]); \
-                 open(d + '/coffee.png', 'wb').write(w.read('skimage/data/coffee.png'))",
-                &dir_arg,
-            ],
-        )?;
+        photo_demo::scikit_image_photos(dir, &["coffee.png"])?;
     }
     Ok(photo)
 }

@@ -32,44 +32,8 @@ const SETS: [&str; 7] = [
 
 pub fn run_photo_demo(args: &[String]) -> Result<()> {
     let root = crate::workspace_root();
-    let photos = root.join("target/photos");
-    let wheel = photos.join(WHEEL);
-    if !wheel.exists() {
-        std::fs::create_dir_all(&photos)?;
-        run(
-            "python3",
-            &[
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "scikit-image==0.26.0",
-                "-d",
-                &photos.to_string_lossy(),
-            ],
-        )
-        .context("downloading scikit-image's wheel from PyPI (for its photographs)")?;
-    }
-    let sources = photos.join("sources");
-    std::fs::create_dir_all(&sources)?;
-    let extract = "import zipfile, sys\nz = zipfile.ZipFile(sys.argv[1])\nfor name in sys.argv[3:]:\n    open(sys.argv[2] + '/' + name, 'wb').write(z.read('skimage/data/' + name))\n".to_string();
-    let mut extract_args = vec![
-        "-c".to_string(),
-        extract,
-        wheel.to_string_lossy().into_owned(),
-        sources.to_string_lossy().into_owned(),
-    ];
-    extract_args.extend(PHOTOS.iter().map(|p| p.to_string()));
-    run(
-        "python3",
-        &extract_args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let sources = root.join("target/photos/sources");
+    scikit_image_photos(&sources, &PHOTOS)?;
 
     run(
         "cargo",
@@ -142,6 +106,41 @@ pub fn run_photo_demo(args: &[String]) -> Result<()> {
         eval.push(format!("{set}={}", sets.join(set).display()));
     }
     run(&cli, &eval.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Extract `names` from `skimage/data/` of scikit-image's wheel into `into`, downloading the
+/// wheel from PyPI into `target/photos/` the first time.
+pub fn scikit_image_photos(into: &Path, names: &[&str]) -> Result<()> {
+    let photos = crate::workspace_root().join("target/photos");
+    let wheel = photos.join(WHEEL);
+    if !wheel.exists() {
+        std::fs::create_dir_all(&photos)?;
+        run(
+            "python3",
+            &[
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "scikit-image==0.26.0",
+                "-d",
+                &photos.to_string_lossy(),
+            ],
+        )
+        .context("downloading scikit-image's wheel from PyPI (for its photographs)")?;
+    }
+    std::fs::create_dir_all(into)?;
+    let extract = "import zipfile, sys\nz = zipfile.ZipFile(sys.argv[1])\nfor name in sys.argv[3:]:\n    open(sys.argv[2] + '/' + name, 'wb').write(z.read('skimage/data/' + name))\n";
+    let (wheel, into) = (wheel.to_string_lossy(), into.to_string_lossy());
+    let mut args = vec!["-c", extract, &wheel, &into];
+    args.extend(names);
+    run("python3", &args)
 }
 
 /// The value after `name` in `args`.
