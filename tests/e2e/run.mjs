@@ -509,6 +509,11 @@ async function runPath(label, extraArgs, demos, port, expected) {
     compare(`${label} colour demo: cast`, cast, expected.photoCast);
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-colour-cast.png`), fullPage: true });
+    // The colour results with their "what changed" panel pass the same audit.
+    if (label === 'cpu') {
+      const found = await audit(page, `${label} colour results`);
+      line.push(`axe-core on the colour results with "what changed": ${found.serious} serious or critical, ${found.minor} minor`);
+    }
     const first = cast.changed?.changed?.split(',')[0];
     check(['warmth', 'tint'].includes(first), `${label}: a colour cast is explained first by "${first}"`);
     const pixel = await page.locator('[data-testid=card] img').first().evaluate((img) => {

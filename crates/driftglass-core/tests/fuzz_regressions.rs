@@ -55,6 +55,18 @@ fn preprocess_regressions() {
                     image.pixels.iter().all(|v| (0.0..=1.0).contains(v)),
                     "{name}"
                 );
+                let p = &image.properties;
+                let values = [
+                    p.brightness,
+                    p.contrast,
+                    p.warmth,
+                    p.tint,
+                    p.saturation,
+                    p.sharpness,
+                    p.blockiness,
+                    p.clipped,
+                ];
+                assert!(values.iter().all(|v| v.is_finite()), "{name}: {p:?}");
             }
         }
     }
