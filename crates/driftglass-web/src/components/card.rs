@@ -30,7 +30,7 @@ pub fn result_card(props: &CardProps) -> Html {
                 </div>
                 <div class="name" title={card.name.clone()}>{ &card.name }</div>
                 <div class="numbers">
-                    { format!("loss {:.4} · {:.1}th percentile · p = {:.3}", s.loss, s.percentile, s.p_value) }
+                    { format!("loss {:.4} · {:.1}th percentile · p = {}", s.loss, s.percentile, crate::view::format_p(s.p_value)) }
                     if s.flagged { <strong class="flag">{ " drifted" }</strong> }
                 </div>
             </article>

@@ -28,6 +28,13 @@ pub fn summary(props: &SummaryProps) -> Html {
 
     let b = &view.batch;
     let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= alert_ratio);
+    // Where the tests cannot tell yet, the alert says so itself: one message, not a red
+    // "drift" above "too few images to tell".
+    let too_few = b
+        .tests
+        .as_ref()
+        .filter(|t| t.verdict == driftglass_core::stats::Verdict::TooFewImages)
+        .map(|t| t.min_batch);
     let histogram = view
         .histogram
         .as_ref()
@@ -50,8 +57,12 @@ pub fn summary(props: &SummaryProps) -> Html {
                 { format!(" at {:.0} % false-positive rate", b.flag_rate * 100.0) }</div>
             if drifted {
                 <div class="alert" role="alert" data-testid="alert">
-                    { format!("Drift: this batch is redrawn {} worse than the baseline (alert at {}).",
-                        b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)) }
+                    { match too_few {
+                        Some(needed) => format!("This batch is redrawn {} worse than the baseline (alert at {}), but the tests need at least {needed} scored images to tell whether it drifted.",
+                            b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)),
+                        None => format!("Drift: this batch is redrawn {} worse than the baseline (alert at {}).",
+                            b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)),
+                    } }
                 </div>
             } else if b.loss_ratio.is_some() {
                 <div class="calm" data-testid="no-alert">

@@ -25,11 +25,16 @@ pub fn timeline(props: &TimelineProps) -> Html {
         return Html::default();
     }
     let on_clear = props.on_clear.reform(|_: MouseEvent| ());
+    // One batch is no timeline yet: a line says so instead of a plot with one point.
     html! {
         <section class="timeline" data-testid="timeline" data-points={props.points.len().to_string()}>
             <h2>{ "Timeline of batches" }
                 <button onclick={on_clear} data-testid="clear-timeline">{ "Clear" }</button></h2>
-            { Html::from_html_unchecked(AttrValue::from((*svg).clone())) }
+            if props.points.len() > 1 {
+                { Html::from_html_unchecked(AttrValue::from((*svg).clone())) }
+            } else {
+                <p class="hint">{ "Each batch you score is added here; from the second one on, the timeline shows how the loss ratio and the verdict move from batch to batch." }</p>
+            }
         </section>
     }
 }
