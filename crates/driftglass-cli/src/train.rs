@@ -203,8 +203,11 @@ fn folder(dir: &Path, args: &TrainArgs) -> Result<Data> {
         );
     }
     let parts = reference::split(&set, args.validation_share, args.seed)?;
-    let (_, held_out) = reference::split_indices(count, args.validation_share, args.seed);
-    let validation_properties = held_out.iter().map(|i| properties[*i].clone()).collect();
+    let validation_properties = parts
+        .validation_indices
+        .iter()
+        .map(|i| properties[*i].clone())
+        .collect();
     if let Some(warning) = reference::baseline_too_small(
         parts.validation.count,
         driftglass_core::report::DEFAULT_FLAG_RATE,

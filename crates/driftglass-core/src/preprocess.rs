@@ -467,39 +467,11 @@ fn to_rgb_planes_on_black(image: &DynamicImage) -> Vec<f32> {
     let mut planes = vec![0.0f32; 3 * area];
     let (red, rest) = planes.split_at_mut(area);
     let (green, blue) = rest.split_at_mut(area);
-    let mut put = |i: usize, [r, g, b]: [f32; 3], alpha: f32| {
-        red[i] = (r * alpha).clamp(0.0, 1.0);
-        green[i] = (g * alpha).clamp(0.0, 1.0);
-        blue[i] = (b * alpha).clamp(0.0, 1.0);
-    };
-    match image {
-        DynamicImage::ImageLuma8(_)
-        | DynamicImage::ImageLuma16(_)
-        | DynamicImage::ImageLumaA8(_) => {
-            for (i, v) in to_gray_on_black(image).into_iter().enumerate() {
-                put(i, [v; 3], 1.0);
-            }
-        }
-        DynamicImage::ImageRgb8(buffer) => {
-            for (i, p) in buffer.as_raw().chunks_exact(3).enumerate() {
-                put(i, [p[0], p[1], p[2]].map(|v| v as f32 / 255.0), 1.0);
-            }
-        }
-        DynamicImage::ImageRgba8(buffer) => {
-            for (i, p) in buffer.as_raw().chunks_exact(4).enumerate() {
-                put(
-                    i,
-                    [p[0], p[1], p[2]].map(|v| v as f32 / 255.0),
-                    p[3] as f32 / 255.0,
-                );
-            }
-        }
-        other => {
-            for (i, p) in other.to_rgba32f().as_raw().chunks_exact(4).enumerate() {
-                put(i, [p[0], p[1], p[2]], p[3]);
-            }
-        }
-    }
+    let mut at = 0;
+    crate::properties::for_each_rgb(image, None, &mut |[r, g, b]| {
+        (red[at], green[at], blue[at]) = (r, g, b);
+        at += 1;
+    });
     planes
 }
 

@@ -189,14 +189,14 @@ impl ImageProperties {
             other => Some(other.to_rgba32f()),
         };
         let mut sums = Sums::new(width, height);
-        visit(image, converted.as_ref(), &mut |rgb| sums.add(rgb));
+        for_each_rgb(image, converted.as_ref(), &mut |rgb| sums.add(rgb));
         // Second pass: saturation after gray-world white balance (each channel over its mean),
         // so that a colour cast shows as colour balance, not as saturation.
         let means = sums
             .channels
             .map(|s| (s / (width * height).max(1) as f64) as f32);
         let mut saturation = 0.0f64;
-        visit(image, converted.as_ref(), &mut |rgb| {
+        for_each_rgb(image, converted.as_ref(), &mut |rgb| {
             saturation += f64::from(balanced_saturation(rgb, means))
         });
         sums.saturation = saturation;
@@ -226,9 +226,10 @@ fn balanced_saturation(rgb: [f32; 3], means: [f32; 3]) -> f32 {
     if max > 0.0 { (max - min) / max } else { 0.0 }
 }
 
-/// Each pixel of `image` as R, G, B in [0, 1], alpha flattened onto black (`converted`: the
-/// image as RGBA floats, for the formats without a fast path here).
-fn visit(
+/// Each pixel of `image`, row by row, as R, G, B in [0, 1], alpha flattened onto black (what
+/// colour models take, and what the properties measure). `converted`: the image as RGBA
+/// floats, for the formats without a fast path here (converted here when `None`).
+pub(crate) fn for_each_rgb(
     image: &DynamicImage,
     converted: Option<&image::Rgba32FImage>,
     f: &mut dyn FnMut([f32; 3]),
@@ -355,29 +356,24 @@ impl Sums {
         };
         // Blockiness: steps across the 8×8 grid's edges against the other steps.
         let (mut edge, mut edges, mut inner, mut inners) = (0.0f64, 0usize, 0.0f64, 0usize);
+        let mut tally = |step: f64, on_grid: bool| {
+            if on_grid {
+                edge += step;
+                edges += 1;
+            } else {
+                inner += step;
+                inners += 1;
+            }
+        };
         if area == width * height {
             for y in 0..height {
                 for x in 1..width {
-                    let step = (at(x, y) - at(x - 1, y)).abs();
-                    if x % BLOCK == 0 {
-                        edge += step;
-                        edges += 1;
-                    } else {
-                        inner += step;
-                        inners += 1;
-                    }
+                    tally((at(x, y) - at(x - 1, y)).abs(), x % BLOCK == 0);
                 }
             }
             for y in 1..height {
                 for x in 0..width {
-                    let step = (at(x, y) - at(x, y - 1)).abs();
-                    if y % BLOCK == 0 {
-                        edge += step;
-                        edges += 1;
-                    } else {
-                        inner += step;
-                        inners += 1;
-                    }
+                    tally((at(x, y) - at(x, y - 1)).abs(), y % BLOCK == 0);
                 }
             }
         }
@@ -545,8 +541,6 @@ pub fn property_tests(
         return None;
     }
     let mut tests = Vec::new();
-    let median_of = |sorted: &[f32]| quantiles(sorted)[2];
-    let mut medians = BTreeMap::new();
     for property in Property::numeric() {
         let reference_values = reference.values(property);
         let mut values: Vec<f32> = batch
@@ -558,27 +552,40 @@ pub fn property_tests(
         if values.is_empty() || reference_values.is_empty() {
             continue;
         }
-        medians.insert(property, (median_of(&values), median_of(reference_values)));
         let Some(ks) = crate::stats::ks_test(reference_values, &values) else {
             continue;
         };
         let mean = |v: &[f32]| v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64;
         let (batch_mean, reference_mean) = (mean(&values), mean(reference_values));
+        let (batch_quantiles, reference_quantiles) =
+            (quantiles(&values), quantiles(reference_values));
         tests.push(PropertyTest {
             property,
             effect: ks.statistic,
-            shift: shift(property, &values, reference_values),
+            shift: shift(
+                property,
+                (&values, &batch_quantiles),
+                (reference_values, &reference_quantiles),
+            ),
             p_value: ks.p_value,
             batch_mean,
             reference_mean,
-            batch_quantiles: quantiles(&values).to_vec(),
-            reference_quantiles: quantiles(reference_values).to_vec(),
+            batch_quantiles: batch_quantiles.to_vec(),
+            reference_quantiles: reference_quantiles.to_vec(),
             sentence: String::new(),
         });
     }
     tests.extend(format_test(reference, batch));
+    // The size sentences take both medians, pixels' and aspect's: from the tests themselves.
+    let median = |property: Property| {
+        tests
+            .iter()
+            .find(|t| t.property == property)
+            .map(|t| (t.batch_quantiles[2], t.reference_quantiles[2]))
+    };
+    let sizes = median(Property::Pixels).zip(median(Property::Aspect));
     for test in tests.iter_mut().filter(|t| t.property != Property::Format) {
-        test.sentence = sentence(test, &medians);
+        test.sentence = sentence(test, sizes);
     }
     tests.sort_by(|a, b| {
         b.shift
@@ -590,8 +597,12 @@ pub fn property_tests(
 
 /// The median's shift from the reference's, in reference interquartile ranges (log values for
 /// scale-like properties); 0 when neither moves, a large number when the reference does not
-/// vary and the batch moved.
-fn shift(property: Property, batch: &[f32], reference: &[f32]) -> f64 {
+/// vary and the batch moved. Each side: its sorted values and their quantiles.
+fn shift(
+    property: Property,
+    (batch, batch_quantiles): (&[f32], &[f64; 5]),
+    (reference, reference_quantiles): (&[f32], &[f64; 5]),
+) -> f64 {
     let logarithmic = matches!(
         property,
         Property::Pixels
@@ -600,17 +611,13 @@ fn shift(property: Property, batch: &[f32], reference: &[f32]) -> f64 {
             | Property::Sharpness
             | Property::Blockiness
     );
-    let transform = |sorted: &[f32]| -> Vec<f32> {
-        if logarithmic {
-            sorted.iter().map(|v| v.max(1e-6).ln()).collect()
-        } else {
-            sorted.to_vec()
-        }
+    let of_logarithms =
+        |sorted: &[f32]| quantiles(&sorted.iter().map(|v| v.max(1e-6).ln()).collect::<Vec<_>>());
+    let (batch, reference) = if logarithmic {
+        (of_logarithms(batch), of_logarithms(reference))
+    } else {
+        (*batch_quantiles, *reference_quantiles)
     };
-    let (batch, reference) = (
-        quantiles(&transform(batch)),
-        quantiles(&transform(reference)),
-    );
     let moved = (batch[2] - reference[2]).abs();
     let spread = (reference[3] - reference[1]).max(1e-6);
     if moved < 1e-9 {
@@ -622,22 +629,21 @@ fn shift(property: Property, batch: &[f32], reference: &[f32]) -> f64 {
 
 /// The sentence of a numeric property: the direction of the change in means (medians for the
 /// size), the values, and the test's p-value.
-fn sentence(test: &PropertyTest, medians: &BTreeMap<Property, (f64, f64)>) -> String {
+/// `sizes`: the batch's and the reference's medians of the pixel count and of the aspect ratio.
+fn sentence(test: &PropertyTest, sizes: Option<((f64, f64), (f64, f64))>) -> String {
     let (lower, higher) = test.property.directions();
     let p = format_p(test.p_value);
     match test.property {
         Property::Format => test.sentence.clone(),
         Property::Pixels | Property::Aspect => {
-            let (Some((batch_pixels, reference_pixels)), Some((batch_aspect, reference_aspect))) = (
-                medians.get(&Property::Pixels),
-                medians.get(&Property::Aspect),
-            ) else {
+            let Some(((batch_pixels, reference_pixels), (batch_aspect, reference_aspect))) = sizes
+            else {
                 return String::new();
             };
             let (batch, reference) = if test.property == Property::Pixels {
-                (*batch_pixels, *reference_pixels)
+                (batch_pixels, reference_pixels)
             } else {
-                (*batch_aspect, *reference_aspect)
+                (batch_aspect, reference_aspect)
             };
             let change = if batch == reference {
                 if test.property == Property::Pixels {
@@ -652,8 +658,8 @@ fn sentence(test: &PropertyTest, medians: &BTreeMap<Property, (f64, f64)>) -> St
             };
             format!(
                 "{change}: median {} against {} in the reference ({p})",
-                size_words(*batch_pixels, *batch_aspect),
-                size_words(*reference_pixels, *reference_aspect)
+                size_words(batch_pixels, batch_aspect),
+                size_words(reference_pixels, reference_aspect)
             )
         }
         property => {

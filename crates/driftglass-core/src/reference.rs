@@ -93,6 +93,9 @@ pub enum ReferenceError {
 pub struct Split {
     pub training: ImageSet,
     pub validation: ImageSet,
+    /// Where the validation images were in the set, in order: what else is known of each
+    /// image (its properties) follows it with these.
+    pub validation_indices: Vec<usize>,
 }
 
 /// Split `set` into training and validation images: a seeded shuffle, then
@@ -115,13 +118,13 @@ pub fn split(set: &ImageSet, validation_share: f64, seed: u64) -> Result<Split, 
     Ok(Split {
         training: pick(&training),
         validation: pick(&validation),
+        validation_indices: validation,
     })
 }
 
 /// The indices [`split`] puts in training and in validation, each in input order (so that
-/// the split does not depend on how the shuffle orders the images inside a part): what else
-/// is known of each image (its properties) follows it with these.
-pub fn split_indices(count: usize, validation_share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// the split does not depend on how the shuffle orders the images inside a part).
+fn split_indices(count: usize, validation_share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..count).collect();
     SeededRng::new(seed ^ 0x5311_7000).shuffle(&mut order);
     let held_out = ((count as f64 * validation_share).round() as usize).clamp(1, count.max(2) - 1);

@@ -443,11 +443,10 @@ async fn photo_demo(
     let names: Vec<String> = (0..PHOTO_DEMO_COUNT)
         .map(|i| format!("{}/{i:04}.{}", set.id, set.extension))
         .collect();
-    let fetched = futures::future::join_all(
-        names
-            .iter()
-            .map(|name| fetch_bytes_owned(format!("{PHOTO_DEMO_DIR}/{name}"))),
-    )
+    let fetched = futures::future::join_all(names.iter().map(|name| {
+        let path = format!("{PHOTO_DEMO_DIR}/{name}");
+        async move { fetch_bytes(&path).await }
+    }))
     .await;
     let mut sources = Vec::with_capacity(names.len());
     for (name, bytes) in names.into_iter().zip(fetched) {
@@ -457,10 +456,6 @@ async fn photo_demo(
         });
     }
     Ok((sources, model))
-}
-
-async fn fetch_bytes_owned(path: String) -> Result<Vec<u8>, String> {
-    fetch_bytes(&path).await
 }
 
 async fn load_model_file(file: web_sys::File) -> Result<ActiveModel, String> {

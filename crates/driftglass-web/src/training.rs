@@ -316,12 +316,8 @@ pub async fn make_model(
             baseline: &baseline,
             latent: &latent,
             properties: {
-                let (_, held_out) = reference::split_indices(
-                    set.images.count,
-                    settings.validation_share,
-                    settings.seed,
-                );
-                let measured: Vec<ImageProperties> = held_out
+                let measured: Vec<ImageProperties> = parts
+                    .validation_indices
                     .iter()
                     .filter_map(|i| set.properties.get(*i).cloned())
                     .collect();

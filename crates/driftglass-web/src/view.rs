@@ -435,11 +435,6 @@ pub fn image_png_data_url(pixels: &[f32], channels: usize) -> String {
     planes_png_data_url(&to_gray(&pixels[..channels * side * side]), channels, side)
 }
 
-/// A square gray image (28×28, or the side its length says) as a PNG data URL.
-pub fn gray_png_data_url(pixels: &[f32]) -> String {
-    image_png_data_url(pixels, 1)
-}
-
 /// Heat colour of an error in [0, 1].
 pub fn heat(error: f32) -> [u8; 3] {
     let e = error.clamp(0.0, 1.0) * 3.0;
@@ -551,14 +546,14 @@ mod tests {
 
     #[test]
     fn data_urls_are_pngs() {
-        let url = gray_png_data_url(&[0.5; 784]);
+        let url = image_png_data_url(&[0.5; 784], 1);
         assert!(
             url.starts_with("data:image/png;base64,iVBORw0KGgo"),
             "{url}"
         );
         // The PNG's own header says its size: 28×28, or 64×64 for larger inputs.
         for side in [28usize, 64] {
-            let url = gray_png_data_url(&vec![0.5; side * side]);
+            let url = image_png_data_url(&vec![0.5; side * side], 1);
             let png = base64::engine::general_purpose::STANDARD
                 .decode(url.trim_start_matches("data:image/png;base64,"))
                 .unwrap_or_default();
@@ -566,7 +561,7 @@ mod tests {
             assert_eq!(width as usize, side);
             let card = CardPixels::new(&vec![0.0; side * side], &vec![1.0; side * side], 1);
             let images = card.images();
-            assert_eq!(images.input, gray_png_data_url(&vec![0.0; side * side]));
+            assert_eq!(images.input, image_png_data_url(&vec![0.0; side * side], 1));
             assert!(images.error.starts_with("data:image/png;base64,") && images.error.len() > 30);
         }
     }
