@@ -142,7 +142,7 @@ async function shown(page) {
         const inDom = grid.querySelectorAll('article');
         mostInDom = Math.max(mostInDom, inDom.length);
         for (const e of grid.querySelectorAll('[data-testid=card]')) {
-          cards.set(e.dataset.name, { name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue) });
+          cards.set(e.dataset.name, { name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue), novelty: e.dataset.novelty ? Number(e.dataset.novelty) : null });
         }
         for (const e of grid.querySelectorAll('[data-testid=card-error]')) {
           errors.set(e.dataset.name, { name: e.dataset.name, text: e.querySelector('.error').textContent });
@@ -178,6 +178,13 @@ function compare(what, seen, expected, relative = 0, ranks = what.startsWith('we
     // wasm (simd128) and native kernels sum in different orders, so losses differ by ~1e-7;
     // that can move an image past one baseline image: one rank of the p-value, 1/(n+1).
     check(Math.abs(card.p - want.p_value) <= rank + 1e-9, `${what}: ${card.name} p ${card.p} vs CLI ${want.p_value}`);
+    // The novelty score (what the p-value is of, where the model has one): from the same
+    // losses and codes, so as close as they are; WebGPU's codes come from burn's matmul.
+    const slack = what.startsWith('webgpu') ? 1e-2 : 1e-3;
+    check((card.novelty === null) === (want.novelty === undefined), `${what}: ${card.name} novelty ${card.novelty} vs CLI ${want.novelty}`);
+    if (card.novelty !== null && want.novelty !== undefined) {
+      check(Math.abs(card.novelty - want.novelty) <= slack * Math.max(1, Math.abs(want.novelty)), `${what}: ${card.name} novelty ${card.novelty} vs CLI ${want.novelty}`);
+    }
   }
   for (const error of seen.errors) {
     const want = expected.byName.get(basename(error.name));

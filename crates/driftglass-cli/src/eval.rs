@@ -16,13 +16,18 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use driftglass_core::latent::{LATENT_DIMS, LatentReference, knn_distance};
+use driftglass_core::latent::{LATENT_DIMS, LatentReference};
+use driftglass_core::novelty::NoveltyReference;
 use driftglass_core::properties::{ImageProperties, PropertyReference, property_tests};
 use driftglass_core::report::DEFAULT_FLAG_RATE;
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
-use driftglass_core::stats::{DEFAULT_ALPHA, LatentBatch, PropertyBatch, Verdict, batch_tests};
+use driftglass_core::stats::{
+    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PropertyBatch, Verdict, batch_tests,
+};
 use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
+
+use driftglass_core::reference;
 
 use crate::{data, letters, progress};
 
@@ -79,9 +84,13 @@ pub struct EvalRow {
     pub loss_ratio: f64,
     /// Per-image AUROC against clean held-out digits (None for the clean set itself).
     pub auroc: Option<f64>,
-    /// Per-image AUROC of the code-space novelty score (distance to the 5th nearest reference
-    /// code), for comparison: not what the app flags on.
-    pub auroc_codes: Option<f64>,
+    /// Per-image AUROC of the novelty score (see `driftglass_core::novelty`), what images are
+    /// flagged and sorted by, where the model has one.
+    pub auroc_novelty: Option<f64>,
+    /// Share of the set's images flagged at the default flag rate (by the novelty p-value where
+    /// the model has a novelty score, else by the loss's): for the control, the per-image
+    /// false-alarm rate.
+    pub flagged: f64,
     /// Share of batches called drift, per batch size (`None` where the set has fewer images).
     pub detected: Vec<(usize, Option<f64>)>,
     /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
@@ -90,6 +99,15 @@ pub struct EvalRow {
     /// values (see `driftglass_core::properties`), in words; `None` when none changed or the
     /// model keeps no properties.
     pub changed_most: Option<String>,
+}
+
+/// What a set is scored and tested against.
+pub struct EvalModel<'a> {
+    pub network: &'a driftglass_core::DirectNetwork,
+    pub baseline: &'a Baseline,
+    pub latent: Option<&'a LatentReference>,
+    pub properties: Option<&'a PropertyReference>,
+    pub novelty: Option<&'a NoveltyReference>,
 }
 
 /// One set of the table: its images and, where measured, each image's properties.
@@ -176,11 +194,10 @@ fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
 
 /// Share of `batches` random batches of `size` (drawn without replacement) called drift;
 /// with `latent`, the MMD test on the batches' codes takes part.
-#[allow(clippy::too_many_arguments)]
 fn detection_rate(
-    baseline: &Baseline,
+    model: &EvalModel<'_>,
     latent: Option<&LatentReference>,
-    properties: Option<(&PropertyReference, &[ImageProperties])>,
+    properties: Option<&[ImageProperties]>,
     scores: &progress::SetScores,
     size: usize,
     batches: usize,
@@ -207,17 +224,31 @@ fn detection_rate(
             codes: &codes,
         });
         let measured: Vec<ImageProperties> = properties
-            .map(|(_, all)| chosen.iter().map(|i| all[*i].clone()).collect())
+            .map(|all| chosen.iter().map(|i| all[*i].clone()).collect())
             .unwrap_or_default();
-        let properties = properties.map(|(reference, _)| PropertyBatch {
-            reference,
-            images: &measured,
+        let properties = model
+            .properties
+            .filter(|_| properties.is_some())
+            .map(|reference| PropertyBatch {
+                reference,
+                images: &measured,
+            });
+        let novelty_scores: Vec<f32> = chosen
+            .iter()
+            .filter_map(|i| scores.novelty.get(*i).copied())
+            .collect();
+        let novelty = model.novelty.map(|n| NoveltyBatch {
+            calibration: n.calibration(),
+            scores: &novelty_scores,
         });
         if batch_tests(
-            baseline,
+            model.baseline,
             &batch,
-            latent,
-            properties,
+            BatchSides {
+                latent,
+                properties,
+                novelty,
+            },
             DEFAULT_FLAG_RATE,
             DEFAULT_ALPHA,
         )
@@ -230,18 +261,15 @@ fn detection_rate(
 }
 
 /// One row per set (the first is the control: its row gives the false alarms): loss ratio,
-/// per-image AUROC against the control (the loss, and the code-space novelty where the model
-/// has a latent reference), and the share of random batches called drift.
-#[allow(clippy::too_many_arguments)]
+/// per-image AUROC against the control (the loss, and the novelty score where the model has
+/// one), the share of images flagged, and the share of random batches called drift.
 fn rows_for(
     sets: &[EvalSet],
-    model: &driftglass_core::DirectNetwork,
-    baseline: &Baseline,
-    latent: Option<&LatentReference>,
-    reference: Option<&PropertyReference>,
+    model: &EvalModel<'_>,
     batches: usize,
     rng: &mut SeededRng,
 ) -> Result<Vec<EvalRow>> {
+    let (baseline, latent, reference) = (model.baseline, model.latent, model.properties);
     let mut clean_losses = Vec::new();
     let mut clean_novelty = Vec::new();
     let mut rows = Vec::new();
@@ -259,23 +287,28 @@ fn rows_for(
                 .find(|t| t.p_value * count < DEFAULT_ALPHA)
                 .map(|t| t.sentence)
         });
-        let properties = measured.map(|reference| (reference, properties));
-        let scores = progress::score_set(model, set, name)?;
-        let novelty: Vec<f32> = match latent {
-            Some(latent) => scores
-                .codes
-                .chunks_exact(LATENT_DIMS)
-                .map(|code| knn_distance(latent, code, 5).unwrap_or(f32::NAN))
-                .collect(),
-            None => Vec::new(),
-        };
+        let properties = measured.map(|_| properties);
+        let scores = progress::score_set(model.network, set, name, model.novelty)?;
+        let flagged = match model.novelty {
+            Some(novelty) => scores
+                .novelty
+                .iter()
+                .filter(|t| novelty.calibration().is_flagged(**t, DEFAULT_FLAG_RATE))
+                .count(),
+            None => scores
+                .losses
+                .iter()
+                .filter(|l| baseline.is_flagged(**l, DEFAULT_FLAG_RATE))
+                .count(),
+        } as f64
+            / set.count.max(1) as f64;
         if index == 0 {
             clean_losses = scores.losses.clone();
-            clean_novelty = novelty.clone();
+            clean_novelty = scores.novelty.clone();
         }
         let loss_ratio = driftglass_core::loss_ratio(&scores.losses, baseline).unwrap_or(f64::NAN);
         let mut rate = |latent: Option<&LatentReference>, size: usize| {
-            detection_rate(baseline, latent, properties, &scores, size, batches, rng)
+            detection_rate(model, latent, properties, &scores, size, batches, rng)
         };
         let detected = BATCH_SIZES
             .iter()
@@ -289,9 +322,10 @@ fn rows_for(
             auroc: (index > 0)
                 .then(|| auroc(&clean_losses, &scores.losses))
                 .flatten(),
-            auroc_codes: (index > 0 && latent.is_some())
-                .then(|| auroc(&clean_novelty, &novelty))
+            auroc_novelty: (index > 0 && model.novelty.is_some())
+                .then(|| auroc(&clean_novelty, &scores.novelty))
                 .flatten(),
+            flagged,
             detected,
             detected_without_latent_at_50,
             changed_most,
@@ -315,12 +349,13 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     println!();
     let changes = rows.iter().any(|r| r.changed_most.is_some());
     println!(
-        "{:<24} {:>6} {:>10} {:>7} {:>7} | batches called drift at n = {} | n = 50 without MMD{}",
+        "{:<24} {:>6} {:>10} {:>7} {:>8} {:>8} | batches called drift at n = {} | n = 50 without MMD{}",
         "set",
         "images",
         "ratio",
         "AUROC",
-        "(codes)",
+        "novelty",
+        "flagged",
         BATCH_SIZES.map(|n| n.to_string()).join(" / "),
         if changes {
             " (under each set: what changed most over the whole set)"
@@ -330,16 +365,17 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     );
     for row in rows {
         println!(
-            "{:<24} {:>6} {:>+9.1}% {:>7} {:>7} | {} | {}",
+            "{:<24} {:>6} {:>+9.1}% {:>7} {:>8} {:>7.1}% | {} | {}",
             row.set,
             row.images,
             (row.loss_ratio - 1.0) * 100.0,
             row.auroc
                 .map(|a| format!("{a:.4}"))
                 .unwrap_or_else(|| "—".into()),
-            row.auroc_codes
+            row.auroc_novelty
                 .map(|a| format!("{a:.4}"))
                 .unwrap_or_else(|| "—".into()),
+            row.flagged * 100.0,
             row.detected
                 .iter()
                 .map(|(_, rate)| percent(*rate))
@@ -353,7 +389,8 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     }
     println!();
     println!(
-        "(first row: the false-alarm rate on the clean control images; — where a set has fewer images than the batch; {seconds:.0} s)"
+        "(AUROC: per image against the control, of the loss and of the novelty score; flagged: images flagged at {:.0} %, by the novelty score where the model has one; first row: the false-alarm rates on the clean control images; — where a set has fewer images than the batch; {seconds:.0} s)",
+        DEFAULT_FLAG_RATE * 100.0
     );
     Ok(())
 }
@@ -388,10 +425,13 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
     let mut rng = SeededRng::new(args.seed);
     let rows = rows_for(
         &sets,
-        &model,
-        &loaded.baseline,
-        loaded.latent.as_ref(),
-        loaded.header.properties.as_ref(),
+        &EvalModel {
+            network: &model,
+            baseline: &loaded.baseline,
+            latent: loaded.latent.as_ref(),
+            properties: loaded.header.properties.as_ref(),
+            novelty: loaded.novelty.as_ref(),
+        },
         args.batches,
         &mut rng,
     )?;
@@ -452,8 +492,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .map(|i| test.image(*i)),
     );
     // The same calibration as `driftglass train` and the browser's Reference step.
-    let (baseline, latent) =
+    let (baseline, latent, calibrated) =
         crate::train::calibrate_baseline(&loaded.weights, &calibration, "MNIST test, random half")?;
+    // The model's novelty fit (on its training images), calibrated on the same half.
+    let novelty = loaded
+        .novelty
+        .as_ref()
+        .map(|n| reference::calibrate_novelty(n.fit().clone(), &calibration, &calibrated))
+        .transpose()?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);
@@ -490,17 +536,27 @@ pub fn run(args: EvalArgs) -> Result<()> {
         .collect();
     let rows = rows_for(
         &sets,
-        model,
-        &baseline,
-        Some(&latent),
-        None,
+        &EvalModel {
+            network: model,
+            baseline: &baseline,
+            latent: Some(&latent),
+            properties: None,
+            novelty: novelty.as_ref(),
+        },
         args.batches,
         &mut rng,
     )?;
     let header = format!(
-        "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes; clean: the other {}; {} random batches per cell; verdict at alpha {}",
+        "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes, {}; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
         latent.len(),
+        novelty
+            .as_ref()
+            .map(|n| format!(
+                "novelty score fitted on {}, calibrated on the same half",
+                n.summary().fitted_on
+            ))
+            .unwrap_or_else(|| "no novelty score in the model (flags by the loss)".into()),
         test.count - half,
         args.batches,
         DEFAULT_ALPHA

@@ -46,21 +46,44 @@ pub struct SetScores {
     pub losses: Vec<f32>,
     /// Projected encoder codes, concatenated ([`driftglass_core::latent::LATENT_DIMS`] each).
     pub codes: Vec<f32>,
+    /// Novelty scores (see [`driftglass_core::novelty`]); empty without a novelty reference.
+    pub novelty: Vec<f32>,
 }
 
-/// Per-image reconstruction losses (BCE of each image against its reconstruction) and latent
-/// codes of `set`, with a progress bar labelled `label`.
+/// Per-image reconstruction losses (BCE of each image against its reconstruction), latent
+/// codes and, given a novelty reference, novelty scores of `set`, with a progress bar labelled
+/// `label`.
 pub fn score_set(
     network: &driftglass_core::DirectNetwork,
     set: &driftglass_core::ImageSet,
     label: &str,
+    novelty: Option<&driftglass_core::novelty::NoveltyReference>,
 ) -> anyhow::Result<SetScores> {
     let results = reconstruct_set(network, set, label)?;
+    let novelty = match novelty {
+        Some(novelty) => results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                novelty.score(driftglass_core::novelty::NoveltyInput {
+                    loss: r.bce,
+                    code: &r.latent,
+                    complexity: driftglass_core::novelty::complexity(
+                        set.image(i),
+                        set.channels,
+                        set.side,
+                    ),
+                }) as f32
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(SetScores {
         losses: results.iter().map(|r| r.bce).collect(),
         codes: results
             .iter()
             .flat_map(|r| r.latent.iter().copied())
             .collect(),
+        novelty,
     })
 }

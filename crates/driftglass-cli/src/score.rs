@@ -436,17 +436,20 @@ fn print_table(report: &Report) {
         .unwrap_or(4)
         .clamp(4, 60);
     println!(
-        "{:<width$}  {:>8}  {:>8}  {:>10}  {:>8}  flag",
-        "file", "loss", "mse", "percentile", "p-value"
+        "{:<width$}  {:>8}  {:>8}  {:>10}  {:>8}  {:>8}  flag",
+        "file", "loss", "mse", "percentile", "novelty", "p-value"
     );
     for image in &report.images {
         match &image.outcome {
             ImageOutcome::Scored(s) => println!(
-                "{:<width$}  {:>8.4}  {:>8.5}  {:>9.1}%  {:>8.4}  {}",
+                "{:<width$}  {:>8.4}  {:>8.5}  {:>9.1}%  {:>8}  {:>8.4}  {}",
                 image.name,
                 s.loss,
                 s.mse,
                 s.percentile,
+                s.novelty
+                    .map(|t| format!("{t:.2}"))
+                    .unwrap_or_else(|| "—".into()),
                 s.p_value,
                 if s.flagged { "DRIFT" } else { "" }
             ),
@@ -494,8 +497,16 @@ fn print_table(report: &Report) {
             t.permutation_p_value, t.permutations
         );
         println!(
-            "  flagged images: {} of {}, beta-binomial p = {:.2e} (a clean image is flagged with probability {:.4} on average over baselines)",
-            t.flagged, t.images, t.binomial_p_value, t.flag_probability
+            "  flagged images (by their {}): {} of {}, beta-binomial p = {:.2e} (a clean image is flagged with probability {:.4} on average over baselines)",
+            if t.flags_from_novelty {
+                "novelty score"
+            } else {
+                "loss"
+            },
+            t.flagged,
+            t.images,
+            t.binomial_p_value,
+            t.flag_probability
         );
         match &t.properties {
             Some(properties) if properties.changed.is_empty() => println!(

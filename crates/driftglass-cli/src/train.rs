@@ -8,8 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use driftglass_core::latent::LatentReference;
 use driftglass_core::model_file::{self, TrainingSummary};
+use driftglass_core::novelty::{NoveltyFit, NoveltyReference};
 use driftglass_core::properties::{ImageProperties, PropertyReference};
 use driftglass_core::reference::{self, Calibrated};
+use driftglass_core::score::Reconstruction;
 use driftglass_core::train::{OptimizerKind, SystemClock, TrainingEvent};
 use driftglass_core::{
     AutoencoderConfig, Baseline, ImageSet, LossKind, PreprocessConfig, TrainingConfig,
@@ -333,7 +335,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(epoch) = trained.kept_epoch {
         eprintln!("kept the weights of epoch {epoch}, the lowest validation loss");
     }
-    let (baseline, latent) = calibrate_baseline(&trained.weights, &test, &baseline_name)?;
+    let (baseline, latent, held_out) = calibrate_baseline(&trained.weights, &test, &baseline_name)?;
+    let fit = fit_novelty(&trained.weights, &training, "training images")?;
+    let novelty = reference::calibrate_novelty(fit, &test, &held_out)?;
     let bytes = reference::seal(
         &trained.weights,
         Calibrated {
@@ -342,6 +346,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
+            novelty: Some(&novelty),
             properties: PropertyReference::new(&validation_properties),
             training: Some(TrainingSummary {
                 config,
@@ -379,10 +384,30 @@ pub fn calibrate_baseline(
     weights: &driftglass_core::Weights,
     images: &ImageSet,
     name: &str,
-) -> Result<(Baseline, LatentReference)> {
+) -> Result<(Baseline, LatentReference, Vec<Reconstruction>)> {
     let network = driftglass_core::DirectNetwork::new(weights)?;
     let reconstructions = progress::reconstruct_set(&network, images, "calibrating")?;
-    Ok(reference::calibration(name, &reconstructions)?)
+    let (baseline, latent) = reference::calibration(name, &reconstructions)?;
+    Ok((baseline, latent, reconstructions))
+}
+
+/// The novelty score fitted on (a seeded sample of) `images`, images the model was trained on.
+pub fn fit_novelty(
+    weights: &driftglass_core::Weights,
+    images: &ImageSet,
+    name: &str,
+) -> Result<NoveltyFit> {
+    let network = driftglass_core::DirectNetwork::new(weights)?;
+    let sample = ImageSet::from_images(
+        images.channels,
+        images.side,
+        reference::novelty_fit_sample(images.count)
+            .into_iter()
+            .map(|i| images.image(i)),
+    );
+    let reconstructions =
+        progress::reconstruct_set(&network, &sample, "fitting the novelty score")?;
+    Ok(reference::fit_novelty(&sample, &reconstructions, name)?)
 }
 
 #[derive(Args, Debug)]
@@ -403,54 +428,107 @@ pub struct CalibrateArgs {
     /// What the reference images are, for reports (default: the file's name).
     #[arg(long)]
     pub dataset: Option<String>,
+    /// Images the model was trained on (an IDX file or a folder), to fit the novelty score on
+    /// (a seeded sample of 10,000 at most). Without it the model's own fit is kept, where it
+    /// has one; a model without one then flags images by their loss alone.
+    #[arg(long)]
+    pub fit_images: Option<PathBuf>,
+    /// Fit and calibrate the novelty score only: the baseline, latent reference and image
+    /// properties stay the model's own (`--images` should then be the images they were made
+    /// from). This adds a novelty score to a model made before there was one.
+    #[arg(long, requires = "fit_images")]
+    pub novelty_only: bool,
 }
 
-pub fn calibrate(args: CalibrateArgs) -> Result<()> {
-    let loaded = crate::score::load_model(args.model.as_deref())?;
-    let (images, properties) = if args.images.is_dir() {
-        let folder = read_folder(&args.images, args.recursive, &loaded.header.preprocess)?;
+/// Images and their properties from an IDX file or a folder, prepared as `preprocess` says.
+fn read_reference(
+    path: &Path,
+    recursive: bool,
+    preprocess: &PreprocessConfig,
+) -> Result<(ImageSet, Vec<ImageProperties>)> {
+    let (images, properties) = if path.is_dir() {
+        let folder = read_folder(path, recursive, preprocess)?;
         (folder.images, folder.properties)
     } else {
-        let images = driftglass_core::idx::read_images(&args.images)
-            .with_context(|| format!("reading {}", args.images.display()))?;
+        let images = driftglass_core::idx::read_images(path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let properties = idx_properties(&images);
         (images, properties)
     };
     if images.count == 0 {
-        bail!("{} holds no images", args.images.display());
+        bail!("{} holds no images", path.display());
     }
-    let wanted = &loaded.header.preprocess;
-    if (images.channels, images.side) != (wanted.channels, wanted.side) {
+    if (images.channels, images.side) != (preprocess.channels, preprocess.side) {
         bail!(
             "{} holds {}-channel {}×{} images; the model takes {}-channel {}×{} ones (give a folder of images: they are prepared to the model's size and channels)",
-            args.images.display(),
+            path.display(),
             images.channels,
             images.side,
             images.side,
-            wanted.channels,
-            wanted.side,
-            wanted.side
+            preprocess.channels,
+            preprocess.side,
+            preprocess.side
         );
     }
+    Ok((images, properties))
+}
+
+pub fn calibrate(args: CalibrateArgs) -> Result<()> {
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let (images, properties) =
+        read_reference(&args.images, args.recursive, &loaded.header.preprocess)?;
     let name = args.dataset.clone().unwrap_or_else(|| {
         args.images
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "reference images".into())
     });
-    let (baseline, latent) = calibrate_baseline(&loaded.weights, &images, &name)?;
+    let (baseline, latent, held_out) = calibrate_baseline(&loaded.weights, &images, &name)?;
+    let fit = match (&args.fit_images, &loaded.novelty) {
+        (Some(path), _) => {
+            let (fit_images, _) = read_reference(path, args.recursive, &loaded.header.preprocess)?;
+            let fitted_on = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "fit images".into());
+            Some(fit_novelty(&loaded.weights, &fit_images, &fitted_on)?)
+        }
+        (None, Some(novelty)) => Some(novelty.fit().clone()),
+        (None, None) => None,
+    };
+    let novelty = fit
+        .map(|fit| reference::calibrate_novelty(fit, &images, &held_out))
+        .transpose()?;
     let mut header = loaded.header.clone();
-    header.baseline = baseline.summary();
-    header.latent = Some(latent.summary(baseline.dataset()));
-    header.properties = PropertyReference::new(&properties);
-    let bytes = model_file::encode(&loaded.weights, &header, &baseline, Some(&latent))?;
+    header.novelty = novelty.as_ref().map(NoveltyReference::summary);
+    let (baseline, latent) = if args.novelty_only {
+        (loaded.baseline.clone(), loaded.latent.clone())
+    } else {
+        header.baseline = baseline.summary();
+        header.latent = Some(latent.summary(baseline.dataset()));
+        header.properties = PropertyReference::new(&properties);
+        (baseline, Some(latent))
+    };
+    let bytes = model_file::encode(
+        &loaded.weights,
+        &header,
+        &baseline,
+        latent.as_ref(),
+        novelty.as_ref(),
+    )?;
     write_file(&args.output, &bytes)?;
     eprintln!(
-        "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes",
+        "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes, {}",
         args.output.display(),
         baseline.mean(),
         baseline.len(),
-        latent.len()
+        latent.as_ref().map_or(0, LatentReference::len),
+        match &novelty {
+            Some(n) => format!("novelty score fitted on {}", n.summary().fitted_on),
+            None =>
+                "no novelty score (give --fit-images to fit one): images are flagged by their loss"
+                    .into(),
+        }
     );
     Ok(())
 }
@@ -471,6 +549,7 @@ pub fn upgrade(args: UpgradeArgs) -> Result<()> {
         &loaded.header,
         &loaded.baseline,
         loaded.latent.as_ref(),
+        loaded.novelty.as_ref(),
     )?;
     write_file(&args.output, &bytes)?;
     eprintln!(

@@ -21,6 +21,7 @@ pub mod idx;
 pub mod latent;
 pub mod loss;
 pub mod model_file;
+pub mod novelty;
 pub mod optim;
 pub mod preprocess;
 pub mod properties;

@@ -14,6 +14,8 @@
 //! | 4 | latent codes `c` (0: none; from version 2) |
 //! | 4 | latent dimensions `d` (from version 2) |
 //! | 4·c·d | latent reference codes, f32 (see [`crate::latent`]; from version 2) |
+//! | 4 | novelty values `v` (0: none; from version 4) |
+//! | 4·v | the novelty score (see [`crate::novelty`]), f32: 3 × [`KNOTS`] knots (loss, residual, distance), the code density's mean (`d`) and packed Cholesky factor (`d(d+1)/2`), the calibration images' sorted scores (`d` and their count in the header's `novelty`; from version 4) |
 //! | 4 | weights length `w` (at most [`MAX_WEIGHTS_BYTES`]) |
 //! | w | weights: named tensors (from version 3, below); burn `ModuleRecord` bytes (burnpack, versions 1 and 2) |
 //! | 32 | SHA-256 of everything before it |
@@ -40,13 +42,14 @@ use crate::architecture::{AutoencoderConfig, ConvWeights, LAYER_NAMES, Weights};
 use crate::baseline::{Baseline, BaselineSummary};
 use crate::burnpack::{self, Tensor};
 use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
+use crate::novelty::{KNOTS, NoveltyReference, NoveltySummary};
 use crate::preprocess::PreprocessConfig;
 use crate::train::{EpochReport, TrainingConfig};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DGLSMODL";
 /// Version of the layout written by this build.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// First version whose weights are named tensors (earlier: burnpack).
 pub const TENSOR_FORMAT_VERSION: u32 = 3;
 /// Oldest version this build reads (version 1 has no latent reference: no latent test).
@@ -57,6 +60,10 @@ pub const MAX_HEADER_BYTES: u32 = 1 << 20;
 pub const MAX_BASELINE: u32 = 10_000_000;
 /// Most latent code values accepted (16 Mi values, 64 MiB).
 pub const MAX_LATENT_VALUES: u32 = 16 << 20;
+/// Most novelty values accepted (the calibration scores are most of them; 64 MiB).
+pub const MAX_NOVELTY_VALUES: u32 = 16 << 20;
+/// First version that may hold a novelty score.
+pub const NOVELTY_FORMAT_VERSION: u32 = 4;
 /// Largest weights section accepted (256 MiB).
 pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
 /// Most tensors accepted in a weights section.
@@ -107,6 +114,10 @@ pub struct ModelHeader {
     /// they were measured: those reports say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<crate::properties::PropertyReference>,
+    /// The novelty score's fit (its arrays follow the latent reference), if any: files before
+    /// version 4, and files recalibrated without fit images, flag on the loss alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<NoveltySummary>,
 }
 
 /// A loaded model: the network, its baseline and its header.
@@ -120,6 +131,9 @@ pub struct LoadedModel {
     pub format_version: u32,
     /// Projected codes of reference images, for the latent MMD test (absent in version 1).
     pub latent: Option<LatentReference>,
+    /// The novelty score, fitted and calibrated (see [`crate::novelty`]); absent before
+    /// version 4.
+    pub novelty: Option<NoveltyReference>,
     /// SHA-256 of the whole file, hex: the model's identity in reports.
     pub sha256: String,
 }
@@ -155,6 +169,8 @@ pub enum ModelFileError {
     Baseline(String),
     #[error("model file latent reference is invalid: {0}")]
     Latent(String),
+    #[error("model file novelty score is invalid: {0}")]
+    Novelty(String),
     #[error("model file weights do not fit the architecture: {0}")]
     Weights(String),
 }
@@ -176,7 +192,13 @@ pub fn encode(
     header: &ModelHeader,
     baseline: &Baseline,
     latent: Option<&LatentReference>,
+    novelty: Option<&NoveltyReference>,
 ) -> Result<Vec<u8>, ModelFileError> {
+    if header.novelty != novelty.map(NoveltyReference::summary) {
+        return Err(ModelFileError::Novelty(
+            "the header's novelty summary is not the novelty reference's".into(),
+        ));
+    }
     let declared = header.latent.as_ref().map(|l| (l.count, l.dims));
     if declared != latent.map(|l| (l.len(), l.dims())) {
         return Err(ModelFileError::Latent(format!(
@@ -209,11 +231,68 @@ pub fn encode(
     for value in latent.map_or(&[][..], LatentReference::values) {
         out.extend_from_slice(&value.to_le_bytes());
     }
+    let novelty = novelty.map(novelty_values).unwrap_or_default();
+    out.extend_from_slice(&(novelty.len() as u32).to_le_bytes());
+    for value in novelty {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
     out.extend_from_slice(&(weights.len() as u32).to_le_bytes());
     out.extend_from_slice(&weights);
     let digest = Sha256::digest(&out);
     out.extend_from_slice(&digest);
     Ok(out)
+}
+
+/// The novelty section's values, in the order of the layout table.
+fn novelty_values(novelty: &NoveltyReference) -> Vec<f32> {
+    let mut values: Vec<f32> = novelty
+        .transforms()
+        .iter()
+        .flat_map(|t| t.knots().iter().copied())
+        .collect();
+    values.extend_from_slice(novelty.density().mean());
+    values.extend_from_slice(novelty.density().cholesky());
+    values.extend_from_slice(novelty.calibration().sorted());
+    values
+}
+
+/// The novelty reference from the header's summary and the section's values.
+fn check_novelty(
+    summary: Option<&NoveltySummary>,
+    values: Vec<f32>,
+) -> Result<Option<NoveltyReference>, ModelFileError> {
+    let Some(summary) = summary else {
+        return if values.is_empty() {
+            Ok(None)
+        } else {
+            Err(ModelFileError::Novelty(
+                "the file holds novelty values its header does not declare".into(),
+            ))
+        };
+    };
+    let d = summary.dims;
+    let expected = (d as u64)
+        .checked_mul(d as u64 + 1)
+        .map(|v| v / 2 + d as u64 + 3 * KNOTS as u64 + summary.calibration_images as u64);
+    if expected != Some(values.len() as u64) {
+        return Err(ModelFileError::Novelty(format!(
+            "the header declares {d} dimensions and {} calibration scores, the file holds {} values",
+            summary.calibration_images,
+            values.len()
+        )));
+    }
+    let mut rest = values;
+    let mut take = |count: usize| -> Vec<f32> {
+        let tail = rest.split_off(count);
+        std::mem::replace(&mut rest, tail)
+    };
+    let knots = [take(KNOTS), take(KNOTS), take(KNOTS)];
+    let mean = take(d);
+    let cholesky = take(d * (d + 1) / 2);
+    let calibration = take(summary.calibration_images);
+    NoveltyReference::from_parts(summary, knots, mean, cholesky, calibration)
+        .map(Some)
+        .map_err(ModelFileError::Novelty)
 }
 
 /// The weights section of version 3: the five convolutions as named tensors.
@@ -370,6 +449,7 @@ struct Sections<'a> {
     header: ModelHeader,
     baseline: Vec<f32>,
     latent: Option<(usize, Vec<f32>)>,
+    novelty: Vec<f32>,
     weights: &'a [u8],
 }
 
@@ -409,6 +489,12 @@ fn split(bytes: &[u8]) -> Result<Sections<'_>, ModelFileError> {
     } else {
         None
     };
+    let novelty_bytes = if version >= NOVELTY_FORMAT_VERSION {
+        let values = cursor.length("novelty score", MAX_NOVELTY_VALUES)?;
+        cursor.take("novelty score", values as u64 * 4)?
+    } else {
+        &[]
+    };
     let weights_len = cursor.length("weights", MAX_WEIGHTS_BYTES)?;
     let weights = cursor.take("weights", weights_len as u64)?;
     let body_end = cursor.at;
@@ -426,6 +512,7 @@ fn split(bytes: &[u8]) -> Result<Sections<'_>, ModelFileError> {
         header,
         baseline: floats(baseline_bytes),
         latent: latent_bytes.map(|(dims, bytes)| (dims, floats(bytes))),
+        novelty: floats(novelty_bytes),
         weights,
     })
 }
@@ -476,6 +563,7 @@ pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
         header,
         baseline: losses,
         latent,
+        novelty,
         weights,
     } = split(bytes)?;
     let config = header.architecture;
@@ -522,6 +610,7 @@ pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
     )
     .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
     let latent = check_latent(header.latent.as_ref(), latent)?;
+    let novelty = check_novelty(header.novelty.as_ref(), novelty)?;
     let tensors = if version >= TENSOR_FORMAT_VERSION {
         read_tensors(weights)?
     } else {
@@ -534,6 +623,7 @@ pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
         weights,
         format_version: version,
         latent,
+        novelty,
         sha256: hex(&Sha256::digest(bytes)),
     })
 }
@@ -560,6 +650,7 @@ mod tests {
             baseline: baseline.summary(),
             training: None,
             properties: None,
+            novelty: None,
             latent: Some(LatentSummary {
                 projection_seed: PROJECTION_SEED,
                 dims: LATENT_DIMS,
@@ -569,8 +660,8 @@ mod tests {
         };
         let codes = (0..3 * LATENT_DIMS).map(|i| i as f32 / 100.0).collect();
         let latent = LatentReference::new(LATENT_DIMS, codes).unwrap_or_else(|e| panic!("{e}"));
-        let bytes =
-            encode(&model, &header, &baseline, Some(&latent)).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = encode(&model, &header, &baseline, Some(&latent), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         (bytes, model)
     }
 
@@ -640,6 +731,7 @@ mod tests {
             header,
             &loaded.baseline,
             loaded.latent.as_ref(),
+            loaded.novelty.as_ref(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -704,7 +796,8 @@ mod tests {
                 &loaded.weights,
                 &header,
                 &loaded.baseline,
-                loaded.latent.as_ref()
+                loaded.latent.as_ref(),
+                loaded.novelty.as_ref()
             )
             .is_err()
         );
@@ -750,20 +843,82 @@ mod tests {
         reseal(body)
     }
 
+    /// A format 4 file without a novelty score rewritten as format 3 (no novelty count).
+    fn as_version_3(bytes: &[u8]) -> Vec<u8> {
+        let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let at =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let after_header = 16 + header_len;
+        let latent_at = after_header + 4 + 4 * at(after_header) as usize;
+        let novelty_at = latent_at + 8 + 4 * (at(latent_at) * at(latent_at + 4)) as usize;
+        assert_eq!(at(novelty_at), 0, "a file without a novelty score");
+        let mut body = bytes[..novelty_at].to_vec();
+        body[8..12].copy_from_slice(&3u32.to_le_bytes());
+        body.extend_from_slice(&bytes[novelty_at + 4..bytes.len() - 32]);
+        reseal(body)
+    }
+
     #[test]
-    fn format_1_and_2_files_load_and_convert_to_format_3() {
+    fn novelty_sections_round_trip_and_disagreeing_ones_are_refused() {
+        let bundled = decode(crate::bundled::BUNDLED_MODEL).unwrap_or_else(|e| panic!("{e}"));
+        let novelty = bundled
+            .novelty
+            .as_ref()
+            .unwrap_or_else(|| panic!("the bundled model has a novelty score"));
+        let again = decode(&reencode(&bundled, &bundled.header)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.novelty.as_ref(), Some(novelty));
+        // The writer refuses a header that does not describe the section.
+        let mut header = bundled.header.clone();
+        header.novelty = None;
+        assert!(matches!(
+            encode(
+                &bundled.weights,
+                &header,
+                &bundled.baseline,
+                bundled.latent.as_ref(),
+                Some(novelty)
+            ),
+            Err(ModelFileError::Novelty(_))
+        ));
+        // The reader refuses a header that disagrees with the section, either way.
+        let mut fewer = bundled.header.clone();
+        if let Some(summary) = fewer.novelty.as_mut() {
+            summary.calibration_images -= 1;
+        }
+        assert!(matches!(
+            decode(&reencode_unchecked(&bundled, &fewer)),
+            Err(ModelFileError::Novelty(_))
+        ));
+        assert!(matches!(
+            decode(&reencode_unchecked(&bundled, &header)),
+            Err(ModelFileError::Novelty(_))
+        ));
+    }
+
+    #[test]
+    fn format_3_files_load_without_a_novelty_score() {
+        let (bytes, model) = sample_file();
+        let v3 = decode(&as_version_3(&bytes)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v3.format_version, 3);
+        assert!(v3.novelty.is_none());
+        assert_eq!(v3.weights, model);
+        assert_eq!(v3.latent.map(|l| l.len()), Some(3));
+    }
+
+    #[test]
+    fn format_1_and_2_files_load_and_convert_to_format_4() {
         let old = decode(FORMAT_2_FILE).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(old.format_version, 2);
         assert_eq!(old.header.architecture, AutoencoderConfig::new());
         assert_eq!(old.baseline.len(), 10_000);
-        // Written again, it is format 3 with the same weights, baseline and latent sample.
+        // Written again, it is format 4 with the same weights, baseline and latent sample.
         let again = reencode(&old, &old.header);
         assert_eq!(
             u32::from_le_bytes([again[8], again[9], again[10], again[11]]),
-            3
+            FORMAT_VERSION
         );
         let new = decode(&again).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(new.format_version, 3);
+        assert_eq!(new.format_version, FORMAT_VERSION);
         assert_eq!(new.weights, old.weights);
         assert_eq!(new.baseline.sorted(), old.baseline.sorted());
         assert_eq!(
@@ -810,7 +965,8 @@ mod tests {
                 &loaded.weights,
                 &header,
                 &loaded.baseline,
-                loaded.latent.as_ref()
+                loaded.latent.as_ref(),
+                loaded.novelty.as_ref()
             ),
             Err(ModelFileError::Latent(_))
         ));

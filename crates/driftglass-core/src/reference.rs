@@ -11,6 +11,7 @@ use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentError, LatentReference};
 use crate::loss::LossKind;
 use crate::model_file::{self, ModelFileError, ModelHeader, TrainingSummary};
+use crate::novelty::{Complexity, NoveltyError, NoveltyFit, NoveltyInput, NoveltyReference};
 use crate::preprocess::PreprocessConfig;
 use crate::rng::SeededRng;
 use crate::score::Reconstruction;
@@ -22,6 +23,10 @@ pub const MIN_REFERENCE_IMAGES: usize = 20;
 pub const INPUT_SIDES: [usize; 4] = [28, 32, 64, 128];
 /// Default share of the reference images held out for validation and the baseline.
 pub const DEFAULT_VALIDATION_SHARE: f64 = 0.2;
+/// Most training images the novelty score is fitted on (a seeded sample of larger sets).
+pub const NOVELTY_FIT_IMAGES: usize = 10_000;
+/// Seed of that sample.
+pub const NOVELTY_SAMPLE_SEED: u64 = 0x0B5E_55ED;
 /// Seed of the latent reference sample drawn from the calibration images.
 pub const LATENT_SAMPLE_SEED: u64 = 0x5A4D_911E;
 /// Image passes the suggested number of epochs aims at (about 2 minutes of CPU training in a
@@ -84,6 +89,8 @@ pub enum ReferenceError {
     Baseline(#[from] BaselineError),
     #[error(transparent)]
     Latent(#[from] LatentError),
+    #[error(transparent)]
+    Novelty(#[from] NoveltyError),
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
 }
@@ -170,6 +177,66 @@ pub fn calibration(
     Ok((baseline, latent))
 }
 
+/// Which of `count` images the novelty score is fitted on: all of them, or a seeded sample of
+/// [`NOVELTY_FIT_IMAGES`], in input order.
+pub fn novelty_fit_sample(count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    if count > NOVELTY_FIT_IMAGES {
+        SeededRng::new(NOVELTY_SAMPLE_SEED).shuffle(&mut order);
+        order.truncate(NOVELTY_FIT_IMAGES);
+        order.sort_unstable();
+    }
+    order
+}
+
+/// Each image's complexity (see [`crate::novelty::complexity`]).
+fn complexities(images: &ImageSet) -> Vec<Complexity> {
+    (0..images.count)
+        .map(|i| crate::novelty::complexity(images.image(i), images.channels, images.side))
+        .collect()
+}
+
+/// Fit the novelty score on reconstructions of `images` (images the network was trained on,
+/// or any clean reference images other than the calibration images).
+pub fn fit_novelty(
+    images: &ImageSet,
+    reconstructions: &[Reconstruction],
+    fitted_on: &str,
+) -> Result<NoveltyFit, ReferenceError> {
+    let losses: Vec<f32> = reconstructions.iter().map(|r| r.bce).collect();
+    let codes: Vec<f32> = reconstructions
+        .iter()
+        .flat_map(|r| r.latent.iter().copied())
+        .collect();
+    Ok(NoveltyFit::fit(
+        &losses,
+        &codes,
+        LATENT_DIMS,
+        &complexities(images),
+        format!("{fitted_on} ({} images)", images.count),
+    )?)
+}
+
+/// Calibrate a fitted novelty score on reconstructions of clean held-out `images`.
+pub fn calibrate_novelty(
+    fit: NoveltyFit,
+    images: &ImageSet,
+    reconstructions: &[Reconstruction],
+) -> Result<NoveltyReference, ReferenceError> {
+    let scores = reconstructions
+        .iter()
+        .zip(complexities(images))
+        .map(|(r, complexity)| {
+            fit.score(NoveltyInput {
+                loss: r.bce,
+                code: &r.latent,
+                complexity,
+            }) as f32
+        })
+        .collect();
+    Ok(fit.with_scores(scores)?)
+}
+
 /// Everything a model file holds besides the network.
 #[derive(Debug, Clone)]
 pub struct Calibrated<'a> {
@@ -182,6 +249,8 @@ pub struct Calibrated<'a> {
     /// The calibration images' properties (see [`crate::properties`]), where they were
     /// measured.
     pub properties: Option<crate::properties::PropertyReference>,
+    /// The novelty score, fitted on training images and calibrated on the held-out ones.
+    pub novelty: Option<&'a NoveltyReference>,
 }
 
 /// Seal a network with its baseline, latent reference and training record into model-file
@@ -195,12 +264,14 @@ pub fn seal(weights: &Weights, parts: Calibrated<'_>) -> Result<Vec<u8>, Referen
         training: parts.training,
         latent: Some(parts.latent.summary(parts.baseline.dataset())),
         properties: parts.properties,
+        novelty: parts.novelty.map(NoveltyReference::summary),
     };
     Ok(model_file::encode(
         weights,
         &header,
         parts.baseline,
         Some(parts.latent),
+        parts.novelty,
     )?)
 }
 
@@ -331,6 +402,14 @@ mod tests {
         assert_eq!(baseline.len(), 60);
         assert_eq!(baseline.dataset(), "my digits (60 images)");
         assert_eq!(latent.len(), 60);
+        let network = crate::DirectNetwork::new(&trained.weights).unwrap_or_else(|e| panic!("{e}"));
+        let trained_on = crate::reconstruct(&network, &parts.training, crate::SCORE_BATCH, |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fit = fit_novelty(&parts.training, &trained_on, "my digits")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let novelty = calibrate_novelty(fit, &parts.validation, &reconstructions)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(novelty.calibration().len(), 60);
         let bytes = seal(
             &trained.weights,
             Calibrated {
@@ -341,11 +420,13 @@ mod tests {
                 latent: &latent,
                 training: None,
                 properties: None,
+                novelty: Some(&novelty),
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let loaded = model_file::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(loaded.baseline.sorted(), baseline.sorted());
+        assert_eq!(loaded.novelty.as_ref(), Some(&novelty));
         assert_eq!(
             loaded.latent.as_ref().map(|l| l.values()),
             Some(latent.values())
@@ -455,6 +536,7 @@ mod tests {
                     latent: &latent,
                     training: None,
                     properties: None,
+                    novelty: None,
                 },
             )
             .unwrap_or_else(|e| panic!("{e}"))
@@ -594,6 +676,7 @@ mod tests {
                     latent: &latent,
                     training: None,
                     properties: None,
+                    novelty: None,
                 },
             )
         };

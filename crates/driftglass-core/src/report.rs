@@ -2,14 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::{Baseline, BaselineSummary, loss_ratio};
+use crate::baseline::{BaselineSummary, loss_ratio};
 use crate::model_file::LoadedModel;
+use crate::novelty::{NoveltyInput, complexity};
 use crate::preprocess::PreprocessConfig;
 use crate::properties::ImageProperties;
 use crate::score::Reconstruction;
 
 /// Version of the report schema.
-pub const REPORT_SCHEMA: u32 = 2;
+pub const REPORT_SCHEMA: u32 = 3;
 
 /// Default false-positive rate for flagging single images.
 pub const DEFAULT_FLAG_RATE: f64 = 0.01;
@@ -57,13 +58,28 @@ pub struct ImageScore {
     pub mse: f64,
     /// Share of baseline images with a lower loss, in percent.
     pub percentile: f64,
-    /// Conformal p-value `(1 + #{baseline ≥ loss}) / (n + 1)`.
+    /// The image's p-value: of its novelty score where the model has one, else of its loss;
+    /// conformal, `(1 + #{calibration ≥ score}) / (n + 1)`.
     pub p_value: f64,
     /// Whether the p-value is below the flag rate.
     pub flagged: bool,
+    /// Conformal p-value of the loss alone, `(1 + #{baseline ≥ loss}) / (n + 1)`.
+    pub loss_p_value: f64,
+    /// The novelty score (see [`crate::novelty`]; larger: less like the reference), where
+    /// the model has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<f64>,
     /// The decoded image's size, format, brightness, … (see [`crate::properties`]).
     #[serde(flatten)]
     pub properties: ImageProperties,
+}
+
+impl ImageScore {
+    /// What "most drifted first" sorts by, larger first: the novelty score where the model
+    /// has one, else the loss.
+    pub fn drift_score(&self) -> f64 {
+        self.novelty.unwrap_or(self.loss)
+    }
 }
 
 /// Batch statistics.
@@ -106,20 +122,47 @@ pub struct Report {
     pub batch: BatchSummary,
 }
 
-/// Score one reconstruction against the baseline.
+/// Score one reconstruction of `pixels` (the prepared input) against the model's baseline and,
+/// where it has one, its novelty score.
 pub fn image_score(
     reconstruction: &Reconstruction,
-    baseline: &Baseline,
+    pixels: &[f32],
+    model: &LoadedModel,
     flag_rate: f64,
     properties: ImageProperties,
 ) -> ImageScore {
-    let p_value = baseline.p_value(reconstruction.bce);
+    let baseline = &model.baseline;
+    let loss_p_value = baseline.p_value(reconstruction.bce);
+    let novelty = model.novelty.as_ref().map(|novelty| {
+        let preprocess = &model.header.preprocess;
+        let score = novelty.score(NoveltyInput {
+            loss: reconstruction.bce,
+            code: &reconstruction.latent,
+            complexity: complexity(pixels, preprocess.channels, preprocess.side),
+        });
+        (score, novelty.calibration())
+    });
+    let (p_value, flagged) = match &novelty {
+        Some((score, calibration)) => {
+            let score = *score as f32;
+            (
+                calibration.p_value(score),
+                calibration.is_flagged(score, flag_rate),
+            )
+        }
+        None => (
+            loss_p_value,
+            baseline.is_flagged(reconstruction.bce, flag_rate),
+        ),
+    };
     ImageScore {
         loss: reconstruction.bce as f64,
         mse: reconstruction.mse as f64,
         percentile: baseline.percentile(reconstruction.bce),
         p_value,
-        flagged: baseline.is_flagged(reconstruction.bce, flag_rate),
+        flagged,
+        loss_p_value,
+        novelty: novelty.map(|(score, _)| f64::from(score as f32)),
         properties,
     }
 }
@@ -187,7 +230,7 @@ pub fn prepare_gray(
 pub fn image_reports<'a>(
     inputs: impl IntoIterator<Item = (&'a str, &'a PreparedInput)>,
     reconstructions: &[Reconstruction],
-    baseline: &Baseline,
+    model: &LoadedModel,
     flag_rate: f64,
 ) -> Vec<ImageReport> {
     let mut next = reconstructions.iter();
@@ -196,10 +239,11 @@ pub fn image_reports<'a>(
         .map(|(name, input)| ImageReport {
             name: name.to_string(),
             outcome: match input {
-                Ok((_, properties)) => match next.next() {
+                Ok((pixels, properties)) => match next.next() {
                     Some(reconstruction) => ImageOutcome::Scored(image_score(
                         reconstruction,
-                        baseline,
+                        pixels,
+                        model,
                         flag_rate,
                         properties.clone(),
                     )),
@@ -303,11 +347,30 @@ pub async fn add_batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
                 reference,
                 images: &images,
             });
+    let novelty_scores: Vec<f32> = report
+        .images
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            ImageOutcome::Scored(score) => score.novelty.map(|t| t as f32),
+            ImageOutcome::Failed { .. } => None,
+        })
+        .collect();
+    let novelty = model
+        .novelty
+        .as_ref()
+        .filter(|_| novelty_scores.len() == losses.len())
+        .map(|novelty| crate::stats::NoveltyBatch {
+            calibration: novelty.calibration(),
+            scores: &novelty_scores,
+        });
     report.batch.tests = crate::stats::batch_tests_with_pauses(
         &model.baseline,
         &losses,
-        latent_batch(model, codes),
-        properties,
+        crate::stats::BatchSides {
+            latent: latent_batch(model, codes),
+            properties,
+            novelty,
+        },
         report.batch.flag_rate,
         alpha,
         pause,
@@ -353,7 +416,7 @@ pub fn to_csv(report: &Report) -> String {
     ];
     if let Some(t) = &b.tests {
         lines.push(format!(
-            "# verdict {} combined_p {} alpha {} ks_d {} ks_p {} ({:?}) permutation_p {} binomial_p {} ratio_95 {} mmd2 {} mmd_p {}",
+            "# verdict {} combined_p {} alpha {} ks_d {} ks_p {} ({:?}) permutation_p {} binomial_p {} flagged_by {} ratio_95 {} mmd2 {} mmd_p {}",
             t.verdict.headline(),
             t.combined_p_value,
             t.alpha,
@@ -362,6 +425,7 @@ pub fn to_csv(report: &Report) -> String {
             t.ks.method,
             t.permutation_p_value,
             t.binomial_p_value,
+            if t.flags_from_novelty { "novelty" } else { "loss" },
             t.ratio_interval
                 .map(|(low, high)| format!("{low}..{high}"))
                 .unwrap_or_default(),
@@ -392,7 +456,7 @@ pub fn to_csv(report: &Report) -> String {
         }
     }
     lines.push(
-        "name,status,loss,mse,percentile,p_value,flagged,width,height,format,brightness,contrast,red,green,blue,warmth,tint,saturation,sharpness,blockiness,clipped,error"
+        "name,status,loss,mse,percentile,p_value,flagged,loss_p_value,novelty,width,height,format,brightness,contrast,red,green,blue,warmth,tint,saturation,sharpness,blockiness,clipped,error"
             .into(),
     );
     for image in &report.images {
@@ -400,13 +464,15 @@ pub fn to_csv(report: &Report) -> String {
             ImageOutcome::Scored(s) => {
                 let p = &s.properties;
                 format!(
-                    "{},scored,{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
+                    "{},scored,{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
                     quote(&image.name),
                     s.loss,
                     s.mse,
                     s.percentile,
                     s.p_value,
                     s.flagged,
+                    s.loss_p_value,
+                    s.novelty.map(|v| v.to_string()).unwrap_or_default(),
                     p.width,
                     p.height,
                     quote(&p.format),
@@ -425,7 +491,7 @@ pub fn to_csv(report: &Report) -> String {
             }
             ImageOutcome::Failed { error } => {
                 format!(
-                    "{},failed,,,,,,,,,,,,,,,,,,,,{}",
+                    "{},failed,,,,,,,,,,,,,,,,,,,,,,{}",
                     quote(&image.name),
                     quote(error)
                 )
@@ -458,6 +524,8 @@ mod tests {
                     percentile: 99.5,
                     p_value: 0.004,
                     flagged: true,
+                    loss_p_value: 0.02,
+                    novelty: None,
                     properties: sized(28, 28),
                 }),
             },
@@ -502,11 +570,11 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(
             rows[1],
-            r#""a ""quoted"", name.png",scored,0.25,0.01,99.5,0.004,true,28,28,"",0,0,0,0,0,0,0,0,0,0,0,"#
+            r#""a ""quoted"", name.png",scored,0.25,0.01,99.5,0.004,true,0.02,,28,28,"",0,0,0,0,0,0,0,0,0,0,0,"#
         );
         assert_eq!(
             rows[2],
-            r#""b.txt",failed,,,,,,,,,,,,,,,,,,,,"not an image""#
+            r#""b.txt",failed,,,,,,,,,,,,,,,,,,,,,,"not an image""#
         );
         // Every row has the header's columns.
         let columns = |row: &str| row.matches(',').count() - row.matches(", ").count();
@@ -544,6 +612,8 @@ mod tests {
                 percentile: 50.0,
                 p_value: 0.5,
                 flagged: false,
+                loss_p_value: 0.5,
+                novelty: Some(2.5),
                 properties: sized(28, 28),
             }),
         };
@@ -555,7 +625,11 @@ mod tests {
 
     #[test]
     fn reports_pair_reconstructions_with_scorable_inputs_in_order() {
-        let baseline = Baseline::new(crate::LossKind::Bce, "t", vec![0.1, 0.2, 0.3])
+        let mut model = crate::model_file::decode(crate::bundled::BUNDLED_MODEL)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Flagged by the loss: no novelty score.
+        model.novelty = None;
+        model.baseline = crate::Baseline::new(crate::LossKind::Bce, "t", vec![0.1, 0.2, 0.3])
             .unwrap_or_else(|e| panic!("{e}"));
         let reconstruction = |bce| Reconstruction {
             bce,
@@ -572,7 +646,7 @@ mod tests {
         let reports = image_reports(
             inputs.iter().map(|(n, i)| (n.as_str(), i)),
             &[reconstruction(0.05), reconstruction(0.9)],
-            &baseline,
+            &model,
             0.3,
         );
         let losses: Vec<Option<(f64, bool, u32)>> = reports

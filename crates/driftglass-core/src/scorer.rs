@@ -116,7 +116,7 @@ impl<'m> Scorer<'m> {
         let images = image_reports(
             inputs.iter().map(|(name, input)| (name.as_str(), input)),
             &reconstructions,
-            &self.model.baseline,
+            self.model,
             self.flag_rate,
         );
         let mut new_losses = Vec::new();
@@ -300,7 +300,7 @@ mod tests {
         let images = image_reports(
             all.iter().map(|(n, i)| (n.as_str(), i)),
             &reconstructions,
-            &model.baseline,
+            &model,
             0.01,
         );
         let mut whole = build_report("test", &model, config, images, 0.01);

@@ -572,6 +572,9 @@ pub struct BatchTests {
     /// `P(at least this many flagged)` if the batch were like the baseline, the baseline's own
     /// flag rate uncertain (beta-binomial; the name is kept for the report's schema).
     pub binomial_p_value: f64,
+    /// Whether the images were flagged by their novelty score (else by their loss).
+    #[serde(default)]
+    pub flags_from_novelty: bool,
     /// MMD test of the batch's encoder codes against the model's latent reference sample
     /// (absent when the model file has none, or fewer than two images were scored).
     #[serde(default)]
@@ -660,22 +663,37 @@ pub struct LatentBatch<'a> {
     pub codes: &'a [f32],
 }
 
+/// The novelty side of the batch tests: the model's calibration scores and the batch's
+/// scored images' novelty scores (one each, see [`crate::novelty`]). With it, the flagged-share
+/// test counts the images flagged by their novelty p-value instead of their loss's.
+#[derive(Debug, Clone, Copy)]
+pub struct NoveltyBatch<'a> {
+    pub calibration: &'a Baseline,
+    pub scores: &'a [f32],
+}
+
+/// What the batch tests see beside the losses, each where the model and batch have it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchSides<'a> {
+    pub latent: Option<LatentBatch<'a>>,
+    pub properties: Option<PropertyBatch<'a>>,
+    pub novelty: Option<NoveltyBatch<'a>>,
+}
+
 /// Run the batch tests of `batch` losses (and, given `latent`, codes) against the baseline.
 /// `None` for an empty batch. Randomised parts are seeded ([`STATS_SEED`]), so a batch always
 /// gives the same numbers.
 pub fn batch_tests(
     baseline: &Baseline,
     batch: &[f32],
-    latent: Option<LatentBatch<'_>>,
-    properties: Option<PropertyBatch<'_>>,
+    sides: BatchSides<'_>,
     flag_rate: f64,
     alpha: f64,
 ) -> Option<BatchTests> {
     run_ready(batch_tests_with_pauses(
         baseline,
         batch,
-        latent,
-        properties,
+        sides,
         flag_rate,
         alpha,
         || std::future::ready(()),
@@ -688,12 +706,16 @@ pub fn batch_tests(
 pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     baseline: &Baseline,
     batch: &[f32],
-    latent: Option<LatentBatch<'_>>,
-    properties: Option<PropertyBatch<'_>>,
+    sides: BatchSides<'_>,
     flag_rate: f64,
     alpha: f64,
     mut pause: impl FnMut() -> F,
 ) -> Option<BatchTests> {
+    let BatchSides {
+        latent,
+        properties,
+        novelty,
+    } = sides;
     let mut sorted: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
     if sorted.is_empty() || baseline.is_empty() {
         return None;
@@ -712,13 +734,19 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     )
     .await;
     pause().await;
-    let flagged = sorted
+    // Flags by the novelty score where the batch has one, else by the loss; against the
+    // scores that calibrate them.
+    let (flag_reference, flag_scores) = match novelty {
+        Some(n) => (n.calibration, n.scores),
+        None => (baseline, &sorted[..]),
+    };
+    let flagged = flag_scores
         .iter()
-        .filter(|loss| baseline.is_flagged(**loss, flag_rate))
+        .filter(|score| flag_reference.is_flagged(**score, flag_rate))
         .count();
-    let flag_probability = baseline.flag_probability(flag_rate);
+    let flag_probability = flag_reference.flag_probability(flag_rate);
     // The flag rate of this baseline is uncertain (see `beta_binomial_upper_tail`).
-    let slots = (baseline.len() + 1) as f64;
+    let slots = (flag_reference.len() + 1) as f64;
     let flag_slots = flag_probability * slots;
     let binomial_p_value =
         beta_binomial_upper_tail(flagged, sorted.len(), flag_slots, slots - flag_slots);
@@ -784,6 +812,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         flagged,
         flag_probability,
         binomial_p_value,
+        flags_from_novelty: novelty.is_some(),
         mmd,
         properties,
         alpha,
@@ -1050,8 +1079,7 @@ mod tests {
         let with_pauses = run_ready(batch_tests_with_pauses(
             &baseline,
             &batch,
-            None,
-            None,
+            BatchSides::default(),
             0.01,
             DEFAULT_ALPHA,
             || {
@@ -1061,7 +1089,13 @@ mod tests {
         ));
         assert_eq!(
             with_pauses,
-            batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
+            batch_tests(
+                &baseline,
+                &batch,
+                BatchSides::default(),
+                0.01,
+                DEFAULT_ALPHA
+            )
         );
         // Between the tests, and within the permutation test and the bootstrap.
         let within = (PERMUTATIONS + BOOTSTRAP) * 3000 / DRAWS_PER_STEP;
@@ -1111,8 +1145,14 @@ mod tests {
         let alarms = (0..200)
             .filter(|_| {
                 let batch = fresh(&mut rng, 50);
-                batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
-                    .is_some_and(|t| t.verdict == Verdict::Drift)
+                batch_tests(
+                    &baseline,
+                    &batch,
+                    BatchSides::default(),
+                    0.01,
+                    DEFAULT_ALPHA,
+                )
+                .is_some_and(|t| t.verdict == Verdict::Drift)
             })
             .count();
         assert!(alarms <= 4, "{alarms} false alarms in 200 clean batches");
@@ -1122,8 +1162,14 @@ mod tests {
             let alarms = (0..100)
                 .filter(|_| {
                     let batch = fresh(&mut rng, size);
-                    batch_tests(&baseline, &batch, None, None, 0.01, DEFAULT_ALPHA)
-                        .is_some_and(|t| t.verdict == Verdict::Drift)
+                    batch_tests(
+                        &baseline,
+                        &batch,
+                        BatchSides::default(),
+                        0.01,
+                        DEFAULT_ALPHA,
+                    )
+                    .is_some_and(|t| t.verdict == Verdict::Drift)
                 })
                 .count();
             assert!(
@@ -1139,8 +1185,14 @@ mod tests {
         let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
             .unwrap_or_else(|e| panic!("{e}"));
         let shifted: Vec<f32> = fresh(&mut rng, 50).iter().map(|l| l * 1.3).collect();
-        let t = batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let t = batch_tests(
+            &baseline,
+            &shifted,
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         assert!(t.ks.p_value < 1e-6 && t.permutation_p_value < 0.001);
         assert!(
@@ -1150,30 +1202,60 @@ mod tests {
         // Against 10,000 baseline losses one image can be judged: nine far beyond the
         // baseline are drift (as nine photographs on the MNIST model are), nine clean ones not.
         let far = vec![10.0f32; 9];
-        let t = batch_tests(&baseline, &far, None, None, 0.01, DEFAULT_ALPHA)
+        let t = batch_tests(&baseline, &far, BatchSides::default(), 0.01, DEFAULT_ALPHA)
             .unwrap_or_else(|| panic!());
         assert_eq!((t.verdict, t.min_batch), (Verdict::Drift, 1), "{t:?}");
         let clean = fresh(&mut rng, 9);
-        let t = batch_tests(&baseline, &clean, None, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let t = batch_tests(
+            &baseline,
+            &clean,
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::NoEvidenceOfDrift, "{t:?}");
         // Against 20 baseline losses, two images cannot reach 1 % whatever they are; three can.
         let small = Baseline::new(LossKind::Bce, "small", fresh(&mut rng, 20))
             .unwrap_or_else(|e| panic!("{e}"));
-        let t = batch_tests(&small, &[10.0, 10.0], None, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let t = batch_tests(
+            &small,
+            &[10.0, 10.0],
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         assert_eq!(
             (t.verdict, t.min_batch),
             (Verdict::TooFewImages, 3),
             "{t:?}"
         );
-        let t = batch_tests(&small, &[10.0, 10.0, 10.0], None, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let t = batch_tests(
+            &small,
+            &[10.0, 10.0, 10.0],
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         assert_eq!(t.verdict, Verdict::Drift, "{t:?}");
         // Same batch, same numbers (seeded): the CLI and the browser agree.
         assert_eq!(
-            batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA),
-            batch_tests(&baseline, &shifted, None, None, 0.01, DEFAULT_ALPHA)
+            batch_tests(
+                &baseline,
+                &shifted,
+                BatchSides::default(),
+                0.01,
+                DEFAULT_ALPHA
+            ),
+            batch_tests(
+                &baseline,
+                &shifted,
+                BatchSides::default(),
+                0.01,
+                DEFAULT_ALPHA
+            )
         );
     }
 
@@ -1196,16 +1278,31 @@ mod tests {
             reference: &reference,
             codes: &moved,
         });
-        let t = batch_tests(&baseline, &losses, latent, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let t = batch_tests(
+            &baseline,
+            &losses,
+            BatchSides {
+                latent,
+                ..BatchSides::default()
+            },
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         let mmd = t.mmd.clone().unwrap_or_else(|| panic!("no MMD test"));
         assert!(mmd.p_value < 0.002, "{mmd:?}");
         assert!(t.ks.p_value > 0.01 && t.permutation_p_value > 0.01, "{t:?}");
         assert_eq!(t.verdict, Verdict::Drift);
         // Four tests: the combined p-value is the smallest times four.
         assert!((t.combined_p_value - 4.0 * mmd.p_value).abs() < 1e-12);
-        let without = batch_tests(&baseline, &losses, None, None, 0.01, DEFAULT_ALPHA)
-            .unwrap_or_else(|| panic!());
+        let without = batch_tests(
+            &baseline,
+            &losses,
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
         assert_eq!(without.verdict, Verdict::NoEvidenceOfDrift);
         assert_eq!(without.mmd, None);
     }

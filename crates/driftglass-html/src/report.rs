@@ -151,7 +151,7 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                 "<table><tr><th>test</th><th>statistic</th><th>p-value</th><th>what it asks</th></tr>\
 <tr><td>Kolmogorov–Smirnov</td><td>D = {:.4}</td><td data-field=\"ks-p\" data-value=\"{}\">{}</td><td>Could the batch's losses come from the baseline's distribution? ({})</td></tr>\
 <tr><td>Permutation</td><td>mean {}</td><td data-field=\"permutation-p\" data-value=\"{}\">{}</td><td>Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)</td></tr>\
-<tr><td>Flagged share</td><td>{} of {}</td><td data-field=\"binomial-p\" data-value=\"{}\">{}</td><td>Are more images flagged than the {:.1} % expected by chance? (beta-binomial)</td></tr>",
+<tr><td>Flagged share ({})</td><td>{} of {}</td><td data-field=\"binomial-p\" data-value=\"{}\">{}</td><td>Are more images flagged than the {:.1} % expected by chance? (beta-binomial)</td></tr>",
                 t.ks.statistic,
                 t.ks.p_value,
                 format_p(t.ks.p_value),
@@ -165,6 +165,11 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                 t.permutation_p_value,
                 format_p(t.permutation_p_value),
                 t.permutations,
+                if t.flags_from_novelty {
+                    "novelty"
+                } else {
+                    "loss"
+                },
                 t.flagged,
                 t.images,
                 t.binomial_p_value,
@@ -253,25 +258,30 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
     }
 
     // The most drifted images.
-    let mut scored: Vec<(&str, f64, f64, bool)> = report
+    let mut scored: Vec<(&str, &driftglass_core::report::ImageScore)> = report
         .images
         .iter()
         .filter_map(|i| match &i.outcome {
-            ImageOutcome::Scored(s) => Some((i.name.as_str(), s.loss, s.p_value, s.flagged)),
+            ImageOutcome::Scored(s) => Some((i.name.as_str(), s)),
             ImageOutcome::Failed { .. } => None,
         })
         .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.sort_by(|a, b| b.1.drift_score().total_cmp(&a.1.drift_score()));
     if !scored.is_empty() {
-        html.push_str("<h2>Most drifted images</h2><table><tr><th>image</th><th>loss</th><th>p-value</th><th>flagged</th></tr>");
-        for (name, loss, p, flagged) in scored.iter().take(LISTED) {
+        html.push_str("<h2>Most drifted images</h2><table><tr><th>image</th><th>loss</th><th>novelty</th><th>p-value</th><th>flagged</th></tr>");
+        for (name, s) in scored.iter().take(LISTED) {
             let _ = write!(
                 html,
-                "<tr data-field=\"image\" data-name=\"{}\" data-loss=\"{loss}\"><td>{}</td><td>{loss:.4}</td><td>{}</td><td>{}</td></tr>",
+                "<tr data-field=\"image\" data-name=\"{}\" data-loss=\"{}\"><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 xml_escape(name),
+                s.loss,
                 xml_escape(name),
-                format_p(*p),
-                if *flagged { "yes" } else { "" }
+                s.loss,
+                s.novelty
+                    .map(|t| format!("{t:.2}"))
+                    .unwrap_or_else(|| "—".into()),
+                format_p(s.p_value),
+                if s.flagged { "yes" } else { "" }
             );
         }
         html.push_str("</table>");

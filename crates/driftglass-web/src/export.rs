@@ -100,7 +100,8 @@ pub fn download_svg_as_png(name: &str, svg: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The `count` scored cards with the highest losses, as the HTML report's thumbnails.
+/// The `count` most drifted scored cards (see `ImageScore::drift_score`), as the HTML
+/// report's thumbnails.
 fn most_drifted(view: &crate::state::BatchView, count: usize) -> Vec<driftglass_html::Thumbnail> {
     use driftglass_core::report::ImageOutcome;
     let mut scored: Vec<_> = view
@@ -111,7 +112,7 @@ fn most_drifted(view: &crate::state::BatchView, count: usize) -> Vec<driftglass_
             _ => None,
         })
         .collect();
-    scored.sort_by(|a, b| b.1.loss.total_cmp(&a.1.loss));
+    scored.sort_by(|a, b| b.1.drift_score().total_cmp(&a.1.drift_score()));
     scored
         .into_iter()
         .take(count)

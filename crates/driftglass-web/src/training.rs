@@ -183,6 +183,26 @@ impl Clock for PageClock {
     }
 }
 
+/// Reconstructions of every image of `set` on `engine`, a part at a time, giving the page its
+/// turn between parts; `None` when cancelled.
+async fn reconstruct_all(
+    engine: &crate::workers::Engine,
+    set: &ImageSet,
+    control: &Control,
+) -> Result<Option<Vec<driftglass_core::Reconstruction>>, String> {
+    let mut reconstructions = Vec::with_capacity(set.count);
+    for start in (0..set.count).step_by(VALIDATION_BATCH) {
+        let count = VALIDATION_BATCH.min(set.count - start);
+        let part = set.range(start, count);
+        reconstructions.extend(engine.reconstruct(&part, count).await?);
+        yield_to_browser().await;
+        if control.cancelled.get() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(reconstructions))
+}
+
 /// Train on `set`, calibrate on its held-out part and seal a model file. `Ok(None)` when
 /// cancelled. `device_name` is recorded in the file's training summary.
 pub async fn make_model(
@@ -294,19 +314,28 @@ pub async fn make_model(
 
     on_update(Update::Calibrating);
     let engine = crate::workers::Engine::new(&trained.weights, gpu).await?;
-    let mut reconstructions = Vec::with_capacity(parts.validation.count);
-    for start in (0..parts.validation.count).step_by(VALIDATION_BATCH) {
-        let count = VALIDATION_BATCH.min(parts.validation.count - start);
-        let part = parts.validation.range(start, count);
-        reconstructions.extend(engine.reconstruct(&part, count).await?);
-        yield_to_browser().await;
-        if control.cancelled.get() {
-            return Ok(None);
-        }
-    }
+    let Some(reconstructions) = reconstruct_all(&engine, &parts.validation, control).await? else {
+        return Ok(None);
+    };
     let dataset = format!("{}, held out", set.label);
     let (baseline, latent) =
         reference::calibration(&dataset, &reconstructions).map_err(|e| e.to_string())?;
+    // The novelty score: fitted on (a sample of) the training images, calibrated on the
+    // held-out ones.
+    let fit_images = ImageSet::from_images(
+        channels,
+        side,
+        reference::novelty_fit_sample(parts.training.count)
+            .into_iter()
+            .map(|i| parts.training.image(i)),
+    );
+    let Some(fit_reconstructions) = reconstruct_all(&engine, &fit_images, control).await? else {
+        return Ok(None);
+    };
+    let fit = reference::fit_novelty(&fit_images, &fit_reconstructions, "training images")
+        .map_err(|e| e.to_string())?;
+    let novelty = reference::calibrate_novelty(fit, &parts.validation, &reconstructions)
+        .map_err(|e| e.to_string())?;
     let bytes = reference::seal(
         &trained.weights,
         Calibrated {
@@ -315,6 +344,7 @@ pub async fn make_model(
             preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,
+            novelty: Some(&novelty),
             properties: {
                 let measured: Vec<ImageProperties> = parts
                     .validation_indices

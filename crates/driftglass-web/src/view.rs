@@ -215,18 +215,33 @@ pub fn arrange<'a>(
         .filter(|(_, c)| {
             !flagged_only || matches!(&c.outcome, ImageOutcome::Scored(s) if s.flagged)
         })
-        .map(|(i, c)| (i, loss_of(c)))
+        .map(|(i, c)| (i, drift_of(c)))
         .collect();
     if order == SortOrder::MostDrifted {
-        // Stable: equal losses keep their input order.
+        // Stable: equal scores keep their input order.
         shown.sort_by(|a, b| b.1.total_cmp(&a.1));
     }
     shown.into_iter().map(|(i, _)| i).collect()
 }
 
-fn loss_of(card: &Card) -> f64 {
+/// The numbers under a card: the loss with its percentile, the novelty score where the model
+/// has one, and the image's p-value (the novelty score's, else the loss's).
+pub fn card_scores(s: &driftglass_core::report::ImageScore) -> String {
+    let novelty = s
+        .novelty
+        .map(|t| format!(" · novelty {t:.1}"))
+        .unwrap_or_default();
+    format!(
+        "loss {:.4} · {:.1}th percentile{novelty} · p = {}",
+        s.loss,
+        s.percentile,
+        format_p(s.p_value)
+    )
+}
+
+fn drift_of(card: &Card) -> f64 {
     match &card.outcome {
-        ImageOutcome::Scored(s) => s.loss,
+        ImageOutcome::Scored(s) => s.drift_score(),
         ImageOutcome::Failed { .. } => f64::NEG_INFINITY,
     }
 }
@@ -456,6 +471,8 @@ mod tests {
                 percentile: 0.0,
                 p_value: 0.5,
                 flagged,
+                loss_p_value: 0.5,
+                novelty: None,
                 properties: driftglass_core::properties::ImageProperties {
                     width: 28,
                     height: 28,

@@ -22,7 +22,8 @@ pub fn result_card(props: &CardProps) -> Html {
         (ImageOutcome::Scored(s), Some(images)) => html! {
             <article class={classes!("card", s.flagged.then_some("flagged"))} data-testid="card"
                 data-name={card.name.clone()} data-loss={s.loss.to_string()}
-                data-p-value={s.p_value.to_string()} data-percentile={s.percentile.to_string()}>
+                data-p-value={s.p_value.to_string()} data-percentile={s.percentile.to_string()}
+                data-novelty={s.novelty.map(|t| t.to_string()).unwrap_or_default()}>
                 <div class="pictures">
                     <figure><img src={images.input.clone()} alt="input" /><figcaption>{ "input" }</figcaption></figure>
                     <figure><img src={images.reconstruction.clone()} alt="reconstruction" /><figcaption>{ "redrawn" }</figcaption></figure>
@@ -30,7 +31,7 @@ pub fn result_card(props: &CardProps) -> Html {
                 </div>
                 <div class="name" title={card.name.clone()}>{ &card.name }</div>
                 <div class="numbers">
-                    { format!("loss {:.4} · {:.1}th percentile · p = {}", s.loss, s.percentile, crate::view::format_p(s.p_value)) }
+                    { crate::view::card_scores(s) }
                     if s.flagged { <strong class="flag">{ " drifted" }</strong> }
                 </div>
             </article>

@@ -45,7 +45,7 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
                         }) }</td></tr>
                 <tr><td>{ "Permutation" }</td><td>{ mean_loss.map(|m| format!("mean {m:.4}")).unwrap_or_default() }</td><td>{ p(t.permutation_p_value) }</td>
                     <td>{ format!("Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)", t.permutations) }</td></tr>
-                <tr><td>{ "Flagged share" }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
+                <tr><td>{ if t.flags_from_novelty { "Flagged share (novelty)" } else { "Flagged share (loss)" } }</td><td>{ format!("{} of {}", t.flagged, t.images) }</td><td>{ p(t.binomial_p_value) }</td>
                     <td>{ format!("Are more images flagged than the {:.1} % expected by chance? (beta-binomial: the baseline's own flag rate is uncertain too)", t.flag_probability * 100.0) }</td></tr>
                 if let Some(m) = &t.mmd {
                     <tr data-testid="mmd-row"><td>{ "Latent MMD" }</td><td>{ format!("MMD² = {:.4}", m.statistic) }</td><td>{ p(m.p_value) }</td>
