@@ -156,21 +156,6 @@ impl LatentReference {
     }
 }
 
-/// Distance from one code to its `k`-th nearest reference code (Euclidean): a per-image
-/// novelty score in code space (large: unlike any reference image).
-pub fn knn_distance(reference: &LatentReference, code: &[f32], k: usize) -> Option<f32> {
-    if code.len() != reference.dims() || k == 0 || k > reference.len() {
-        return None;
-    }
-    let mut distances: Vec<f32> = reference
-        .values()
-        .chunks_exact(reference.dims())
-        .map(|row| row.iter().zip(code).map(|(a, b)| (a - b) * (a - b)).sum())
-        .collect();
-    let (_, kth, _) = distances.select_nth_unstable_by(k - 1, f32::total_cmp);
-    Some(kth.sqrt())
-}
-
 /// Result of the MMD two-sample test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MmdTest {
@@ -397,17 +382,6 @@ mod tests {
             LatentReference::new(1, vec![0.0, f32::NAN]),
             Err(LatentError::NotFinite(1))
         ));
-    }
-
-    #[test]
-    fn knn_distance_by_hand() {
-        let reference = LatentReference::new(2, vec![0.0, 0.0, 3.0, 4.0, 6.0, 8.0])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(knn_distance(&reference, &[0.0, 0.0], 1), Some(0.0));
-        assert_eq!(knn_distance(&reference, &[0.0, 0.0], 2), Some(5.0));
-        assert_eq!(knn_distance(&reference, &[0.0, 0.0], 3), Some(10.0));
-        assert_eq!(knn_distance(&reference, &[0.0, 0.0], 4), None);
-        assert_eq!(knn_distance(&reference, &[0.0], 1), None);
     }
 
     #[test]
