@@ -199,7 +199,7 @@ function compare(what, seen, expected, relative = 0, ranks = what.startsWith('we
   check(near(seen.ratio, expected.report.batch.loss_ratio), `${what}: ratio ${seen.ratio} vs CLI ${expected.report.batch.loss_ratio}`);
   // The batch tests: same verdict; p-values equal up to what 1e-7 loss differences can move.
   const tests = expected.report.batch.tests;
-  const names = { Drift: 'drift', NoEvidenceOfDrift: 'no_evidence_of_drift', TooFewImages: 'too_few_images' };
+  const names = { Drift: 'drift', SmallShift: 'small_shift', NoEvidenceOfDrift: 'no_evidence_of_drift', TooFewImages: 'too_few_images' };
   check(seen.verdict && names[seen.verdict.verdict] === tests.verdict, `${what}: verdict ${seen.verdict?.verdict} vs CLI ${tests.verdict}`);
   if (seen.verdict) {
     const close = (a, b) => Math.abs(a - b) <= 1e-3 + 0.02 * Math.abs(b);
@@ -372,6 +372,27 @@ async function runPath(label, extraArgs, demos, port, expected) {
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
+  }
+
+  // Drift or small shift: thresholds above every change the last demo set shows turn its
+  // "drift" into a "small shift" at once (the tests are not run again); the defaults turn it back.
+  if (label === 'cpu') {
+    const verdictNow = () => page.locator('[data-testid=verdict]').getAttribute('data-verdict');
+    const before = await verdictNow();
+    await page.click('[data-testid=practical] summary');
+    const setField = async (id, value) => {
+      await page.fill(`[data-testid=${id}]`, String(value));
+      await page.locator(`[data-testid=${id}]`).dispatchEvent('change');
+    };
+    const fields = { 'practical-ratio': [100000, 5], 'practical-d': [1, 0.1], 'practical-flagged': [100, 4], 'practical-mmd': [10, 0.06] };
+    for (const [id, [high]] of Object.entries(fields)) await setField(id, high);
+    const raised = await verdictNow();
+    const smallText = await page.locator('[data-testid=small-shift]').count();
+    for (const [id, [, low]] of Object.entries(fields)) await setField(id, low);
+    const restored = await verdictNow();
+    check(before === 'Drift' && raised === 'SmallShift' && smallText === 1 && restored === 'Drift',
+      `${label}: practical thresholds: ${before} → ${raised} (${smallText} explanation) → ${restored}`);
+    line.push(`practical thresholds: ${before} → ${raised} → ${restored}`);
   }
 
   // 5. The timeline has every batch (folder, corpus, 100 images, paste, demos, on the CPU path

@@ -17,12 +17,14 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use driftglass_core::latent::{LATENT_DIMS, LatentReference};
+use driftglass_core::model_file::LoadedModel;
 use driftglass_core::novelty::NoveltyReference;
 use driftglass_core::properties::{ImageProperties, PropertyReference, property_tests};
 use driftglass_core::report::DEFAULT_FLAG_RATE;
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
 use driftglass_core::stats::{
-    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PropertyBatch, Verdict, batch_tests,
+    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PracticalSize, PropertyBatch, Verdict,
+    batch_tests,
 };
 use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
@@ -93,6 +95,10 @@ pub struct EvalRow {
     pub flagged: f64,
     /// Share of batches called drift, per batch size (`None` where the set has fewer images).
     pub detected: Vec<(usize, Option<f64>)>,
+    /// Share of batches called "small shift", per batch size.
+    pub small_shift: Vec<(usize, Option<f64>)>,
+    /// Medians of the effect sizes of batches of 200 (of the set's size where smaller).
+    pub effects: Option<Called>,
     /// Share of batches of 50 called drift by the loss tests alone (no latent MMD test).
     pub detected_without_latent_at_50: Option<f64>,
     /// The property that changed most over the whole set against the model's reference
@@ -108,6 +114,8 @@ pub struct EvalModel<'a> {
     pub latent: Option<&'a LatentReference>,
     pub properties: Option<&'a PropertyReference>,
     pub novelty: Option<&'a NoveltyReference>,
+    /// What counts as drift rather than a small shift.
+    pub practical: PracticalSize,
 }
 
 /// One set of the table: its images and, where measured, each image's properties.
@@ -192,8 +200,32 @@ fn translate(image: &[f32], pixels: usize) -> Vec<f32> {
     out
 }
 
-/// Share of `batches` random batches of `size` (drawn without replacement) called drift;
-/// with `latent`, the MMD test on the batches' codes takes part.
+/// What random batches of one size were called, and how large the changes they saw were.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Called {
+    /// Share called "drift".
+    pub drift: f64,
+    /// Share called "small shift" (significant, under every practical threshold).
+    pub small_shift: f64,
+    /// Medians over the batches of each test's effect: loss ratio − 1, KS D, flagged share
+    /// beyond chance, MMD² (`None` without the latent test).
+    pub ratio: f64,
+    pub ks_d: f64,
+    pub flagged_excess: f64,
+    pub mmd: Option<f64>,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// What `batches` random batches of `size` (drawn without replacement) were called, with the
+/// medians of their effect sizes; with `latent`, the MMD test on the batches' codes takes part.
 fn detection_rate(
     model: &EvalModel<'_>,
     latent: Option<&LatentReference>,
@@ -202,12 +234,12 @@ fn detection_rate(
     size: usize,
     batches: usize,
     rng: &mut SeededRng,
-) -> Option<f64> {
+) -> Option<Called> {
     if scores.losses.len() < size || batches == 0 {
         return None;
     }
     let mut order: Vec<usize> = (0..scores.losses.len()).collect();
-    let mut drift = 0;
+    let mut all = Vec::with_capacity(batches);
     for _ in 0..batches {
         let chosen = rng.choose_front(&mut order, size);
         let batch: Vec<f32> = chosen.iter().map(|i| scores.losses[*i]).collect();
@@ -241,7 +273,7 @@ fn detection_rate(
             calibration: n.calibration(),
             scores: &novelty_scores,
         });
-        if batch_tests(
+        let tests = batch_tests(
             model.baseline,
             &batch,
             BatchSides {
@@ -251,13 +283,31 @@ fn detection_rate(
             },
             DEFAULT_FLAG_RATE,
             DEFAULT_ALPHA,
-        )
-        .is_some_and(|t| t.verdict == Verdict::Drift)
-        {
-            drift += 1;
+        );
+        if let Some(mut tests) = tests {
+            tests.judge(model.practical);
+            all.push(tests);
         }
     }
-    Some(drift as f64 / batches as f64)
+    let share = |verdict: Verdict| {
+        all.iter().filter(|t| t.verdict == verdict).count() as f64 / batches as f64
+    };
+    let mmd: Vec<f64> = all
+        .iter()
+        .filter_map(|t| t.mmd.as_ref().map(|m| m.statistic))
+        .collect();
+    Some(Called {
+        drift: share(Verdict::Drift),
+        small_shift: share(Verdict::SmallShift),
+        ratio: median(all.iter().map(|t| t.loss_ratio - 1.0).collect()),
+        ks_d: median(all.iter().map(|t| t.ks.statistic).collect()),
+        flagged_excess: median(
+            all.iter()
+                .map(|t| t.flagged as f64 / t.images.max(1) as f64 - t.flag_probability)
+                .collect(),
+        ),
+        mmd: (!mmd.is_empty()).then(|| median(mmd)),
+    })
 }
 
 /// One row per set (the first is the control: its row gives the false alarms): loss ratio,
@@ -310,11 +360,20 @@ fn rows_for(
         let mut rate = |latent: Option<&LatentReference>, size: usize| {
             detection_rate(model, latent, properties, &scores, size, batches, rng)
         };
-        let detected = BATCH_SIZES
+        let called: Vec<(usize, Option<Called>)> = BATCH_SIZES
             .iter()
             .map(|size| (*size, rate(latent, *size)))
             .collect();
-        let detected_without_latent_at_50 = rate(None, 50);
+        let detected = called
+            .iter()
+            .map(|(n, c)| (*n, c.as_ref().map(|c| c.drift)))
+            .collect();
+        let small_shift = called
+            .iter()
+            .map(|(n, c)| (*n, c.as_ref().map(|c| c.small_shift)))
+            .collect();
+        let effects = called.iter().rev().find_map(|(_, c)| c.clone());
+        let detected_without_latent_at_50 = rate(None, 50).map(|c| c.drift);
         rows.push(EvalRow {
             set: name.clone(),
             images: set.count,
@@ -327,6 +386,8 @@ fn rows_for(
                 .flatten(),
             flagged,
             detected,
+            small_shift,
+            effects,
             detected_without_latent_at_50,
             changed_most,
         });
@@ -339,6 +400,14 @@ fn percent(rate: Option<f64>) -> String {
         .unwrap_or_else(|| format!("{:>8}", "—"))
 }
 
+/// "drift % (small shift %)" for one batch size.
+fn called(drift: Option<f64>, small: Option<f64>) -> String {
+    match (drift, small) {
+        (Some(d), Some(s)) => format!("{:>5.1} % ({:>4.1})", d * 100.0, s * 100.0),
+        _ => format!("{:>14}", "—"),
+    }
+}
+
 /// The table (or JSON) of `rows` under `header`, with the first row named as the false alarms.
 fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Result<()> {
     if json {
@@ -349,7 +418,7 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     println!();
     let changes = rows.iter().any(|r| r.changed_most.is_some());
     println!(
-        "{:<24} {:>6} {:>10} {:>7} {:>8} {:>8} | batches called drift at n = {} | n = 50 without MMD{}",
+        "{:<24} {:>6} {:>10} {:>7} {:>8} {:>8} | batches called drift (small shift) at n = {} | n = 50 without MMD{}",
         "set",
         "images",
         "ratio",
@@ -378,7 +447,8 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
             row.flagged * 100.0,
             row.detected
                 .iter()
-                .map(|(_, rate)| percent(*rate))
+                .zip(&row.small_shift)
+                .map(|((_, drift), (_, small))| called(*drift, *small))
                 .collect::<Vec<_>>()
                 .join("  "),
             percent(row.detected_without_latent_at_50)
@@ -392,6 +462,24 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
         "(AUROC: per image against the control, of the loss and of the novelty score; flagged: images flagged at {:.0} %, by the novelty score where the model has one; first row: the false-alarm rates on the clean control images; — where a set has fewer images than the batch; {seconds:.0} s)",
         DEFAULT_FLAG_RATE * 100.0
     );
+    println!();
+    println!(
+        "effect sizes, medians over the batches of the largest size: loss ratio − 1, KS D of the losses, share flagged beyond chance, MMD² of the codes"
+    );
+    for row in rows {
+        if let Some(e) = &row.effects {
+            println!(
+                "{:<24} {:>+8.1} % {:>8.3} {:>+8.3} {:>10}",
+                row.set,
+                e.ratio * 100.0,
+                e.ks_d,
+                e.flagged_excess,
+                e.mmd
+                    .map(|m| format!("{m:.4}"))
+                    .unwrap_or_else(|| "—".into())
+            );
+        }
+    }
     Ok(())
 }
 
@@ -431,6 +519,7 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
             latent: loaded.latent.as_ref(),
             properties: loaded.header.properties.as_ref(),
             novelty: loaded.novelty.as_ref(),
+            practical: PracticalSize::default(),
         },
         args.batches,
         &mut rng,
@@ -542,10 +631,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
             latent: Some(&latent),
             properties: None,
             novelty: novelty.as_ref(),
+            practical: PracticalSize::default(),
         },
         args.batches,
         &mut rng,
     )?;
+    let writers = other_writers(&args, &loaded, &test)?;
     let header = format!(
         "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes, {}; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
@@ -561,33 +652,137 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.batches,
         DEFAULT_ALPHA
     );
-    print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "sets": rows, "other_writers": writers })
+            )?
+        );
+        return Ok(());
+    }
+    print_rows(&rows, &header, false, started.elapsed().as_secs_f64())?;
+    print_writers(&writers);
+    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Batch sizes of the other-writers table.
+pub const WRITER_BATCH_SIZES: [usize; 4] = [10, 50, 200, 1000];
 
-    fn dot() -> Vec<f32> {
-        let mut image = vec![0.0; IMAGE_SIDE * IMAGE_SIDE];
-        image[10 * IMAGE_SIDE + 20] = 1.0;
-        image
+/// Clean digits of other writers against a baseline of one block of the MNIST test set: how
+/// often their batches are called "small shift" and "drift".
+#[derive(Debug, Serialize)]
+pub struct WritersRow {
+    pub baseline: String,
+    pub clean: String,
+    /// Per batch size: (n, share called drift, share called small shift).
+    pub called: Vec<(usize, Option<f64>, Option<f64>)>,
+    pub effects: Option<Called>,
+}
+
+/// The MNIST test set is ordered by writer: its first 5,000 digits come from NIST's SD-3
+/// (Census Bureau employees), its last 5,000 from SD-1 (students). A baseline from one block and
+/// clean batches from another are the same task by other people: what a practical threshold
+/// should call at most a small shift.
+fn other_writers(
+    args: &EvalArgs,
+    loaded: &LoadedModel,
+    test: &ImageSet,
+) -> Result<Vec<WritersRow>> {
+    let block = |from: usize, to: usize| {
+        ImageSet::from_images(
+            test.channels,
+            test.side,
+            (from..to.min(test.count)).map(|i| test.image(i)),
+        )
+    };
+    let network = loaded.network()?;
+    let mut rows = Vec::new();
+    for ((baseline_from, baseline_to), (clean_from, clean_to)) in
+        [((5000, 7000), (7000, 10_000)), ((0, 5000), (5000, 10_000))]
+    {
+        let reference = block(baseline_from, baseline_to);
+        let clean = block(clean_from, clean_to);
+        let name = format!("MNIST test digits {baseline_from}–{}", baseline_to - 1);
+        let (baseline, latent, calibrated) =
+            crate::train::calibrate_baseline(&loaded.weights, &reference, &name)?;
+        let novelty = loaded
+            .novelty
+            .as_ref()
+            .map(|n| reference::calibrate_novelty(n.fit().clone(), &reference, &calibrated))
+            .transpose()?;
+        let model = EvalModel {
+            network: &network,
+            baseline: &baseline,
+            latent: Some(&latent),
+            properties: None,
+            novelty: novelty.as_ref(),
+            practical: PracticalSize::default(),
+        };
+        let scores = progress::score_set(&network, &clean, "other writers", novelty.as_ref())?;
+        let mut rng = SeededRng::new(args.seed ^ 0x3717);
+        let mut effects = None;
+        let called = WRITER_BATCH_SIZES
+            .iter()
+            .map(|size| {
+                let c = detection_rate(
+                    &model,
+                    Some(&latent),
+                    None,
+                    &scores,
+                    *size,
+                    args.batches,
+                    &mut rng,
+                );
+                let row = (
+                    *size,
+                    c.as_ref().map(|c| c.drift),
+                    c.as_ref().map(|c| c.small_shift),
+                );
+                if c.is_some() {
+                    effects = c;
+                }
+                row
+            })
+            .collect();
+        rows.push(WritersRow {
+            baseline: name,
+            clean: format!("digits {clean_from}–{}", clean_to - 1),
+            called,
+            effects,
+        });
     }
+    Ok(rows)
+}
 
-    #[test]
-    fn corruptions_move_pixels_where_expected() {
-        // A quarter turn maps (x, y) = (20, 10) about the centre 13.5 to (10, 7) or (17, 20).
-        let turned = rotate(&dot(), 90.0);
-        let hot: Vec<usize> = (0..turned.len()).filter(|i| turned[*i] > 0.5).collect();
-        assert_eq!(hot.len(), 1);
-        let (x, y) = (hot[0] % IMAGE_SIDE, hot[0] / IMAGE_SIDE);
-        assert!((x, y) == (17, 20) || (x, y) == (10, 7), "({x}, {y})");
-        assert_eq!(rotate(&dot(), 0.0), dot());
-        let shifted = translate(&dot(), 4);
-        assert_eq!(shifted[14 * IMAGE_SIDE + 24], 1.0);
-        let blurred = blur(&dot(), 1.0);
-        let sum: f32 = blurred.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-4, "blur keeps the ink: {sum}");
-        assert!(blurred[10 * IMAGE_SIDE + 20] < 0.2);
+fn print_writers(rows: &[WritersRow]) {
+    println!();
+    println!(
+        "clean digits of other writers: batches called drift (small shift) at n = {}, then the effect sizes of batches of {} (as above)",
+        WRITER_BATCH_SIZES.map(|n| n.to_string()).join(" / "),
+        WRITER_BATCH_SIZES[WRITER_BATCH_SIZES.len() - 1]
+    );
+    for row in rows {
+        println!(
+            "{} against {}: {}",
+            row.clean,
+            row.baseline,
+            row.called
+                .iter()
+                .map(|(_, drift, small)| called(*drift, *small))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+        if let Some(e) = &row.effects {
+            println!(
+                "    {:>+8.1} % {:>8.3} {:>+8.3} {:>10}",
+                e.ratio * 100.0,
+                e.ks_d,
+                e.flagged_excess,
+                e.mmd
+                    .map(|m| format!("{m:.4}"))
+                    .unwrap_or_else(|| "—".into())
+            );
+        }
     }
 }

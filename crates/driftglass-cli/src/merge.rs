@@ -83,6 +83,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
     }
     let mut report = build_report(&app, &loaded, preprocess, images, flag_rate);
     add_batch_tests(&mut report, &loaded, &codes, alpha);
+    args.report.judge(&mut report);
     let label = crate::score::model_label(args.report.model.as_deref());
     args.report.print(&report, &loaded, &label)?;
     Ok(if report.batch.failed > 0 {

@@ -11,7 +11,10 @@ use driftglass_core::report::{
     DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report, idx_inputs, prepare_image, to_csv,
 };
 use driftglass_core::scorer::Scorer;
-use driftglass_core::stats::DEFAULT_ALPHA;
+use driftglass_core::stats::{
+    DEFAULT_ALPHA, DEFAULT_PRACTICAL_D, DEFAULT_PRACTICAL_FLAGGED, DEFAULT_PRACTICAL_MMD,
+    DEFAULT_PRACTICAL_RATIO, PracticalSize, Verdict,
+};
 use driftglass_core::{PreprocessConfig, SCORE_BATCH};
 
 use driftglass_html::svg::TimelinePoint;
@@ -34,9 +37,36 @@ pub struct ReportArgs {
     /// fetched): the page's "report (HTML)".
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// A significant change is drift, not a small shift, from this rise of the mean loss on
+    /// (its 95 % lower bound; 0.05 = +5 %).
+    #[arg(long, default_value_t = DEFAULT_PRACTICAL_RATIO)]
+    pub min_ratio: f64,
+    /// ... or from this Kolmogorov–Smirnov D of the losses or of an image property (lower
+    /// bound).
+    #[arg(long, default_value_t = DEFAULT_PRACTICAL_D)]
+    pub min_d: f64,
+    /// ... or from this share of flagged images beyond chance (lower bound; 0.04 = 4 points).
+    #[arg(long, default_value_t = DEFAULT_PRACTICAL_FLAGGED)]
+    pub min_flagged: f64,
+    /// ... or from this MMD² of the codes (lower bound).
+    #[arg(long, default_value_t = DEFAULT_PRACTICAL_MMD)]
+    pub min_mmd: f64,
 }
 
 impl ReportArgs {
+    /// Judge the verdict's size by the thresholds asked for (see `BatchTests::judge`).
+    pub fn judge(&self, report: &mut Report) {
+        let practical = PracticalSize {
+            loss_ratio: self.min_ratio,
+            distribution: self.min_d,
+            flagged_excess: self.min_flagged,
+            mmd: self.min_mmd,
+        };
+        if let Some(tests) = report.batch.tests.as_mut() {
+            tests.judge(practical);
+        }
+    }
+
     /// The report as asked: JSON, CSV or a table, and the HTML file if asked for.
     pub fn print(&self, report: &Report, model: &LoadedModel, model_label: &str) -> Result<()> {
         print_report(report, self.json, self.csv);
@@ -373,7 +403,8 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         return Ok(crate::EXIT_OK);
     }
     let started = Instant::now();
-    let report = scorer.finish(args.alpha);
+    let mut report = scorer.finish(args.alpha);
+    args.report.judge(&mut report);
     timings.print(Some(started.elapsed()));
     let label = model_label(args.report.model.as_deref());
     args.report.print(&report, &loaded, &label)?;
@@ -485,6 +516,20 @@ fn print_table(report: &Report) {
             t.alpha,
             t.min_batch
         );
+        match t.verdict {
+            Verdict::Drift => println!(
+                "  drift: the change reaches its practical threshold in {}",
+                t.large.join(", ")
+            ),
+            Verdict::SmallShift => println!(
+                "  small shift: the tests see a change, but each is under its practical threshold (loss ratio +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, judged by their 95 % lower bounds; see --min-ratio, --min-d, --min-flagged, --min-mmd)",
+                t.practical.loss_ratio * 100.0,
+                t.practical.distribution,
+                t.practical.flagged_excess * 100.0,
+                t.practical.mmd
+            ),
+            Verdict::NoEvidenceOfDrift | Verdict::TooFewImages => {}
+        }
         if let Some((low, high)) = t.ratio_interval {
             println!("  loss ratio 95 % bootstrap interval: {low:.3} to {high:.3}");
         }

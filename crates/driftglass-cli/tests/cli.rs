@@ -497,9 +497,9 @@ fn eval_on_folders() {
 /// the other half is the clean control).
 #[test]
 fn eval_novelty_score_beats_the_loss_per_image() {
-    let (code, rows, text) = driftglass(&["eval", "--batches", "2", "--json"]);
+    let (code, table, text) = driftglass(&["eval", "--batches", "2", "--json"]);
     assert_eq!(code, 0, "{text}");
-    let rows = rows.as_array().unwrap_or_else(|| panic!("{text}"));
+    let rows = table["sets"].as_array().unwrap_or_else(|| panic!("{text}"));
     let row = |name: &str| {
         rows.iter()
             .find(|r| r["set"].as_str().is_some_and(|s| s.starts_with(name)))
@@ -532,6 +532,25 @@ fn eval_novelty_score_beats_the_loss_per_image() {
             novelty >= loss - 1e-4,
             "{name}: novelty {novelty} below the loss {loss}"
         );
+        // Batches of 50 of every drift set are drift, not a small shift.
+        assert_eq!(
+            row(name)["detected"][1],
+            serde_json::json!([50, 1.0]),
+            "{name}"
+        );
+    }
+    // Clean digits of other writers, against a baseline from another block of the test set:
+    // at most a small shift from 200 images on (the tests do see them: MMD).
+    let writers = table["other_writers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(writers.len(), 2, "{text}");
+    for row in writers {
+        for called in row["called"].as_array().into_iter().flatten() {
+            if called[0].as_u64().is_some_and(|n| n >= 200) {
+                assert_eq!(called[1].as_f64(), Some(0.0), "{row}");
+            }
+        }
     }
 }
 

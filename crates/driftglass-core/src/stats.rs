@@ -526,12 +526,28 @@ pub fn beta_binomial_upper_tail(k: usize, m: usize, a: f64, b: f64) -> f64 {
     total.exp().clamp(0.0, 1.0)
 }
 
+/// Lower 95 % Wilson bound of a share of `k` in `n`.
+pub fn wilson_lower(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let (z, n) = (1.96f64, n as f64);
+    let p = k as f64 / n;
+    let centre = p + z * z / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - spread) / (1.0 + z * z / n)).max(0.0)
+}
+
 /// What the batch tests conclude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// At least one test rejects "same distribution as the baseline" at the chosen level.
+    /// At least one test rejects "same distribution as the baseline" at the chosen level, and
+    /// the change it sees is at least as large as its practical threshold ([`PracticalSize`]).
     Drift,
+    /// Some test rejects at the chosen level, but every change the significant tests see is
+    /// smaller than its practical threshold: real, but too small to matter by those thresholds.
+    SmallShift,
     /// No test does.
     NoEvidenceOfDrift,
     /// So few scored images that no test could reach the level, whatever they were (see
@@ -544,11 +560,50 @@ impl Verdict {
     pub fn headline(self) -> &'static str {
         match self {
             Verdict::Drift => "drift",
+            Verdict::SmallShift => "small shift",
             Verdict::NoEvidenceOfDrift => "no evidence of drift",
             Verdict::TooFewImages => "too few images to tell",
         }
     }
 }
+
+/// How large a change must be for a significant test to call it drift rather than a small
+/// shift. Each is an effect size the tests already report: a significant test whose effect is
+/// at least its threshold makes the verdict "drift". The defaults come from clean batches of
+/// other writers against MNIST baselines (`driftglass eval`, see the README): they sit above
+/// what those show and below every drift set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PracticalSize {
+    /// The mean loss's change, as a share (permutation test: ratio − 1; 0.05 = +5 %).
+    pub loss_ratio: f64,
+    /// Kolmogorov–Smirnov D, of the losses and of each image property (for the file format:
+    /// the total variation distance of the format shares).
+    pub distribution: f64,
+    /// Share of the batch flagged beyond the share chance flags (0.04 = 4 points).
+    pub flagged_excess: f64,
+    /// MMD² of the codes (the latent test's statistic).
+    pub mmd: f64,
+}
+
+impl Default for PracticalSize {
+    fn default() -> Self {
+        PracticalSize {
+            loss_ratio: DEFAULT_PRACTICAL_RATIO,
+            distribution: DEFAULT_PRACTICAL_D,
+            flagged_excess: DEFAULT_PRACTICAL_FLAGGED,
+            mmd: DEFAULT_PRACTICAL_MMD,
+        }
+    }
+}
+
+/// Default [`PracticalSize::loss_ratio`].
+pub const DEFAULT_PRACTICAL_RATIO: f64 = 0.05;
+/// Default [`PracticalSize::distribution`].
+pub const DEFAULT_PRACTICAL_D: f64 = 0.1;
+/// Default [`PracticalSize::flagged_excess`].
+pub const DEFAULT_PRACTICAL_FLAGGED: f64 = 0.04;
+/// Default [`PracticalSize::mmd`].
+pub const DEFAULT_PRACTICAL_MMD: f64 = 0.06;
 
 /// Every batch statistic, with the combined verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -592,9 +647,81 @@ pub struct BatchTests {
     /// Fewest images with which the tests can reach the level against this baseline (see
     /// [`min_batch`]).
     pub min_batch: usize,
+    /// Baseline losses the batch was tested against.
+    #[serde(default)]
+    pub baseline_images: usize,
+    /// The thresholds the verdict's size was judged by.
+    #[serde(default)]
+    pub practical: PracticalSize,
+    /// The significant tests whose change reaches its threshold (what makes "drift"), by name:
+    /// `ks`, `permutation`, `flagged`, `mmd`, or a property's name.
+    #[serde(default)]
+    pub large: Vec<String>,
 }
 
 impl BatchTests {
+    /// Judge the verdict's size by `practical`: "drift" where a significant test's change
+    /// reaches its threshold, "small shift" where the tests reject but none does. Needs nothing
+    /// but the tests' own numbers, so new thresholds apply without running the tests again.
+    ///
+    /// Each effect is judged by its lower 95 % bound, not its estimate, so that a small batch
+    /// (whose estimates scatter) is not called drift for a change that may be small: the loss
+    /// ratio by its bootstrap interval, a KS D less its 95 % critical gap, the flagged share by
+    /// its Wilson bound, MMD² less 1.645 times its permutation spread.
+    pub fn judge(&mut self, practical: PracticalSize) {
+        self.practical = practical;
+        let tests = self.test_count() as f64;
+        let significant = |p: f64| p * tests < self.alpha;
+        // Kolmogorov's 95 % critical gap for samples of `m` and `n`.
+        let gap = |m: usize, n: usize| {
+            if m == 0 || n == 0 {
+                f64::INFINITY
+            } else {
+                1.358 * ((m + n) as f64 / (m as f64 * n as f64)).sqrt()
+            }
+        };
+        let mut large = Vec::new();
+        let ks_low = self.ks.statistic - gap(self.images, self.baseline_images);
+        if significant(self.ks.p_value) && ks_low >= practical.distribution {
+            large.push("ks".to_string());
+        }
+        let ratio_low = self
+            .ratio_interval
+            .map_or(self.loss_ratio, |(low, _)| low.min(self.loss_ratio))
+            - 1.0;
+        if significant(self.permutation_p_value) && ratio_low >= practical.loss_ratio {
+            large.push("permutation".to_string());
+        }
+        let excess = wilson_lower(self.flagged, self.images) - self.flag_probability;
+        if significant(self.binomial_p_value) && excess >= practical.flagged_excess {
+            large.push("flagged".to_string());
+        }
+        if let Some(mmd) = &self.mmd
+            && significant(mmd.p_value)
+            && mmd.statistic - 1.645 * mmd.null_sd >= practical.mmd
+        {
+            large.push("mmd".to_string());
+        }
+        if let Some(properties) = &self.properties {
+            let margin = gap(self.images, properties.reference_images);
+            for test in &properties.tests {
+                if significant(test.p_value) && test.effect - margin >= practical.distribution {
+                    large.push(test.property.name().to_string());
+                }
+            }
+        }
+        self.verdict = if self.images < self.min_batch {
+            Verdict::TooFewImages
+        } else if self.combined_p_value >= self.alpha {
+            Verdict::NoEvidenceOfDrift
+        } else if large.is_empty() {
+            Verdict::SmallShift
+        } else {
+            Verdict::Drift
+        };
+        self.large = large;
+    }
+
     /// How many tests the verdict's Bonferroni correction counts: the three loss tests, the
     /// latent test where it ran, one per image property tested.
     pub fn test_count(&self) -> usize {
@@ -795,14 +922,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         property_count,
         alpha,
     );
-    let verdict = if sorted.len() < min_batch {
-        Verdict::TooFewImages
-    } else if combined_p_value < alpha {
-        Verdict::Drift
-    } else {
-        Verdict::NoEvidenceOfDrift
-    };
-    Some(BatchTests {
+    let mut tests = BatchTests {
         images: sorted.len(),
         loss_ratio: mean(&sorted) / baseline.mean(),
         ratio_interval,
@@ -817,9 +937,14 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         properties,
         alpha,
         combined_p_value,
-        verdict,
+        verdict: Verdict::NoEvidenceOfDrift,
         min_batch,
-    })
+        baseline_images: baseline.len(),
+        practical: PracticalSize::default(),
+        large: Vec::new(),
+    };
+    tests.judge(PracticalSize::default());
+    Some(tests)
 }
 
 #[cfg(test)]
@@ -1177,6 +1302,53 @@ mod tests {
                 "{alarms} false alarms in 100 clean batches of {size}"
             );
         }
+    }
+
+    /// A shift the tests see but that is smaller than every practical threshold is a "small
+    /// shift"; the same batch judged by lower thresholds is drift, with the tests that make it.
+    #[test]
+    fn significant_but_small_shifts_are_small_shifts() {
+        let mut rng = crate::rng::SeededRng::new(8);
+        let baseline = Baseline::new(LossKind::Bce, "normal", fresh(&mut rng, 10_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // 20,000 images 3 % worse: plain to the tests, under the 5 % and D 0.1 thresholds.
+        let slight: Vec<f32> = fresh(&mut rng, 20_000).iter().map(|l| l * 1.03).collect();
+        let mut t = batch_tests(
+            &baseline,
+            &slight,
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
+        assert!(t.combined_p_value < 1e-6, "{t:?}");
+        assert_eq!(t.verdict, Verdict::SmallShift, "{t:?}");
+        assert!(t.large.is_empty());
+        assert_eq!(t.practical, PracticalSize::default());
+        t.judge(PracticalSize {
+            loss_ratio: 0.02,
+            ..PracticalSize::default()
+        });
+        assert_eq!(t.verdict, Verdict::Drift);
+        assert_eq!(t.large, vec!["permutation".to_string()]);
+        // Thresholds never turn "no evidence" or "too few" into drift.
+        let clean = fresh(&mut rng, 200);
+        let mut t = batch_tests(
+            &baseline,
+            &clean,
+            BatchSides::default(),
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
+        assert_eq!(t.verdict, Verdict::NoEvidenceOfDrift);
+        t.judge(PracticalSize {
+            loss_ratio: 0.0,
+            distribution: 0.0,
+            flagged_excess: -1.0,
+            mmd: 0.0,
+        });
+        assert_eq!(t.verdict, Verdict::NoEvidenceOfDrift);
     }
 
     #[test]

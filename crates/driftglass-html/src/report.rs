@@ -48,7 +48,7 @@ pub const LISTED: usize = 20;
 const STYLE: &str = "body{font-family:system-ui,sans-serif;color:#1b1f24;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.4}\
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:1.6rem}\
 table{border-collapse:collapse;font-size:0.9rem}td,th{border-top:1px solid #d6dde4;padding:0.25rem 0.6rem;text-align:left;vertical-align:top}\
-.drift{color:#c62828}.calm{color:#2e7d32}.unknown{color:#5b6570}.muted{color:#5b6570;font-size:0.85rem}\
+.drift{color:#c62828}.small{color:#8a4b00}.calm{color:#2e7d32}.unknown{color:#5b6570}.muted{color:#5b6570;font-size:0.85rem}\
 figure{margin:0.5rem 0}svg{max-width:100%;height:auto}\
 .changes li{margin:0.4rem 0}.thumbs{display:flex;flex-wrap:wrap;gap:0.8rem}\
 .thumbs figure{font-size:0.75rem}.thumbs img{width:64px;height:64px;image-rendering:pixelated;border:1px solid #d6dde4}";
@@ -126,6 +126,7 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
         Some(t) => {
             let (class, key) = match t.verdict {
                 Verdict::Drift => ("drift", "drift"),
+                Verdict::SmallShift => ("small", "small_shift"),
                 Verdict::NoEvidenceOfDrift => ("calm", "no_evidence_of_drift"),
                 Verdict::TooFewImages => ("unknown", "too_few_images"),
             };
@@ -137,13 +138,22 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                 t.combined_p_value,
                 format_p(t.combined_p_value),
                 t.alpha,
-                if t.verdict == Verdict::TooFewImages {
-                    format!(
+                match t.verdict {
+                    Verdict::TooFewImages => format!(
                         " At least {} scored images are needed against this baseline.",
                         t.min_batch
-                    )
-                } else {
-                    String::new()
+                    ),
+                    Verdict::SmallShift => format!(
+                        " A small shift: the tests see a change, but each is under its practical threshold (mean loss +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, by their 95 % lower bounds).",
+                        t.practical.loss_ratio * 100.0,
+                        t.practical.distribution,
+                        t.practical.flagged_excess * 100.0,
+                        t.practical.mmd
+                    ),
+                    Verdict::Drift if !t.large.is_empty() => {
+                        format!(" Large enough to call drift: {}.", t.large.join(", "))
+                    }
+                    Verdict::Drift | Verdict::NoEvidenceOfDrift => String::new(),
                 }
             );
             let _ = write!(

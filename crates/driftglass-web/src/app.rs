@@ -17,6 +17,7 @@ use crate::components::drop_zone::DropZone;
 use crate::components::exports::Exports;
 use crate::components::how_it_works::HowItWorks;
 use crate::components::model_bar::{ModelAction, ModelBar};
+use crate::components::practical::Practical;
 use crate::components::results_grid::ResultsGrid;
 use crate::components::summary::Summary;
 use crate::components::timeline::Timeline;
@@ -340,6 +341,9 @@ pub fn app() -> Html {
             }
             <Controls sort={state.sort} flagged_only={state.flagged_only} alert_ratio={state.alert_ratio}
                 on_action={dispatch.clone()} />
+            if state.batch.is_some() {
+                <Practical practical={state.practical} on_action={dispatch.clone()} />
+            }
             if state.batch.is_some() {
                 <Exports {on_export} />
             }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use driftglass_core::model_file::{self, LoadedModel};
 use driftglass_core::report::{BatchSummary, Report};
-use driftglass_core::stats::{LossHistogram, Verdict};
+use driftglass_core::stats::{LossHistogram, PracticalSize, Verdict};
 
 use crate::view::{Card, SortOrder, TimelinePoint};
 
@@ -229,6 +229,8 @@ pub struct AppState {
     pub flagged_only: bool,
     /// Loss ratio at which a batch raises the alert.
     pub alert_ratio: f64,
+    /// How large a significant change must be to be called drift, not a small shift.
+    pub practical: PracticalSize,
     /// Finished batches, oldest first.
     pub timeline: Rc<Vec<TimelinePoint>>,
 }
@@ -278,6 +280,8 @@ pub enum Action {
     ToggleFlagged,
     /// The alert threshold, as a loss ratio.
     AlertRatio(f64),
+    /// New practical thresholds: the batch on show is judged by them again.
+    Practical(PracticalSize),
     ClearTimeline,
 }
 
@@ -299,6 +303,7 @@ impl AppState {
             sort: SortOrder::default(),
             flagged_only: false,
             alert_ratio: DEFAULT_ALERT_RATIO,
+            practical: PracticalSize::default(),
             timeline: Rc::new(Vec::new()),
         }
     }
@@ -324,10 +329,15 @@ impl AppState {
                     self.progress = Some(progress);
                 }
             }
-            Action::RunFinished { run, view, info } => {
+            Action::RunFinished {
+                run,
+                mut view,
+                info,
+            } => {
                 if run != self.run {
                     return;
                 }
+                judge(&mut view, self.practical);
                 if let Some(point) = timeline_point(&info.label, &view) {
                     Rc::make_mut(&mut self.timeline).push(point);
                 }
@@ -375,7 +385,39 @@ impl AppState {
                     self.alert_ratio = ratio;
                 }
             }
+            Action::Practical(practical) => {
+                let sensible = [
+                    practical.loss_ratio,
+                    practical.distribution,
+                    practical.flagged_excess,
+                    practical.mmd,
+                ]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0);
+                if sensible {
+                    self.practical = practical;
+                    if let Some((_, view)) = &mut self.batch {
+                        judge(view, practical);
+                    }
+                }
+            }
             Action::ClearTimeline => self.timeline = Rc::new(Vec::new()),
+        }
+    }
+}
+
+/// Judge a batch's verdict by `practical` (the core's `BatchTests::judge`), in its summary and
+/// in the report the exports write.
+fn judge(view: &mut BatchView, practical: PracticalSize) {
+    if let Some(tests) = view.batch.tests.as_mut() {
+        tests.judge(practical);
+    }
+    if let Some(report) = view.report.as_mut()
+        && report.batch.tests.is_some()
+    {
+        let report = Rc::make_mut(report);
+        if let Some(tests) = report.batch.tests.as_mut() {
+            tests.judge(practical);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod drop_zone;
 pub mod exports;
 pub mod how_it_works;
 pub mod model_bar;
+pub mod practical;
 pub mod results_grid;
 pub mod summary;
 pub mod timeline;

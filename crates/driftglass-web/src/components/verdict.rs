@@ -17,6 +17,7 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
     let (t, mean_loss) = (&props.tests, props.mean_loss);
     let class = match t.verdict {
         Verdict::Drift => "drift",
+        Verdict::SmallShift => "small",
         Verdict::NoEvidenceOfDrift => "calm",
         Verdict::TooFewImages => "unknown",
     };
@@ -34,6 +35,14 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
                     _ => format!(" — the smallest p-value ×{} (the number of tests) is {} (level {}).",
                         t.test_count(), p(t.combined_p_value), t.alpha),
                 } }</span></div>
+            if t.verdict == Verdict::SmallShift {
+                <p class="size" data-testid="small-shift">{ format!(
+                    "Small shift: the tests see a change, but each is under its practical threshold (mean loss +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, by their 95 % lower bounds; see \"Drift or small shift?\" below).",
+                    t.practical.loss_ratio * 100.0, t.practical.distribution, t.practical.flagged_excess * 100.0, t.practical.mmd) }</p>
+            }
+            if t.verdict == Verdict::Drift && !t.large.is_empty() {
+                <p class="size" data-testid="large-changes">{ format!("Large enough to call drift: {}.", t.large.join(", ")) }</p>
+            }
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
                 <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("D = {:.3}", t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
