@@ -637,6 +637,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         &mut rng,
     )?;
     let writers = other_writers(&args, &loaded, &test)?;
+    let alarms = false_alarms(
+        &args,
+        model,
+        (&calibration, &clean),
+        novelty.as_ref(),
+        &mut rng,
+    )?;
     let header = format!(
         "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes, {}; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
@@ -656,14 +663,145 @@ pub fn run(args: EvalArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "sets": rows, "other_writers": writers })
+                &serde_json::json!({ "sets": rows, "other_writers": writers, "false_alarms": alarms })
             )?
         );
         return Ok(());
     }
     print_rows(&rows, &header, false, started.elapsed().as_secs_f64())?;
     print_writers(&writers);
+    print_false_alarms(&alarms);
     Ok(())
+}
+
+/// Batch sizes of the false-alarm table.
+pub const NULL_SIZES: [usize; 6] = [10, 50, 200, 1_000, 10_000, 100_000];
+
+/// The verdict on clean batches of one size, each against a freshly resampled baseline.
+#[derive(Debug, Serialize)]
+pub struct NullRow {
+    pub size: usize,
+    pub batches: usize,
+    /// Share called "drift": the false-alarm rate.
+    pub drift: f64,
+    /// Share called "small shift".
+    pub small_shift: f64,
+    /// Seconds the batches took.
+    pub seconds: f64,
+}
+
+/// Fewer batches where each is large (a batch of 100,000 costs about a second).
+fn null_batches(size: usize, batches: usize) -> usize {
+    match size {
+        0..=1_000 => batches,
+        1_001..=10_000 => (batches / 4).max(10),
+        _ => (batches / 10).max(10),
+    }
+}
+
+/// The verdict's false alarms at every size of [`NULL_SIZES`]: each batch is drawn with
+/// replacement from the clean half, each against a baseline (losses, latent reference, novelty
+/// calibration) drawn afresh with replacement from the calibration half. Both halves are finite
+/// pools of 5,000 digits: at 100,000 images the tests can see the difference between the two
+/// pools themselves, which the verdict's size should call at most a small shift.
+fn false_alarms(
+    args: &EvalArgs,
+    network: &driftglass_core::DirectNetwork,
+    (calibration, clean): (&ImageSet, &ImageSet),
+    novelty: Option<&NoveltyReference>,
+    rng: &mut SeededRng,
+) -> Result<Vec<NullRow>> {
+    let reference = progress::score_set(network, calibration, "calibration", novelty)?;
+    let clean = progress::score_set(network, clean, "clean", novelty)?;
+    let resample = |scores: &progress::SetScores, count: usize, rng: &mut SeededRng| {
+        let picked: Vec<usize> = (0..count).map(|_| rng.below(scores.losses.len())).collect();
+        let losses: Vec<f32> = picked.iter().map(|i| scores.losses[*i]).collect();
+        let codes: Vec<f32> = picked
+            .iter()
+            .flat_map(|i| {
+                scores.codes[i * LATENT_DIMS..(i + 1) * LATENT_DIMS]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        let novelty: Vec<f32> = picked
+            .iter()
+            .filter_map(|i| scores.novelty.get(*i).copied())
+            .collect();
+        (losses, codes, novelty)
+    };
+    let mut rows = Vec::new();
+    for size in NULL_SIZES {
+        let started = Instant::now();
+        let batches = null_batches(size, args.batches);
+        let (mut drift, mut small) = (0, 0);
+        for _ in 0..batches {
+            let (base_losses, base_codes, base_novelty) =
+                resample(&reference, reference.losses.len(), rng);
+            let baseline = Baseline::new(driftglass_core::LossKind::Bce, "resampled", base_losses)?;
+            let latent = LatentReference::sample(
+                LATENT_DIMS,
+                &base_codes,
+                driftglass_core::latent::LATENT_REFERENCE_SIZE,
+                rng.next_u64(),
+            )?;
+            let calibrated = novelty
+                .map(|n| n.fit().clone().with_scores(base_novelty))
+                .transpose()?;
+            let (losses, codes, scores) = resample(&clean, size, rng);
+            let tests = batch_tests(
+                &baseline,
+                &losses,
+                BatchSides {
+                    latent: Some(LatentBatch {
+                        reference: &latent,
+                        codes: &codes,
+                    }),
+                    properties: None,
+                    novelty: calibrated.as_ref().map(|n| NoveltyBatch {
+                        calibration: n.calibration(),
+                        scores: &scores,
+                    }),
+                },
+                DEFAULT_FLAG_RATE,
+                DEFAULT_ALPHA,
+            );
+            match tests.map(|t| t.verdict) {
+                Some(Verdict::Drift) => drift += 1,
+                Some(Verdict::SmallShift) => small += 1,
+                _ => {}
+            }
+        }
+        rows.push(NullRow {
+            size,
+            batches,
+            drift: drift as f64 / batches as f64,
+            small_shift: small as f64 / batches as f64,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(rows)
+}
+
+fn print_false_alarms(rows: &[NullRow]) {
+    println!();
+    println!(
+        "false alarms at any size: clean digits drawn with replacement from the clean half, each batch against a baseline resampled from the calibration half"
+    );
+    println!(
+        "{:>8} {:>8} {:>8} {:>12} {:>8}",
+        "n", "batches", "drift", "small shift", "seconds"
+    );
+    for row in rows {
+        println!(
+            "{:>8} {:>8} {:>7.1}% {:>11.1}% {:>8.1}",
+            row.size,
+            row.batches,
+            row.drift * 100.0,
+            row.small_shift * 100.0,
+            row.seconds
+        );
+    }
 }
 
 /// Batch sizes of the other-writers table.

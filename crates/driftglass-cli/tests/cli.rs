@@ -551,7 +551,17 @@ fn eval_novelty_score_beats_the_loss_per_image() {
                 assert_eq!(called[1].as_f64(), Some(0.0), "{row}");
             }
         }
-    }
+    } // Clean batches of every size up to 100,000, each against a resampled baseline: no drift.
+    let sizes: Vec<u64> = table["false_alarms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            assert_eq!(row["drift"].as_f64(), Some(0.0), "{row}");
+            row["size"].as_u64().unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(sizes, [10, 50, 200, 1_000, 10_000, 100_000], "{text}");
 }
 
 /// `score --shard I/N --summary` on each slice, then `merge`: exactly the report and verdict of
