@@ -215,6 +215,21 @@ pub struct Called {
     pub mmd: Option<f64>,
 }
 
+impl Called {
+    /// The effect sizes as a table row: loss ratio − 1, KS D, flagged beyond chance, MMD².
+    fn line(&self) -> String {
+        format!(
+            "{:>+8.1} % {:>8.3} {:>+8.3} {:>10}",
+            self.ratio * 100.0,
+            self.ks_d,
+            self.flagged_excess,
+            self.mmd
+                .map(|m| format!("{m:.4}"))
+                .unwrap_or_else(|| "—".into())
+        )
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -242,18 +257,10 @@ fn detection_rate(
     let mut all = Vec::with_capacity(batches);
     for _ in 0..batches {
         let chosen = rng.choose_front(&mut order, size);
-        let batch: Vec<f32> = chosen.iter().map(|i| scores.losses[*i]).collect();
-        let codes: Vec<f32> = chosen
-            .iter()
-            .flat_map(|i| {
-                scores.codes[i * LATENT_DIMS..(i + 1) * LATENT_DIMS]
-                    .iter()
-                    .copied()
-            })
-            .collect();
+        let picked = scores.pick(chosen);
         let latent = latent.map(|reference| LatentBatch {
             reference,
-            codes: &codes,
+            codes: &picked.codes,
         });
         let measured: Vec<ImageProperties> = properties
             .map(|all| chosen.iter().map(|i| all[*i].clone()).collect())
@@ -265,17 +272,13 @@ fn detection_rate(
                 reference,
                 images: &measured,
             });
-        let novelty_scores: Vec<f32> = chosen
-            .iter()
-            .filter_map(|i| scores.novelty.get(*i).copied())
-            .collect();
         let novelty = model.novelty.map(|n| NoveltyBatch {
             calibration: n.calibration(),
-            scores: &novelty_scores,
+            scores: &picked.novelty,
         });
         let tests = batch_tests(
             model.baseline,
-            &batch,
+            &picked.losses,
             BatchSides {
                 latent,
                 properties,
@@ -468,16 +471,7 @@ fn print_rows(rows: &[EvalRow], header: &str, json: bool, seconds: f64) -> Resul
     );
     for row in rows {
         if let Some(e) = &row.effects {
-            println!(
-                "{:<24} {:>+8.1} % {:>8.3} {:>+8.3} {:>10}",
-                row.set,
-                e.ratio * 100.0,
-                e.ks_d,
-                e.flagged_excess,
-                e.mmd
-                    .map(|m| format!("{m:.4}"))
-                    .unwrap_or_else(|| "—".into())
-            );
+            println!("{:<24} {}", row.set, e.line());
         }
     }
     Ok(())
@@ -715,20 +709,8 @@ fn false_alarms(
     let clean = progress::score_set(network, clean, "clean", novelty)?;
     let resample = |scores: &progress::SetScores, count: usize, rng: &mut SeededRng| {
         let picked: Vec<usize> = (0..count).map(|_| rng.below(scores.losses.len())).collect();
-        let losses: Vec<f32> = picked.iter().map(|i| scores.losses[*i]).collect();
-        let codes: Vec<f32> = picked
-            .iter()
-            .flat_map(|i| {
-                scores.codes[i * LATENT_DIMS..(i + 1) * LATENT_DIMS]
-                    .iter()
-                    .copied()
-            })
-            .collect();
-        let novelty: Vec<f32> = picked
-            .iter()
-            .filter_map(|i| scores.novelty.get(*i).copied())
-            .collect();
-        (losses, codes, novelty)
+        let picked = scores.pick(&picked);
+        (picked.losses, picked.codes, picked.novelty)
     };
     let mut rows = Vec::new();
     for size in NULL_SIZES {
@@ -912,15 +894,7 @@ fn print_writers(rows: &[WritersRow]) {
                 .join("  ")
         );
         if let Some(e) = &row.effects {
-            println!(
-                "    {:>+8.1} % {:>8.3} {:>+8.3} {:>10}",
-                e.ratio * 100.0,
-                e.ks_d,
-                e.flagged_excess,
-                e.mmd
-                    .map(|m| format!("{m:.4}"))
-                    .unwrap_or_else(|| "—".into())
-            );
+            println!("    {}", e.line());
         }
     }
 }

@@ -50,6 +50,24 @@ pub struct SetScores {
     pub novelty: Vec<f32>,
 }
 
+impl SetScores {
+    /// The losses, codes and novelty scores of the images at `indices`, in that order.
+    pub fn pick(&self, indices: &[usize]) -> SetScores {
+        let dims = driftglass_core::latent::LATENT_DIMS;
+        SetScores {
+            losses: indices.iter().map(|i| self.losses[*i]).collect(),
+            codes: indices
+                .iter()
+                .flat_map(|i| self.codes[i * dims..(i + 1) * dims].iter().copied())
+                .collect(),
+            novelty: indices
+                .iter()
+                .filter_map(|i| self.novelty.get(*i).copied())
+                .collect(),
+        }
+    }
+}
+
 /// Per-image reconstruction losses (BCE of each image against its reconstruction), latent
 /// codes and, given a novelty reference, novelty scores of `set`, with a progress bar labelled
 /// `label`.

@@ -516,19 +516,13 @@ fn print_table(report: &Report) {
             t.alpha,
             t.min_batch
         );
-        match t.verdict {
-            Verdict::Drift => println!(
-                "  drift: the change reaches its practical threshold in {}",
-                t.large.join(", ")
-            ),
-            Verdict::SmallShift => println!(
-                "  small shift: the tests see a change, but each is under its practical threshold (loss ratio +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, judged by their 95 % lower bounds; see --min-ratio, --min-d, --min-flagged, --min-mmd)",
-                t.practical.loss_ratio * 100.0,
-                t.practical.distribution,
-                t.practical.flagged_excess * 100.0,
-                t.practical.mmd
-            ),
-            Verdict::NoEvidenceOfDrift | Verdict::TooFewImages => {}
+        if let Some(sentence) = t.size_sentence() {
+            println!("  {sentence}");
+            if t.verdict == Verdict::SmallShift {
+                println!(
+                    "  (set the thresholds with --min-ratio, --min-d, --min-flagged, --min-mmd)"
+                );
+            }
         }
         if let Some((low, high)) = t.ratio_interval {
             println!("  loss ratio 95 % bootstrap interval: {low:.3} to {high:.3}");

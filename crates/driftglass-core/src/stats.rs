@@ -660,6 +660,26 @@ pub struct BatchTests {
 }
 
 impl BatchTests {
+    /// Why the verdict has its size, in words: for a small shift the thresholds it is under,
+    /// for drift the tests whose change reaches theirs; `None` otherwise.
+    pub fn size_sentence(&self) -> Option<String> {
+        let p = &self.practical;
+        match self.verdict {
+            Verdict::SmallShift => Some(format!(
+                "A small shift: the tests see a change, but each is under its practical threshold (mean loss +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, by their 95 % lower bounds).",
+                p.loss_ratio * 100.0,
+                p.distribution,
+                p.flagged_excess * 100.0,
+                p.mmd
+            )),
+            Verdict::Drift if !self.large.is_empty() => Some(format!(
+                "Large enough to call drift: {}.",
+                self.large.join(", ")
+            )),
+            _ => None,
+        }
+    }
+
     /// Judge the verdict's size by `practical`: "drift" where a significant test's change
     /// reaches its threshold, "small shift" where the tests reject but none does. Needs nothing
     /// but the tests' own numbers, so new thresholds apply without running the tests again.

@@ -143,17 +143,10 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                         " At least {} scored images are needed against this baseline.",
                         t.min_batch
                     ),
-                    Verdict::SmallShift => format!(
-                        " A small shift: the tests see a change, but each is under its practical threshold (mean loss +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, by their 95 % lower bounds).",
-                        t.practical.loss_ratio * 100.0,
-                        t.practical.distribution,
-                        t.practical.flagged_excess * 100.0,
-                        t.practical.mmd
-                    ),
-                    Verdict::Drift if !t.large.is_empty() => {
-                        format!(" Large enough to call drift: {}.", t.large.join(", "))
-                    }
-                    Verdict::Drift | Verdict::NoEvidenceOfDrift => String::new(),
+                    _ => t
+                        .size_sentence()
+                        .map(|sentence| format!(" {sentence}"))
+                        .unwrap_or_default(),
                 }
             );
             let _ = write!(

@@ -35,13 +35,9 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
                     _ => format!(" — the smallest p-value ×{} (the number of tests) is {} (level {}).",
                         t.test_count(), p(t.combined_p_value), t.alpha),
                 } }</span></div>
-            if t.verdict == Verdict::SmallShift {
-                <p class="size" data-testid="small-shift">{ format!(
-                    "Small shift: the tests see a change, but each is under its practical threshold (mean loss +{:.0} %, D {:.2}, flagged +{:.0} points, MMD² {:.3}, by their 95 % lower bounds; see \"Drift or small shift?\" below).",
-                    t.practical.loss_ratio * 100.0, t.practical.distribution, t.practical.flagged_excess * 100.0, t.practical.mmd) }</p>
-            }
-            if t.verdict == Verdict::Drift && !t.large.is_empty() {
-                <p class="size" data-testid="large-changes">{ format!("Large enough to call drift: {}.", t.large.join(", ")) }</p>
+            if let Some(sentence) = t.size_sentence() {
+                <p class="size" data-testid={ if t.verdict == Verdict::SmallShift { "small-shift" } else { "large-changes" } }>
+                    { sentence }{ if t.verdict == Verdict::SmallShift { " The thresholds are under \"Drift or small shift?\" below." } else { "" } }</p>
             }
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
