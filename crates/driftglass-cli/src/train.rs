@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use driftglass_core::augment::Augmentation;
 use driftglass_core::latent::LatentReference;
 use driftglass_core::model_file::{self, TrainingSummary};
 use driftglass_core::novelty::{NoveltyFit, NoveltyReference};
@@ -60,6 +61,22 @@ pub struct TrainArgs {
     /// Learning rate (Keras 2.0 Adadelta: 1.0; use 0.001 for Adam).
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Augmentation: rotate training images by up to this many degrees either way (and the
+    /// held-out images once each), so that rotations stop counting as drift.
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_rotation: f64,
+    /// Augmentation: shift by up to this share of the side in each direction.
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_shift: f64,
+    /// Augmentation: scale by up to this share either way (0.1: 90 % to 110 %).
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_scale: f64,
+    /// Augmentation: change brightness by up to this share either way.
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_brightness: f64,
+    /// Augmentation (colour models): change each channel's gain by up to this share.
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_colour: f64,
     /// Use only the first N training images (quick runs).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -265,7 +282,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         optimizer,
         learning_rate: args.learning_rate.unwrap_or(default_lr),
         loss: LossKind::Bce,
+        augment: Augmentation {
+            rotation: args.augment_rotation,
+            shift: args.augment_shift,
+            scale: args.augment_scale,
+            brightness: args.augment_brightness,
+            colour: args.augment_colour,
+        },
     };
+    config.augment.validate()?;
     let model_config = AutoencoderConfig::new()
         .with_side(side)
         .with_channels(channels);
@@ -336,7 +361,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         eprintln!("kept the weights of epoch {epoch}, the lowest validation loss");
     }
     let (baseline, latent, held_out) = calibrate_baseline(&trained.weights, &test, &baseline_name)?;
-    let fit = fit_novelty(&trained.weights, &training, "training images")?;
+    let fit = fit_novelty(&trained.weights, &training, "training images", &config)?;
     let novelty = reference::calibrate_novelty(fit, &test, &held_out)?;
     let bytes = reference::seal(
         &trained.weights,
@@ -396,15 +421,16 @@ pub fn fit_novelty(
     weights: &driftglass_core::Weights,
     images: &ImageSet,
     name: &str,
+    config: &TrainingConfig,
 ) -> Result<NoveltyFit> {
     let network = driftglass_core::DirectNetwork::new(weights)?;
-    let sample = ImageSet::from_images(
+    let sample = config.augment_once(&ImageSet::from_images(
         images.channels,
         images.side,
         reference::novelty_fit_sample(images.count)
             .into_iter()
             .map(|i| images.image(i)),
-    );
+    ));
     let reconstructions =
         progress::reconstruct_set(&network, &sample, "fitting the novelty score")?;
     Ok(reference::fit_novelty(&sample, &reconstructions, name)?)
@@ -483,6 +509,14 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "reference images".into())
     });
+    // A model trained with augmentation fits its novelty score on transformed images, as
+    // `train` does.
+    let config = loaded
+        .header
+        .training
+        .as_ref()
+        .map(|t| t.config.clone())
+        .unwrap_or_default();
     let (baseline, latent, held_out) = calibrate_baseline(&loaded.weights, &images, &name)?;
     let fit = match (&args.fit_images, &loaded.novelty) {
         (Some(path), _) => {
@@ -491,7 +525,12 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "fit images".into());
-            Some(fit_novelty(&loaded.weights, &fit_images, &fitted_on)?)
+            Some(fit_novelty(
+                &loaded.weights,
+                &fit_images,
+                &fitted_on,
+                &config,
+            )?)
         }
         (None, Some(novelty)) => Some(novelty.fit().clone()),
         (None, None) => None,

@@ -182,6 +182,46 @@ fn broken_model_file_is_a_clear_error() {
 /// `train --images`: a folder of your own images becomes a model, as the page's Reference step
 /// makes one: files that are not images are listed as not used, a seeded fifth is held out for
 /// the baseline, the input side is the one asked for, and the model scores the same folder.
+/// `train --augment-*`: the model records its augmentation (and trains with it); ranges that
+/// make no sense are refused with a message.
+#[test]
+fn train_with_augmentation_records_it_and_refuses_bad_ranges() {
+    let dir = std::env::temp_dir().join(format!("driftglass-augment-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let (drop100, model) = (fixtures().join("drop-100"), dir.join("rotated.dgm"));
+    let (images_arg, model_arg) = (drop100.to_string_lossy(), model.to_string_lossy());
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--images",
+            &images_arg,
+            "--epochs",
+            "1",
+            "-o",
+            &model_arg,
+        ];
+        args.extend_from_slice(extra);
+        driftglass(&args)
+    };
+    let (code, _, text) = train(&["--augment-rotation", "30", "--augment-shift", "0.1"]);
+    assert_eq!(code, 0, "{text}");
+    let bytes = std::fs::read(&model).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = driftglass_core::model_file::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let augment = loaded.header.training.map(|t| t.config.augment);
+    assert_eq!(
+        augment.map(|a| (a.rotation, a.shift, a.scale)),
+        Some((30.0, 0.1, 0.0))
+    );
+    assert!(loaded.novelty.is_some());
+    let (code, _, text) = train(&["--augment-rotation", "400"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("augmentation rotation must be between 0 and 180"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn train_on_a_folder_of_images() {
     let dir = std::env::temp_dir().join(format!("driftglass-train-{}", std::process::id()));

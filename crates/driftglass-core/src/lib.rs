@@ -12,6 +12,7 @@
 //! burn's module, autodiff and WebGPU live above this crate, in `driftglass-burn`.
 
 pub mod architecture;
+pub mod augment;
 pub mod baseline;
 pub mod bundled;
 pub mod burnpack;

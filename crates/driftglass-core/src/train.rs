@@ -10,6 +10,7 @@ use std::ops::ControlFlow;
 use serde::{Deserialize, Serialize};
 
 use crate::architecture::{AutoencoderConfig, Weights};
+use crate::augment::Augmentation;
 use crate::direct::DirectNetwork;
 use crate::direct_train::DirectTrainer;
 use crate::idx::ImageSet;
@@ -35,6 +36,24 @@ pub struct TrainingConfig {
     pub learning_rate: f64,
     /// Loss minimised.
     pub loss: LossKind,
+    /// Random transformations of the training images (see [`crate::augment`]); none by
+    /// default, and absent from files made before there were any.
+    #[serde(default, skip_serializing_if = "Augmentation::is_none")]
+    pub augment: Augmentation,
+}
+
+/// Mixed into the run's seed for the training images' transformations.
+const AUGMENT_SEED: u64 = 0x0A06_3E17;
+/// Mixed into the run's seed for [`TrainingConfig::augment_once`].
+const ONCE_AUGMENT_SEED: u64 = 0x0A06_4E1D;
+
+impl TrainingConfig {
+    /// Each image of `set` transformed once by the augmentation (seeded by the run's seed), or
+    /// `set` as it is: the images the novelty score of an augmented model is fitted on.
+    pub fn augment_once(&self, set: &ImageSet) -> ImageSet {
+        self.augment
+            .apply_to_set(set, self.seed ^ ONCE_AUGMENT_SEED)
+    }
 }
 
 impl Default for TrainingConfig {
@@ -47,6 +66,7 @@ impl Default for TrainingConfig {
             optimizer: OptimizerKind::Adadelta,
             learning_rate: 1.0,
             loss: LossKind::Bce,
+            augment: Augmentation::default(),
         }
     }
 }
@@ -352,6 +372,7 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
 ) -> Result<Trained, TrainError> {
     let len = training_set.image_len();
     let mut rng = SeededRng::new(config.seed);
+    let mut augment_rng = SeededRng::new(config.seed ^ AUGMENT_SEED);
     // Fixed noisy copy of the validation inputs, as the reference made once with numpy.
     let mut noisy_validation = validation_set.clone();
     add_gaussian_noise(
@@ -376,6 +397,16 @@ pub async fn train_with<S: Stepper, F: std::future::Future<Output = ()>>(
             batch_targets.clear();
             for index in indices {
                 batch_targets.extend_from_slice(training_set.image(*index));
+            }
+            if !config.augment.is_none() {
+                for target in batch_targets.chunks_exact_mut(len) {
+                    config.augment.apply(
+                        target,
+                        training_set.channels,
+                        training_set.side,
+                        &mut augment_rng,
+                    );
+                }
             }
             batch_inputs.clear();
             batch_inputs.extend_from_slice(&batch_targets);
@@ -594,6 +625,90 @@ mod tests {
             layers[0].kernel[0] = self.steps as f32;
             Weights::new(config, layers).map_err(|e| TrainError::Config(e.to_string()))
         }
+    }
+
+    /// Records the clean targets of the first step.
+    struct Recording {
+        weights: Weights,
+        targets: std::rc::Rc<std::cell::RefCell<Vec<f32>>>,
+    }
+
+    impl Stepper for Recording {
+        async fn step(
+            &mut self,
+            _inputs: &[f32],
+            targets: &[f32],
+            _count: usize,
+            _learning_rate: f64,
+        ) -> Result<f64, TrainError> {
+            let mut recorded = self.targets.borrow_mut();
+            if recorded.is_empty() {
+                *recorded = targets.to_vec();
+            }
+            Ok(0.5)
+        }
+
+        async fn reconstruct(
+            &mut self,
+            inputs: &ImageSet,
+            _targets: &ImageSet,
+        ) -> Result<Vec<Reconstruction>, TrainError> {
+            Ok((0..inputs.count)
+                .map(|_| Reconstruction {
+                    bce: 0.5,
+                    mse: 0.5,
+                    output_entropy: 0.5,
+                    pixels: vec![0.0; inputs.image_len()],
+                    latent: Vec::new(),
+                })
+                .collect())
+        }
+
+        async fn weights(&self) -> Result<Weights, TrainError> {
+            Ok(self.weights.clone())
+        }
+    }
+
+    /// With augmentation the steps learn from transformed images (the same ones for the same
+    /// seed); without it, from the images themselves.
+    #[test]
+    fn augmentation_transforms_what_the_steps_learn_from() {
+        let image = rectangles(1, 4);
+        let first_targets = |augment: Augmentation| {
+            let config = TrainingConfig {
+                epochs: 1,
+                batch_size: 1,
+                augment,
+                ..TrainingConfig::default()
+            };
+            let recorded = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let stepper = Recording {
+                weights: Weights::init_seeded(AutoencoderConfig::new(), 1)
+                    .unwrap_or_else(|e| panic!("{e}")),
+                targets: std::rc::Rc::clone(&recorded),
+            };
+            let result = pollster::block_on(train_with(
+                stepper,
+                &config,
+                &image,
+                &image,
+                &FixedClock,
+                |_| ControlFlow::Continue(()),
+                || std::future::ready(()),
+            ));
+            if let Err(e) = result {
+                panic!("{e}");
+            }
+            recorded.take()
+        };
+        assert_eq!(first_targets(Augmentation::default()), image.image(0));
+        let rotation = Augmentation {
+            rotation: 40.0,
+            ..Augmentation::default()
+        };
+        let rotated = first_targets(rotation);
+        assert_ne!(rotated, image.image(0));
+        assert_eq!(rotated, first_targets(rotation));
     }
 
     /// The model kept is the best validated epoch's (the reference's checkpoint), not the

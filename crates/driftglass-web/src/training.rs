@@ -123,6 +123,8 @@ impl Settings {
                 OptimizerKind::Adam => 0.001,
             }),
             loss: LossKind::Bce,
+            // The page does not offer augmentation yet (the CLI's `train --augment-*` does).
+            augment: Default::default(),
         }
     }
 }
