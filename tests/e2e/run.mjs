@@ -643,6 +643,13 @@ async function referenceStep(page, label, line) {
     line.push(`reference: paused at step ${at} (still ${still} 1.5 s later), resumed, cancelled`);
   }
 
+  // On the CPU path the model is trained with rotations of up to ±20°: the model file records
+  // them (checked on the downloaded file below).
+  if (label === 'cpu') {
+    await page.click('[data-testid=train-augment] summary');
+    await page.fill('[data-testid=train-rotation]', '20');
+    await page.locator('[data-testid=train-rotation]').dispatchEvent('change');
+  }
   // Train 1 epoch; the model becomes the active one.
   const t = Date.now();
   await trainReference(page, 1);
@@ -681,7 +688,11 @@ async function referenceStep(page, label, line) {
   const inCli = cliScores([drop100], browserModel);
   compare('browser-trained model in the CLI', inPage, inCli);
   check(inCli.report.model.created_by.startsWith('driftglass-web'), `CLI report of the browser's model: made by ${inCli.report.model.created_by}`);
-  line.push(`browser-trained model (${(await readFile(browserModel)).length} bytes) scores the same 100 files in the CLI`);
+  const modelBytes = await readFile(browserModel);
+  const header = JSON.parse(modelBytes.subarray(16, 16 + modelBytes.readUInt32LE(12)).toString('utf8'));
+  const augment = header.training?.config?.augment;
+  check(augment?.rotation === 20 && header.novelty?.calibration_images === 40, `browser-trained model: augmentation ${JSON.stringify(augment)}, novelty ${JSON.stringify(header.novelty?.calibration_images)}`);
+  line.push(`browser-trained model (${modelBytes.length} bytes, trained with rotations of ±${augment?.rotation}°) scores the same 100 files in the CLI`);
 
   // A CLI-trained model file loads in the page and gives the CLI's numbers.
   await page.setInputFiles('[data-testid=model-file-input]', cliModel);

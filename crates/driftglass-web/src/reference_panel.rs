@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use driftglass_core::augment::Augmentation;
 use driftglass_core::train::{EpochReport, OptimizerKind};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -280,6 +281,19 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
         validation_share: percent / 100.0,
         ..s
     });
+    // Augmentation: each field sets one range, in the units shown (degrees, percent).
+    let augment = |apply: fn(&mut Augmentation, f64), most: f64| {
+        setting(&settings, 0.0..=most, move |s, value: f64| {
+            let mut augment = s.augment;
+            apply(&mut augment, value);
+            Settings { augment, ..s }
+        })
+    };
+    let on_rotation = augment(|a, v| a.rotation = v, 180.0);
+    let on_shift = augment(|a, v| a.shift = v / 100.0, 50.0);
+    let on_scale = augment(|a, v| a.scale = v / 100.0, 90.0);
+    let on_brightness = augment(|a, v| a.brightness = v / 100.0, 90.0);
+    let on_colour = augment(|a, v| a.colour = v / 100.0, 90.0);
     let on_optimizer = {
         let settings = settings.clone();
         Callback::from(move |event: Event| {
@@ -407,6 +421,22 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     <option value="adadelta" selected={settings.optimizer == OptimizerKind::Adadelta}>{ "Adadelta (as the reference)" }</option>
                     <option value="adam" selected={settings.optimizer == OptimizerKind::Adam}>{ "Adam" }</option>
                 </select></label>
+                <details class="augment" data-testid="train-augment">
+                    <summary>{ "Augmentation: changes that should not count as drift" }</summary>
+                    <label>{ "Rotate up to ±" }<input type="number" min="0" max="180" step="1" data-testid="train-rotation"
+                        value={format!("{}", settings.augment.rotation)} onchange={on_rotation} disabled={busy} />{ "°" }</label>
+                    <label>{ "shift up to ±" }<input type="number" min="0" max="50" step="1" data-testid="train-shift"
+                        value={format!("{}", settings.augment.shift * 100.0)} onchange={on_shift} disabled={busy} />{ " % of the side" }</label>
+                    <label>{ "scale up to ±" }<input type="number" min="0" max="90" step="1" data-testid="train-scale"
+                        value={format!("{}", settings.augment.scale * 100.0)} onchange={on_scale} disabled={busy} />{ " %" }</label>
+                    <label>{ "brightness up to ±" }<input type="number" min="0" max="90" step="1" data-testid="train-brightness"
+                        value={format!("{}", settings.augment.brightness * 100.0)} onchange={on_brightness} disabled={busy} />{ " %" }</label>
+                    if set.as_ref().is_some_and(|s| s.images.channels == 3) {
+                        <label>{ "colour gains up to ±" }<input type="number" min="0" max="90" step="1" data-testid="train-colour"
+                            value={format!("{}", settings.augment.colour * 100.0)} onchange={on_colour} disabled={busy} />{ " %" }</label>
+                    }
+                    <span class="hint">{ "Training images are transformed at random within these ranges, and the novelty score is fitted on transformed images, so single images transformed this way are flagged far less. The baseline stays your untransformed images: a whole batch transformed one way can still be called drift (see the README's augmentation table)." }</span>
+                </details>
                 <button onclick={start} disabled={!can_start} data-testid="train-start">{ "Train on these images" }</button>
                 <span class="hint">{ format!("{} epochs × {} training images = {} image passes (the suggestion aims at about {}); Gaussian noise {} on the inputs, clean targets, as the reference. Runs on {}.",
                     settings.epochs, training_images, settings.epochs * training_images,

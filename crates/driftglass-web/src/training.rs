@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::ops::ControlFlow;
 
+use driftglass_core::augment::Augmentation;
 use driftglass_core::model_file::{self, LoadedModel, TrainingSummary};
 use driftglass_core::properties::{ImageProperties, PropertyReference};
 use driftglass_core::reference::{self, Calibrated, MIN_REFERENCE_IMAGES};
@@ -93,6 +94,8 @@ pub struct Settings {
     pub validation_share: f64,
     pub noise_factor: f64,
     pub seed: u64,
+    /// Transformations that should not count as drift (none by default).
+    pub augment: Augmentation,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Settings {
             validation_share,
             noise_factor: 0.5,
             seed: 42,
+            augment: Augmentation::default(),
         }
     }
 
@@ -123,8 +127,7 @@ impl Settings {
                 OptimizerKind::Adam => 0.001,
             }),
             loss: LossKind::Bce,
-            // The page does not offer augmentation yet (the CLI's `train --augment-*` does).
-            augment: Default::default(),
+            augment: self.augment,
         }
     }
 }
@@ -324,13 +327,13 @@ pub async fn make_model(
         reference::calibration(&dataset, &reconstructions).map_err(|e| e.to_string())?;
     // The novelty score: fitted on (a sample of) the training images, calibrated on the
     // held-out ones.
-    let fit_images = ImageSet::from_images(
+    let fit_images = config.augment_once(&ImageSet::from_images(
         channels,
         side,
         reference::novelty_fit_sample(parts.training.count)
             .into_iter()
             .map(|i| parts.training.image(i)),
-    );
+    ));
     let Some(fit_reconstructions) = reconstruct_all(&engine, &fit_images, control).await? else {
         return Ok(None);
     };
