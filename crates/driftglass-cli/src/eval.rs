@@ -23,8 +23,7 @@ use driftglass_core::properties::{ImageProperties, PropertyReference, property_t
 use driftglass_core::report::DEFAULT_FLAG_RATE;
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
 use driftglass_core::stats::{
-    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PracticalSize, PropertyBatch, Verdict,
-    batch_tests,
+    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PropertyBatch, Verdict, batch_tests,
 };
 use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
@@ -114,8 +113,6 @@ pub struct EvalModel<'a> {
     pub latent: Option<&'a LatentReference>,
     pub properties: Option<&'a PropertyReference>,
     pub novelty: Option<&'a NoveltyReference>,
-    /// What counts as drift rather than a small shift.
-    pub practical: PracticalSize,
 }
 
 /// One set of the table: its images and, where measured, each image's properties.
@@ -287,10 +284,7 @@ fn detection_rate(
             DEFAULT_FLAG_RATE,
             DEFAULT_ALPHA,
         );
-        if let Some(mut tests) = tests {
-            tests.judge(model.practical);
-            all.push(tests);
-        }
+        all.extend(tests);
     }
     let share = |verdict: Verdict| {
         all.iter().filter(|t| t.verdict == verdict).count() as f64 / batches as f64
@@ -513,7 +507,6 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
             latent: loaded.latent.as_ref(),
             properties: loaded.header.properties.as_ref(),
             novelty: loaded.novelty.as_ref(),
-            practical: PracticalSize::default(),
         },
         args.batches,
         &mut rng,
@@ -575,14 +568,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .map(|i| test.image(*i)),
     );
     // The same calibration as `driftglass train` and the browser's Reference step.
-    let (baseline, latent, calibrated) =
-        crate::train::calibrate_baseline(&loaded.weights, &calibration, "MNIST test, random half")?;
-    // The model's novelty fit (on its training images), calibrated on the same half.
-    let novelty = loaded
-        .novelty
-        .as_ref()
-        .map(|n| reference::calibrate_novelty(n.fit().clone(), &calibration, &calibrated))
-        .transpose()?;
+    let (baseline, latent, novelty, calibration_scores) =
+        calibrate(&loaded, &calibration, "MNIST test, random half")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);
@@ -625,7 +612,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
             latent: Some(&latent),
             properties: None,
             novelty: novelty.as_ref(),
-            practical: PracticalSize::default(),
         },
         args.batches,
         &mut rng,
@@ -634,7 +620,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let alarms = false_alarms(
         &args,
         model,
-        (&calibration, &clean),
+        (&calibration_scores, &clean),
         novelty.as_ref(),
         &mut rng,
     )?;
@@ -666,6 +652,29 @@ pub fn run(args: EvalArgs) -> Result<()> {
     print_writers(&writers);
     print_false_alarms(&alarms);
     Ok(())
+}
+
+/// The baseline, latent reference and novelty calibration a model gets from `images` (its
+/// novelty fit, on its training images, stays), and the images' own scores.
+fn calibrate(
+    loaded: &LoadedModel,
+    images: &ImageSet,
+    name: &str,
+) -> Result<(
+    Baseline,
+    LatentReference,
+    Option<NoveltyReference>,
+    progress::SetScores,
+)> {
+    let (baseline, latent, reconstructions) =
+        crate::train::calibrate_baseline(&loaded.weights, images, name)?;
+    let novelty = loaded
+        .novelty
+        .as_ref()
+        .map(|n| reference::calibrate_novelty(n.fit().clone(), images, &reconstructions))
+        .transpose()?;
+    let scores = progress::SetScores::of(images, &reconstructions, novelty.as_ref());
+    Ok((baseline, latent, novelty, scores))
 }
 
 /// Batch sizes of the false-alarm table.
@@ -701,11 +710,10 @@ fn null_batches(size: usize, batches: usize) -> usize {
 fn false_alarms(
     args: &EvalArgs,
     network: &driftglass_core::DirectNetwork,
-    (calibration, clean): (&ImageSet, &ImageSet),
+    (reference, clean): (&progress::SetScores, &ImageSet),
     novelty: Option<&NoveltyReference>,
     rng: &mut SeededRng,
 ) -> Result<Vec<NullRow>> {
-    let reference = progress::score_set(network, calibration, "calibration", novelty)?;
     let clean = progress::score_set(network, clean, "clean", novelty)?;
     let resample = |scores: &progress::SetScores, count: usize, rng: &mut SeededRng| {
         let picked: Vec<usize> = (0..count).map(|_| rng.below(scores.losses.len())).collect();
@@ -719,7 +727,7 @@ fn false_alarms(
         let (mut drift, mut small) = (0, 0);
         for _ in 0..batches {
             let (base_losses, base_codes, base_novelty) =
-                resample(&reference, reference.losses.len(), rng);
+                resample(reference, reference.losses.len(), rng);
             let baseline = Baseline::new(driftglass_core::LossKind::Bce, "resampled", base_losses)?;
             let latent = LatentReference::sample(
                 LATENT_DIMS,
@@ -824,20 +832,13 @@ fn other_writers(
         let reference = block(baseline_from, baseline_to);
         let clean = block(clean_from, clean_to);
         let name = format!("MNIST test digits {baseline_from}–{}", baseline_to - 1);
-        let (baseline, latent, calibrated) =
-            crate::train::calibrate_baseline(&loaded.weights, &reference, &name)?;
-        let novelty = loaded
-            .novelty
-            .as_ref()
-            .map(|n| reference::calibrate_novelty(n.fit().clone(), &reference, &calibrated))
-            .transpose()?;
+        let (baseline, latent, novelty, _) = calibrate(loaded, &reference, &name)?;
         let model = EvalModel {
             network: &network,
             baseline: &baseline,
             latent: Some(&latent),
             properties: None,
             novelty: novelty.as_ref(),
-            practical: PracticalSize::default(),
         };
         let scores = progress::score_set(&network, &clean, "other writers", novelty.as_ref())?;
         let mut rng = SeededRng::new(args.seed ^ 0x3717);

@@ -51,6 +51,25 @@ pub struct SetScores {
 }
 
 impl SetScores {
+    /// The scores of `set` from its reconstructions (one each, in order); novelty scores given
+    /// a novelty reference.
+    pub fn of(
+        set: &driftglass_core::ImageSet,
+        reconstructions: &[driftglass_core::Reconstruction],
+        novelty: Option<&driftglass_core::novelty::NoveltyReference>,
+    ) -> SetScores {
+        SetScores {
+            losses: reconstructions.iter().map(|r| r.bce).collect(),
+            codes: reconstructions
+                .iter()
+                .flat_map(|r| r.latent.iter().copied())
+                .collect(),
+            novelty: novelty
+                .map(|n| driftglass_core::reference::novelty_scores(n.fit(), set, reconstructions))
+                .unwrap_or_default(),
+        }
+    }
+
     /// The losses, codes and novelty scores of the images at `indices`, in that order.
     pub fn pick(&self, indices: &[usize]) -> SetScores {
         let dims = driftglass_core::latent::LATENT_DIMS;
@@ -78,30 +97,5 @@ pub fn score_set(
     novelty: Option<&driftglass_core::novelty::NoveltyReference>,
 ) -> anyhow::Result<SetScores> {
     let results = reconstruct_set(network, set, label)?;
-    let novelty = match novelty {
-        Some(novelty) => results
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                novelty.score(driftglass_core::novelty::NoveltyInput {
-                    loss: r.bce,
-                    code: &r.latent,
-                    complexity: driftglass_core::novelty::complexity(
-                        set.image(i),
-                        set.channels,
-                        set.side,
-                    ),
-                }) as f32
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(SetScores {
-        losses: results.iter().map(|r| r.bce).collect(),
-        codes: results
-            .iter()
-            .flat_map(|r| r.latent.iter().copied())
-            .collect(),
-        novelty,
-    })
+    Ok(SetScores::of(set, &results, novelty))
 }

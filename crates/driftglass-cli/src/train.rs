@@ -61,8 +61,8 @@ pub struct TrainArgs {
     /// Learning rate (Keras 2.0 Adadelta: 1.0; use 0.001 for Adam).
     #[arg(long)]
     pub learning_rate: Option<f64>,
-    /// Augmentation: rotate training images by up to this many degrees either way (and the
-    /// held-out images once each), so that rotations stop counting as drift.
+    /// Augmentation: rotate training images (and the images the novelty score is fitted on)
+    /// by up to this many degrees either way, so that single rotated images stop standing out.
     #[arg(long, default_value_t = 0.0)]
     pub augment_rotation: f64,
     /// Augmentation: shift by up to this share of the side in each direction.

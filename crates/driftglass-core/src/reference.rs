@@ -217,13 +217,13 @@ pub fn fit_novelty(
     )?)
 }
 
-/// Calibrate a fitted novelty score on reconstructions of clean held-out `images`.
-pub fn calibrate_novelty(
-    fit: NoveltyFit,
+/// The novelty scores of `images` from their reconstructions, one each, in order.
+pub fn novelty_scores(
+    fit: &NoveltyFit,
     images: &ImageSet,
     reconstructions: &[Reconstruction],
-) -> Result<NoveltyReference, ReferenceError> {
-    let scores = reconstructions
+) -> Vec<f32> {
+    reconstructions
         .iter()
         .zip(complexities(images))
         .map(|(r, complexity)| {
@@ -233,7 +233,16 @@ pub fn calibrate_novelty(
                 complexity,
             }) as f32
         })
-        .collect();
+        .collect()
+}
+
+/// Calibrate a fitted novelty score on reconstructions of clean held-out `images`.
+pub fn calibrate_novelty(
+    fit: NoveltyFit,
+    images: &ImageSet,
+    reconstructions: &[Reconstruction],
+) -> Result<NoveltyReference, ReferenceError> {
+    let scores = novelty_scores(&fit, images, reconstructions);
     Ok(fit.with_scores(scores)?)
 }
 
