@@ -1,9 +1,10 @@
-//! The convolutional autoencoder of the reference experiment.
+//! The convolutional autoencoder of the reference experiment, at any depth and code size.
 //!
 //! Keras original (channels last):
 //! `Conv2D(32, 3×3, relu, same) → MaxPool(2) → Conv2D(32) → MaxPool(2)` (encoder) and
 //! `Conv2D(32) → UpSampling(2) → Conv2D(32) → UpSampling(2) → Conv2D(1, sigmoid)` (decoder).
-//! Here channels first, as burn expects: `[batch, channels, height, width]`.
+//! Here channels first, as burn expects: `[batch, channels, height, width]`; the shape comments
+//! are the reference's.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -34,29 +35,31 @@ pub fn init_seeded(
 
 /// The layers of `config` with zero weights (what `from_weights` fills).
 fn empty(config: &AutoencoderConfig, device: &Device) -> Autoencoder {
-    let conv = |from: usize, to: usize| {
-        Conv2dConfig::new([from, to], [config.kernel, config.kernel])
+    let conv = |shape: [usize; 4]| {
+        let [to, from, k, _] = shape;
+        Conv2dConfig::new([from, to], [k, k])
             .with_padding(PaddingConfig2d::Same)
             .with_initializer(Initializer::Zeros)
             .init(device)
     };
-    let pool = || MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
-    let upsample = || {
-        Interpolate2dConfig::new()
+    let mut shapes = config.layer_shapes().into_iter();
+    let encoder = shapes.by_ref().take(config.depth).map(conv).collect();
+    let decoder = shapes.by_ref().take(config.depth).map(conv).collect();
+    let output = conv([
+        config.channels,
+        config.filters,
+        config.kernel,
+        config.kernel,
+    ]);
+    Autoencoder {
+        encoder,
+        pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        decoder,
+        upsample: Interpolate2dConfig::new()
             .with_scale_factor(Some([2.0, 2.0]))
             .with_mode(InterpolateMode::Nearest)
-            .init()
-    };
-    Autoencoder {
-        encode_conv1: conv(config.channels, config.filters),
-        encode_pool1: pool(),
-        encode_conv2: conv(config.filters, config.filters),
-        encode_pool2: pool(),
-        decode_conv1: conv(config.filters, config.filters),
-        decode_upsample1: upsample(),
-        decode_conv2: conv(config.filters, config.filters),
-        decode_upsample2: upsample(),
-        decode_output: conv(config.filters, config.channels),
+            .init(),
+        output,
     }
 }
 
@@ -64,33 +67,33 @@ fn empty(config: &AutoencoderConfig, device: &Device) -> Autoencoder {
 /// autodiff training and WebGPU. Its weights convert to and from the core's [`Weights`].
 #[derive(Module, Debug)]
 pub struct Autoencoder {
-    encode_conv1: Conv2d,
-    encode_pool1: MaxPool2d,
-    encode_conv2: Conv2d,
-    encode_pool2: MaxPool2d,
-    decode_conv1: Conv2d,
-    decode_upsample1: Interpolate2d,
-    decode_conv2: Conv2d,
-    decode_upsample2: Interpolate2d,
-    decode_output: Conv2d,
+    /// Each followed by a ReLU and a 2×2 max pooling.
+    encoder: Vec<Conv2d>,
+    pool: MaxPool2d,
+    /// Each followed by a ReLU and a 2× nearest upsampling.
+    decoder: Vec<Conv2d>,
+    upsample: Interpolate2d,
+    /// Followed by a sigmoid.
+    output: Conv2d,
 }
 
 impl Autoencoder {
     /// Encoder: images `[batch, 1, 28, 28]` → code `[batch, 32, 7, 7]`.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.encode_conv1.forward(images)); // [batch, 32, 28, 28]
-        let x = self.encode_pool1.forward(x); // [batch, 32, 14, 14]
-        let x = relu(self.encode_conv2.forward(x)); // [batch, 32, 14, 14]
-        self.encode_pool2.forward(x) // [batch, 32, 7, 7]
+        // [batch, 32, 28, 28] → [batch, 32, 14, 14] → [batch, 32, 14, 14] → [batch, 32, 7, 7]
+        self.encoder
+            .iter()
+            .fold(images, |x, conv| self.pool.forward(relu(conv.forward(x))))
     }
 
     /// Decoder: code `[batch, 32, 7, 7]` → reconstruction `[batch, 1, 28, 28]` in (0, 1).
     pub fn decode(&self, code: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.decode_conv1.forward(code)); // [batch, 32, 7, 7]
-        let x = self.decode_upsample1.forward(x); // [batch, 32, 14, 14]
-        let x = relu(self.decode_conv2.forward(x)); // [batch, 32, 14, 14]
-        let x = self.decode_upsample2.forward(x); // [batch, 32, 28, 28]
-        sigmoid(self.decode_output.forward(x)) // [batch, 1, 28, 28]
+        // [batch, 32, 7, 7] → [batch, 32, 14, 14] → [batch, 32, 14, 14] → [batch, 32, 28, 28]
+        let x = self
+            .decoder
+            .iter()
+            .fold(code, |x, conv| self.upsample.forward(relu(conv.forward(x))));
+        sigmoid(self.output.forward(x)) // [batch, 1, 28, 28]
     }
 
     /// Reconstruct a batch: `[batch, 1, 28, 28]` → `[batch, 1, 28, 28]`.
@@ -98,25 +101,25 @@ impl Autoencoder {
         self.decode(self.encode(images))
     }
 
-    /// The five convolutions' kernels `[out, in, k, k]` and biases `[out]`, in order (for
+    fn convs(&self) -> impl Iterator<Item = &Conv2d> {
+        self.encoder
+            .iter()
+            .chain(&self.decoder)
+            .chain(std::iter::once(&self.output))
+    }
+
+    /// The convolutions' kernels `[out, in, k, k]` and biases `[out]`, in order (for
     /// exporting the network to other runtimes, such as the TF.js benchmark).
     pub fn conv_parameters(&self) -> Vec<(Tensor<4>, Option<Tensor<1>>)> {
-        [
-            &self.encode_conv1,
-            &self.encode_conv2,
-            &self.decode_conv1,
-            &self.decode_conv2,
-            &self.decode_output,
-        ]
-        .into_iter()
-        .map(|conv| (conv.weight.val(), conv.bias.as_ref().map(|bias| bias.val())))
-        .collect()
+        self.convs()
+            .map(|conv| (conv.weight.val(), conv.bias.as_ref().map(|bias| bias.val())))
+            .collect()
     }
 
     /// The weights as plain numbers (read from the device asynchronously: WebGPU cannot be
     /// read synchronously), for images of `side`×`side` pixels.
     pub async fn to_weights(&self, side: usize) -> Result<Weights, ScoreError> {
-        let mut layers = Vec::with_capacity(5);
+        let mut layers = Vec::with_capacity(2 * self.encoder.len() + 1);
         for (weight, bias) in self.conv_parameters() {
             let shape = weight.dims();
             let kernel = crate::score::read_vec(weight).await?;
@@ -130,27 +133,20 @@ impl Autoencoder {
                 bias,
             });
         }
-        let [filters, channels, kernel, _] = layers[0].shape;
-        let config = AutoencoderConfig {
-            channels,
-            side,
-            filters,
-            kernel,
-        };
+        let config = AutoencoderConfig::from_layer_shapes(side, &layers)
+            .map_err(|e| ScoreError::Network(e.to_string()))?;
         Weights::new(config, layers).map_err(|e| ScoreError::Network(e.to_string()))
     }
 
     /// A network on `device` with `weights`.
     pub fn from_weights(weights: &Weights, device: &Device) -> Autoencoder {
         let mut copy = empty(weights.config(), device);
-        let convs = [
-            &mut copy.encode_conv1,
-            &mut copy.encode_conv2,
-            &mut copy.decode_conv1,
-            &mut copy.decode_conv2,
-            &mut copy.decode_output,
-        ];
-        for (conv, layer) in convs.into_iter().zip(weights.layers()) {
+        let convs = copy
+            .encoder
+            .iter_mut()
+            .chain(copy.decoder.iter_mut())
+            .chain(std::iter::once(&mut copy.output));
+        for (conv, layer) in convs.zip(weights.layers()) {
             conv.weight = Param::from_tensor(Tensor::from_data(
                 TensorData::new(layer.kernel.clone(), layer.shape),
                 device,
@@ -215,12 +211,23 @@ mod tests {
             .with_filters(8)
             .with_kernel(5)
             .with_channels(3);
-        assert_eq!(
-            wide.num_params(),
-            init(&wide, &device)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .num_params()
-        );
+        let deep = AutoencoderConfig::new()
+            .with_side(32)
+            .with_depth(3)
+            .with_code(4);
+        for config in [wide, deep] {
+            assert_eq!(
+                config.num_params(),
+                init(&config, &device)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .num_params()
+            );
+        }
+        let model = init(&deep, &device).unwrap_or_else(|e| panic!("{e}"));
+        let (reconstruction, code) =
+            model.forward_with_code(Tensor::<4>::zeros([2, 1, 32, 32], &device));
+        assert_eq!(code.dims(), [2, 4, 4, 4]);
+        assert_eq!(reconstruction.dims(), [2, 1, 32, 32]);
     }
 
     #[test]

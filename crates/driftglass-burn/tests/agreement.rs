@@ -5,6 +5,10 @@
 use std::ops::ControlFlow;
 
 use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use driftglass_burn::adadelta::AdadeltaConfig;
@@ -94,9 +98,9 @@ fn forward_difference(weights: &Weights, set: &ImageSet) -> f32 {
         for (x, y) in flat(a).into_iter().zip(flat(b)) {
             worst = worst.max((x - y).abs() / y.abs().max(1.0));
         }
-        // The code's projection sums `filters · (side / 4)²` terms (32,768 at 128×128), in
-        // another order than burn's: its rounding grows with the square root of that count.
-        let terms = (weights.config().filters * weights.config().code_side().pow(2)) as f32;
+        // The code's projection sums `code channels · code side²` terms (32,768 at 128×128),
+        // in another order than burn's: its rounding grows with the square root of that count.
+        let terms = weights.config().code_len() as f32;
         let scale = (terms / 1568.0).sqrt().max(1.0);
         for (x, y) in a.latent.iter().zip(&b.latent) {
             worst = worst.max((x - y).abs() / y.abs().max(1.0) / scale);
@@ -124,6 +128,27 @@ fn other_shapes_forward_agrees_with_burn() {
                 .with_filters(12)
                 .with_kernel(5),
             9,
+        ),
+        // Other depths and code sizes, as the architecture search tries them: a narrow code
+        // (fewer than 8 channels: the narrow kernels), a wide one, three stages, one stage.
+        (AutoencoderConfig::new().with_code(4), 7),
+        (AutoencoderConfig::new().with_filters(16).with_code(48), 7),
+        (
+            AutoencoderConfig::new()
+                .with_side(32)
+                .with_depth(3)
+                .with_code(8),
+            6,
+        ),
+        (AutoencoderConfig::new().with_depth(1).with_code(12), 6),
+        (
+            AutoencoderConfig::new()
+                .with_channels(3)
+                .with_side(64)
+                .with_depth(4)
+                .with_filters(16)
+                .with_code(24),
+            3,
         ),
     ];
     for (config, count) in cases {
@@ -208,6 +233,35 @@ fn gradients_agree_with_burn_autodiff_for_other_shapes() {
         .with_kernel(5)
         .with_side(12);
     check_gradients(config, LossKind::Bce);
+    // Other depths and code sizes.
+    check_gradients(AutoencoderConfig::new().with_code(4), LossKind::Bce);
+    check_gradients(
+        AutoencoderConfig::new().with_filters(16).with_code(40),
+        LossKind::Mse,
+    );
+    check_gradients_on(
+        AutoencoderConfig::new()
+            .with_side(32)
+            .with_depth(3)
+            .with_code(8),
+        LossKind::Bce,
+        5,
+    );
+    check_gradients_on(
+        AutoencoderConfig::new().with_depth(1).with_code(12),
+        LossKind::Bce,
+        5,
+    );
+    check_gradients_on(
+        AutoencoderConfig::new()
+            .with_channels(3)
+            .with_side(32)
+            .with_depth(4)
+            .with_filters(16)
+            .with_code(6),
+        LossKind::Bce,
+        3,
+    );
 }
 
 /// Colour models (three input channels, three sigmoid outputs) at every side the page and the
@@ -314,12 +368,71 @@ fn legacy_weights_read_without_burn_equal_burns_record() {
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let device = Device::flex();
-    let model = driftglass_burn::model::init(&AutoencoderConfig::new(), &device)
-        .unwrap_or_else(|e| panic!("{e}"))
+    let model = LegacyAutoencoder::new(&device)
         .try_load_record(record)
         .unwrap_or_else(|e| panic!("{e}"));
-    let theirs = pollster::block_on(model.to_weights(28)).unwrap_or_else(|e| panic!("{e}"));
+    let theirs = Weights::new(
+        AutoencoderConfig::new(),
+        [
+            &model.encode_conv1,
+            &model.encode_conv2,
+            &model.decode_conv1,
+            &model.decode_conv2,
+            &model.decode_output,
+        ]
+        .into_iter()
+        .map(|conv| driftglass_core::architecture::ConvWeights {
+            shape: conv.weight.val().dims(),
+            kernel: values(conv.weight.val()),
+            bias: conv.bias.as_ref().map(|b| values(b.val())),
+        })
+        .collect(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ours.weights, theirs);
+}
+
+/// The module whose record formats 1 and 2 stored: the reference network with a field per
+/// layer (the module now keeps its layers in lists, for any depth).
+#[derive(Module, Debug)]
+struct LegacyAutoencoder {
+    encode_conv1: Conv2d,
+    encode_pool1: MaxPool2d,
+    encode_conv2: Conv2d,
+    encode_pool2: MaxPool2d,
+    decode_conv1: Conv2d,
+    decode_upsample1: Interpolate2d,
+    decode_conv2: Conv2d,
+    decode_upsample2: Interpolate2d,
+    decode_output: Conv2d,
+}
+
+impl LegacyAutoencoder {
+    fn new(device: &Device) -> Self {
+        let conv = |from: usize, to: usize| {
+            Conv2dConfig::new([from, to], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device)
+        };
+        let pool = || MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        let upsample = || {
+            Interpolate2dConfig::new()
+                .with_scale_factor(Some([2.0, 2.0]))
+                .with_mode(InterpolateMode::Nearest)
+                .init()
+        };
+        LegacyAutoencoder {
+            encode_conv1: conv(1, 32),
+            encode_pool1: pool(),
+            encode_conv2: conv(32, 32),
+            encode_pool2: pool(),
+            decode_conv1: conv(32, 32),
+            decode_upsample1: upsample(),
+            decode_conv2: conv(32, 32),
+            decode_upsample2: upsample(),
+            decode_output: conv(32, 1),
+        }
+    }
 }
 
 struct Zero;

@@ -64,7 +64,7 @@ pub struct EvalArgs {
     pub recursive: bool,
 }
 
-fn parse_named_folder(text: &str) -> Result<(String, PathBuf), String> {
+pub(crate) fn parse_named_folder(text: &str) -> Result<(String, PathBuf), String> {
     match text.split_once('=') {
         Some((name, folder)) if !name.is_empty() && !folder.is_empty() => {
             Ok((name.to_string(), PathBuf::from(folder)))
@@ -533,18 +533,28 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
     print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
 }
 
-pub fn run(args: EvalArgs) -> Result<()> {
-    if let Some(control) = &args.control {
-        return folders(&args, control);
-    }
-    let started = Instant::now();
-    let loaded = crate::score::load_model(args.model.as_deref())?;
-    let model = &loaded.network()?;
-    let test = data::images(&data::mnist_dir(&args.data), "t10k-images-idx3-ubyte")?;
+/// The MNIST evaluation's images: the test set, its calibration half, and the sets of the
+/// table (the clean half first), with the generator in the state the table's batch draws
+/// continue from.
+pub struct MnistSets {
+    pub test: ImageSet,
+    pub calibration: ImageSet,
+    pub sets: Vec<EvalSet>,
+    pub rng: SeededRng,
+}
+
+/// The MNIST test set split in two at random with `seed`, and the drift sets made from its
+/// clean half, Fashion-MNIST and letters rendered from `fonts`.
+pub fn mnist_sets(
+    data_dir: &std::path::Path,
+    fonts: &std::path::Path,
+    seed: u64,
+) -> Result<MnistSets> {
+    let test = data::images(&data::mnist_dir(data_dir), "t10k-images-idx3-ubyte")?;
     // A seeded random split: MNIST's test set is ordered (its first 5,000 digits are the
     // cleaner NIST SD-3 writers, the last 5,000 SD-1's students), so halves by position differ
     // by about 1 % in mean loss, which batches of 200 detect.
-    let mut rng = SeededRng::new(args.seed);
+    let mut rng = SeededRng::new(seed);
     let mut order: Vec<usize> = (0..test.count).collect();
     rng.shuffle(&mut order);
     let half = test.count / 2;
@@ -558,7 +568,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         test.side,
         order[half..].iter().map(|i| test.image(*i)),
     );
-    let labels = data::labels(&data::mnist_dir(&args.data), "t10k-labels-idx1-ubyte")?;
+    let labels = data::labels(&data::mnist_dir(data_dir), "t10k-labels-idx1-ubyte")?;
     let zeros_and_ones = ImageSet::from_images(
         test.channels,
         test.side,
@@ -567,9 +577,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .filter(|i| labels.get(**i).is_some_and(|label| *label <= 1))
             .map(|i| test.image(*i)),
     );
-    // The same calibration as `driftglass train` and the browser's Reference step.
-    let (baseline, latent, novelty, calibration_scores) =
-        calibrate(&loaded, &calibration, "MNIST test, random half")?;
     let noisy = |factor: f64, rng: &mut SeededRng| {
         let mut set = clean.clone();
         add_gaussian_noise(&mut set.pixels, factor, rng);
@@ -577,8 +584,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let noisy_05 = noisy(0.5, &mut rng);
     let noisy_02 = noisy(0.2, &mut rng);
-    let (letters_set, _, _) = letters::render_all(&args.fonts, None)?;
-    let fashion = data::images(&args.data.join("fashion-mnist"), "t10k-images-idx3-ubyte")?;
+    let (letters_set, _, _) = letters::render_all(fonts, None)?;
+    let fashion = data::images(&data_dir.join("fashion-mnist"), "t10k-images-idx3-ubyte")?;
     let sets: Vec<(&str, ImageSet)> = vec![
         ("clean MNIST (held out)", clean.clone()),
         ("notMNIST-style letters", letters_set),
@@ -604,6 +611,32 @@ pub fn run(args: EvalArgs) -> Result<()> {
             properties: Vec::new(),
         })
         .collect();
+    Ok(MnistSets {
+        test,
+        calibration,
+        sets,
+        rng,
+    })
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    if let Some(control) = &args.control {
+        return folders(&args, control);
+    }
+    let started = Instant::now();
+    let loaded = crate::score::load_model(args.model.as_deref())?;
+    let model = &loaded.network()?;
+    let MnistSets {
+        test,
+        calibration,
+        sets,
+        mut rng,
+    } = mnist_sets(&args.data, &args.fonts, args.seed)?;
+    let half = calibration.count;
+    let clean = &sets[0].images;
+    // The same calibration as `driftglass train` and the browser's Reference step.
+    let (baseline, latent, novelty, calibration_scores) =
+        calibrate(&loaded, &calibration, "MNIST test, random half")?;
     let rows = rows_for(
         &sets,
         &EvalModel {
@@ -620,7 +653,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let alarms = false_alarms(
         &args,
         model,
-        (&calibration_scores, &clean),
+        (&calibration_scores, clean),
         novelty.as_ref(),
         &mut rng,
     )?;

@@ -10,6 +10,7 @@ mod photo_sets;
 mod progress;
 mod reproduce;
 mod score;
+mod search;
 mod train;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Measure drift detection: per-image AUROC and batch detection power on real drift sets.
     Eval(eval::EvalArgs),
+    /// Architecture search: train each candidate (widths, depth, code size, kernel, loss)
+    /// alike and measure held-out loss, per-image AUROC, scoring speed and model size.
+    Search(search::SearchArgs),
     /// Write the committed test fixtures from the MNIST test set (developers: `cargo xtask fixtures`).
     #[command(hide = true)]
     TestFixtures(demo::TestFixturesArgs),
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::TestFixtures(args) => demo::test_fixtures(args).map(|()| EXIT_OK),
         Command::ExportPngs(args) => demo::export_pngs(args).map(|()| EXIT_OK),
         Command::Eval(args) => eval::run(args).map(|()| EXIT_OK),
+        Command::Search(args) => search::run(args).map(|()| EXIT_OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -84,6 +84,21 @@ pub struct TrainArgs {
     /// holds N losses).
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// Filters of every hidden convolution but the code's (the reference: 32).
+    #[arg(long, default_value_t = 32)]
+    pub filters: usize,
+    /// Kernel side of every convolution (odd; the reference: 3).
+    #[arg(long, default_value_t = 3)]
+    pub kernel: usize,
+    /// Conv-and-pool stages (the reference: 2); the side must be divisible by 2^depth.
+    #[arg(long, default_value_t = driftglass_core::architecture::REFERENCE_DEPTH)]
+    pub depth: usize,
+    /// Channels of the code, the encoder's last convolution (default: as many as `--filters`).
+    #[arg(long)]
+    pub code: Option<usize>,
+    /// Loss minimised in training (the baseline and scores stay the BCE).
+    #[arg(long, value_enum, default_value = "bce")]
+    pub loss: LossArg,
     /// How the steps are computed: `direct` (the core's CPU backward pass written out) or
     /// `burn` (burn's autodiff on its CPU backend, for comparison).
     #[arg(long, value_enum, default_value = "direct")]
@@ -97,6 +112,12 @@ pub struct TrainArgs {
 pub enum EngineArg {
     Direct,
     Burn,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LossArg {
+    Bce,
+    Mse,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -281,7 +302,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         optimizer,
         learning_rate: args.learning_rate.unwrap_or(default_lr),
-        loss: LossKind::Bce,
+        loss: match args.loss {
+            LossArg::Bce => LossKind::Bce,
+            LossArg::Mse => LossKind::Mse,
+        },
         augment: Augmentation {
             rotation: args.augment_rotation,
             shift: args.augment_shift,
@@ -293,7 +317,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     config.augment.validate()?;
     let model_config = AutoencoderConfig::new()
         .with_side(side)
-        .with_channels(channels);
+        .with_channels(channels)
+        .with_filters(args.filters)
+        .with_kernel(args.kernel)
+        .with_depth(args.depth)
+        .with_code(args.code.unwrap_or(0));
+    model_config.validate().map_err(anyhow::Error::msg)?;
     eprintln!(
         "training on {} images ({side}×{side}, {}), validating on {}, {} epochs, batch {}, seed {}, {:?} lr {}",
         training.count,
@@ -367,7 +396,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &trained.weights,
         Calibrated {
             created_by: format!("driftglass {}", driftglass_core::VERSION),
-            architecture: &model_config,
+            architecture: trained.weights.config(),
             preprocess: PreprocessConfig::with_side(side).with_channels(channels),
             baseline: &baseline,
             latent: &latent,

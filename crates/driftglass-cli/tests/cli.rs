@@ -650,3 +650,70 @@ fn shards_merge_into_the_report_of_one_run() {
     assert!(text.contains("every shard 0..3 is needed once"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `search`: two candidates trained alike on a few hundred digits, each measured (parameters,
+/// code, held-out loss, per-image AUROC per drift set, flag rate, speed, file size); the same
+/// seed gives the same candidate the same numbers, whatever else the search tries.
+#[test]
+fn search_trains_and_measures_each_candidate_reproducibly() {
+    let search = |candidates: &str| {
+        driftglass(&[
+            "search",
+            "--train-images",
+            "400",
+            "--epochs",
+            "1",
+            "--candidates",
+            candidates,
+            "--set-images",
+            "300",
+            "--speed-images",
+            "50",
+            "--json",
+        ])
+    };
+    let (code, rows, text) = search("reference,code-8");
+    assert_eq!(code, 0, "{text}");
+    let rows = rows.as_array().unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0]["name"], "reference");
+    assert_eq!(rows[0]["params"], 28_353);
+    assert_eq!(rows[0]["code_values"], 32 * 7 * 7);
+    assert_eq!(rows[1]["name"], "code-8");
+    assert_eq!(rows[1]["config"]["code"], 8);
+    assert_eq!(rows[1]["code_values"], 8 * 7 * 7);
+    for row in rows {
+        let bce = row["held_out_bce"].as_f64().unwrap_or(0.0);
+        assert!((0.05..0.7).contains(&bce), "held-out BCE {bce}: {text}");
+        assert!(row["images_per_second"].as_f64().unwrap_or(0.0) > 0.0);
+        assert!(row["model_bytes"].as_u64().unwrap_or(0) > 100_000);
+        let sets = row["auroc"].as_array().unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(sets.len(), 10, "{text}");
+        for set in sets {
+            for value in [&set[1], &set[2]] {
+                let v = value.as_f64().unwrap_or(-1.0);
+                assert!((0.0..=1.0).contains(&v), "{set}");
+            }
+        }
+        // After one epoch on 400 digits the loss barely tells heavy noise from digits, the
+        // novelty score already does.
+        let noise = sets
+            .iter()
+            .find(|s| s[0] == "noise 0.5")
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(noise[2].as_f64().unwrap_or(0.0) > 0.9, "{noise}");
+    }
+    let (code, again, text) = search("code-8");
+    assert_eq!(code, 0, "{text}");
+    let again = &again[0];
+    // (The file's size may differ by a byte or two: it records the training's seconds.)
+    for field in ["held_out_bce", "auroc", "clean_flagged", "params"] {
+        assert_eq!(again[field], rows[1][field], "{field}: {text}");
+    }
+    let (code, _, text) = search("no-such-candidate");
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("no candidate") && text.contains("reference"),
+        "{text}"
+    );
+}

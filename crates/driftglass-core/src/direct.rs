@@ -458,34 +458,42 @@ pub(crate) fn upsample_into(
 pub struct DirectNetwork {
     side: usize,
     channels: usize,
-    filters: usize,
+    /// Conv-and-pool stages of the encoder.
+    depth: usize,
+    /// Channels of the code.
+    code_channels: usize,
     kernel: usize,
-    /// encode 1, encode 2, decode 1, decode 2, output.
-    convs: [Conv; 5],
+    /// The encoder's convolutions, the decoder's, the output.
+    convs: Vec<Conv>,
     /// The latent projection with its rows reordered for channels-last codes.
     projection: Vec<f32>,
     /// What it was built from (see [`DirectNetwork::packed`]).
     packed: Vec<f32>,
 }
 
-/// Per-image working memory, reused from image to image.
+/// Per-image working memory, reused from image to image. Stage `i` works at side
+/// `side >> i`; maps read by a convolution are zero-bordered.
 #[derive(Debug)]
 struct Scratch {
-    padded_input: Vec<f32>,
-    full: Vec<f32>,
-    padded_half: Vec<f32>,
-    half: Vec<f32>,
-    padded_quarter: Vec<f32>,
-    quarter: Vec<f32>,
-    padded_full: Vec<f32>,
+    /// The encoder's inputs: `[0]` the image, `[i]` stage `i − 1`'s pooled output; the last,
+    /// at the code's side, is the code.
+    encoder_in: Vec<Vec<f32>>,
+    /// The encoder's convolution outputs, per stage.
+    encoder_out: Vec<Vec<f32>>,
+    /// The decoder's convolution outputs, per stage (stage `j` at side `side >> (depth − j)`).
+    decoder_out: Vec<Vec<f32>>,
+    /// The decoder's upsampled maps: `[j]` is decoder stage `j`'s output upsampled, what stage
+    /// `j + 1` (or, for the last, the output convolution) reads.
+    decoder_up: Vec<Vec<f32>>,
     output: Vec<f32>,
 }
 
 impl DirectNetwork {
     /// The network for `weights`, for inputs of the side they were built for.
     pub fn new(weights: &Weights) -> Result<DirectNetwork, ScoreError> {
-        let side = weights.config().side;
-        let mut convs: Vec<Conv> = Vec::with_capacity(5);
+        let config = weights.config();
+        let side = config.side;
+        let mut convs: Vec<Conv> = Vec::with_capacity(config.layer_count());
         for layer in weights.layers() {
             let stored_inputs = convs.last().map_or(layer.shape[1], Conv::stored_outputs);
             convs.push(Conv::new(
@@ -495,22 +503,27 @@ impl DirectNetwork {
                 stored_inputs,
             ));
         }
-        // `Weights` are checked against their config: five convolutions that chain, a side
-        // divisible by 4.
-        let convs: [Conv; 5] = convs
-            .try_into()
-            .map_err(|_| ScoreError::Network("not five convolutions".into()))?;
-        let (channels, filters, kernel) = (convs[0].inputs, convs[0].outputs, convs[0].kernel);
-        let code_side = side / 4;
-        let code_len = filters * code_side * code_side;
+        // `Weights` are checked against their config: convolutions that chain, a side
+        // divisible by 2^depth.
+        if convs.len() != config.layer_count() {
+            return Err(ScoreError::Network(format!(
+                "{} convolutions, the architecture has {}",
+                convs.len(),
+                config.layer_count()
+            )));
+        }
+        let (channels, kernel) = (config.channels, config.kernel);
+        let code_channels = config.code_channels();
+        let code_side = config.code_side();
+        let code_len = config.code_len();
         let projection_nchw = default_projection(code_len);
         // Channels-last position (y, x, c) ← burn's channels-first row c·side² + y·side + x.
         let mut projection = vec![0.0f32; code_len * LATENT_DIMS];
         for y in 0..code_side {
             for x in 0..code_side {
-                for c in 0..filters {
+                for c in 0..code_channels {
                     let from = (c * code_side * code_side + y * code_side + x) * LATENT_DIMS;
-                    let to = ((y * code_side + x) * filters + c) * LATENT_DIMS;
+                    let to = ((y * code_side + x) * code_channels + c) * LATENT_DIMS;
                     projection[to..to + LATENT_DIMS]
                         .copy_from_slice(&projection_nchw[from..from + LATENT_DIMS]);
                 }
@@ -519,7 +532,8 @@ impl DirectNetwork {
         Ok(DirectNetwork {
             side,
             channels,
-            filters,
+            depth: config.depth,
+            code_channels,
             kernel,
             convs,
             projection,
@@ -556,17 +570,27 @@ impl DirectNetwork {
     }
 
     fn scratch(&self) -> Scratch {
-        let (s, b) = (self.side, self.kernel - 1);
-        let stored = self.convs[0].stored_outputs();
+        let (s, b, d) = (self.side, self.kernel - 1, self.depth);
         let sq = |n: usize| n * n;
+        let stored = |layer: usize| self.convs[layer].stored_outputs();
+        let encoder_in = (0..=d)
+            .map(|i| {
+                let channels = if i == 0 { self.channels } else { stored(i - 1) };
+                vec![0.0; sq((s >> i) + b) * channels]
+            })
+            .collect();
+        let encoder_out = (0..d).map(|i| vec![0.0; sq(s >> i) * stored(i)]).collect();
+        let decoder_out = (0..d)
+            .map(|j| vec![0.0; sq(s >> (d - j)) * stored(d + j)])
+            .collect();
+        let decoder_up = (0..d)
+            .map(|j| vec![0.0; sq((s >> (d - j - 1)) + b) * stored(d + j)])
+            .collect();
         Scratch {
-            padded_input: vec![0.0; sq(s + b) * self.channels],
-            full: vec![0.0; sq(s) * stored],
-            padded_half: vec![0.0; sq(s / 2 + b) * stored],
-            half: vec![0.0; sq(s / 2) * stored],
-            padded_quarter: vec![0.0; sq(s / 4 + b) * stored],
-            quarter: vec![0.0; sq(s / 4) * stored],
-            padded_full: vec![0.0; sq(s + b) * stored],
+            encoder_in,
+            encoder_out,
+            decoder_out,
+            decoder_up,
             output: vec![0.0; sq(s) * self.channels],
         }
     }
@@ -579,73 +603,54 @@ impl DirectNetwork {
         target: &[f32],
         scratch: &mut Scratch,
     ) -> Reconstruction {
-        let (s, c) = (self.side, self.channels);
+        let (s, c, d) = (self.side, self.channels, self.depth);
         let border = (self.kernel - 1) / 2;
-        let stored = self.convs[0].stored_outputs();
         let padded = s + 2 * border;
         // Channels first → channels last, inside a zero border.
+        let input = &mut scratch.encoder_in[0];
         for ch in 0..c {
             for y in 0..s {
                 for x in 0..s {
-                    scratch.padded_input[((y + border) * padded + x + border) * c + ch] =
+                    input[((y + border) * padded + x + border) * c + ch] =
                         image[(ch * s + y) * s + x];
                 }
             }
         }
-        let [encode1, encode2, decode1, decode2, output] = &self.convs;
-        encode1.apply(
-            &scratch.padded_input,
-            s,
-            &mut scratch.full,
-            Activation::Relu,
-        ); // [28, 28, 32]
-        max_pool_into(&scratch.full, s, stored, &mut scratch.padded_half, border); // [14, 14, 32]
-        encode2.apply(
-            &scratch.padded_half,
-            s / 2,
-            &mut scratch.half,
-            Activation::Relu,
-        ); // [14, 14, 32]
-        max_pool_into(
-            &scratch.half,
-            s / 2,
-            stored,
-            &mut scratch.padded_quarter,
-            border,
-        ); // code [7, 7, 32]
-        let latent = self.project(&scratch.padded_quarter, border);
-        decode1.apply(
-            &scratch.padded_quarter,
-            s / 4,
-            &mut scratch.quarter,
-            Activation::Relu,
-        ); // [7, 7, 32]
-        upsample_into(
-            &scratch.quarter,
-            s / 4,
-            stored,
-            &mut scratch.padded_half,
-            border,
-        ); // [14, 14, 32]
-        decode2.apply(
-            &scratch.padded_half,
-            s / 2,
-            &mut scratch.half,
-            Activation::Relu,
-        ); // [14, 14, 32]
-        upsample_into(
-            &scratch.half,
-            s / 2,
-            stored,
-            &mut scratch.padded_full,
-            border,
-        ); // [28, 28, 32]
-        output.apply(
-            &scratch.padded_full,
+        // The reference's shapes: [28, 28, 32] → pooled [14, 14, 32] → [14, 14, 32] → code
+        // [7, 7, 32]; then [7, 7, 32] → upsampled [14, 14, 32] → … → [28, 28, 1].
+        for stage in 0..d {
+            let conv = &self.convs[stage];
+            let (before, after) = scratch.encoder_in.split_at_mut(stage + 1);
+            let out = &mut scratch.encoder_out[stage];
+            conv.apply(&before[stage], s >> stage, out, Activation::Relu);
+            max_pool_into(
+                out,
+                s >> stage,
+                conv.stored_outputs(),
+                &mut after[0],
+                border,
+            );
+        }
+        let latent = self.project(&scratch.encoder_in[d], border);
+        for stage in 0..d {
+            let conv = &self.convs[d + stage];
+            let at = s >> (d - stage);
+            let input = if stage == 0 {
+                &scratch.encoder_in[d]
+            } else {
+                &scratch.decoder_up[stage - 1]
+            };
+            let out = &mut scratch.decoder_out[stage];
+            conv.apply(input, at, out, Activation::Relu);
+            let up = &mut scratch.decoder_up[stage];
+            upsample_into(out, at, conv.stored_outputs(), up, border);
+        }
+        self.convs[2 * d].apply(
+            &scratch.decoder_up[d - 1],
             s,
             &mut scratch.output,
             Activation::Sigmoid,
-        ); // [28, 28, 1]
+        );
 
         // Channels last → first; losses as `loss.rs` computes them (f32 terms of clipped
         // logarithms, summed in f64: a 128×128 colour image has 49,152).
@@ -675,21 +680,21 @@ impl DirectNetwork {
         }
     }
 
-    /// The code (interior of the zero-bordered `padded_quarter`) times the projection.
+    /// The code (interior of the zero-bordered last encoder input) times the projection.
     fn project(&self, padded_code: &[f32], border: usize) -> Vec<f32> {
-        let code_side = self.side / 4;
+        let code_side = self.side >> self.depth;
         let padded = code_side + 2 * border;
-        let stored = self.convs[0].stored_outputs();
+        let stored = self.convs[self.depth - 1].stored_outputs();
         let mut latent = [0.0f32; LATENT_DIMS];
         for y in 0..code_side {
             for x in 0..code_side {
                 let from = ((y + border) * padded + x + border) * stored;
-                for c in 0..self.filters {
+                for c in 0..self.code_channels {
                     let v = padded_code[from + c];
                     if v == 0.0 {
                         continue; // ReLU zeros, most of the code
                     }
-                    let row = ((y * code_side + x) * self.filters + c) * LATENT_DIMS;
+                    let row = ((y * code_side + x) * self.code_channels + c) * LATENT_DIMS;
                     let row = &self.projection[row..row + LATENT_DIMS];
                     for (sum, w) in latent.iter_mut().zip(row) {
                         *sum += v * w;
@@ -798,6 +803,11 @@ static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
 /// (0: every core, the default): to share a machine, or to compare engines at equal threads.
 pub fn set_thread_limit(threads: usize) {
     THREAD_LIMIT.store(threads, Ordering::Relaxed);
+}
+
+/// The limit [`set_thread_limit`] set (0: none).
+pub fn thread_limit() -> usize {
+    THREAD_LIMIT.load(Ordering::Relaxed)
 }
 
 /// Threads for one call: every core natively (or the limit set), one in wasm (no threads

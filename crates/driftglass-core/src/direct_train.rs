@@ -49,23 +49,23 @@ pub struct DirectTrainer {
     config: AutoencoderConfig,
     side: usize,
     loss: LossKind,
-    /// encode 1, encode 2, decode 1, decode 2, output.
+    /// The encoder's convolutions, the decoder's, the output.
     layers: Vec<Layer>,
     /// Per layer: kernel, then bias.
     states: Vec<(ParamState, ParamState)>,
 }
 
-/// The convolutions of one step: forward ones, and the transposed ones of layers 2–5 that
-/// carry gradients back to their inputs.
+/// The convolutions of one step: forward ones, and the transposed ones of every layer but the
+/// first that carry gradients back to their inputs.
 struct StepConvs {
     forward: Vec<Conv>,
     backward: Vec<Conv>,
-    /// Channels stored per pixel in the hidden feature maps.
-    stored: usize,
+    /// Per layer: channels stored per pixel in its input map and in its output map.
+    stored: Vec<(usize, usize)>,
     kernel: usize,
 }
 
-/// Kernel and bias gradients of the five layers, laid out for accumulation: kernels as
+/// Kernel and bias gradients of the layers, laid out for accumulation: kernels as
 /// `[ky][kx][stored in][stored out]`.
 #[derive(Debug, Clone)]
 struct Gradients {
@@ -74,29 +74,27 @@ struct Gradients {
     loss_sum: f64,
 }
 
-/// Per-image buffers, reused from image to image: the forward pass's activations and the
-/// backward pass's gradients (`p…`: inside a zero border, as the next convolution reads it).
+/// Per-image buffers, reused from image to image: the forward pass's activations (as
+/// [`crate::direct`]'s scoring keeps them, stage `i` of the encoder at side `side >> i`) and
+/// the backward pass's gradients.
 struct Scratch {
-    input: Vec<f32>,
-    a1: Vec<f32>,
-    p1: Vec<f32>,
-    a2: Vec<f32>,
-    p2: Vec<f32>,
-    a3: Vec<f32>,
-    u1: Vec<f32>,
-    a4: Vec<f32>,
-    u2: Vec<f32>,
+    /// The encoder's zero-bordered inputs; the last is the code.
+    encoder_in: Vec<Vec<f32>>,
+    /// The encoder's convolution outputs (after the ReLU), per stage.
+    encoder_out: Vec<Vec<f32>>,
+    /// The decoder's convolution outputs (after the ReLU), per stage.
+    decoder_out: Vec<Vec<f32>>,
+    /// The decoder's zero-bordered upsampled maps, per stage.
+    decoder_up: Vec<Vec<f32>>,
     output: Vec<f32>,
-    d_full1: Vec<f32>,
-    d_full1_padded: Vec<f32>,
-    d_full: Vec<f32>,
-    d_half: Vec<f32>,
-    d_half_padded: Vec<f32>,
-    d_half_back: Vec<f32>,
-    d_quarter: Vec<f32>,
-    d_quarter_padded: Vec<f32>,
-    d_quarter_back: Vec<f32>,
-    d_stored_full: Vec<f32>,
+    /// The loss's gradient at the output convolution's output (channels last).
+    d_output: Vec<f32>,
+    /// A gradient map inside a zero border, for the transposed convolutions (the largest).
+    d_padded: Vec<f32>,
+    /// Gradients at a convolution's input, then at its output after a pooling or
+    /// upsampling step back: two maps of the largest size, used in turn.
+    d_a: Vec<f32>,
+    d_b: Vec<f32>,
     active: Vec<(usize, usize)>,
 }
 
@@ -197,9 +195,7 @@ impl DirectTrainer {
             .enumerate()
             .map(|(index, layer)| {
                 let [outputs, inputs, k, _] = layer.shape;
-                let channels = self.config.channels;
-                let stored_in = if index == 0 { channels } else { convs.stored };
-                let stored_out = if index == 4 { channels } else { convs.stored };
+                let (stored_in, stored_out) = convs.stored[index];
                 let blocked = &gradients.kernels[index];
                 let mut kernel = vec![0.0f32; layer.weight.len()];
                 for o in 0..outputs {
@@ -223,7 +219,7 @@ impl DirectTrainer {
     }
 
     fn step_convs(&self) -> StepConvs {
-        let mut forward: Vec<Conv> = Vec::with_capacity(5);
+        let mut forward: Vec<Conv> = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
             let stored_inputs = forward.last().map_or(layer.shape[1], Conv::stored_outputs);
             forward.push(Conv::new(
@@ -233,12 +229,21 @@ impl DirectTrainer {
                 stored_inputs,
             ));
         }
-        let stored = forward[0].stored_outputs();
-        let last = self.layers.len() - 2;
-        let backward = self.layers[1..]
+        let stored: Vec<(usize, usize)> = forward
             .iter()
             .enumerate()
-            .map(|(index, layer)| {
+            .map(|(index, conv)| {
+                let input = match index {
+                    0 => self.config.channels,
+                    _ => forward[index - 1].stored_outputs(),
+                };
+                (input, conv.stored_outputs())
+            })
+            .collect();
+        let backward = self.layers[1..]
+            .iter()
+            .zip(&stored[1..])
+            .map(|(layer, (_, stored_gradient))| {
                 let [outputs, inputs, k, _] = layer.shape;
                 // Transposed and flipped: [in, out, k, k] with (ky, kx) → (k−1−ky, k−1−kx).
                 let mut flipped = vec![0.0f32; layer.weight.len()];
@@ -252,9 +257,8 @@ impl DirectTrainer {
                         }
                     }
                 }
-                // The output layer's gradient map holds one value per image channel.
-                let stored_gradient = if index == last { outputs } else { stored };
-                Conv::new([inputs, outputs, k, k], &flipped, None, stored_gradient)
+                // Its input is the gradient map of the layer's outputs, stored as they are.
+                Conv::new([inputs, outputs, k, k], &flipped, None, *stored_gradient)
             })
             .collect();
         StepConvs {
@@ -315,54 +319,52 @@ impl DirectTrainer {
     }
 
     fn zero_gradients(&self, convs: &StepConvs) -> Gradients {
-        let stored = convs.stored;
         let k2 = convs.kernel * convs.kernel;
-        let image_channels = self.config.channels;
-        let channels = [
-            (image_channels, stored),
-            (stored, stored),
-            (stored, stored),
-            (stored, stored),
-            (stored, image_channels),
-        ];
-        let kernels: Vec<Vec<f32>> = channels
-            .iter()
-            .map(|(i, o)| vec![0.0; k2 * i * o])
-            .collect();
-        let mut biases = vec![vec![0.0; stored]; 4];
-        biases.push(vec![0.0; image_channels]);
         Gradients {
-            kernels,
-            biases,
+            kernels: convs
+                .stored
+                .iter()
+                .map(|(i, o)| vec![0.0; k2 * i * o])
+                .collect(),
+            biases: convs.stored.iter().map(|(_, o)| vec![0.0; *o]).collect(),
             loss_sum: 0.0,
         }
     }
 
     fn scratch(&self, convs: &StepConvs) -> Scratch {
-        let (s, b, c) = (self.side, convs.kernel - 1, convs.stored);
+        let (s, b, d) = (self.side, convs.kernel - 1, self.config.depth);
         let ch = self.config.channels;
         let sq = |n: usize| n * n;
+        let stored = |layer: usize| convs.stored[layer].1;
+        let encoder_in = (0..=d)
+            .map(|i| {
+                let channels = if i == 0 { ch } else { stored(i - 1) };
+                vec![0.0; sq((s >> i) + b) * channels]
+            })
+            .collect();
+        let encoder_out = (0..d).map(|i| vec![0.0; sq(s >> i) * stored(i)]).collect();
+        let decoder_out = (0..d)
+            .map(|j| vec![0.0; sq(s >> (d - j)) * stored(d + j)])
+            .collect();
+        let decoder_up = (0..d)
+            .map(|j| vec![0.0; sq((s >> (d - j - 1)) + b) * stored(d + j)])
+            .collect();
+        let widest = convs
+            .stored
+            .iter()
+            .map(|(i, o)| *i.max(o))
+            .max()
+            .unwrap_or(ch);
         Scratch {
-            input: vec![0.0; sq(s + b) * ch],
-            a1: vec![0.0; sq(s) * c],
-            p1: vec![0.0; sq(s / 2 + b) * c],
-            a2: vec![0.0; sq(s / 2) * c],
-            p2: vec![0.0; sq(s / 4 + b) * c],
-            a3: vec![0.0; sq(s / 4) * c],
-            u1: vec![0.0; sq(s / 2 + b) * c],
-            a4: vec![0.0; sq(s / 2) * c],
-            u2: vec![0.0; sq(s + b) * c],
+            encoder_in,
+            encoder_out,
+            decoder_out,
+            decoder_up,
             output: vec![0.0; sq(s) * ch],
-            d_full1: vec![0.0; sq(s) * ch],
-            d_full1_padded: vec![0.0; sq(s + b) * ch],
-            d_full: vec![0.0; sq(s) * c],
-            d_half: vec![0.0; sq(s / 2) * c],
-            d_half_padded: vec![0.0; sq(s / 2 + b) * c],
-            d_half_back: vec![0.0; sq(s / 2) * c],
-            d_quarter: vec![0.0; sq(s / 4) * c],
-            d_quarter_padded: vec![0.0; sq(s / 4 + b) * c],
-            d_quarter_back: vec![0.0; sq(s / 4) * c],
-            d_stored_full: vec![0.0; sq(s) * c],
+            d_output: vec![0.0; sq(s) * ch],
+            d_padded: vec![0.0; sq(s + b) * widest],
+            d_a: vec![0.0; sq(s) * widest],
+            d_b: vec![0.0; sq(s) * widest],
             active: Vec::with_capacity(sq(s)),
         }
     }
@@ -377,38 +379,56 @@ impl DirectTrainer {
         t: &mut Scratch,
         gradients: &mut Gradients,
     ) {
-        let (s, c, k) = (self.side, convs.stored, convs.kernel);
+        let (s, k, d) = (self.side, convs.kernel, self.config.depth);
         let ch = self.config.channels;
         let border = (k - 1) / 2;
         let f = &convs.forward;
-        // Forward, keeping what the backward pass needs (channels first → channels last).
+        // Forward, keeping what the backward pass needs (channels first → channels last), as
+        // `DirectNetwork` scores.
+        let input = &mut t.encoder_in[0];
         if ch == 1 {
-            copy_into_border(image, s, 1, &mut t.input, border);
+            copy_into_border(image, s, 1, input, border);
         } else {
             let padded = s + 2 * border;
             for (plane_index, plane) in image.chunks_exact(s * s).enumerate() {
                 for (i, v) in plane.iter().enumerate() {
                     let (y, x) = (i / s, i % s);
-                    t.input[((y + border) * padded + x + border) * ch + plane_index] = *v;
+                    input[((y + border) * padded + x + border) * ch + plane_index] = *v;
                 }
             }
         }
-        f[0].apply(&t.input, s, &mut t.a1, Activation::Relu); // [28, 28, 32]
-        max_pool_into(&t.a1, s, c, &mut t.p1, border); // [14, 14, 32]
-        f[1].apply(&t.p1, s / 2, &mut t.a2, Activation::Relu); // [14, 14, 32]
-        max_pool_into(&t.a2, s / 2, c, &mut t.p2, border); // code [7, 7, 32]
-        f[2].apply(&t.p2, s / 4, &mut t.a3, Activation::Relu); // [7, 7, 32]
-        upsample_into(&t.a3, s / 4, c, &mut t.u1, border); // [14, 14, 32]
-        f[3].apply(&t.u1, s / 2, &mut t.a4, Activation::Relu); // [14, 14, 32]
-        upsample_into(&t.a4, s / 2, c, &mut t.u2, border); // [28, 28, 32]
-        f[4].apply(&t.u2, s, &mut t.output, Activation::Sigmoid); // [28, 28, 1]
+        for stage in 0..d {
+            let (before, after) = t.encoder_in.split_at_mut(stage + 1);
+            let out = &mut t.encoder_out[stage];
+            f[stage].apply(&before[stage], s >> stage, out, Activation::Relu);
+            max_pool_into(
+                out,
+                s >> stage,
+                convs.stored[stage].1,
+                &mut after[0],
+                border,
+            );
+        }
+        for stage in 0..d {
+            let at = s >> (d - stage);
+            let input = if stage == 0 {
+                &t.encoder_in[d]
+            } else {
+                &t.decoder_up[stage - 1]
+            };
+            let out = &mut t.decoder_out[stage];
+            f[d + stage].apply(input, at, out, Activation::Relu);
+            let stored = convs.stored[d + stage].1;
+            upsample_into(out, at, stored, &mut t.decoder_up[stage], border);
+        }
+        f[2 * d].apply(&t.decoder_up[d - 1], s, &mut t.output, Activation::Sigmoid);
 
         // Loss (the mean over channels and pixels), and its gradient at the sigmoid's input;
         // `output` and `d_full1` are channels last, `target` channels first.
         let n = (ch * s * s) as f32;
         let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
         let mut loss = 0.0f32;
-        for (at, (d, &p)) in t.d_full1.iter_mut().zip(&t.output).enumerate() {
+        for (at, (d, &p)) in t.d_output.iter_mut().zip(&t.output).enumerate() {
             let y = target[(at % ch) * s * s + at / ch];
             match self.loss {
                 LossKind::Bce => {
@@ -430,82 +450,112 @@ impl DirectTrainer {
 
         let b = &convs.backward;
         let active = &mut t.active;
-        // Output layer.
+        let Scratch {
+            encoder_in,
+            encoder_out,
+            decoder_out,
+            decoder_up,
+            d_output,
+            d_padded,
+            d_a,
+            d_b,
+            ..
+        } = t;
+        // Every map below is cut to its exact size: the kernels walk whole slices.
+        let sq = |n: usize| n * n;
+        let output_layer = 2 * d;
+        // Output layer: its gradient at its input (the last upsampled map) into `d_a`.
+        let stored_in = convs.stored[output_layer].0;
         conv_backward(
-            4,
-            &t.u2,
-            c,
-            &t.d_full1,
+            output_layer,
+            &decoder_up[d - 1],
+            stored_in,
+            d_output,
             ch,
             s,
             k,
-            &b[3],
-            &mut t.d_full1_padded,
-            &mut t.d_full,
+            &b[output_layer - 1],
+            &mut d_padded[..sq(s + k - 1) * ch],
+            &mut d_a[..sq(s) * stored_in],
             gradients,
-            active,
-        ); // [28, 28, 32]
-        // Upsampling, then decode 2's ReLU.
-        upsample_backward(&t.d_full, s / 2, c, &t.a4, &mut t.d_half);
-        conv_backward(
-            3,
-            &t.u1,
-            c,
-            &t.d_half,
-            c,
-            s / 2,
-            k,
-            &b[2],
-            &mut t.d_half_padded,
-            &mut t.d_half_back,
-            gradients,
-            active,
-        ); // [14, 14, 32]
-        // Upsampling, then decode 1's ReLU.
-        upsample_backward(&t.d_half_back, s / 4, c, &t.a3, &mut t.d_quarter);
-        conv_backward(
-            2,
-            &t.p2,
-            c,
-            &t.d_quarter,
-            c,
-            s / 4,
-            k,
-            &b[1],
-            &mut t.d_quarter_padded,
-            &mut t.d_quarter_back,
-            gradients,
-            active,
-        ); // [7, 7, 32]
-        // Pooling, then encode 2's ReLU.
-        max_pool_backward(&t.a2, s / 2, c, &t.d_quarter_back, &mut t.d_half);
-        conv_backward(
-            1,
-            &t.p1,
-            c,
-            &t.d_half,
-            c,
-            s / 2,
-            k,
-            &b[0],
-            &mut t.d_half_padded,
-            &mut t.d_half_back,
-            gradients,
-            active,
-        ); // [14, 14, 32]
-        // Pooling, then encode 1's ReLU.
-        max_pool_backward(&t.a1, s, c, &t.d_half_back, &mut t.d_stored_full);
-        weight_gradients(
-            &t.input,
-            ch,
-            &t.d_stored_full,
-            c,
-            s,
-            k,
-            gradients,
-            0,
             active,
         );
+        // Decoder, last stage first: the upsampling back (through the stage's ReLU), then its
+        // convolution back.
+        for stage in (0..d).rev() {
+            let layer = d + stage;
+            let at = s >> (d - stage);
+            let (stored_in, stored_out) = convs.stored[layer];
+            let d_out = &mut d_b[..sq(at) * stored_out];
+            upsample_backward(
+                &d_a[..sq(2 * at) * stored_out],
+                at,
+                stored_out,
+                &decoder_out[stage],
+                d_out,
+            );
+            let input = if stage == 0 {
+                &encoder_in[d]
+            } else {
+                &decoder_up[stage - 1]
+            };
+            conv_backward(
+                layer,
+                input,
+                stored_in,
+                d_out,
+                stored_out,
+                at,
+                k,
+                &b[layer - 1],
+                &mut d_padded[..sq(at + k - 1) * stored_out],
+                &mut d_a[..sq(at) * stored_in],
+                gradients,
+                active,
+            );
+        }
+        // Encoder, last stage first: the pooling back (through the stage's ReLU), then its
+        // convolution back; the first needs no gradient at its input.
+        for stage in (0..d).rev() {
+            let at = s >> stage;
+            let (stored_in, stored_out) = convs.stored[stage];
+            let d_out = &mut d_b[..sq(at) * stored_out];
+            max_pool_backward(
+                &encoder_out[stage],
+                at,
+                stored_out,
+                &d_a[..sq(at / 2) * stored_out],
+                d_out,
+            );
+            if stage == 0 {
+                weight_gradients(
+                    &encoder_in[0],
+                    ch,
+                    d_out,
+                    stored_out,
+                    s,
+                    k,
+                    gradients,
+                    0,
+                    active,
+                );
+            } else {
+                conv_backward(
+                    stage,
+                    &encoder_in[stage],
+                    stored_in,
+                    d_out,
+                    stored_out,
+                    at,
+                    k,
+                    &b[stage - 1],
+                    &mut d_padded[..sq(at + k - 1) * stored_out],
+                    &mut d_a[..sq(at) * stored_in],
+                    gradients,
+                    active,
+                );
+            }
+        }
     }
 }
 
@@ -529,6 +579,8 @@ fn conv_backward(
     active: &mut Vec<(usize, usize)>,
 ) {
     weight_gradients(input, inputs, d, outputs, side, k, gradients, layer, active);
+    // `padded` is shared by maps of every size: clear its border of the last one's values.
+    padded.fill(0.0);
     copy_into_border(d, side, outputs, padded, (k - 1) / 2);
     transposed.apply(padded, side, d_input, Activation::Identity);
 }

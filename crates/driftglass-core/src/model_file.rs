@@ -23,7 +23,8 @@
 //! The weights section of version 3: a tensor count `t` (u32), then per tensor its name's
 //! length (u32) and UTF-8 bytes, its rank `r` (u32, at most 4), `r` dimensions (u32 each) and
 //! its values (f32, row-major). The autoencoder's tensors are `<layer>.weight` `[out, in, k, k]`
-//! and `<layer>.bias` `[out]` for each name of [`crate::architecture::LAYER_NAMES`]. Files of
+//! and `<layer>.bias` `[out]` for each name of [`AutoencoderConfig::layer_names`] (the header's `architecture` gives the
+//! depth and code channels; files of the reference shape omit them). Files of
 //! versions 1 and 2 are read through [`crate::burnpack`] and converted on load; writing always
 //! gives version 3.
 //!
@@ -38,7 +39,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{AutoencoderConfig, ConvWeights, LAYER_NAMES, Weights};
+use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
 use crate::baseline::{Baseline, BaselineSummary};
 use crate::burnpack::{self, Tensor};
 use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
@@ -295,11 +296,11 @@ fn check_novelty(
         .map_err(ModelFileError::Novelty)
 }
 
-/// The weights section of version 3: the five convolutions as named tensors.
+/// The weights section of version 3: the convolutions as named tensors.
 fn encode_weights(weights: &Weights) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + 4 * weights.config().num_params());
     let mut tensors: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
-    for (layer, name) in weights.layers().iter().zip(LAYER_NAMES) {
+    for (layer, name) in weights.layers().iter().zip(weights.config().layer_names()) {
         tensors.push((
             format!("{name}.weight"),
             layer.shape.to_vec(),
@@ -360,13 +361,13 @@ fn read_tensors(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, ModelFileError
     Ok(tensors)
 }
 
-/// The five convolutions of `config` from named tensors; every tensor must be used.
+/// The convolutions of `config` from named tensors; every tensor must be used.
 fn assemble(
     config: AutoencoderConfig,
     mut tensors: BTreeMap<String, Tensor>,
 ) -> Result<Weights, ModelFileError> {
-    let mut layers = Vec::with_capacity(5);
-    for (name, shape) in LAYER_NAMES.iter().zip(config.layer_shapes()) {
+    let mut layers = Vec::with_capacity(config.layer_count());
+    for (name, shape) in config.layer_names().iter().zip(config.layer_shapes()) {
         let kernel = tensors
             .remove(&format!("{name}.weight"))
             .ok_or_else(|| ModelFileError::Weights(format!("{name}.weight is missing")))?;
