@@ -703,7 +703,7 @@ async function referenceStep(page, label, line) {
   await dropPaths(page, [drop100]);
   await waitForBatch(page, run, 100);
   compare('CLI-trained model in the browser', await shown(page), cliScores([drop100], cliModel));
-  line.push('CLI-trained model loads in the page and scores the same 100 files as the CLI');
+  line.push('CLI-trained model (one stage, code of 4 channels, 5×5 kernels) loads in the page and scores the same 100 files as the CLI');
 
   // Kept in this browser only when asked: survives a reload, and can be forgotten.
   check(await page.evaluate(() => localStorage.length) === 0, `${label}: something was stored without consent`);
@@ -884,7 +884,9 @@ async function offlineAndUpdates(expected) {
 const referenceDir = join(scratch, 'my-digits');
 execFileSync(cli, ['export-pngs', '--data', data, '--set', 'train', '--count', '200', '-o', referenceDir], { stdio: 'inherit' });
 const cliModel = join(scratch, 'cli-trained.dgm');
-execFileSync(cli, ['train', '--data', data, '--limit', '512', '--test-limit', '1000', '--epochs', '1', '--batch-size', '64', '-o', cliModel], { stdio: 'inherit' });
+// Not the reference's shape (one stage, a 4-channel code, 5×5 kernels): the page's kernels and
+// WebGPU module run any depth and code size the CLI trains.
+execFileSync(cli, ['train', '--data', data, '--limit', '512', '--test-limit', '1000', '--epochs', '1', '--batch-size', '64', '--depth', '1', '--code', '4', '--kernel', '5', '-o', cliModel], { stdio: 'inherit' });
 const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);

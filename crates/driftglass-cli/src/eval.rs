@@ -533,6 +533,10 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
     print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
 }
 
+/// The MNIST set whose images are each typical (only their mix of labels changed): no per-image
+/// score can see it, only the batch tests.
+pub const LABEL_SHIFT_SET: &str = "only digits 0 and 1";
+
 /// The MNIST evaluation's images: the test set, its calibration half, and the sets of the
 /// table (the clean half first), with the generator in the state the table's batch draws
 /// continue from.
@@ -600,7 +604,7 @@ pub fn mnist_sets(
             map_pixels(&clean, |i| i.iter().map(|v| 1.0 - v).collect()),
         ),
         ("shifted 4 px", map_pixels(&clean, |i| translate(i, 4))),
-        ("only digits 0 and 1", zeros_and_ones),
+        (LABEL_SHIFT_SET, zeros_and_ones),
     ];
     // The MNIST evaluation keeps to the model's tests: no image properties here.
     let sets: Vec<EvalSet> = sets

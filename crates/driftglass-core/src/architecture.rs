@@ -196,7 +196,7 @@ impl AutoencoderConfig {
         shapes
     }
 
-    /// Number of parameters (weights and biases of the five convolutions).
+    /// Number of parameters (weights and biases of the convolutions).
     pub fn num_params(&self) -> usize {
         self.layer_shapes()
             .iter()

@@ -1,10 +1,10 @@
-//! Scoring on the CPU without a tensor library: the autoencoder's forward pass written out for
-//! its fixed shape, as direct convolutions over channels-last feature maps.
+//! Scoring on the CPU without a tensor library: the autoencoder's forward pass written out, as
+//! direct convolutions over channels-last feature maps.
 //!
 //! burn's CPU backend runs every layer as a general tensor operation (layout changes, im2col,
 //! a general matrix product, then the loss, the latent projection and five read-backs as
 //! separate passes over the batch). For this small network most of that is overhead: here each
-//! image goes through the five convolutions, poolings and upsamplings in place, in buffers
+//! image goes through the convolutions, poolings and upsamplings in place, in buffers
 //! that stay in cache, and its losses and projected code are computed on the way out.
 //!
 //! The inner loops are written over small fixed-size arrays (8 output channels × 4 pixels) so
