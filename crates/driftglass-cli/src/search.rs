@@ -63,6 +63,10 @@ pub struct SearchArgs {
     /// Seed of initialisation, shuffling, noise, the MNIST split and the corruptions.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Several seeds, comma-separated: every candidate is trained and measured once per seed,
+    /// and the pick weighs the mean gain over the reference against its spread across seeds.
+    #[arg(long, value_delimiter = ',', conflicts_with = "seed")]
+    pub seeds: Vec<u64>,
     /// Candidates to try, by name, comma-separated (default: the whole grid for the side).
     #[arg(long, value_delimiter = ',')]
     pub candidates: Vec<String>,
@@ -125,6 +129,7 @@ pub fn grid(side: usize, channels: usize) -> Vec<Candidate> {
 #[derive(Debug, Serialize)]
 pub struct SearchRow {
     pub name: String,
+    pub seed: u64,
     pub config: AutoencoderConfig,
     /// "bce" or "mse".
     pub loss: String,
@@ -181,12 +186,12 @@ struct SearchData {
     sets: Vec<EvalSet>,
 }
 
-fn mnist(args: &SearchArgs) -> Result<SearchData> {
+fn mnist(args: &SearchArgs, seed: u64) -> Result<SearchData> {
     let training = data::images(&data::mnist_dir(&args.data), "train-images-idx3-ubyte")?
         .take(args.train_images);
     let MnistSets {
         calibration, sets, ..
-    } = mnist_sets(&args.data, &args.fonts, args.seed)?;
+    } = mnist_sets(&args.data, &args.fonts, seed)?;
     Ok(SearchData {
         training_name: format!("MNIST train ({} images)", training.count),
         training,
@@ -197,7 +202,7 @@ fn mnist(args: &SearchArgs) -> Result<SearchData> {
     })
 }
 
-fn folders(args: &SearchArgs, images: &std::path::Path) -> Result<SearchData> {
+fn folders(args: &SearchArgs, images: &std::path::Path, seed: u64) -> Result<SearchData> {
     let Some(control) = &args.control else {
         bail!("--images needs --control");
     };
@@ -215,11 +220,7 @@ fn folders(args: &SearchArgs, images: &std::path::Path) -> Result<SearchData> {
         Ok(read.images)
     };
     let reference_set = read("reference", images)?;
-    let parts = reference::split(
-        &reference_set,
-        reference::DEFAULT_VALIDATION_SHARE,
-        args.seed,
-    )?;
+    let parts = reference::split(&reference_set, reference::DEFAULT_VALIDATION_SHARE, seed)?;
     let mut sets = vec![EvalSet {
         name: "control".into(),
         images: read("control", control)?,
@@ -242,17 +243,27 @@ fn folders(args: &SearchArgs, images: &std::path::Path) -> Result<SearchData> {
     })
 }
 
-pub fn run(args: SearchArgs) -> Result<()> {
-    let started = Instant::now();
+fn search_data(args: &SearchArgs, seed: u64) -> Result<SearchData> {
     let mut data = match &args.images {
-        Some(images) => folders(&args, images)?,
-        None => mnist(&args)?,
+        Some(images) => folders(args, images, seed)?,
+        None => mnist(args, seed)?,
     };
     if let Some(cap) = args.set_images {
         for set in &mut data.sets {
             set.images = set.images.take(cap);
         }
     }
+    Ok(data)
+}
+
+pub fn run(args: SearchArgs) -> Result<()> {
+    let started = Instant::now();
+    let seeds = if args.seeds.is_empty() {
+        vec![args.seed]
+    } else {
+        args.seeds.clone()
+    };
+    let mut data = search_data(&args, seeds[0])?;
     let (side, channels) = (data.training.side, data.training.channels);
     let mut candidates = grid(side, channels);
     if !args.candidates.is_empty() {
@@ -267,25 +278,50 @@ pub fn run(args: SearchArgs) -> Result<()> {
     if let Some(dir) = &args.models {
         std::fs::create_dir_all(dir)?;
     }
-    let mut rows = Vec::with_capacity(candidates.len());
-    for candidate in &candidates {
-        eprintln!("candidate {} ({:?})", candidate.name, candidate.config);
-        rows.push(measure(candidate, &data, &args)?);
+    let mut rows = Vec::with_capacity(candidates.len() * seeds.len());
+    for (index, seed) in seeds.iter().enumerate() {
+        if index > 0 {
+            data = search_data(&args, *seed)?;
+        }
+        for candidate in &candidates {
+            eprintln!(
+                "candidate {} ({:?}), seed {seed}",
+                candidate.name, candidate.config
+            );
+            rows.push(measure(candidate, &data, &args, *seed)?);
+        }
     }
+    let pick = choose(&rows);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "rows": rows, "pick": pick }))?
+        );
         return Ok(());
     }
-    print_tables(&rows, &data, &args, started.elapsed().as_secs_f64());
+    print_tables(&rows, &data, &args, &seeds);
+    print_pick(&pick);
+    println!(
+        "{} candidates × {} seed{} in {:.0} s",
+        candidates.len(),
+        seeds.len(),
+        if seeds.len() == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
-fn measure(candidate: &Candidate, data: &SearchData, args: &SearchArgs) -> Result<SearchRow> {
+fn measure(
+    candidate: &Candidate,
+    data: &SearchData,
+    args: &SearchArgs,
+    seed: u64,
+) -> Result<SearchRow> {
     let config = TrainingConfig {
         epochs: args.epochs,
         batch_size: 128,
         noise_factor: 0.5,
-        seed: args.seed,
+        seed,
         optimizer: OptimizerKind::Adadelta,
         learning_rate: 1.0,
         loss: candidate.loss,
@@ -333,7 +369,7 @@ fn measure(candidate: &Candidate, data: &SearchData, args: &SearchArgs) -> Resul
         },
     )?;
     if let Some(dir) = &args.models {
-        let path = dir.join(format!("{}.dgm", candidate.name));
+        let path = dir.join(format!("{}-seed-{seed}.dgm", candidate.name));
         std::fs::write(&path, &bytes)?;
     }
     let network = DirectNetwork::new(weights)?;
@@ -366,6 +402,7 @@ fn measure(candidate: &Candidate, data: &SearchData, args: &SearchArgs) -> Resul
         .collect();
     Ok(SearchRow {
         name: candidate.name.to_string(),
+        seed,
         config: *weights.config(),
         loss: match candidate.loss {
             LossKind::Bce => "bce",
@@ -426,28 +463,162 @@ fn shape(config: &AutoencoderConfig) -> String {
     )
 }
 
-/// The candidate a user would pick: the highest mean novelty AUROC among those that score at
-/// least 90 % as fast as the reference on one thread (ties: the reference).
-pub fn choose(rows: &[SearchRow]) -> Option<&SearchRow> {
-    let reference = rows.iter().find(|r| r.name == "reference")?;
-    rows.iter()
-        .filter(|r| r.images_per_second >= 0.9 * reference.images_per_second)
-        .fold(reference, |best, r| {
-            if mean(&r.novelty()) > mean(&best.novelty()) {
-                r
-            } else {
-                best
-            }
-        })
-        .into()
+/// One candidate across the seeds it was measured with.
+#[derive(Debug, Serialize)]
+pub struct Across {
+    pub name: String,
+    pub seeds: usize,
+    /// Mean over the seeds of the mean novelty AUROC (per-image drift sets).
+    pub novelty: f64,
+    /// Mean over the seeds of the held-out BCE.
+    pub held_out_bce: f64,
+    pub images_per_second: f64,
+    /// Gain in mean novelty AUROC over the reference, seed by seed: its mean and standard
+    /// deviation (0 with one seed).
+    pub gain: f64,
+    pub gain_sd: f64,
 }
 
-fn print_tables(rows: &[SearchRow], data: &SearchData, args: &SearchArgs, seconds: f64) {
+/// What the search recommends, and why.
+#[derive(Debug, Serialize)]
+pub struct Pick {
+    pub candidates: Vec<Across>,
+    /// The pick: the highest mean novelty AUROC among candidates at least 90 % as fast as the
+    /// reference on one thread, where its gain over the reference is more than twice its
+    /// standard error across seeds; else the reference.
+    pub chosen: Option<String>,
+    pub reason: String,
+}
+
+/// Each candidate across seeds, and the pick (see [`Pick::chosen`]).
+pub fn choose(rows: &[SearchRow]) -> Pick {
+    let mut names: Vec<&str> = Vec::new();
+    for row in rows {
+        if !names.contains(&row.name.as_str()) {
+            names.push(&row.name);
+        }
+    }
+    let reference: Vec<&SearchRow> = rows.iter().filter(|r| r.name == "reference").collect();
+    let reference_at = |seed: u64| {
+        reference
+            .iter()
+            .find(|r| r.seed == seed)
+            .map(|r| mean(&r.novelty()))
+    };
+    let candidates: Vec<Across> = names
+        .iter()
+        .map(|name| {
+            let mine: Vec<&SearchRow> = rows.iter().filter(|r| r.name == *name).collect();
+            let over = |f: &dyn Fn(&SearchRow) -> f64| {
+                mean(&mine.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let gains: Vec<f64> = mine
+                .iter()
+                .filter_map(|r| reference_at(r.seed).map(|base| mean(&r.novelty()) - base))
+                .collect();
+            let gain = mean(&gains);
+            let gain_sd = if gains.len() > 1 {
+                (gains.iter().map(|g| (g - gain).powi(2)).sum::<f64>() / (gains.len() - 1) as f64)
+                    .sqrt()
+            } else {
+                0.0
+            };
+            Across {
+                name: name.to_string(),
+                seeds: mine.len(),
+                novelty: over(&|r| mean(&r.novelty())),
+                held_out_bce: over(&|r| r.held_out_bce),
+                images_per_second: over(&|r| r.images_per_second),
+                gain: if gains.is_empty() { f64::NAN } else { gain },
+                gain_sd,
+            }
+        })
+        .collect();
+    let Some(base) = candidates.iter().find(|c| c.name == "reference") else {
+        return Pick {
+            candidates,
+            chosen: None,
+            reason: "the reference was not among the candidates: nothing to compare with".into(),
+        };
+    };
+    let fast_enough = |c: &Across| c.images_per_second >= 0.9 * base.images_per_second;
+    let best = candidates
+        .iter()
+        .filter(|c| fast_enough(c))
+        .fold(
+            base,
+            |best, c| if c.novelty > best.novelty { c } else { best },
+        );
+    let seeds = best.seeds;
+    let (chosen, reason) = if best.name == "reference" {
+        (
+            "reference".to_string(),
+            "no candidate at ≥ 90 % of its one-thread speed has a higher mean novelty AUROC"
+                .to_string(),
+        )
+    } else if seeds < 2 {
+        (
+            best.name.clone(),
+            format!(
+                "highest mean novelty AUROC at ≥ 90 % of the reference's one-thread speed (+{:.4}); one seed, so its spread is unknown: check with --seeds",
+                best.gain
+            ),
+        )
+    } else if best.gain > 2.0 * best.gain_sd / (seeds as f64).sqrt() {
+        (
+            best.name.clone(),
+            format!(
+                "highest mean novelty AUROC at ≥ 90 % of the reference's one-thread speed: +{:.4} over {seeds} seeds (sd {:.4}), beyond twice its standard error",
+                best.gain, best.gain_sd
+            ),
+        )
+    } else {
+        (
+            "reference".to_string(),
+            format!(
+                "the best candidate at ≥ 90 % of its one-thread speed, {}, gains {:+.4} over {seeds} seeds (sd {:.4}): within twice its standard error",
+                best.name, best.gain, best.gain_sd
+            ),
+        )
+    };
+    Pick {
+        candidates,
+        chosen: Some(chosen),
+        reason,
+    }
+}
+
+fn print_pick(pick: &Pick) {
+    if pick.candidates.iter().any(|c| c.seeds > 1) {
+        println!(
+            "Across seeds (means over the seeds; gain: mean novelty AUROC minus the reference's, seed by seed):"
+        );
+        println!();
+        println!(
+            "| candidate | seeds | AUROC novelty mean | gain ± sd | held-out BCE | images/s, 1 thread |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        for c in &pick.candidates {
+            println!(
+                "| {} | {} | {:.4} | {:+.4} ± {:.4} | {:.4} | {:.0} |",
+                c.name, c.seeds, c.novelty, c.gain, c.gain_sd, c.held_out_bce, c.images_per_second
+            );
+        }
+        println!();
+    }
+    match &pick.chosen {
+        Some(chosen) => println!("Chosen: {chosen} ({})", pick.reason),
+        None => println!("No pick: {}", pick.reason),
+    }
+}
+
+fn print_tables(rows: &[SearchRow], data: &SearchData, args: &SearchArgs, seeds: &[u64]) {
+    let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
     println!(
         "Trained on {} for {} epochs (batch 128, noise 0.5, Adadelta, seed {}); validated and calibrated on {} held-out images; measured against {} clean images ({}).",
         data.training_name,
         args.epochs,
-        args.seed,
+        seeds.join(", "),
         data.validation.count,
         data.sets[0].images.count,
         data.sets[0].name
@@ -463,14 +634,17 @@ fn print_tables(rows: &[SearchRow], data: &SearchData, args: &SearchArgs, second
         println!();
     }
     println!(
-        "| candidate | shape | loss | params | code values | model file | held-out BCE | AUROC loss mean / min | AUROC novelty mean / min | clean flagged | images/s, 1 thread | training |"
+        "| candidate | seed | shape | loss | params | code values | model file | held-out BCE | AUROC loss mean / min | AUROC novelty mean / min | clean flagged | images/s, 1 thread | training |"
     );
-    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for row in rows {
         let (loss, novelty) = (row.loss_aurocs(), row.novelty());
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} KB | {:.4} | {:.4} / {:.4} | {:.4} / {:.4} | {:.1} % | {:.0} | {:.0} s |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} KB | {:.4} | {:.4} / {:.4} | {:.4} / {:.4} | {:.1} % | {:.0} | {:.0} s |",
             row.name,
+            row.seed,
             shape(&row.config),
             row.loss,
             row.params,
@@ -493,8 +667,8 @@ fn print_tables(rows: &[SearchRow], data: &SearchData, args: &SearchArgs, second
     let names: Vec<&str> = first.auroc.iter().map(|(n, _, _)| n.as_str()).collect();
     println!("Per-image AUROC of the novelty score (of the loss in brackets), per drift set:");
     println!();
-    println!("| candidate | {} |", names.join(" | "));
-    println!("| --- |{}", " ---: |".repeat(names.len()));
+    println!("| candidate | seed | {} |", names.join(" | "));
+    println!("| --- | ---: |{}", " ---: |".repeat(names.len()));
     for row in rows {
         let cells: Vec<String> = row
             .auroc
@@ -504,14 +678,7 @@ fn print_tables(rows: &[SearchRow], data: &SearchData, args: &SearchArgs, second
                 format!("{} ({})", f(n), f(l))
             })
             .collect();
-        println!("| {} | {} |", row.name, cells.join(" | "));
+        println!("| {} | {} | {} |", row.name, row.seed, cells.join(" | "));
     }
     println!();
-    if let Some(chosen) = choose(rows) {
-        println!(
-            "Chosen (highest mean novelty AUROC at ≥ 90 % of the reference's one-thread speed): {}",
-            chosen.name
-        );
-    }
-    println!("{} candidates in {seconds:.0} s", rows.len());
 }

@@ -656,9 +656,11 @@ fn shards_merge_into_the_report_of_one_run() {
 /// seed gives the same candidate the same numbers, whatever else the search tries.
 #[test]
 fn search_trains_and_measures_each_candidate_reproducibly() {
-    let search = |candidates: &str| {
+    let search = |candidates: &str, seeds: &str| {
         driftglass(&[
             "search",
+            "--seeds",
+            seeds,
             "--train-images",
             "400",
             "--epochs",
@@ -672,16 +674,32 @@ fn search_trains_and_measures_each_candidate_reproducibly() {
             "--json",
         ])
     };
-    let (code, rows, text) = search("reference,code-8");
+    let (code, table, text) = search("reference,code-8", "42,43");
     assert_eq!(code, 0, "{text}");
-    let rows = rows.as_array().unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(rows.len(), 2, "{text}");
+    let rows = table["rows"].as_array().unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(rows.len(), 4, "{text}");
     assert_eq!(rows[0]["name"], "reference");
+    assert_eq!(rows[0]["seed"], 42);
     assert_eq!(rows[0]["params"], 28_353);
     assert_eq!(rows[0]["code_values"], 32 * 7 * 7);
     assert_eq!(rows[1]["name"], "code-8");
     assert_eq!(rows[1]["config"]["code"], 8);
     assert_eq!(rows[1]["code_values"], 8 * 7 * 7);
+    assert_eq!(rows[3]["seed"], 43);
+    // Another seed, other numbers; the pick weighs the gain against its spread over seeds.
+    assert_ne!(rows[0]["held_out_bce"], rows[2]["held_out_bce"]);
+    let pick = &table["pick"];
+    assert_eq!(
+        pick["candidates"].as_array().map(Vec::len),
+        Some(2),
+        "{text}"
+    );
+    assert_eq!(pick["candidates"][1]["seeds"], 2);
+    assert!(
+        pick["candidates"][1]["gain_sd"].as_f64().unwrap_or(0.0) > 0.0,
+        "{text}"
+    );
+    assert!(pick["chosen"].is_string(), "{text}");
     for row in rows {
         let bce = row["held_out_bce"].as_f64().unwrap_or(0.0);
         assert!((0.05..0.7).contains(&bce), "held-out BCE {bce}: {text}");
@@ -703,14 +721,14 @@ fn search_trains_and_measures_each_candidate_reproducibly() {
             .unwrap_or_else(|| panic!("{text}"));
         assert!(noise[2].as_f64().unwrap_or(0.0) > 0.9, "{noise}");
     }
-    let (code, again, text) = search("code-8");
+    let (code, again, text) = search("code-8", "42");
     assert_eq!(code, 0, "{text}");
-    let again = &again[0];
+    let again = &again["rows"][0];
     // (The file's size may differ by a byte or two: it records the training's seconds.)
     for field in ["held_out_bce", "auroc", "clean_flagged", "params"] {
         assert_eq!(again[field], rows[1][field], "{field}: {text}");
     }
-    let (code, _, text) = search("no-such-candidate");
+    let (code, _, text) = search("no-such-candidate", "42");
     assert_eq!(code, 1);
     assert!(
         text.contains("no candidate") && text.contains("reference"),
