@@ -471,21 +471,110 @@ pub struct DirectNetwork {
     packed: Vec<f32>,
 }
 
-/// Per-image working memory, reused from image to image. Stage `i` works at side
-/// `side >> i`; maps read by a convolution are zero-bordered.
+/// One image's feature maps on the way through the network, reused from image to image (for
+/// scoring, and kept for the backward pass when training). Stage `i` of the encoder works at
+/// side `side >> i`; maps read by a convolution are zero-bordered.
 #[derive(Debug)]
-struct Scratch {
+pub(crate) struct FeatureMaps {
     /// The encoder's inputs: `[0]` the image, `[i]` stage `i − 1`'s pooled output; the last,
     /// at the code's side, is the code.
-    encoder_in: Vec<Vec<f32>>,
-    /// The encoder's convolution outputs, per stage.
-    encoder_out: Vec<Vec<f32>>,
-    /// The decoder's convolution outputs, per stage (stage `j` at side `side >> (depth − j)`).
-    decoder_out: Vec<Vec<f32>>,
+    pub(crate) encoder_in: Vec<Vec<f32>>,
+    /// The encoder's convolution outputs (after the ReLU), per stage.
+    pub(crate) encoder_out: Vec<Vec<f32>>,
+    /// The decoder's convolution outputs (after the ReLU), per stage (stage `j` at side
+    /// `side >> (depth − j)`).
+    pub(crate) decoder_out: Vec<Vec<f32>>,
     /// The decoder's upsampled maps: `[j]` is decoder stage `j`'s output upsampled, what stage
     /// `j + 1` (or, for the last, the output convolution) reads.
-    decoder_up: Vec<Vec<f32>>,
-    output: Vec<f32>,
+    pub(crate) decoder_up: Vec<Vec<f32>>,
+    /// The reconstruction, channels last.
+    pub(crate) output: Vec<f32>,
+}
+
+impl FeatureMaps {
+    /// Maps for `convs` (the encoder's stages, the decoder's, the output) on images of `side`
+    /// pixels and `channels` channels.
+    pub(crate) fn new(convs: &[Conv], side: usize, channels: usize) -> FeatureMaps {
+        let (s, d) = (side, convs.len() / 2);
+        let b = convs[0].kernel - 1;
+        let sq = |n: usize| n * n;
+        let stored = |layer: usize| convs[layer].stored_outputs();
+        let encoder_in = (0..=d)
+            .map(|i| {
+                let channels = if i == 0 { channels } else { stored(i - 1) };
+                vec![0.0; sq((s >> i) + b) * channels]
+            })
+            .collect();
+        let encoder_out = (0..d).map(|i| vec![0.0; sq(s >> i) * stored(i)]).collect();
+        let decoder_out = (0..d)
+            .map(|j| vec![0.0; sq(s >> (d - j)) * stored(d + j)])
+            .collect();
+        let decoder_up = (0..d)
+            .map(|j| vec![0.0; sq((s >> (d - j - 1)) + b) * stored(d + j)])
+            .collect();
+        FeatureMaps {
+            encoder_in,
+            encoder_out,
+            decoder_out,
+            decoder_up,
+            output: vec![0.0; sq(s) * channels],
+        }
+    }
+
+    /// Put `image` (`channels · side²` values, channels first) into `encoder_in[0]`, channels
+    /// last inside a zero border of `border` pixels.
+    pub(crate) fn load(&mut self, image: &[f32], side: usize, channels: usize, border: usize) {
+        let padded = side + 2 * border;
+        let input = &mut self.encoder_in[0];
+        for (channel, plane) in image.chunks_exact(side * side).enumerate() {
+            for (row, values) in plane.chunks_exact(side).enumerate() {
+                let start = ((row + border) * padded + border) * channels + channel;
+                for (x, v) in values.iter().enumerate() {
+                    input[start + x * channels] = *v;
+                }
+            }
+        }
+    }
+
+    /// The forward pass of `convs` from the zero-bordered image already in `encoder_in[0]`:
+    /// for the reference, [28, 28, 32] → pooled [14, 14, 32] → [14, 14, 32] → code
+    /// [7, 7, 32]; then [7, 7, 32] → upsampled [14, 14, 32] → … → [28, 28, 1].
+    pub(crate) fn forward(&mut self, convs: &[Conv], side: usize) {
+        let (s, d) = (side, convs.len() / 2);
+        let border = (convs[0].kernel - 1) / 2;
+        for stage in 0..d {
+            let conv = &convs[stage];
+            let (before, after) = self.encoder_in.split_at_mut(stage + 1);
+            let out = &mut self.encoder_out[stage];
+            conv.apply(&before[stage], s >> stage, out, Activation::Relu);
+            max_pool_into(
+                out,
+                s >> stage,
+                conv.stored_outputs(),
+                &mut after[0],
+                border,
+            );
+        }
+        for stage in 0..d {
+            let conv = &convs[d + stage];
+            let at = s >> (d - stage);
+            let input = if stage == 0 {
+                &self.encoder_in[d]
+            } else {
+                &self.decoder_up[stage - 1]
+            };
+            let out = &mut self.decoder_out[stage];
+            conv.apply(input, at, out, Activation::Relu);
+            let up = &mut self.decoder_up[stage];
+            upsample_into(out, at, conv.stored_outputs(), up, border);
+        }
+        convs[2 * d].apply(
+            &self.decoder_up[d - 1],
+            s,
+            &mut self.output,
+            Activation::Sigmoid,
+        );
+    }
 }
 
 impl DirectNetwork {
@@ -569,30 +658,8 @@ impl DirectNetwork {
         self.channels * self.side * self.side
     }
 
-    fn scratch(&self) -> Scratch {
-        let (s, b, d) = (self.side, self.kernel - 1, self.depth);
-        let sq = |n: usize| n * n;
-        let stored = |layer: usize| self.convs[layer].stored_outputs();
-        let encoder_in = (0..=d)
-            .map(|i| {
-                let channels = if i == 0 { self.channels } else { stored(i - 1) };
-                vec![0.0; sq((s >> i) + b) * channels]
-            })
-            .collect();
-        let encoder_out = (0..d).map(|i| vec![0.0; sq(s >> i) * stored(i)]).collect();
-        let decoder_out = (0..d)
-            .map(|j| vec![0.0; sq(s >> (d - j)) * stored(d + j)])
-            .collect();
-        let decoder_up = (0..d)
-            .map(|j| vec![0.0; sq((s >> (d - j - 1)) + b) * stored(d + j)])
-            .collect();
-        Scratch {
-            encoder_in,
-            encoder_out,
-            decoder_out,
-            decoder_up,
-            output: vec![0.0; sq(s) * self.channels],
-        }
+    fn scratch(&self) -> FeatureMaps {
+        FeatureMaps::new(&self.convs, self.side, self.channels)
     }
 
     /// Reconstruct and score one image (`channels · side²` values, channels first) against
@@ -601,56 +668,13 @@ impl DirectNetwork {
         &self,
         image: &[f32],
         target: &[f32],
-        scratch: &mut Scratch,
+        scratch: &mut FeatureMaps,
     ) -> Reconstruction {
         let (s, c, d) = (self.side, self.channels, self.depth);
         let border = (self.kernel - 1) / 2;
-        let padded = s + 2 * border;
-        // Channels first → channels last, inside a zero border.
-        let input = &mut scratch.encoder_in[0];
-        for ch in 0..c {
-            for y in 0..s {
-                for x in 0..s {
-                    input[((y + border) * padded + x + border) * c + ch] =
-                        image[(ch * s + y) * s + x];
-                }
-            }
-        }
-        // The reference's shapes: [28, 28, 32] → pooled [14, 14, 32] → [14, 14, 32] → code
-        // [7, 7, 32]; then [7, 7, 32] → upsampled [14, 14, 32] → … → [28, 28, 1].
-        for stage in 0..d {
-            let conv = &self.convs[stage];
-            let (before, after) = scratch.encoder_in.split_at_mut(stage + 1);
-            let out = &mut scratch.encoder_out[stage];
-            conv.apply(&before[stage], s >> stage, out, Activation::Relu);
-            max_pool_into(
-                out,
-                s >> stage,
-                conv.stored_outputs(),
-                &mut after[0],
-                border,
-            );
-        }
+        scratch.load(image, s, c, border);
+        scratch.forward(&self.convs, s);
         let latent = self.project(&scratch.encoder_in[d], border);
-        for stage in 0..d {
-            let conv = &self.convs[d + stage];
-            let at = s >> (d - stage);
-            let input = if stage == 0 {
-                &scratch.encoder_in[d]
-            } else {
-                &scratch.decoder_up[stage - 1]
-            };
-            let out = &mut scratch.decoder_out[stage];
-            conv.apply(input, at, out, Activation::Relu);
-            let up = &mut scratch.decoder_up[stage];
-            upsample_into(out, at, conv.stored_outputs(), up, border);
-        }
-        self.convs[2 * d].apply(
-            &scratch.decoder_up[d - 1],
-            s,
-            &mut scratch.output,
-            Activation::Sigmoid,
-        );
 
         // Channels last → first; losses as `loss.rs` computes them (f32 terms of clipped
         // logarithms, summed in f64: a 128×128 colour image has 49,152).

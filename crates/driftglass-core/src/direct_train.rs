@@ -25,9 +25,7 @@ use multiversion::multiversion;
 use multiversion::target::selected_target;
 
 use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
-use crate::direct::{
-    Activation, Conv, max_pool_into, multiply_add, upsample_into, window, worker_threads,
-};
+use crate::direct::{Activation, Conv, FeatureMaps, multiply_add, window, worker_threads};
 use crate::loss::{EPSILON, LossKind};
 use crate::optim::{OptimizerKind, ParamState};
 use crate::score::ScoreError;
@@ -74,19 +72,10 @@ struct Gradients {
     loss_sum: f64,
 }
 
-/// Per-image buffers, reused from image to image: the forward pass's activations (as
-/// [`crate::direct`]'s scoring keeps them, stage `i` of the encoder at side `side >> i`) and
-/// the backward pass's gradients.
+/// Per-image buffers, reused from image to image: the forward pass's feature maps (as
+/// [`crate::direct`]'s scoring keeps them) and the backward pass's gradients.
 struct Scratch {
-    /// The encoder's zero-bordered inputs; the last is the code.
-    encoder_in: Vec<Vec<f32>>,
-    /// The encoder's convolution outputs (after the ReLU), per stage.
-    encoder_out: Vec<Vec<f32>>,
-    /// The decoder's convolution outputs (after the ReLU), per stage.
-    decoder_out: Vec<Vec<f32>>,
-    /// The decoder's zero-bordered upsampled maps, per stage.
-    decoder_up: Vec<Vec<f32>>,
-    output: Vec<f32>,
+    maps: FeatureMaps,
     /// The loss's gradient at the output convolution's output (channels last).
     d_output: Vec<f32>,
     /// A gradient map inside a zero border, for the transposed convolutions (the largest).
@@ -332,23 +321,9 @@ impl DirectTrainer {
     }
 
     fn scratch(&self, convs: &StepConvs) -> Scratch {
-        let (s, b, d) = (self.side, convs.kernel - 1, self.config.depth);
+        let (s, b) = (self.side, convs.kernel - 1);
         let ch = self.config.channels;
         let sq = |n: usize| n * n;
-        let stored = |layer: usize| convs.stored[layer].1;
-        let encoder_in = (0..=d)
-            .map(|i| {
-                let channels = if i == 0 { ch } else { stored(i - 1) };
-                vec![0.0; sq((s >> i) + b) * channels]
-            })
-            .collect();
-        let encoder_out = (0..d).map(|i| vec![0.0; sq(s >> i) * stored(i)]).collect();
-        let decoder_out = (0..d)
-            .map(|j| vec![0.0; sq(s >> (d - j)) * stored(d + j)])
-            .collect();
-        let decoder_up = (0..d)
-            .map(|j| vec![0.0; sq((s >> (d - j - 1)) + b) * stored(d + j)])
-            .collect();
         let widest = convs
             .stored
             .iter()
@@ -356,11 +331,7 @@ impl DirectTrainer {
             .max()
             .unwrap_or(ch);
         Scratch {
-            encoder_in,
-            encoder_out,
-            decoder_out,
-            decoder_up,
-            output: vec![0.0; sq(s) * ch],
+            maps: FeatureMaps::new(&convs.forward, s, ch),
             d_output: vec![0.0; sq(s) * ch],
             d_padded: vec![0.0; sq(s + b) * widest],
             d_a: vec![0.0; sq(s) * widest],
@@ -383,52 +354,16 @@ impl DirectTrainer {
         let ch = self.config.channels;
         let border = (k - 1) / 2;
         let f = &convs.forward;
-        // Forward, keeping what the backward pass needs (channels first → channels last), as
-        // `DirectNetwork` scores.
-        let input = &mut t.encoder_in[0];
-        if ch == 1 {
-            copy_into_border(image, s, 1, input, border);
-        } else {
-            let padded = s + 2 * border;
-            for (plane_index, plane) in image.chunks_exact(s * s).enumerate() {
-                for (i, v) in plane.iter().enumerate() {
-                    let (y, x) = (i / s, i % s);
-                    input[((y + border) * padded + x + border) * ch + plane_index] = *v;
-                }
-            }
-        }
-        for stage in 0..d {
-            let (before, after) = t.encoder_in.split_at_mut(stage + 1);
-            let out = &mut t.encoder_out[stage];
-            f[stage].apply(&before[stage], s >> stage, out, Activation::Relu);
-            max_pool_into(
-                out,
-                s >> stage,
-                convs.stored[stage].1,
-                &mut after[0],
-                border,
-            );
-        }
-        for stage in 0..d {
-            let at = s >> (d - stage);
-            let input = if stage == 0 {
-                &t.encoder_in[d]
-            } else {
-                &t.decoder_up[stage - 1]
-            };
-            let out = &mut t.decoder_out[stage];
-            f[d + stage].apply(input, at, out, Activation::Relu);
-            let stored = convs.stored[d + stage].1;
-            upsample_into(out, at, stored, &mut t.decoder_up[stage], border);
-        }
-        f[2 * d].apply(&t.decoder_up[d - 1], s, &mut t.output, Activation::Sigmoid);
+        // Forward, keeping what the backward pass needs, as `DirectNetwork` scores.
+        t.maps.load(image, s, ch, border);
+        t.maps.forward(f, s);
 
         // Loss (the mean over channels and pixels), and its gradient at the sigmoid's input;
-        // `output` and `d_full1` are channels last, `target` channels first.
+        // `output` and `d_output` are channels last, `target` channels first.
         let n = (ch * s * s) as f32;
         let (low, high) = (EPSILON as f32, 1.0 - EPSILON as f32);
         let mut loss = 0.0f32;
-        for (at, (d, &p)) in t.d_output.iter_mut().zip(&t.output).enumerate() {
+        for (at, (d, &p)) in t.d_output.iter_mut().zip(&t.maps.output).enumerate() {
             let y = target[(at % ch) * s * s + at / ch];
             match self.loss {
                 LossKind::Bce => {
@@ -451,10 +386,14 @@ impl DirectTrainer {
         let b = &convs.backward;
         let active = &mut t.active;
         let Scratch {
-            encoder_in,
-            encoder_out,
-            decoder_out,
-            decoder_up,
+            maps:
+                FeatureMaps {
+                    encoder_in,
+                    encoder_out,
+                    decoder_out,
+                    decoder_up,
+                    ..
+                },
             d_output,
             d_padded,
             d_a,
