@@ -658,10 +658,6 @@ impl DirectNetwork {
         self.channels * self.side * self.side
     }
 
-    fn scratch(&self) -> FeatureMaps {
-        FeatureMaps::new(&self.convs, self.side, self.channels)
-    }
-
     /// Reconstruct and score one image (`channels · side²` values, channels first) against
     /// `target` (same layout).
     fn reconstruct_one(
@@ -749,7 +745,7 @@ impl DirectNetwork {
             }
         }
         let run = |images: &[f32], targets: &[f32]| {
-            let mut scratch = self.scratch();
+            let mut scratch = FeatureMaps::new(&self.convs, self.side, self.channels);
             images
                 .chunks_exact(len)
                 .zip(targets.chunks_exact(len))

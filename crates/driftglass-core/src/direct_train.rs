@@ -78,8 +78,9 @@ struct Scratch {
     maps: FeatureMaps,
     /// The loss's gradient at the output convolution's output (channels last).
     d_output: Vec<f32>,
-    /// A gradient map inside a zero border, for the transposed convolutions (the largest).
-    d_padded: Vec<f32>,
+    /// Per layer (but the first): its output gradient inside a zero border, as its transposed
+    /// convolution reads it. One map per layer keeps each border zero without clearing it.
+    d_padded: Vec<Vec<f32>>,
     /// Gradients at a convolution's input, then at its output after a pooling or
     /// upsampling step back: two maps of the largest size, used in turn.
     d_a: Vec<f32>,
@@ -333,7 +334,24 @@ impl DirectTrainer {
         Scratch {
             maps: FeatureMaps::new(&convs.forward, s, ch),
             d_output: vec![0.0; sq(s) * ch],
-            d_padded: vec![0.0; sq(s + b) * widest],
+            d_padded: convs
+                .stored
+                .iter()
+                .enumerate()
+                .map(|(layer, (_, stored_out))| {
+                    let d = self.config.depth;
+                    let at = if layer < d {
+                        s >> layer
+                    } else {
+                        s >> (2 * d - layer)
+                    };
+                    if layer == 0 {
+                        Vec::new()
+                    } else {
+                        vec![0.0; sq(at + b) * stored_out]
+                    }
+                })
+                .collect(),
             d_a: vec![0.0; sq(s) * widest],
             d_b: vec![0.0; sq(s) * widest],
             active: Vec::with_capacity(sq(s)),
@@ -414,7 +432,7 @@ impl DirectTrainer {
             s,
             k,
             &b[output_layer - 1],
-            &mut d_padded[..sq(s + k - 1) * ch],
+            &mut d_padded[output_layer],
             &mut d_a[..sq(s) * stored_in],
             gradients,
             active,
@@ -447,7 +465,7 @@ impl DirectTrainer {
                 at,
                 k,
                 &b[layer - 1],
-                &mut d_padded[..sq(at + k - 1) * stored_out],
+                &mut d_padded[layer],
                 &mut d_a[..sq(at) * stored_in],
                 gradients,
                 active,
@@ -488,7 +506,7 @@ impl DirectTrainer {
                     at,
                     k,
                     &b[stage - 1],
-                    &mut d_padded[..sq(at + k - 1) * stored_out],
+                    &mut d_padded[stage],
                     &mut d_a[..sq(at) * stored_in],
                     gradients,
                     active,
@@ -518,8 +536,6 @@ fn conv_backward(
     active: &mut Vec<(usize, usize)>,
 ) {
     weight_gradients(input, inputs, d, outputs, side, k, gradients, layer, active);
-    // `padded` is shared by maps of every size: clear its border of the last one's values.
-    padded.fill(0.0);
     copy_into_border(d, side, outputs, padded, (k - 1) / 2);
     transposed.apply(padded, side, d_input, Activation::Identity);
 }

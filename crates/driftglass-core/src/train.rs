@@ -607,16 +607,10 @@ mod tests {
             _targets: &ImageSet,
         ) -> Result<Vec<Reconstruction>, TrainError> {
             let epoch = self.steps / self.steps_per_epoch;
-            let loss = self.validation_losses[epoch - 1];
-            Ok((0..inputs.count)
-                .map(|_| Reconstruction {
-                    bce: loss,
-                    mse: loss,
-                    output_entropy: loss,
-                    pixels: vec![0.0; inputs.image_len()],
-                    latent: Vec::new(),
-                })
-                .collect())
+            Ok(constant_reconstructions(
+                inputs,
+                self.validation_losses[epoch - 1],
+            ))
         }
 
         async fn weights(&self) -> Result<Weights, TrainError> {
@@ -625,6 +619,19 @@ mod tests {
             layers[0].kernel[0] = self.steps as f32;
             Weights::new(config, layers).map_err(|e| TrainError::Config(e.to_string()))
         }
+    }
+
+    /// A black reconstruction of each of `inputs` with every loss `loss` (for test steppers).
+    fn constant_reconstructions(inputs: &ImageSet, loss: f32) -> Vec<Reconstruction> {
+        (0..inputs.count)
+            .map(|_| Reconstruction {
+                bce: loss,
+                mse: loss,
+                output_entropy: loss,
+                pixels: vec![0.0; inputs.image_len()],
+                latent: Vec::new(),
+            })
+            .collect()
     }
 
     /// Records the clean targets of the first step.
@@ -653,15 +660,7 @@ mod tests {
             inputs: &ImageSet,
             _targets: &ImageSet,
         ) -> Result<Vec<Reconstruction>, TrainError> {
-            Ok((0..inputs.count)
-                .map(|_| Reconstruction {
-                    bce: 0.5,
-                    mse: 0.5,
-                    output_entropy: 0.5,
-                    pixels: vec![0.0; inputs.image_len()],
-                    latent: Vec::new(),
-                })
-                .collect())
+            Ok(constant_reconstructions(inputs, 0.5))
         }
 
         async fn weights(&self) -> Result<Weights, TrainError> {
