@@ -682,6 +682,10 @@ async function referenceStep(page, label, line) {
   await dropPaths(page, [drop100]);
   await waitForBatch(page, run, 100);
   const inPage = await shown(page);
+  // Its reference holds the rotations: the tests ask whether the batch is worse, and say so.
+  const alternative = await page.locator('[data-testid=verdict]').getAttribute('data-alternative');
+  const saying = await page.locator('[data-testid=alternative]').textContent().catch(() => '');
+  check(alternative === 'worse' && /one-sided/.test(saying), `browser-trained model with rotations: tests ask ${alternative}, "${saying}"`);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=model-download]')]);
   const browserModel = join(scratch, 'browser-trained.dgm');
   await download.saveAs(browserModel);
@@ -691,8 +695,8 @@ async function referenceStep(page, label, line) {
   const modelBytes = await readFile(browserModel);
   const header = JSON.parse(modelBytes.subarray(16, 16 + modelBytes.readUInt32LE(12)).toString('utf8'));
   const augment = header.training?.config?.augment;
-  check(augment?.rotation === 20 && header.novelty?.calibration_images === 40, `browser-trained model: augmentation ${JSON.stringify(augment)}, novelty ${JSON.stringify(header.novelty?.calibration_images)}`);
-  line.push(`browser-trained model (${modelBytes.length} bytes, trained with rotations of ±${augment?.rotation}°) scores the same 100 files in the CLI`);
+  check(augment?.rotation === 20 && header.calibration_augment?.rotation === 20 && header.novelty?.calibration_images === 40, `browser-trained model: augmentation ${JSON.stringify(augment)}, calibrated with ${JSON.stringify(header.calibration_augment)}, novelty ${JSON.stringify(header.novelty?.calibration_images)}`);
+  line.push(`browser-trained model (${modelBytes.length} bytes, trained and calibrated with rotations of ±${augment?.rotation}°, its tests one-sided) scores the same 100 files in the CLI`);
 
   // A CLI-trained model file loads in the page and gives the CLI's numbers.
   await page.setInputFiles('[data-testid=model-file-input]', cliModel);

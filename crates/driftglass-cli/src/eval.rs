@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
+use driftglass_core::augment::Augmentation;
 use driftglass_core::latent::{LATENT_DIMS, LatentReference};
 use driftglass_core::model_file::LoadedModel;
 use driftglass_core::novelty::NoveltyReference;
@@ -23,7 +24,8 @@ use driftglass_core::properties::{ImageProperties, PropertyReference, property_t
 use driftglass_core::report::DEFAULT_FLAG_RATE;
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
 use driftglass_core::stats::{
-    BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PropertyBatch, Verdict, batch_tests,
+    Alternative, BatchSides, DEFAULT_ALPHA, LatentBatch, NoveltyBatch, PropertyBatch, Verdict,
+    batch_tests,
 };
 use driftglass_core::{Baseline, IMAGE_SIDE, ImageSet, auroc};
 use serde::Serialize;
@@ -113,6 +115,8 @@ pub struct EvalModel<'a> {
     pub latent: Option<&'a LatentReference>,
     pub properties: Option<&'a PropertyReference>,
     pub novelty: Option<&'a NoveltyReference>,
+    /// What the batch tests ask (the model's: see `Alternative`).
+    pub alternative: Alternative,
 }
 
 /// One set of the table: its images and, where measured, each image's properties.
@@ -280,6 +284,7 @@ fn detection_rate(
                 latent,
                 properties,
                 novelty,
+                alternative: model.alternative,
             },
             DEFAULT_FLAG_RATE,
             DEFAULT_ALPHA,
@@ -507,14 +512,16 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
             latent: loaded.latent.as_ref(),
             properties: loaded.header.properties.as_ref(),
             novelty: loaded.novelty.as_ref(),
+            alternative: loaded.header.alternative(),
         },
         args.batches,
         &mut rng,
     )?;
     let header = format!(
-        "baseline: the model's own ({}, {} images){}{}; control: {}; {} random batches per cell; verdict at alpha {}",
+        "baseline: the model's own ({}, {} images{}){}{}; control: {}; {} random batches per cell; verdict at alpha {}",
         loaded.baseline.dataset(),
         loaded.baseline.len(),
+        reference_note(&loaded),
         loaded
             .latent
             .as_ref()
@@ -531,6 +538,18 @@ fn folders(args: &EvalArgs, control: &std::path::Path) -> Result<()> {
         DEFAULT_ALPHA
     );
     print_rows(&rows, &header, args.json, started.elapsed().as_secs_f64())
+}
+
+/// For the table's header: how an augmented model's calibration images were transformed and
+/// what its tests then ask ("" for a model calibrated on images as they are).
+fn reference_note(loaded: &LoadedModel) -> String {
+    match loaded.header.alternative() {
+        Alternative::Different => String::new(),
+        Alternative::Worse => format!(
+            ", transformed as in training ({}): the loss tests ask whether a batch is worse, the latent MMD does not decide",
+            loaded.header.calibration_augment
+        ),
+    }
 }
 
 /// The MNIST set whose images are each typical (only their mix of labels changed): no per-image
@@ -649,21 +668,31 @@ pub fn run(args: EvalArgs) -> Result<()> {
             latent: Some(&latent),
             properties: None,
             novelty: novelty.as_ref(),
+            alternative: loaded.header.alternative(),
         },
         args.batches,
         &mut rng,
     )?;
     let writers = other_writers(&args, &loaded, &test)?;
+    // The false alarms' clean images are the null's: for an augmented model, transformed as
+    // its reference is (seeded apart from the calibration's), so the one-sided tests' level is
+    // measured where it is tight, not on upright digits, which are easier.
+    let null_clean = loaded
+        .header
+        .calibration_augment
+        .apply_to_set(clean, args.seed ^ NULL_AUGMENT_SEED);
     let alarms = false_alarms(
         &args,
         model,
-        (&calibration_scores, clean),
+        (&calibration_scores, &null_clean),
         novelty.as_ref(),
+        loaded.header.alternative(),
         &mut rng,
     )?;
     let header = format!(
-        "baseline: {} MNIST test images (a seeded random half), latent reference: {} of their codes, {}; clean: the other {}; {} random batches per cell; verdict at alpha {}",
+        "baseline: {} MNIST test images (a seeded random half){}, latent reference: {} of their codes, {}; clean: the other {}; {} random batches per cell; verdict at alpha {}",
         baseline.len(),
+        reference_note(&loaded),
         latent.len(),
         novelty
             .as_ref()
@@ -687,12 +716,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     print_rows(&rows, &header, false, started.elapsed().as_secs_f64())?;
     print_writers(&writers);
-    print_false_alarms(&alarms);
+    print_false_alarms(&alarms, &loaded.header.calibration_augment);
     Ok(())
 }
 
 /// The baseline, latent reference and novelty calibration a model gets from `images` (its
-/// novelty fit, on its training images, stays), and the images' own scores.
+/// novelty fit, on its training images, stays), and the images' own scores. An augmented
+/// model's images are transformed first, as its own calibration's were.
 fn calibrate(
     loaded: &LoadedModel,
     images: &ImageSet,
@@ -703,6 +733,7 @@ fn calibrate(
     Option<NoveltyReference>,
     progress::SetScores,
 )> {
+    let images = &loaded.header.calibration_images(images);
     let (baseline, latent, reconstructions) =
         crate::train::calibrate_baseline(&loaded.weights, images, name)?;
     let novelty = loaded
@@ -713,6 +744,9 @@ fn calibrate(
     let scores = progress::SetScores::of(images, &reconstructions, novelty.as_ref());
     Ok((baseline, latent, novelty, scores))
 }
+
+/// Mixed into the evaluation's seed for the false alarms' transformed clean images.
+const NULL_AUGMENT_SEED: u64 = 0x4E55_11A6;
 
 /// Batch sizes of the false-alarm table.
 pub const NULL_SIZES: [usize; 6] = [10, 50, 200, 1_000, 10_000, 100_000];
@@ -749,6 +783,7 @@ fn false_alarms(
     network: &driftglass_core::DirectNetwork,
     (reference, clean): (&progress::SetScores, &ImageSet),
     novelty: Option<&NoveltyReference>,
+    alternative: Alternative,
     rng: &mut SeededRng,
 ) -> Result<Vec<NullRow>> {
     let clean = progress::score_set(network, clean, "clean", novelty)?;
@@ -789,6 +824,7 @@ fn false_alarms(
                         calibration: n.calibration(),
                         scores: &scores,
                     }),
+                    alternative,
                 },
                 DEFAULT_FLAG_RATE,
                 DEFAULT_ALPHA,
@@ -810,10 +846,15 @@ fn false_alarms(
     Ok(rows)
 }
 
-fn print_false_alarms(rows: &[NullRow]) {
+fn print_false_alarms(rows: &[NullRow], augment: &Augmentation) {
     println!();
     println!(
-        "false alarms at any size: clean digits drawn with replacement from the clean half, each batch against a baseline resampled from the calibration half"
+        "false alarms at any size: clean digits{} drawn with replacement from the clean half, each batch against a baseline resampled from the calibration half",
+        if augment.is_none() {
+            String::new()
+        } else {
+            format!(" (each transformed once, {augment}, as the reference)")
+        }
     );
     println!(
         "{:>8} {:>8} {:>8} {:>12} {:>8}",
@@ -876,6 +917,7 @@ fn other_writers(
             latent: Some(&latent),
             properties: None,
             novelty: novelty.as_ref(),
+            alternative: loaded.header.alternative(),
         };
         let scores = progress::score_set(&network, &clean, "other writers", novelty.as_ref())?;
         let mut rng = SeededRng::new(args.seed ^ 0x3717);

@@ -524,12 +524,22 @@ fn print_table(report: &Report) {
                 );
             }
         }
+        if let Some(sentence) = t.alternative_sentence() {
+            println!("  {sentence}");
+        }
         if let Some((low, high)) = t.ratio_interval {
             println!("  loss ratio 95 % bootstrap interval: {low:.3} to {high:.3}");
         }
         println!(
-            "  Kolmogorov-Smirnov: D = {:.4}, p = {:.2e} ({:?})",
-            t.ks.statistic, t.ks.p_value, t.ks.method
+            "  Kolmogorov-Smirnov{}: D = {:.4}, p = {:.2e} ({:?})",
+            if t.ks.one_sided {
+                " (one-sided: losses larger)"
+            } else {
+                ""
+            },
+            t.ks.statistic,
+            t.ks.p_value,
+            t.ks.method
         );
         println!(
             "  permutation test of the mean loss: p = {:.2e} ({} permutations)",

@@ -356,6 +356,7 @@ fn measure(
             latent: &latent,
             novelty: Some(&novelty),
             properties: PropertyReference::new(&[]),
+            calibration_augment: config.augment,
             training: Some(TrainingSummary {
                 config,
                 training_data: data.training_name.clone(),

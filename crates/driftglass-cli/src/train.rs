@@ -61,8 +61,9 @@ pub struct TrainArgs {
     /// Learning rate (Keras 2.0 Adadelta: 1.0; use 0.001 for Adam).
     #[arg(long)]
     pub learning_rate: Option<f64>,
-    /// Augmentation: rotate training images (and the images the novelty score is fitted on)
-    /// by up to this many degrees either way, so that single rotated images stop standing out.
+    /// Augmentation: rotate training images (and the images the novelty score is fitted on,
+    /// and the held-out images the baseline is made from) by up to this many degrees either
+    /// way, so that rotated images and batches are not called drift.
     #[arg(long, default_value_t = 0.0)]
     pub augment_rotation: f64,
     /// Augmentation: shift by up to this share of the side in each direction.
@@ -77,6 +78,10 @@ pub struct TrainArgs {
     /// Augmentation (colour models): change each channel's gain by up to this share.
     #[arg(long, default_value_t = 0.0)]
     pub augment_colour: f64,
+    /// Augmentation: add Gaussian noise with a standard deviation of up to this (each image's
+    /// drawn uniformly), values clipped to [0, 1].
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_noise: f64,
     /// Use only the first N training images (quick runs).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -312,6 +317,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             scale: args.augment_scale,
             brightness: args.augment_brightness,
             colour: args.augment_colour,
+            noise: args.augment_noise,
         },
     };
     config.augment.validate()?;
@@ -389,9 +395,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(epoch) = trained.kept_epoch {
         eprintln!("kept the weights of epoch {epoch}, the lowest validation loss");
     }
-    let (baseline, latent, held_out) = calibrate_baseline(&trained.weights, &test, &baseline_name)?;
+    // An augmented model's reference holds the transformations it was trained with.
+    let augment = config.augment;
+    let calibration = config.calibration_images(&test);
+    let (baseline, latent, held_out) =
+        calibrate_baseline(&trained.weights, &calibration, &baseline_name)?;
     let fit = fit_novelty(&trained.weights, &training, "training images", &config)?;
-    let novelty = reference::calibrate_novelty(fit, &test, &held_out)?;
+    let novelty = reference::calibrate_novelty(fit, &calibration, &held_out)?;
     let bytes = reference::seal(
         &trained.weights,
         Calibrated {
@@ -402,6 +412,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             latent: &latent,
             novelty: Some(&novelty),
             properties: PropertyReference::new(&validation_properties),
+            calibration_augment: augment,
             training: Some(TrainingSummary {
                 config,
                 training_data,
@@ -416,12 +427,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     )?;
     write_file(&args.output, &bytes)?;
     eprintln!(
-        "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images, {:.0} s in all",
+        "wrote {} ({} bytes): baseline mean loss {:.4} (sd {:.4}) on {} images{}, {:.0} s in all",
         args.output.display(),
         bytes.len(),
         baseline.mean(),
         baseline.std(),
         baseline.len(),
+        transformed_note(&augment),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -538,14 +550,22 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "reference images".into())
     });
-    // A model trained with augmentation fits its novelty score on transformed images, as
-    // `train` does.
+    // A model trained with augmentation fits its novelty score on transformed images and is
+    // calibrated on transformed held-out images, as `train` does.
     let config = loaded
         .header
         .training
         .as_ref()
         .map(|t| t.config.clone())
         .unwrap_or_default();
+    // With `--novelty-only` the baseline stays the model's own, and so does whether its
+    // images were transformed.
+    let transform = !args.novelty_only || !loaded.header.calibration_augment.is_none();
+    let images = if transform {
+        config.calibration_images(&images)
+    } else {
+        images
+    };
     let (baseline, latent, held_out) = calibrate_baseline(&loaded.weights, &images, &name)?;
     let fit = match (&args.fit_images, &loaded.novelty) {
         (Some(path), _) => {
@@ -569,6 +589,9 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         .transpose()?;
     let mut header = loaded.header.clone();
     header.novelty = novelty.as_ref().map(NoveltyReference::summary);
+    if !args.novelty_only {
+        header.calibration_augment = config.augment;
+    }
     let (baseline, latent) = if args.novelty_only {
         (loaded.baseline.clone(), loaded.latent.clone())
     } else {
@@ -586,10 +609,11 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     )?;
     write_file(&args.output, &bytes)?;
     eprintln!(
-        "wrote {}: baseline mean loss {:.4} on {} images, latent reference of {} codes, {}",
+        "wrote {}: baseline mean loss {:.4} on {} images{}, latent reference of {} codes, {}",
         args.output.display(),
         baseline.mean(),
         baseline.len(),
+        transformed_note(&header.calibration_augment),
         latent.as_ref().map_or(0, LatentReference::len),
         match &novelty {
             Some(n) => format!("novelty score fitted on {}", n.summary().fitted_on),
@@ -599,6 +623,18 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// How a calibration's images were transformed, for the closing line ("" where they were
+/// not).
+fn transformed_note(augment: &Augmentation) -> String {
+    if augment.is_none() {
+        String::new()
+    } else {
+        format!(
+            " transformed as in training ({augment}; batches are tested for being worse than this reference)"
+        )
+    }
 }
 
 #[derive(Args, Debug)]

@@ -213,6 +213,21 @@ fn train_with_augmentation_records_it_and_refuses_bad_ranges() {
         Some((30.0, 0.1, 0.0))
     );
     assert!(loaded.novelty.is_some());
+    // Its reference holds the transformations: calibrated on transformed held-out images,
+    // and its batches are tested for being worse than it.
+    assert_eq!(Some(loaded.header.calibration_augment), augment);
+    assert!(
+        loaded.baseline.dataset().contains("held out"),
+        "{}",
+        loaded.baseline.dataset()
+    );
+    let (code, report, text) = driftglass(&["score", "--json", "--model", &model_arg, &images_arg]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(report["batch"]["tests"]["alternative"], "worse", "{report}");
+    assert_eq!(
+        report["batch"]["tests"]["ks"]["one_sided"], true,
+        "{report}"
+    );
     let (code, _, text) = train(&["--augment-rotation", "400"]);
     assert_eq!(code, 1, "{text}");
     assert!(

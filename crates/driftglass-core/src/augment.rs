@@ -3,7 +3,7 @@
 //! part of the reference, so a rotated batch stops being drift.
 //!
 //! Each image is transformed by a random affine map about its centre (rotation, scale, shift;
-//! bilinear sampling, edges clamped) and then by a brightness gain and, for colour images, a
+//! bilinear sampling, edges clamped; a shift alone moves by whole pixels, without blur) and then by a brightness gain and, for colour images, a
 //! gain per channel; values are clipped to [0, 1]. Every range is symmetric about "unchanged",
 //! and every draw comes from the caller's seeded generator, so a seed gives the same run.
 
@@ -29,6 +29,10 @@ pub struct Augmentation {
     /// Largest change of each colour channel's gain (colour images only).
     #[serde(default)]
     pub colour: f64,
+    /// Largest standard deviation of Gaussian noise added to every value (each image's drawn
+    /// uniformly up to it), as the evaluation's "noise" sets add it.
+    #[serde(default)]
+    pub noise: f64,
 }
 
 /// Why a set of ranges is refused.
@@ -49,7 +53,7 @@ impl Augmentation {
     }
 
     /// Check every range (rotation up to 180°, shift up to half the side, scale, brightness and
-    /// colour up to 0.9).
+    /// colour up to 0.9, noise up to 1).
     pub fn validate(&self) -> Result<(), AugmentError> {
         for (name, value, most) in [
             ("rotation", self.rotation, 180.0),
@@ -57,6 +61,7 @@ impl Augmentation {
             ("scale", self.scale, 0.9),
             ("brightness", self.brightness, 0.9),
             ("colour", self.colour, 0.9),
+            ("noise", self.noise, 1.0),
         ] {
             if !(0.0..=most).contains(&value) {
                 return Err(AugmentError::OutOfRange { name, value, most });
@@ -73,14 +78,20 @@ impl Augmentation {
         }
     }
 
-    /// Transform one image (`channels · side²` values, channels first) in place. Draws the
-    /// same number of values whatever the ranges, so runs with and without one of them stay
-    /// in step.
+    /// Transform one image (`channels · side²` values, channels first) in place. Draws only
+    /// for the ranges that are set, in a fixed order (noise last), so adding noise to a run
+    /// leaves its other draws as they were.
     pub fn apply(&self, image: &mut [f32], channels: usize, side: usize, rng: &mut SeededRng) {
         let angle = Self::symmetric(rng, self.rotation).to_radians();
         let scale = 1.0 + Self::symmetric(rng, self.scale);
-        let shift_x = Self::symmetric(rng, self.shift) * side as f64;
-        let shift_y = Self::symmetric(rng, self.shift) * side as f64;
+        let mut shift_x = Self::symmetric(rng, self.shift) * side as f64;
+        let mut shift_y = Self::symmetric(rng, self.shift) * side as f64;
+        // A shift alone moves by whole pixels: a fractional one would blur every image by
+        // interpolation, and the reference would then hold blur, which the user did not ask
+        // for (a blurred batch would stop looking worse than it).
+        if angle == 0.0 && scale == 1.0 {
+            (shift_x, shift_y) = (shift_x.round(), shift_y.round());
+        }
         let brightness = 1.0 + Self::symmetric(rng, self.brightness);
         let gains: Vec<f64> = (0..3)
             .map(|_| 1.0 + Self::symmetric(rng, self.colour))
@@ -117,6 +128,12 @@ impl Augmentation {
                 }
             }
         }
+        if self.noise > 0.0 {
+            let sd = rng.uniform() * self.noise;
+            for value in image.iter_mut() {
+                *value = (f64::from(*value) + sd * rng.normal()).clamp(0.0, 1.0) as f32;
+            }
+        }
     }
 
     /// A copy of `set` with each image transformed once (seeded): the calibration images of an
@@ -132,6 +149,34 @@ impl Augmentation {
             self.apply(image, set.channels, set.side, &mut rng);
         }
         out
+    }
+}
+
+/// The ranges in words, e.g. "rotation ±20°, shift ±10 %" ("none" where there are none).
+impl std::fmt::Display for Augmentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.rotation > 0.0 {
+            parts.push(format!("rotation ±{}°", self.rotation));
+        }
+        for (name, value) in [
+            ("shift", self.shift),
+            ("scale", self.scale),
+            ("brightness", self.brightness),
+            ("colour", self.colour),
+        ] {
+            if value > 0.0 {
+                parts.push(format!("{name} ±{} %", (value * 1000.0).round() / 10.0));
+            }
+        }
+        if self.noise > 0.0 {
+            parts.push(format!("noise sd up to {}", self.noise));
+        }
+        if parts.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
     }
 }
 
@@ -169,6 +214,26 @@ mod tests {
             ..Augmentation::default()
         };
         assert!(negative.validate().is_err());
+        assert_eq!(Augmentation::default().to_string(), "none");
+        let some = Augmentation {
+            rotation: 20.0,
+            shift: 0.15,
+            ..Augmentation::default()
+        };
+        assert_eq!(some.to_string(), "rotation ±20°, shift ±15 %");
+        let noisy = Augmentation {
+            noise: 0.5,
+            ..Augmentation::default()
+        };
+        assert_eq!(noisy.to_string(), "noise sd up to 0.5");
+        assert!(
+            Augmentation {
+                noise: 1.5,
+                ..Augmentation::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]
@@ -201,6 +266,9 @@ mod tests {
         };
         shift.apply(&mut image, 1, side, &mut SeededRng::new(3));
         assert_ne!(image, bar(side));
+        // By whole pixels: the bar moves without blurring, its values still 0 or 1.
+        assert!(image.iter().all(|v| *v == 0.0 || *v == 1.0), "{image:?}");
+        assert!((image.iter().sum::<f32>() - bar(side).iter().sum::<f32>()).abs() < 1e-6);
         // Brightness up to ±50 % on a half-gray colour image: every channel moves together,
         // values stay in [0, 1].
         let mut colour = vec![0.5f32; 3 * 16];
@@ -220,6 +288,37 @@ mod tests {
         };
         jitter.apply(&mut colour, 3, 4, &mut SeededRng::new(5));
         assert!(colour[0] != colour[16] || colour[16] != colour[32]);
+        // Noise: values scatter about where they were and stay in [0, 1]; with other ranges
+        // set too, it comes after their draws and changes none of them.
+        let noise = Augmentation {
+            noise: 0.3,
+            ..Augmentation::default()
+        };
+        let mut gray = vec![0.5f32; 64];
+        noise.apply(&mut gray, 1, 8, &mut SeededRng::new(8));
+        let mean = gray.iter().sum::<f32>() / 64.0;
+        assert!(
+            (mean - 0.5).abs() < 0.1 && gray.iter().any(|v| *v != 0.5),
+            "{gray:?}"
+        );
+        assert!(gray.iter().all(|v| (0.0..=1.0).contains(v)));
+        let (mut plain, mut noisy) = (bar(8), bar(8));
+        let mut rng = SeededRng::new(4);
+        shift.apply(&mut plain, 1, 8, &mut rng);
+        let after_plain = rng.uniform();
+        let mut rng = SeededRng::new(4);
+        let both = Augmentation {
+            noise: 0.3,
+            ..shift
+        };
+        both.apply(&mut noisy, 1, 8, &mut rng);
+        let moved_same = plain
+            .iter()
+            .zip(&noisy)
+            .filter(|(a, _)| **a == 1.0)
+            .all(|(_, b)| *b > 0.0);
+        assert!(moved_same, "{plain:?} {noisy:?}");
+        assert_ne!(after_plain, rng.uniform());
     }
 
     #[test]

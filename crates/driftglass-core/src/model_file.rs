@@ -40,11 +40,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::architecture::{AutoencoderConfig, ConvWeights, Weights};
+use crate::augment::Augmentation;
 use crate::baseline::{Baseline, BaselineSummary};
 use crate::burnpack::{self, Tensor};
 use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
 use crate::novelty::{KNOTS, NoveltyReference, NoveltySummary};
 use crate::preprocess::PreprocessConfig;
+use crate::stats::Alternative;
 use crate::train::{EpochReport, TrainingConfig};
 
 /// First bytes of every model file.
@@ -119,6 +121,36 @@ pub struct ModelHeader {
     /// version 4, and files recalibrated without fit images, flag on the loss alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub novelty: Option<NoveltySummary>,
+    /// The random transformations the calibration images were drawn with (none: the held-out
+    /// images as they are). Where there are some, the reference holds transformed images, and
+    /// the batch tests ask whether a batch is worse than it ([`Alternative::Worse`]).
+    #[serde(default, skip_serializing_if = "Augmentation::is_none")]
+    pub calibration_augment: Augmentation,
+}
+
+impl ModelHeader {
+    /// `set` as this model's calibration images are made: transformed once by
+    /// [`Self::calibration_augment`] (seeded by the training run's seed), or as it is.
+    pub fn calibration_images(&self, set: &crate::ImageSet) -> crate::ImageSet {
+        TrainingConfig {
+            augment: self.calibration_augment,
+            seed: self
+                .training
+                .as_ref()
+                .map_or(TrainingConfig::default().seed, |t| t.config.seed),
+            ..TrainingConfig::default()
+        }
+        .calibration_images(set)
+    }
+
+    /// What the batch tests ask of a batch scored with this model.
+    pub fn alternative(&self) -> Alternative {
+        if self.calibration_augment.is_none() {
+            Alternative::Different
+        } else {
+            Alternative::Worse
+        }
+    }
 }
 
 /// A loaded model: the network, its baseline and its header.
@@ -652,6 +684,7 @@ mod tests {
             training: None,
             properties: None,
             novelty: None,
+            calibration_augment: Augmentation::default(),
             latent: Some(LatentSummary {
                 projection_seed: PROJECTION_SEED,
                 dims: LATENT_DIMS,

@@ -260,6 +260,9 @@ pub struct Calibrated<'a> {
     pub properties: Option<crate::properties::PropertyReference>,
     /// The novelty score, fitted on training images and calibrated on the held-out ones.
     pub novelty: Option<&'a NoveltyReference>,
+    /// The transformations the held-out images were drawn with before calibrating (see
+    /// [`crate::train::TrainingConfig::calibration_images`]).
+    pub calibration_augment: crate::augment::Augmentation,
 }
 
 /// Seal a network with its baseline, latent reference and training record into model-file
@@ -274,6 +277,7 @@ pub fn seal(weights: &Weights, parts: Calibrated<'_>) -> Result<Vec<u8>, Referen
         latent: Some(parts.latent.summary(parts.baseline.dataset())),
         properties: parts.properties,
         novelty: parts.novelty.map(NoveltyReference::summary),
+        calibration_augment: parts.calibration_augment,
     };
     Ok(model_file::encode(
         weights,
@@ -430,6 +434,7 @@ mod tests {
                 training: None,
                 properties: None,
                 novelty: Some(&novelty),
+                calibration_augment: Default::default(),
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -546,6 +551,7 @@ mod tests {
                     training: None,
                     properties: None,
                     novelty: None,
+                    calibration_augment: Default::default(),
                 },
             )
             .unwrap_or_else(|e| panic!("{e}"))
@@ -686,6 +692,7 @@ mod tests {
                     training: None,
                     properties: None,
                     novelty: None,
+                    calibration_augment: Default::default(),
                 },
             )
         };

@@ -370,6 +370,7 @@ pub async fn add_batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
             latent: latent_batch(model, codes),
             properties,
             novelty,
+            alternative: model.header.alternative(),
         },
         report.batch.flag_rate,
         alpha,

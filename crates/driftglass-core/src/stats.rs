@@ -118,17 +118,54 @@ pub enum KsMethod {
 /// Two-sample Kolmogorov–Smirnov test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KsTest {
-    /// Largest gap between the two empirical CDFs.
+    /// Largest gap between the two empirical CDFs; one-sided, the largest by which the
+    /// baseline's lies above the batch's (the batch's losses larger).
     pub statistic: f64,
-    /// Two-sided p-value.
+    /// Two-sided p-value, or one-sided where `one_sided`.
     pub p_value: f64,
     pub method: KsMethod,
+    /// Whether the test asked only "are the batch's losses larger?" (see [`Alternative`]).
+    #[serde(default)]
+    pub one_sided: bool,
+}
+
+/// What the batch tests ask of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alternative {
+    /// "Is the batch different from the reference?": every test decides, two-sided where it
+    /// can be. For a reference of images as they come.
+    #[default]
+    Different,
+    /// "Is the batch worse than the reference?": for a reference calibrated on images
+    /// transformed at random (augmentation). A batch transformed one way within those ranges
+    /// is a part of that reference, which tests of the whole distribution call different (a
+    /// batch of middling noise lacks the reference's noiseless images); so only a higher mean
+    /// loss (permutation) and more images flagged than chance decide, and the KS test
+    /// (one-sided), the latent MMD and the image-property tests are reported but do not.
+    Worse,
+}
+
+impl Alternative {
+    /// Whether the tests of the whole distribution (KS, latent MMD, image properties) take
+    /// part in the verdict.
+    pub fn distribution_tests_decide(self) -> bool {
+        self == Alternative::Different
+    }
 }
 
 /// Largest gap `D` between the empirical CDFs of two samples (each sorted ascending).
 pub fn ks_statistic(a: &[f32], b: &[f32]) -> f64 {
+    let (above, below) = ks_gaps(a, b);
+    above.max(below)
+}
+
+/// The largest gaps between the empirical CDFs of two samples (each sorted ascending) either
+/// way: `max(F_a − F_b)` (where `b`'s values are the larger) and `max(F_b − F_a)`.
+pub fn ks_gaps(a: &[f32], b: &[f32]) -> (f64, f64) {
     let (n, m) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut above, mut below) = (0.0f64, 0.0f64);
     while i < a.len() && j < b.len() {
         let value = a[i].min(b[j]);
         while i < a.len() && a[i] <= value {
@@ -137,15 +174,17 @@ pub fn ks_statistic(a: &[f32], b: &[f32]) -> f64 {
         while j < b.len() && b[j] <= value {
             j += 1;
         }
-        d = d.max((i as f64 / n - j as f64 / m).abs());
+        let gap = i as f64 / n - j as f64 / m;
+        above = above.max(gap);
+        below = below.max(-gap);
     }
-    d
+    (above, below)
 }
 
 /// `P(D < d)` for samples of sizes `m` and `n` under the null hypothesis, exactly (the
 /// lattice-path recursion of R's `psmirnov2x`), `O(m · n)` time, `O(n)` memory.
 pub fn ks_exact_cdf(d: f64, m: usize, n: usize) -> f64 {
-    ks_lattice(d, m, n).0
+    ks_lattice(d, m, n, false).0
 }
 
 /// `P(D ≥ d)` for samples of sizes `m` and `n` under the null hypothesis, exactly, summed
@@ -154,15 +193,27 @@ pub fn ks_exact_cdf(d: f64, m: usize, n: usize) -> f64 {
 /// that lead there without touching it and the paths from there to the end. Same lattice,
 /// rounding and pass as [`ks_exact_cdf`], `O(m · n)` time, `O(m + n)` memory.
 pub fn ks_exact_upper(d: f64, m: usize, n: usize) -> f64 {
-    ks_lattice(d, m, n).1
+    ks_lattice(d, m, n, false).1
+}
+
+/// `P(D⁺ ≥ d)` for samples of sizes `m` and `n` under the null hypothesis, exactly, where
+/// `D⁺ = max(F_n − F_m)` is the one-sided statistic of "the sample of `m` is the larger" (the
+/// same first-hit sum as [`ks_exact_upper`], over a boundary on one side only).
+pub fn ks_exact_upper_one_sided(d: f64, m: usize, n: usize) -> f64 {
+    ks_lattice(d, m, n, true).1
 }
 
 /// Both tails of the two-sample KS statistic in one pass of the lattice recursion: the paths
 /// that never reach `d` (`P(D < d)`, what is left at the end) and those that do (`P(D ≥ d)`,
-/// summed over their first steps onto the boundary).
-fn ks_lattice(d: f64, m: usize, n: usize) -> (f64, f64) {
-    let (m, n) = if m > n { (n, m) } else { (m, n) };
-    if m == 0 {
+/// summed over their first steps onto the boundary). `one_sided`: the statistic is
+/// `max(F_n − F_m)`, so the boundary is on that side only.
+fn ks_lattice(d: f64, m: usize, n: usize, one_sided: bool) -> (f64, f64) {
+    // The walk counts the smaller sample along `i`; `swapped` remembers which that is, so the
+    // one-sided gap keeps its direction.
+    let swapped = m > n;
+    let (m, n) = if swapped { (n, m) } else { (m, n) };
+    // Every path reaches a gap of 0 (where it starts): exactly 1, not a sum that rounds.
+    if m == 0 || d <= 0.0 {
         return (0.0, 1.0);
     }
     let (md, nd) = (m as f64, n as f64);
@@ -181,10 +232,16 @@ fn ks_lattice(d: f64, m: usize, n: usize) -> (f64, f64) {
                 .exp();
         }
     };
+    // How far the path at (i, j) is from the two samples' CDFs agreeing, on the tested side.
+    let beyond = |i: usize, j: usize| {
+        let gap = j as f64 / nd - i as f64 / md;
+        let gap = if swapped { -gap } else { gap };
+        (if one_sided { gap } else { gap.abs() }) > q
+    };
     let mut u = vec![0.0f64; n + 1];
     u[0] = 1.0;
     for j in 1..=n {
-        if j as f64 / nd > q {
+        if beyond(0, j) {
             first_hit(u[j - 1], 0, j);
             u[j] = 0.0;
         } else {
@@ -194,7 +251,7 @@ fn ks_lattice(d: f64, m: usize, n: usize) -> (f64, f64) {
     for i in 1..=m {
         let w = i as f64 / (i + n) as f64;
         let v = w * u[0];
-        if i as f64 / md > q {
+        if beyond(i, 0) {
             first_hit(v, i, 0);
             u[0] = 0.0;
         } else {
@@ -202,7 +259,7 @@ fn ks_lattice(d: f64, m: usize, n: usize) -> (f64, f64) {
         }
         for j in 1..=n {
             let v = w * u[j] + u[j - 1];
-            if (i as f64 / md - j as f64 / nd).abs() > q {
+            if beyond(i, j) {
                 first_hit(v, i, j);
                 u[j] = 0.0;
             } else {
@@ -262,10 +319,22 @@ pub fn kolmogorov_survival(lambda: f64) -> f64 {
 
 /// Two-sample KS test of `batch` against `reference` (both sorted ascending).
 pub fn ks_test(reference: &[f32], batch: &[f32]) -> Option<KsTest> {
+    ks_test_of(reference, batch, Alternative::Different)
+}
+
+/// [`ks_test`], two-sided for [`Alternative::Different`], one-sided for
+/// [`Alternative::Worse`]: then `D⁺`, the largest gap by which the baseline's CDF lies above
+/// the batch's (the batch's losses larger), with its one-sided p-value.
+pub fn ks_test_of(reference: &[f32], batch: &[f32], alternative: Alternative) -> Option<KsTest> {
     if reference.is_empty() || batch.is_empty() {
         return None;
     }
-    let statistic = ks_statistic(reference, batch);
+    let one_sided = alternative == Alternative::Worse;
+    let statistic = if one_sided {
+        ks_gaps(reference, batch).0
+    } else {
+        ks_statistic(reference, batch)
+    };
     let (n, m) = (reference.len(), batch.len());
     let (p_value, method) = if n.saturating_mul(m) <= KS_EXACT_MAX_CELLS {
         let method = if has_ties(reference, batch) {
@@ -273,19 +342,28 @@ pub fn ks_test(reference: &[f32], batch: &[f32]) -> Option<KsTest> {
         } else {
             KsMethod::Exact
         };
-        (ks_exact_upper(statistic, m, n), method)
+        let p = if one_sided {
+            ks_exact_upper_one_sided(statistic, m, n)
+        } else {
+            ks_exact_upper(statistic, m, n)
+        };
+        (p, method)
     } else {
         // In f64: `n * m` overflows a 32-bit usize (wasm32) beyond 65,536².
         let en = (n as f64 * m as f64 / (n as f64 + m as f64)).sqrt();
-        (
-            kolmogorov_survival((en + 0.12 + 0.11 / en) * statistic),
-            KsMethod::Asymptotic,
-        )
+        let p = if one_sided {
+            // Smirnov's one-sided limit, `exp(−2λ²)`: no cancellation at any size.
+            (-2.0 * (en * statistic).powi(2)).exp().min(1.0)
+        } else {
+            kolmogorov_survival((en + 0.12 + 0.11 / en) * statistic)
+        };
+        (p, KsMethod::Asymptotic)
     };
     Some(KsTest {
         statistic,
         p_value,
         method,
+        one_sided,
     })
 }
 
@@ -657,6 +735,10 @@ pub struct BatchTests {
     /// `ks`, `permutation`, `flagged`, `mmd`, or a property's name.
     #[serde(default)]
     pub large: Vec<String>,
+    /// What the tests asked: with [`Alternative::Worse`] (a reference of transformed images)
+    /// the KS test is one-sided and the MMD and property tests are shown but do not decide.
+    #[serde(default)]
+    pub alternative: Alternative,
 }
 
 impl BatchTests {
@@ -680,6 +762,14 @@ impl BatchTests {
         }
     }
 
+    /// What the tests asked, in words, where the model's reference holds transformed images
+    /// ([`Alternative::Worse`]); `None` for the usual "different?".
+    pub fn alternative_sentence(&self) -> Option<&'static str> {
+        (self.alternative == Alternative::Worse).then_some(
+            "This model's reference holds images transformed at random (augmentation), so the tests ask whether the batch is worse than the reference, not whether it is different: a higher mean loss, or more images flagged than chance, decides; the Kolmogorov–Smirnov test (one-sided), the latent MMD and the image-property tests are shown but do not decide, as a batch transformed one way within the ranges is a part of the reference that they would call different.",
+        )
+    }
+
     /// Judge the verdict's size by `practical`: "drift" where a significant test's change
     /// reaches its threshold, "small shift" where the tests reject but none does. Needs nothing
     /// but the tests' own numbers, so new thresholds apply without running the tests again.
@@ -692,17 +782,20 @@ impl BatchTests {
         self.practical = practical;
         let tests = self.test_count() as f64;
         let significant = |p: f64| p * tests < self.alpha;
-        // Kolmogorov's 95 % critical gap for samples of `m` and `n`.
-        let gap = |m: usize, n: usize| {
+        let deciding = self.alternative.distribution_tests_decide();
+        // Kolmogorov's 95 % critical gap for samples of `m` and `n` (Smirnov's one-sided one
+        // for the one-sided test).
+        let gap = |m: usize, n: usize, one_sided: bool| {
             if m == 0 || n == 0 {
                 f64::INFINITY
             } else {
-                1.358 * ((m + n) as f64 / (m as f64 * n as f64)).sqrt()
+                let c = if one_sided { 1.224 } else { 1.358 };
+                c * ((m + n) as f64 / (m as f64 * n as f64)).sqrt()
             }
         };
         let mut large = Vec::new();
-        let ks_low = self.ks.statistic - gap(self.images, self.baseline_images);
-        if significant(self.ks.p_value) && ks_low >= practical.distribution {
+        let ks_low = self.ks.statistic - gap(self.images, self.baseline_images, self.ks.one_sided);
+        if deciding && significant(self.ks.p_value) && ks_low >= practical.distribution {
             large.push("ks".to_string());
         }
         let ratio_low = self
@@ -717,13 +810,14 @@ impl BatchTests {
             large.push("flagged".to_string());
         }
         if let Some(mmd) = &self.mmd
+            && deciding
             && significant(mmd.p_value)
             && mmd.statistic - 1.645 * mmd.null_sd >= practical.mmd
         {
             large.push("mmd".to_string());
         }
-        if let Some(properties) = &self.properties {
-            let margin = gap(self.images, properties.reference_images);
+        if let Some(properties) = self.properties.as_ref().filter(|_| deciding) {
+            let margin = gap(self.images, properties.reference_images, false);
             for test in &properties.tests {
                 if significant(test.p_value) && test.effect - margin >= practical.distribution {
                     large.push(test.property.name().to_string());
@@ -742,10 +836,16 @@ impl BatchTests {
         self.large = large;
     }
 
-    /// How many tests the verdict's Bonferroni correction counts: the three loss tests, the
-    /// latent test where it ran, one per image property tested.
+    /// How many tests the verdict's Bonferroni correction counts: the permutation and
+    /// flagged-share tests, and where they decide (see [`Alternative`]) the KS test, the latent
+    /// test where it ran and one per image property tested.
     pub fn test_count(&self) -> usize {
-        3 + usize::from(self.mmd.is_some()) + self.properties.as_ref().map_or(0, |p| p.tests.len())
+        2 + if self.alternative.distribution_tests_decide() {
+            1 + usize::from(self.mmd.is_some())
+                + self.properties.as_ref().map_or(0, |p| p.tests.len())
+        } else {
+            0
+        }
     }
 }
 
@@ -755,12 +855,27 @@ impl BatchTests {
 /// batch being the top `m` of the pooled losses (no less than 1/(B + 1) by Monte Carlo); the
 /// binomial test, all `m` flagged (never below 1 when nothing can be flagged).
 pub fn smallest_p_value(m: usize, n: usize, flag_probability: f64) -> f64 {
+    smallest_p_value_of(m, n, flag_probability, Alternative::Different)
+}
+
+/// [`smallest_p_value`] of the tests that decide for `alternative` (with
+/// [`Alternative::Worse`] the permutation and flagged-share tests only).
+pub fn smallest_p_value_of(
+    m: usize,
+    n: usize,
+    flag_probability: f64,
+    alternative: Alternative,
+) -> f64 {
     if m == 0 || n == 0 {
         return 1.0;
     }
     // ln C(n + m, m), summed: m is small where this matters.
     let ln_orderings: f64 = (1..=m).map(|k| ((n + k) as f64 / k as f64).ln()).sum();
-    let ks = (2f64.ln() - ln_orderings).exp().min(1.0);
+    let ks = if alternative.distribution_tests_decide() {
+        (2f64.ln() - ln_orderings).exp().min(1.0)
+    } else {
+        1.0
+    };
     let permutation = (1.0 / (PERMUTATIONS + 1) as f64).max((-ln_orderings).exp());
     let binomial = if flag_probability > 0.0 {
         flag_probability.powi(m.min(i32::MAX as usize) as i32)
@@ -775,21 +890,36 @@ pub fn smallest_p_value(m: usize, n: usize, flag_probability: f64) -> f64 {
 /// on): below it a batch gets "too few images to tell", at or above it the tests decide. With
 /// the bundled model's 10,000 baseline losses that is one image; with 20 held out, three.
 pub fn min_batch(n: usize, flag_probability: f64, latent: bool, alpha: f64) -> usize {
-    min_batch_of(n, flag_probability, latent, 0, alpha)
+    min_batch_of(
+        n,
+        flag_probability,
+        latent,
+        0,
+        Alternative::Different,
+        alpha,
+    )
 }
 
-/// [`min_batch`] with `properties` property tests in the Bonferroni count as well.
+/// [`min_batch`] with `properties` property tests in the Bonferroni count as well, for the
+/// tests that decide for `alternative` (with [`Alternative::Worse`] two: the permutation and
+/// flagged-share tests).
 pub fn min_batch_of(
     n: usize,
     flag_probability: f64,
     latent: bool,
     properties: usize,
+    alternative: Alternative,
     alpha: f64,
 ) -> usize {
+    let deciding = alternative.distribution_tests_decide();
     (1..=MIN_BATCH_SEARCH)
         .find(|m| {
-            let tests = if latent && *m >= 2 { 4.0 } else { 3.0 } + properties as f64;
-            tests * smallest_p_value(*m, n, flag_probability) < alpha
+            let tests = if deciding {
+                3 + usize::from(latent && *m >= 2) + properties
+            } else {
+                2
+            };
+            tests as f64 * smallest_p_value_of(*m, n, flag_probability, alternative) < alpha
         })
         .unwrap_or(MIN_BATCH_SEARCH + 1)
 }
@@ -819,12 +949,14 @@ pub struct NoveltyBatch<'a> {
     pub scores: &'a [f32],
 }
 
-/// What the batch tests see beside the losses, each where the model and batch have it.
+/// What the batch tests see beside the losses, each where the model and batch have it, and
+/// what they ask (the model's, see [`Alternative`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BatchSides<'a> {
     pub latent: Option<LatentBatch<'a>>,
     pub properties: Option<PropertyBatch<'a>>,
     pub novelty: Option<NoveltyBatch<'a>>,
+    pub alternative: Alternative,
 }
 
 /// Run the batch tests of `batch` losses (and, given `latent`, codes) against the baseline.
@@ -862,6 +994,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         latent,
         properties,
         novelty,
+        alternative,
     } = sides;
     let mut sorted: Vec<f32> = batch.iter().copied().filter(|v| v.is_finite()).collect();
     if sorted.is_empty() || baseline.is_empty() {
@@ -870,7 +1003,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     sorted.sort_by(f32::total_cmp);
     let reference = baseline.sorted();
     let mut rng = crate::rng::SeededRng::new(STATS_SEED);
-    let ks = ks_test(reference, &sorted)?;
+    let ks = ks_test_of(reference, &sorted, alternative)?;
     pause().await;
     let permutation_p_value =
         permutation_test_with_pauses(reference, &sorted, PERMUTATIONS, &mut rng, &mut pause)
@@ -910,20 +1043,19 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
     pause().await;
     let property_tests =
         properties.and_then(|p| crate::properties::property_tests(p.reference, p.images));
-    let mut p_values: Vec<f64> = [
-        Some(ks.p_value),
-        Some(permutation_p_value),
-        Some(binomial_p_value),
-        mmd.as_ref().map(|t| t.p_value),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    p_values.extend(property_tests.iter().flatten().map(|t| t.p_value));
-    // Bonferroni over every test: the loss tests, the latent test and one per property.
-    let tests = p_values.len() as f64;
+    let mut p_values: Vec<f64> = vec![permutation_p_value, binomial_p_value];
+    let mut shown: Vec<f64> = vec![ks.p_value];
+    shown.extend(mmd.iter().map(|t| t.p_value));
+    shown.extend(property_tests.iter().flatten().map(|t| t.p_value));
+    // "What changed" names a property by the Bonferroni count of every test run.
+    let tests = (p_values.len() + shown.len()) as f64;
+    if alternative.distribution_tests_decide() {
+        p_values.append(&mut shown);
+    }
+    // Bonferroni over every deciding test: the permutation and flagged-share tests, and
+    // (for "different?") KS, the latent test and one per property.
     let smallest = p_values.iter().fold(1.0f64, |a, b| a.min(*b));
-    let combined_p_value = (tests * smallest).min(1.0);
+    let combined_p_value = (p_values.len() as f64 * smallest).min(1.0);
     let property_count = property_tests.as_ref().map_or(0, Vec::len);
     let reference_images = properties.map_or(0, |p| p.reference.images);
     let properties = property_tests.map(|tests_of| crate::properties::PropertyTests {
@@ -940,6 +1072,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         flag_probability,
         mmd.is_some(),
         property_count,
+        alternative,
         alpha,
     );
     let mut tests = BatchTests {
@@ -962,6 +1095,7 @@ pub async fn batch_tests_with_pauses<F: std::future::Future<Output = ()>>(
         baseline_images: baseline.len(),
         practical: PracticalSize::default(),
         large: Vec::new(),
+        alternative,
     };
     tests.judge(PracticalSize::default());
     Some(tests)
@@ -1489,5 +1623,165 @@ mod tests {
         .unwrap_or_else(|| panic!());
         assert_eq!(without.verdict, Verdict::NoEvidenceOfDrift);
         assert_eq!(without.mmd, None);
+        // Against a reference of transformed images the MMD test is shown but does not decide:
+        // the same batch is then judged by its losses alone.
+        let worse = batch_tests(
+            &baseline,
+            &losses,
+            BatchSides {
+                latent,
+                alternative: Alternative::Worse,
+                ..BatchSides::default()
+            },
+            0.01,
+            DEFAULT_ALPHA,
+        )
+        .unwrap_or_else(|| panic!());
+        assert_eq!(worse.mmd, t.mmd);
+        assert_eq!(worse.verdict, Verdict::NoEvidenceOfDrift, "{worse:?}");
+        assert_eq!(worse.test_count(), 2);
+        assert!(worse.alternative_sentence().is_some() && t.alternative_sentence().is_none());
+    }
+
+    /// Every ordering of `m` values of one sample and `n` of another, each ordering's
+    /// `max(F_n − F_m)` and `max |F_n − F_m|`: the exact null distributions, by brute force.
+    fn all_orderings(m: usize, n: usize) -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        for mask in 0u32..(1 << (m + n)) {
+            if mask.count_ones() as usize != m {
+                continue;
+            }
+            let (mut i, mut j) = (0usize, 0usize);
+            let (mut plus, mut both) = (0.0f64, 0.0f64);
+            for bit in 0..m + n {
+                if mask & (1 << bit) != 0 {
+                    i += 1;
+                } else {
+                    j += 1;
+                }
+                let gap = j as f64 / n as f64 - i as f64 / m as f64;
+                plus = plus.max(gap);
+                both = both.max(gap.abs());
+            }
+            out.push((plus, both));
+        }
+        out
+    }
+
+    #[test]
+    fn exact_tails_match_brute_force_both_ways_and_one_way() {
+        // Unequal sizes both ways round, so the lattice's swap keeps the one-sided direction.
+        for (m, n) in [(3, 4), (4, 3), (5, 5), (2, 7), (6, 4)] {
+            let orderings = all_orderings(m, n);
+            let total = orderings.len() as f64;
+            for (plus, both) in &orderings {
+                let p_plus = orderings.iter().filter(|o| o.0 >= plus - 1e-9).count() as f64 / total;
+                let p_both = orderings.iter().filter(|o| o.1 >= both - 1e-9).count() as f64 / total;
+                let one = ks_exact_upper_one_sided(*plus, m, n);
+                let two = ks_exact_upper(*both, m, n);
+                assert!(
+                    (one - p_plus).abs() < 1e-12,
+                    "{m} {n} D+ {plus}: {one} vs {p_plus}"
+                );
+                assert!(
+                    (two - p_both).abs() < 1e-12,
+                    "{m} {n} D {both}: {two} vs {p_both}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_sided_ks_asks_only_whether_the_losses_are_larger() {
+        let reference: Vec<f32> = (0..20).map(|i| i as f32).collect();
+        let larger: Vec<f32> = (0..5).map(|i| 30.0 + i as f32).collect();
+        let smaller: Vec<f32> = (0..5).map(|i| -10.0 + i as f32).collect();
+        let up = ks_test_of(&reference, &larger, Alternative::Worse).unwrap_or_else(|| panic!());
+        assert!(up.one_sided && (up.statistic - 1.0).abs() < 1e-12);
+        // Only 1 of the C(25, 5) orderings puts all five above all twenty.
+        assert!(
+            (up.p_value - 1.0 / 53_130.0).abs() < 1e-15,
+            "{}",
+            up.p_value
+        );
+        let two = ks_test(&reference, &larger).unwrap_or_else(|| panic!());
+        assert!((two.p_value - 2.0 * up.p_value).abs() < 1e-15);
+        let down = ks_test_of(&reference, &smaller, Alternative::Worse).unwrap_or_else(|| panic!());
+        assert_eq!(down.statistic, 0.0);
+        assert_eq!(down.p_value, 1.0);
+        // The asymptotic one-sided tail at 10¹⁰ cells: no overflow, no cancellation.
+        let big: Vec<f32> = (0..100_000).map(|i| i as f32).collect();
+        let shifted: Vec<f32> = (0..100_000).map(|i| i as f32 + 5_000.0).collect();
+        let t = ks_test_of(&big, &shifted, Alternative::Worse).unwrap_or_else(|| panic!());
+        assert_eq!(t.method, KsMethod::Asymptotic);
+        assert!(t.p_value > 0.0 && t.p_value < 1e-100, "{}", t.p_value);
+    }
+
+    /// A reference of transformed images: a batch that is a part of it (its losses lower, as
+    /// upright images' are against a rotated reference) is no drift, one that is worse still
+    /// is; the usual two-sided tests call both different.
+    #[test]
+    fn worse_asks_for_larger_losses_only() {
+        let mut rng = crate::rng::SeededRng::new(11);
+        let baseline = Baseline::new(LossKind::Bce, "mixed", fresh(&mut rng, 5_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let easier: Vec<f32> = fresh(&mut rng, 200).iter().map(|v| v * 0.8).collect();
+        let harder: Vec<f32> = fresh(&mut rng, 200).iter().map(|v| v * 1.3).collect();
+        let judge = |batch: &[f32], alternative: Alternative| {
+            batch_tests(
+                &baseline,
+                batch,
+                BatchSides {
+                    alternative,
+                    ..BatchSides::default()
+                },
+                0.01,
+                DEFAULT_ALPHA,
+            )
+            .unwrap_or_else(|| panic!())
+        };
+        assert_eq!(
+            judge(&easier, Alternative::Different).verdict,
+            Verdict::Drift
+        );
+        let easy = judge(&easier, Alternative::Worse);
+        assert_eq!(easy.verdict, Verdict::NoEvidenceOfDrift, "{easy:?}");
+        assert!(easy.ks.one_sided && easy.ks.p_value > 0.5);
+        assert_eq!(judge(&harder, Alternative::Worse).verdict, Verdict::Drift);
+        // A batch from the middle of a wide reference (middling noise against a reference of
+        // noise from none to much): its losses lack the reference's low ones, which the
+        // one-sided KS test sees, but it is not worse; only asked "different?" it is drift.
+        let wide = Baseline::new(
+            LossKind::Bce,
+            "wide",
+            (0..5_000)
+                .map(|i| 0.05 + 0.3 * i as f32 / 5_000.0)
+                .collect(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let middle: Vec<f32> = (0..200).map(|i| 0.17 + 0.02 * i as f32 / 200.0).collect();
+        let tested = |alternative: Alternative| {
+            batch_tests(
+                &wide,
+                &middle,
+                BatchSides {
+                    alternative,
+                    ..BatchSides::default()
+                },
+                0.01,
+                DEFAULT_ALPHA,
+            )
+            .unwrap_or_else(|| panic!())
+        };
+        let inside = tested(Alternative::Worse);
+        assert!(inside.ks.p_value < 1e-6, "{inside:?}");
+        assert_eq!(inside.verdict, Verdict::NoEvidenceOfDrift, "{inside:?}");
+        assert_eq!(tested(Alternative::Different).verdict, Verdict::Drift);
+        // Fewer tests decide: never more images needed than for "different?".
+        for n in [20, 100, 10_000] {
+            let one = min_batch_of(n, 0.01, true, 5, Alternative::Worse, DEFAULT_ALPHA);
+            let two = min_batch_of(n, 0.01, true, 5, Alternative::Different, DEFAULT_ALPHA);
+            assert!(one <= two, "{n}: {one} {two}");
+        }
     }
 }

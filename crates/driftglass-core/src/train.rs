@@ -46,6 +46,8 @@ pub struct TrainingConfig {
 const AUGMENT_SEED: u64 = 0x0A06_3E17;
 /// Mixed into the run's seed for [`TrainingConfig::augment_once`].
 const ONCE_AUGMENT_SEED: u64 = 0x0A06_4E1D;
+/// Mixed into the run's seed for [`TrainingConfig::calibration_images`].
+const CALIBRATION_AUGMENT_SEED: u64 = 0x0A06_CA1B;
 
 impl TrainingConfig {
     /// Each image of `set` transformed once by the augmentation (seeded by the run's seed), or
@@ -53,6 +55,15 @@ impl TrainingConfig {
     pub fn augment_once(&self, set: &ImageSet) -> ImageSet {
         self.augment
             .apply_to_set(set, self.seed ^ ONCE_AUGMENT_SEED)
+    }
+
+    /// The held-out images an augmented model is calibrated on: each transformed once (seeded
+    /// apart from [`Self::augment_once`]), so that its baseline, latent reference and novelty
+    /// calibration hold the transformations the user said are not drift; `set` as it is
+    /// without augmentation.
+    pub fn calibration_images(&self, set: &ImageSet) -> ImageSet {
+        self.augment
+            .apply_to_set(set, self.seed ^ CALIBRATION_AUGMENT_SEED)
     }
 }
 

@@ -149,20 +149,34 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                         .unwrap_or_default(),
                 }
             );
+            if let Some(sentence) = t.alternative_sentence() {
+                let _ = write!(html, "<p data-field=\"alternative\">{sentence}</p>");
+            }
             let _ = write!(
                 html,
                 "<table><tr><th>test</th><th>statistic</th><th>p-value</th><th>what it asks</th></tr>\
-<tr><td>Kolmogorov–Smirnov</td><td>D = {:.4}</td><td data-field=\"ks-p\" data-value=\"{}\">{}</td><td>Could the batch's losses come from the baseline's distribution? ({})</td></tr>\
+<tr><td>Kolmogorov–Smirnov</td><td>{} = {:.4}</td><td data-field=\"ks-p\" data-value=\"{}\">{}</td><td>{} ({}{})</td></tr>\
 <tr><td>Permutation</td><td>mean {}</td><td data-field=\"permutation-p\" data-value=\"{}\">{}</td><td>Is the batch's mean loss higher than random batches of baseline images would give? ({} reshuffles)</td></tr>\
 <tr><td>Flagged share ({})</td><td>{} of {}</td><td data-field=\"binomial-p\" data-value=\"{}\">{}</td><td>Are more images flagged than the {:.1} % expected by chance? (beta-binomial)</td></tr>",
+                if t.ks.one_sided { "D⁺" } else { "D" },
                 t.ks.statistic,
                 t.ks.p_value,
                 format_p(t.ks.p_value),
+                if t.ks.one_sided {
+                    "Are the batch's losses larger than the baseline's?"
+                } else {
+                    "Could the batch's losses come from the baseline's distribution?"
+                },
                 match t.ks.method {
                     KsMethod::Exact => "exact p-value",
                     KsMethod::ExactConservative =>
                         "exact without ties; conservative, as some losses are equal",
                     KsMethod::Asymptotic => "asymptotic p-value",
+                },
+                if t.alternative.distribution_tests_decide() {
+                    ""
+                } else {
+                    "; shown, not deciding"
                 },
                 b.mean_loss.map(|v| format!("{v:.4}")).unwrap_or_default(),
                 t.permutation_p_value,
@@ -182,12 +196,17 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
             if let Some(mmd) = &t.mmd {
                 let _ = write!(
                     html,
-                    "<tr><td>Latent MMD</td><td>MMD² = {:.4}</td><td data-field=\"mmd-p\" data-value=\"{}\">{}</td><td>Do the images sit where the reference images sit in the encoder's code space? ({} batch codes against {} reference codes)</td></tr>",
+                    "<tr><td>Latent MMD</td><td>MMD² = {:.4}</td><td data-field=\"mmd-p\" data-value=\"{}\">{}</td><td>Do the images sit where the reference images sit in the encoder's code space? ({} batch codes against {} reference codes{})</td></tr>",
                     mmd.statistic,
                     mmd.p_value,
                     format_p(mmd.p_value),
                     mmd.batch_codes,
-                    mmd.reference_codes
+                    mmd.reference_codes,
+                    if t.alternative.distribution_tests_decide() {
+                        ""
+                    } else {
+                        "; shown, not deciding"
+                    }
                 );
             }
             if let Some((low, high)) = t.ratio_interval {

@@ -294,6 +294,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     let on_scale = augment(|a, v| a.scale = v / 100.0, 90.0);
     let on_brightness = augment(|a, v| a.brightness = v / 100.0, 90.0);
     let on_colour = augment(|a, v| a.colour = v / 100.0, 90.0);
+    let on_noise = augment(|a, v| a.noise = v, 1.0);
     let on_optimizer = {
         let settings = settings.clone();
         Callback::from(move |event: Event| {
@@ -435,7 +436,9 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                         <label>{ "colour gains up to ±" }<input type="number" min="0" max="90" step="1" data-testid="train-colour"
                             value={format!("{}", settings.augment.colour * 100.0)} onchange={on_colour} disabled={busy} />{ " %" }</label>
                     }
-                    <span class="hint">{ "Training images are transformed at random within these ranges, and the novelty score is fitted on transformed images, so single images transformed this way are flagged far less. The baseline stays your untransformed images: a whole batch transformed one way can still be called drift (see the README's augmentation table)." }</span>
+                    <label>{ "noise (standard deviation) up to " }<input type="number" min="0" max="1" step="0.05" data-testid="train-noise"
+                        value={format!("{}", settings.augment.noise)} onchange={on_noise} disabled={busy} /></label>
+                    <span class="hint">{ "Training images are transformed at random within these ranges, and so are the held-out images the baseline is made from: the reference then holds these changes, and images or batches transformed within the ranges are not called drift. The batch tests ask whether a batch is worse than that reference (one-sided), so the latent MMD and image-property tests, which only ask \"different?\", are shown but do not decide (see the README's augmentation table)." }</span>
                 </details>
                 <button onclick={start} disabled={!can_start} data-testid="train-start">{ "Train on these images" }</button>
                 <span class="hint">{ format!("{} epochs × {} training images = {} image passes (the suggestion aims at about {}); Gaussian noise {} on the inputs, clean targets, as the reference. Runs on {}.",

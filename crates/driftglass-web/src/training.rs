@@ -319,7 +319,9 @@ pub async fn make_model(
 
     on_update(Update::Calibrating);
     let engine = crate::workers::Engine::new(&trained.weights, gpu).await?;
-    let Some(reconstructions) = reconstruct_all(&engine, &parts.validation, control).await? else {
+    // With augmentation the reference holds the transformations too (see `Alternative`).
+    let calibration = config.calibration_images(&parts.validation);
+    let Some(reconstructions) = reconstruct_all(&engine, &calibration, control).await? else {
         return Ok(None);
     };
     let dataset = format!("{}, held out", set.label);
@@ -339,7 +341,7 @@ pub async fn make_model(
     };
     let fit = reference::fit_novelty(&fit_images, &fit_reconstructions, "training images")
         .map_err(|e| e.to_string())?;
-    let novelty = reference::calibrate_novelty(fit, &parts.validation, &reconstructions)
+    let novelty = reference::calibrate_novelty(fit, &calibration, &reconstructions)
         .map_err(|e| e.to_string())?;
     let bytes = reference::seal(
         &trained.weights,
@@ -350,6 +352,7 @@ pub async fn make_model(
             baseline: &baseline,
             latent: &latent,
             novelty: Some(&novelty),
+            calibration_augment: config.augment,
             properties: {
                 let measured: Vec<ImageProperties> = parts
                     .validation_indices
