@@ -1,5 +1,5 @@
 """PyTorch peer for `cargo xtask bench-score`: the same trained autoencoder, read from the same
-Driftglass model file (format 3: named little-endian f32 tensors), reconstructs the same images
+Driftglass model file (format 3 or 4: named little-endian f32 tensors), reconstructs the same images
 and computes each image's binary cross-entropy (outputs clipped to [1e-7, 1 - 1e-7], as ours) on
 the same number of threads (or on a CUDA GPU with `--device cuda`).
 
@@ -26,12 +26,12 @@ LAYERS = ["encode_conv1", "encode_conv2", "decode_conv1", "decode_conv2", "decod
 
 
 def read_model(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The header and the named tensors of a format-3 model file."""
+    """The header and the named tensors of a format-3 or format-4 model file."""
     raw = path.read_bytes()
     if raw[:8] != b"DGLSMODL":
         raise SystemExit(f"{path}: not a Driftglass model file")
     version, header_len = struct.unpack_from("<II", raw, 8)
-    if version != 3:
+    if version not in (3, 4):
         raise SystemExit(f"{path}: format {version}; run `driftglass upgrade` first")
     at = 16
     header = json.loads(raw[at : at + header_len])
@@ -40,6 +40,10 @@ def read_model(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     at += 4 + 4 * baseline
     codes, dims = struct.unpack_from("<II", raw, at)
     at += 8 + 4 * codes * dims
+    if version >= 4:
+        # The novelty score's arrays, which scoring here does not need.
+        (novelty,) = struct.unpack_from("<I", raw, at)
+        at += 4 + 4 * novelty
     (weights_len,) = struct.unpack_from("<I", raw, at)
     at += 4
     end = at + weights_len

@@ -154,7 +154,7 @@ impl Conv {
             None => conv_narrow(weights, bias, input, side, output, k, cin),
         }
         match activation {
-            Activation::Relu => output.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Relu => relu_in_place(output),
             Activation::Sigmoid => output
                 .iter_mut()
                 .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
@@ -314,7 +314,10 @@ impl Layer<'_> {
     }
 }
 
-/// [`Conv::apply`]'s loops for few outputs, multiversioned as [`conv_wide`].
+/// [`Conv::apply`]'s loops for few outputs, multiversioned as [`conv_wide`]. Each pixel's sum
+/// is one chain of fused multiply-adds per lane, so pixels are taken 8 (then 4, then 1) at a
+/// time: their chains are independent, the weights loaded once feed them all, and each pixel's
+/// sum keeps the order it has alone (the same numbers whatever the blocking).
 #[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
 fn conv_narrow(
     weights: &[f32],
@@ -326,31 +329,84 @@ fn conv_narrow(
     cin: usize,
 ) {
     let fma = x86_64_has(selected_target!(), "fma");
-    let padded = side + k - 1;
-    let run = k * cin;
+    let shape = NarrowShape {
+        padded: side + k - 1,
+        cin,
+        run: k * cin,
+        fma,
+    };
     let outputs = bias.len();
-    for (o, weights) in weights.chunks_exact(k * run).enumerate() {
+    for (o, weights) in weights.chunks_exact(k * shape.run).enumerate() {
         for y in 0..side {
-            for x in 0..side {
-                let mut lanes = [0.0f32; BLOCK_CHANNELS];
-                let mut tail = 0.0f32;
-                for (ky, row_weights) in weights.chunks_exact(run).enumerate() {
-                    let start = ((y + ky) * padded + x) * cin;
-                    let row = &input[start..start + run];
-                    let mut values = row.chunks_exact(BLOCK_CHANNELS);
-                    let mut coefficients = row_weights.chunks_exact(BLOCK_CHANNELS);
-                    for (v, w) in (&mut values).zip(&mut coefficients) {
-                        for lane in 0..BLOCK_CHANNELS {
-                            lanes[lane] = multiply_add(v[lane], w[lane], lanes[lane], fma);
-                        }
-                    }
-                    for (v, w) in values.remainder().iter().zip(coefficients.remainder()) {
-                        tail += v * w;
-                    }
+            let mut x = 0;
+            let mut put = |x: usize, sums: &[f32]| {
+                for (p, sum) in sums.iter().enumerate() {
+                    output[(y * side + x + p) * outputs + o] = *sum;
                 }
-                output[(y * side + x) * outputs + o] = bias[o] + lanes.iter().sum::<f32>() + tail;
+            };
+            while x + 8 <= side {
+                put(x, &shape.pixels::<8>(weights, bias[o], input, y, x));
+                x += 8;
+            }
+            while x + 4 <= side {
+                put(x, &shape.pixels::<4>(weights, bias[o], input, y, x));
+                x += 4;
+            }
+            while x < side {
+                put(x, &shape.pixels::<1>(weights, bias[o], input, y, x));
+                x += 1;
             }
         }
+    }
+}
+
+/// The sizes [`conv_narrow`]'s pixel blocks read with.
+#[derive(Clone, Copy)]
+struct NarrowShape {
+    padded: usize,
+    cin: usize,
+    run: usize,
+    fma: bool,
+}
+
+impl NarrowShape {
+    /// The outputs of `P` neighbouring pixels from `(y, x)` on, for one output's `weights` (`k`
+    /// rows of `run`) and `bias`.
+    #[inline(always)]
+    fn pixels<const P: usize>(
+        self,
+        weights: &[f32],
+        bias: f32,
+        input: &[f32],
+        y: usize,
+        x: usize,
+    ) -> [f32; P] {
+        let (run, cin) = (self.run, self.cin);
+        let mut lanes = [[0.0f32; BLOCK_CHANNELS]; P];
+        let mut tails = [0.0f32; P];
+        for (ky, row_weights) in weights.chunks_exact(run).enumerate() {
+            let start = ((y + ky) * self.padded + x) * cin;
+            // The `P` receptive-field rows overlap: pixel `p`'s starts `p · cin` further on.
+            let window = &input[start..start + (P - 1) * cin + run];
+            let (w_blocks, w_rest) = row_weights.as_chunks::<BLOCK_CHANNELS>();
+            for (p, (sums, tail)) in lanes.iter_mut().zip(tails.iter_mut()).enumerate() {
+                let row = &window[p * cin..p * cin + run];
+                let (v_blocks, v_rest) = row.as_chunks::<BLOCK_CHANNELS>();
+                for (v, w) in v_blocks.iter().zip(w_blocks) {
+                    for lane in 0..BLOCK_CHANNELS {
+                        sums[lane] = multiply_add(v[lane], w[lane], sums[lane], self.fma);
+                    }
+                }
+                for (v, w) in v_rest.iter().zip(w_rest) {
+                    *tail += v * w;
+                }
+            }
+        }
+        let mut out = [0.0f32; P];
+        for ((o, sums), tail) in out.iter_mut().zip(&lanes).zip(&tails) {
+            *o = bias + sums.iter().sum::<f32>() + tail;
+        }
+        out
     }
 }
 
@@ -409,7 +465,9 @@ pub(crate) fn window(y: usize, x: usize, side: usize, channels: usize) -> [usize
 }
 
 /// 2×2 max pooling of `[side]²` pixels × `channels` into the interior of a zero-bordered map
-/// with `border` pixels on each side.
+/// with `border` pixels on each side. Multiversioned as the convolutions (exact: the same
+/// numbers on every clone).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 pub(crate) fn max_pool_into(
     input: &[f32],
     side: usize,
@@ -434,7 +492,9 @@ pub(crate) fn max_pool_into(
 }
 
 /// Nearest-neighbour 2× upsampling of `[side]²` pixels into the interior of a zero-bordered
-/// `[2·side + 2·border]²` map.
+/// `[2·side + 2·border]²` map. Multiversioned, and each pixel's channels copied in blocks of
+/// eight in registers (a `copy_from_slice` of 32 values was a `memmove` call per pixel).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 pub(crate) fn upsample_into(
     input: &[f32],
     side: usize,
@@ -448,9 +508,51 @@ pub(crate) fn upsample_into(
         for x in 0..double {
             let from = ((y / 2) * side + x / 2) * channels;
             let to = ((y + border) * padded + x + border) * channels;
-            output[to..to + channels].copy_from_slice(&input[from..from + channels]);
+            let (source, source_rest) = input[from..from + channels].as_chunks::<BLOCK_CHANNELS>();
+            let (target, target_rest) = output[to..to + channels].as_chunks_mut::<BLOCK_CHANNELS>();
+            for (t, v) in target.iter_mut().zip(source) {
+                *t = *v;
+            }
+            target_rest.copy_from_slice(source_rest);
         }
     }
+}
+
+/// `values` through the ReLU, in place (multiversioned: exact on every clone).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn relu_in_place(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
+}
+
+/// The code (interior of the zero-bordered `padded_code`, `[code_side + 2·border]²` pixels ×
+/// `stored` values, the first `channels` of them the code's) times `projection` (a row of
+/// [`LATENT_DIMS`] per code value, channels last). Multiversioned: each dimension's sum runs
+/// in the same order on every clone, so the same numbers.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn project_code(
+    padded_code: &[f32],
+    (code_side, border, stored, channels): (usize, usize, usize, usize),
+    projection: &[f32],
+) -> [f32; LATENT_DIMS] {
+    let padded = code_side + 2 * border;
+    let mut latent = [0.0f32; LATENT_DIMS];
+    for y in 0..code_side {
+        for x in 0..code_side {
+            let from = ((y + border) * padded + x + border) * stored;
+            for c in 0..channels {
+                let v = padded_code[from + c];
+                if v == 0.0 {
+                    continue; // ReLU zeros, most of the code
+                }
+                let row = ((y * code_side + x) * channels + c) * LATENT_DIMS;
+                let row = &projection[row..row + LATENT_DIMS];
+                for (sum, w) in latent.iter_mut().zip(row) {
+                    *sum += v * w;
+                }
+            }
+        }
+    }
+    latent
 }
 
 /// The autoencoder's weights, rearranged for direct convolution on the CPU.
@@ -702,27 +804,13 @@ impl DirectNetwork {
 
     /// The code (interior of the zero-bordered last encoder input) times the projection.
     fn project(&self, padded_code: &[f32], border: usize) -> Vec<f32> {
-        let code_side = self.side >> self.depth;
-        let padded = code_side + 2 * border;
-        let stored = self.convs[self.depth - 1].stored_outputs();
-        let mut latent = [0.0f32; LATENT_DIMS];
-        for y in 0..code_side {
-            for x in 0..code_side {
-                let from = ((y + border) * padded + x + border) * stored;
-                for c in 0..self.code_channels {
-                    let v = padded_code[from + c];
-                    if v == 0.0 {
-                        continue; // ReLU zeros, most of the code
-                    }
-                    let row = ((y * code_side + x) * self.code_channels + c) * LATENT_DIMS;
-                    let row = &self.projection[row..row + LATENT_DIMS];
-                    for (sum, w) in latent.iter_mut().zip(row) {
-                        *sum += v * w;
-                    }
-                }
-            }
-        }
-        latent.to_vec()
+        let shape = (
+            self.side >> self.depth,
+            border,
+            self.convs[self.depth - 1].stored_outputs(),
+            self.code_channels,
+        );
+        project_code(padded_code, shape, &self.projection).to_vec()
     }
 
     /// Reconstruct `inputs` and score each against the same image of `targets` (see

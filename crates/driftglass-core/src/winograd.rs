@@ -227,22 +227,24 @@ fn transform_tile(
     let mut channel = 0;
     while channel < cin {
         let width = LANES.min(cin - channel);
-        let d: [[[f32; LANES]; 4]; 4] = std::array::from_fn(|i| {
-            std::array::from_fn(|j| {
-                if y + i >= padded || x + j >= padded {
-                    return [0.0; LANES];
+        // Plain loops, not nested `array::from_fn`: that closure was not inlined into the
+        // multiversioned clones and ran as a baseline-compiled call per tile.
+        let mut d = [[[0.0f32; LANES]; 4]; 4];
+        for (i, d_row) in d.iter_mut().enumerate() {
+            if y + i >= padded {
+                break;
+            }
+            for (j, values) in d_row.iter_mut().enumerate() {
+                if x + j >= padded {
+                    break;
                 }
                 let at = ((y + i) * padded + x + j) * cin + channel;
                 match <&[f32; LANES]>::try_from(input.get(at..at + LANES).unwrap_or(&[])) {
-                    Ok(full) if width == LANES => *full,
-                    _ => {
-                        let mut values = [0.0; LANES];
-                        values[..width].copy_from_slice(&input[at..at + width]);
-                        values
-                    }
+                    Ok(full) if width == LANES => *values = *full,
+                    _ => values[..width].copy_from_slice(&input[at..at + width]),
                 }
-            })
-        });
+            }
+        }
         // Bᵀ d (the columns of each row position), then (Bᵀ d) B (the rows).
         let mut columns = [[[0.0f32; LANES]; 4]; 4];
         for j in 0..4 {
