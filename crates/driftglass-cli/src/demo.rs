@@ -1,10 +1,12 @@
 //! `driftglass demo-sets`: the small sets behind the web app's one-click demos, written as IDX
 //! files into `web/demo/` (a few hundred images each, fetched by the page only when clicked).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+
 use driftglass_core::idx::{ImageSet, encode_images};
 use driftglass_core::rng::{SeededRng, add_gaussian_noise};
 
@@ -156,5 +158,20 @@ pub fn run(args: DemoSetsArgs) -> Result<()> {
         "fashion.idx",
         &sample(&fashion, args.count, &mut rng),
     )?;
+    // The lesson's training step: the first MNIST training digits, gzip-compressed (fetched
+    // only when that step runs).
+    let training = data::images(&data::mnist_dir(&args.data), "train-images-idx3-ubyte")?;
+    let path = args.output.join(LESSON_TRAINING_FILE);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&encode_images(&training.take(LESSON_TRAINING_DIGITS)))?;
+    std::fs::write(&path, gz.finish()?).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "wrote {LESSON_TRAINING_DIGITS} training digits to {}",
+        path.display()
+    );
     Ok(())
 }
+
+/// The lesson's training digits (see `driftglass-web`'s lesson).
+const LESSON_TRAINING_FILE: &str = "train-2000.idx.gz";
+const LESSON_TRAINING_DIGITS: usize = 2_000;

@@ -16,6 +16,7 @@ use crate::components::controls::Controls;
 use crate::components::drop_zone::DropZone;
 use crate::components::exports::Exports;
 use crate::components::how_it_works::HowItWorks;
+use crate::components::lesson::Lesson;
 use crate::components::model_bar::{ModelAction, ModelBar};
 use crate::components::practical::Practical;
 use crate::components::results_grid::ResultsGrid;
@@ -314,6 +315,7 @@ pub fn app() -> Html {
                 </button>
             </header>
             <p class="privacy">{ "Everything runs in this tab: your images never leave your computer." }</p>
+            <Lesson />
             <ModelBar model={state.model.clone()} stored={state.stored} on_action={on_model_action} />
             <DropZone on_sources={on_sources} on_error={dispatch.reform(Action::Error)} {on_photo_demo} />
             // The panel keeps its own state: it sits at a fixed place among <main>'s children

@@ -8,6 +8,7 @@
 //! → view state ([`view`], [`state`]: one reducer) → components ([`app`], [`components`]).
 
 pub mod grid_layout;
+pub mod lesson;
 pub mod state;
 pub mod view;
 
