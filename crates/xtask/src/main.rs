@@ -246,19 +246,27 @@ fn ensure_node() -> Result<()> {
     Ok(())
 }
 
-/// Headless Chromium with its WebDriver, and the end-to-end test's npm packages.
+/// Headless Chromium with its WebDriver; Firefox ESR and WebKitGTK's WebDriver (with a virtual
+/// X display for its browser) for the core flow in other engines; the end-to-end test's npm
+/// packages.
 fn browser_prerequisites() -> Result<()> {
     let mut missing = Vec::new();
-    if !Path::new("/usr/bin/chromium").exists() {
-        missing.push("chromium");
-    }
-    if !Path::new("/usr/bin/chromedriver").exists() {
-        missing.push("chromium-driver");
+    for (file, package) in [
+        ("/usr/bin/chromium", "chromium"),
+        ("/usr/bin/chromedriver", "chromium-driver"),
+        ("/usr/bin/firefox-esr", "firefox-esr"),
+        ("/usr/bin/WebKitWebDriver", "webkit2gtk-driver"),
+        ("/usr/bin/xvfb-run", "xvfb"),
+        ("/usr/bin/xauth", "xauth"),
+    ] {
+        if !Path::new(file).exists() {
+            missing.push(package);
+        }
     }
     apt_install(&missing)?;
     ensure_node()?;
     // Each package of tests/e2e/package.json (npm ci installs them all from the lockfile).
-    if ["playwright-core", "axe-core"]
+    if ["playwright-core", "axe-core", "puppeteer-core"]
         .iter()
         .any(|package| !Path::new("tests/e2e/node_modules").join(package).exists())
     {
@@ -384,6 +392,18 @@ fn test() -> Result<()> {
     );
     e2e.current_dir("tests/e2e");
     run_command(e2e)?;
+    // The core flow in Firefox and WebKit, against the same CLI.
+    let mut engines = command(
+        "node",
+        &[
+            "engines.mjs",
+            "../../dist",
+            "../../target/debug/driftglass",
+            "../fixtures",
+        ],
+    );
+    engines.current_dir("tests/e2e");
+    run_command(engines)?;
     eprintln!("all checks passed; screenshots in tests/artifacts/");
     Ok(())
 }
