@@ -1727,9 +1727,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let easier: Vec<f32> = fresh(&mut rng, 200).iter().map(|v| v * 0.8).collect();
         let harder: Vec<f32> = fresh(&mut rng, 200).iter().map(|v| v * 1.3).collect();
-        let judge = |batch: &[f32], alternative: Alternative| {
+        let tested_against = |baseline: &Baseline, batch: &[f32], alternative: Alternative| {
             batch_tests(
-                &baseline,
+                baseline,
                 batch,
                 BatchSides {
                     alternative,
@@ -1740,6 +1740,7 @@ mod tests {
             )
             .unwrap_or_else(|| panic!())
         };
+        let judge = |batch: &[f32], alternative| tested_against(&baseline, batch, alternative);
         assert_eq!(
             judge(&easier, Alternative::Different).verdict,
             Verdict::Drift
@@ -1760,19 +1761,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let middle: Vec<f32> = (0..200).map(|i| 0.17 + 0.02 * i as f32 / 200.0).collect();
-        let tested = |alternative: Alternative| {
-            batch_tests(
-                &wide,
-                &middle,
-                BatchSides {
-                    alternative,
-                    ..BatchSides::default()
-                },
-                0.01,
-                DEFAULT_ALPHA,
-            )
-            .unwrap_or_else(|| panic!())
-        };
+        let tested = |alternative| tested_against(&wide, &middle, alternative);
         let inside = tested(Alternative::Worse);
         assert!(inside.ks.p_value < 1e-6, "{inside:?}");
         assert_eq!(inside.verdict, Verdict::NoEvidenceOfDrift, "{inside:?}");

@@ -421,6 +421,7 @@ pub fn lesson() -> Html {
     html! {
         <details class="lesson" data-testid="lesson" data-step={step.to_string()}>
             <summary>{ "Learn how it works: the reference experiment in six steps" }</summary>
+            <p class="hint">{ "The lesson uses the bundled MNIST model and the demo sets on this page's CPU, whatever model you have loaded; nothing is uploaded." }</p>
             <ol class="steps" role="list">
                 { for STEPS.iter().enumerate().map(|(i, title)| html! {
                     <li><button class={classes!((i == *step).then_some("current"))}
