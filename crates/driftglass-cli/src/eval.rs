@@ -546,7 +546,7 @@ fn reference_note(loaded: &LoadedModel) -> String {
     match loaded.header.alternative() {
         Alternative::Different => String::new(),
         Alternative::Worse => format!(
-            ", transformed as in training ({}): the loss tests ask whether a batch is worse, the latent MMD does not decide",
+            ", transformed as in training ({}): the tests ask whether a batch is worse, only the mean-loss and flagged-share tests decide",
             loaded.header.calibration_augment
         ),
     }

@@ -558,13 +558,12 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         .as_ref()
         .map(|t| t.config.clone())
         .unwrap_or_default();
-    // With `--novelty-only` the baseline stays the model's own, and so does whether its
-    // images were transformed.
-    let transform = !args.novelty_only || !loaded.header.calibration_augment.is_none();
-    let images = if transform {
-        config.calibration_images(&images)
+    // With `--novelty-only` the baseline stays the model's own, and so does how its images
+    // were transformed.
+    let images = if args.novelty_only {
+        loaded.header.calibration_images(&images)
     } else {
-        images
+        config.calibration_images(&images)
     };
     let (baseline, latent, held_out) = calibrate_baseline(&loaded.weights, &images, &name)?;
     let fit = match (&args.fit_images, &loaded.novelty) {

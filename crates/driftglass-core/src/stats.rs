@@ -152,6 +152,17 @@ impl Alternative {
     pub fn distribution_tests_decide(self) -> bool {
         self == Alternative::Different
     }
+
+    /// How many tests decide the verdict (its Bonferroni count): the permutation and
+    /// flagged-share tests, and for "different?" the KS test, the latent test where it runs
+    /// and one per image property tested.
+    pub fn deciding_tests(self, latent: bool, properties: usize) -> usize {
+        if self.distribution_tests_decide() {
+            3 + usize::from(latent) + properties
+        } else {
+            2
+        }
+    }
 }
 
 /// Largest gap `D` between the empirical CDFs of two samples (each sorted ascending).
@@ -736,7 +747,8 @@ pub struct BatchTests {
     #[serde(default)]
     pub large: Vec<String>,
     /// What the tests asked: with [`Alternative::Worse`] (a reference of transformed images)
-    /// the KS test is one-sided and the MMD and property tests are shown but do not decide.
+    /// the KS test is one-sided, and it, the MMD and the property tests are shown but do not
+    /// decide.
     #[serde(default)]
     pub alternative: Alternative,
 }
@@ -783,18 +795,17 @@ impl BatchTests {
         let tests = self.test_count() as f64;
         let significant = |p: f64| p * tests < self.alpha;
         let deciding = self.alternative.distribution_tests_decide();
-        // Kolmogorov's 95 % critical gap for samples of `m` and `n` (Smirnov's one-sided one
-        // for the one-sided test).
-        let gap = |m: usize, n: usize, one_sided: bool| {
+        // Kolmogorov's 95 % critical gap for samples of `m` and `n` (only the two-sided tests
+        // of the whole distribution are judged by it: they decide only for "different?").
+        let gap = |m: usize, n: usize| {
             if m == 0 || n == 0 {
                 f64::INFINITY
             } else {
-                let c = if one_sided { 1.224 } else { 1.358 };
-                c * ((m + n) as f64 / (m as f64 * n as f64)).sqrt()
+                1.358 * ((m + n) as f64 / (m as f64 * n as f64)).sqrt()
             }
         };
         let mut large = Vec::new();
-        let ks_low = self.ks.statistic - gap(self.images, self.baseline_images, self.ks.one_sided);
+        let ks_low = self.ks.statistic - gap(self.images, self.baseline_images);
         if deciding && significant(self.ks.p_value) && ks_low >= practical.distribution {
             large.push("ks".to_string());
         }
@@ -817,7 +828,7 @@ impl BatchTests {
             large.push("mmd".to_string());
         }
         if let Some(properties) = self.properties.as_ref().filter(|_| deciding) {
-            let margin = gap(self.images, properties.reference_images, false);
+            let margin = gap(self.images, properties.reference_images);
             for test in &properties.tests {
                 if significant(test.p_value) && test.effect - margin >= practical.distribution {
                     large.push(test.property.name().to_string());
@@ -840,12 +851,10 @@ impl BatchTests {
     /// flagged-share tests, and where they decide (see [`Alternative`]) the KS test, the latent
     /// test where it ran and one per image property tested.
     pub fn test_count(&self) -> usize {
-        2 + if self.alternative.distribution_tests_decide() {
-            1 + usize::from(self.mmd.is_some())
-                + self.properties.as_ref().map_or(0, |p| p.tests.len())
-        } else {
-            0
-        }
+        self.alternative.deciding_tests(
+            self.mmd.is_some(),
+            self.properties.as_ref().map_or(0, |p| p.tests.len()),
+        )
     }
 }
 
@@ -911,14 +920,9 @@ pub fn min_batch_of(
     alternative: Alternative,
     alpha: f64,
 ) -> usize {
-    let deciding = alternative.distribution_tests_decide();
     (1..=MIN_BATCH_SEARCH)
         .find(|m| {
-            let tests = if deciding {
-                3 + usize::from(latent && *m >= 2) + properties
-            } else {
-                2
-            };
+            let tests = alternative.deciding_tests(latent && *m >= 2, properties);
             tests as f64 * smallest_p_value_of(*m, n, flag_probability, alternative) < alpha
         })
         .unwrap_or(MIN_BATCH_SEARCH + 1)

@@ -152,6 +152,12 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
             if let Some(sentence) = t.alternative_sentence() {
                 let _ = write!(html, "<p data-field=\"alternative\">{sentence}</p>");
             }
+            // Where a test of the whole distribution is shown but does not decide.
+            let shown_only = if t.alternative.distribution_tests_decide() {
+                ""
+            } else {
+                "; shown, not deciding"
+            };
             let _ = write!(
                 html,
                 "<table><tr><th>test</th><th>statistic</th><th>p-value</th><th>what it asks</th></tr>\
@@ -173,11 +179,7 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                         "exact without ties; conservative, as some losses are equal",
                     KsMethod::Asymptotic => "asymptotic p-value",
                 },
-                if t.alternative.distribution_tests_decide() {
-                    ""
-                } else {
-                    "; shown, not deciding"
-                },
+                shown_only,
                 b.mean_loss.map(|v| format!("{v:.4}")).unwrap_or_default(),
                 t.permutation_p_value,
                 format_p(t.permutation_p_value),
@@ -202,11 +204,7 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
                     format_p(mmd.p_value),
                     mmd.batch_codes,
                     mmd.reference_codes,
-                    if t.alternative.distribution_tests_decide() {
-                        ""
-                    } else {
-                        "; shown, not deciding"
-                    }
+                    shown_only
                 );
             }
             if let Some((low, high)) = t.ratio_interval {

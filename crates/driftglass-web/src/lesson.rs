@@ -184,6 +184,8 @@ pub fn reference_table(
 /// Step 4: one image's loss placed on the baseline's histogram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OneImage {
+    /// Its place in the scored set.
+    pub index: usize,
     pub name: String,
     pub picture: String,
     pub loss: f64,
@@ -209,6 +211,7 @@ pub fn one_image(
     };
     let histogram = loss_histogram(&model.baseline, &[score.loss as f32], DEFAULT_FLAG_RATE, 40)?;
     Some(OneImage {
+        index,
         name: image.name.clone(),
         picture: view::image_png_data_url(set.image(index), 1),
         loss: score.loss,
@@ -289,7 +292,7 @@ mod tests {
         );
 
         let first = one_image(&model, &letters, &letters_set, 0).unwrap_or_else(|| panic!());
-        assert_eq!(first.name, "letters.idx#0");
+        assert_eq!((first.index, first.name.as_str()), (0, "letters.idx#0"));
         assert!(first.histogram.starts_with("<svg"), "{}", first.histogram);
         assert!(first.p_value > 0.0 && first.p_value <= 1.0);
         assert!(one_image(&model, &letters, &letters_set, 999).is_none());

@@ -210,11 +210,12 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                     |update| {
                         match update {
                             Update::Step(info) => {
-                                live.borrow_mut().steps.push(CurvePoint {
-                                    at_epoch: (info.epoch - 1) as f64
-                                        + info.batch as f64 / info.batches as f64,
-                                    loss: info.loss,
-                                });
+                                live.borrow_mut().steps.push(CurvePoint::at(
+                                    info.epoch,
+                                    info.batch,
+                                    info.batches,
+                                    info.loss,
+                                ));
                                 step.set(Some(info));
                             }
                             Update::Epoch(report) => live.borrow_mut().epochs.push(report),
@@ -222,14 +223,12 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                                 noisy,
                                 reconstructed,
                             } => {
-                                let pixels = reference.images.image_len();
-                                let channels = reference.images.channels;
-                                let picture = |values| view::image_png_data_url(values, channels);
-                                live.borrow_mut().samples = noisy
-                                    .chunks(pixels)
-                                    .zip(reconstructed.chunks(pixels))
-                                    .map(|(n, r)| (picture(n), picture(r)))
-                                    .collect();
+                                live.borrow_mut().samples = view::sample_pictures(
+                                    &noisy,
+                                    &reconstructed,
+                                    reference.images.image_len(),
+                                    reference.images.channels,
+                                );
                             }
                             Update::Calibrating => phase.set(Phase::Calibrating),
                         }

@@ -284,6 +284,32 @@ pub struct CurvePoint {
     pub loss: f64,
 }
 
+impl CurvePoint {
+    /// Batch `batch` of `batches` of 1-based `epoch`, at `loss`.
+    pub fn at(epoch: usize, batch: usize, batches: usize, loss: f64) -> CurvePoint {
+        CurvePoint {
+            at_epoch: (epoch - 1) as f64 + batch as f64 / batches.max(1) as f64,
+            loss,
+        }
+    }
+}
+
+/// A training run's sample images as pictures: each noisy input beside its reconstruction
+/// (`image_len` values of `channels` planes each, concatenated).
+pub fn sample_pictures(
+    noisy: &[f32],
+    reconstructed: &[f32],
+    image_len: usize,
+    channels: usize,
+) -> Vec<(String, String)> {
+    let picture = |values| image_png_data_url(values, channels);
+    noisy
+        .chunks(image_len.max(1))
+        .zip(reconstructed.chunks(image_len.max(1)))
+        .map(|(n, r)| (picture(n), picture(r)))
+        .collect()
+}
+
 /// Most step points drawn; longer runs are thinned to this many (every k-th step).
 pub const CURVE_MAX_STEPS: usize = 600;
 

@@ -184,8 +184,7 @@ pub fn lesson() -> Html {
                     let index = now
                         .one
                         .as_ref()
-                        .and_then(|o| o.name.rsplit('#').next()?.parse::<usize>().ok())
-                        .map_or(0, |i| (i + 1) % set.count.max(1));
+                        .map_or(0, |o| (o.index + 1) % set.count.max(1));
                     Ok(Computed {
                         one: lesson::one_image(model, scored, set, index),
                         ..now
@@ -240,6 +239,7 @@ pub fn lesson() -> Html {
                     running: true,
                     ..Training::default()
                 }));
+                let (image_len, channels) = (validation.image_len(), validation.channels);
                 let on_event = {
                     let live = live.clone();
                     let training = training.clone();
@@ -253,10 +253,7 @@ pub fn lesson() -> Html {
                                     batch,
                                     batches,
                                     loss,
-                                } => l.steps.push(CurvePoint {
-                                    at_epoch: (epoch - 1) as f64 + batch as f64 / batches as f64,
-                                    loss,
-                                }),
+                                } => l.steps.push(CurvePoint::at(epoch, batch, batches, loss)),
                                 TrainingEvent::Epoch(report) => l.epochs.push((
                                     report.epoch,
                                     report.train_loss,
@@ -266,18 +263,13 @@ pub fn lesson() -> Html {
                                     noisy,
                                     reconstructed,
                                 } => {
-                                    let len = 28 * 28;
-                                    l.samples = noisy
-                                        .chunks_exact(len)
-                                        .zip(reconstructed.chunks_exact(len))
-                                        .take(4)
-                                        .map(|(n, r)| {
-                                            (
-                                                view::image_png_data_url(n, 1),
-                                                view::image_png_data_url(r, 1),
-                                            )
-                                        })
-                                        .collect();
+                                    l.samples = view::sample_pictures(
+                                        &noisy,
+                                        &reconstructed,
+                                        image_len,
+                                        channels,
+                                    );
+                                    l.samples.truncate(4);
                                 }
                             }
                         }
