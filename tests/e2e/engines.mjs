@@ -155,7 +155,22 @@ async function coreFlow(driver, port) {
       const scored = Number(s.querySelector('[data-testid=scored]').textContent);
       const failed = Number(s.querySelector('[data-testid=failed]').textContent);
       return scored + failed === n && !document.querySelector('[data-testid=progress]');
-    }, [before, count], timeout, `${count} inputs to be scored`);
+    }, [before, count], timeout, `${count} inputs to be scored`).catch(async (error) => {
+      // What the page shows instead, for the log.
+      const state = await driver.evaluate(() => document.querySelector('[data-testid=run-info]')?.textContent ?? 'no run line').catch(() => '?');
+      throw new Error(`${error.message} (the page shows: ${state})`);
+    });
+  };
+  // Until no run starts or goes on for 3 s: a picker the driver could not set may still hand the
+  // page something late, which would replace the next batch.
+  const settle = async () => {
+    let last = '';
+    for (let quiet = 0; quiet < 30;) {
+      const now = await driver.evaluate(() => `${document.querySelector('[data-testid=summary]')?.dataset.run}/${!!document.querySelector('[data-testid=progress]')}`);
+      quiet = now === last ? quiet + 1 : 0;
+      last = now;
+      await sleep(100);
+    }
   };
 
   // 100 digits: through the folder picker where the driver can set a folder on it.
@@ -168,6 +183,7 @@ async function coreFlow(driver, port) {
     await choose('[data-testid=folder-input]', [folder], files.length, 20_000);
   } catch (error) {
     how = `file picker (the driver cannot set a folder: ${String(error.message ?? error).split('\n')[0].slice(0, 100)})`;
+    await settle();
     await choose('[data-testid=file-input]', files, files.length);
   }
   const seen = await driver.evaluate(() => ({
@@ -217,6 +233,7 @@ async function coreFlow(driver, port) {
   const mixedDir = join(fixtures, 'mixed');
   const mixed = (await readdir(mixedDir)).sort().map((f) => join(mixedDir, f));
   const expectedMixed = cliScores(mixed);
+  await settle();
   await choose('[data-testid=file-input]', mixed, mixed.length);
   const errors = await driver.evaluate(() => [...document.querySelectorAll('[data-testid=card-error]')]
     .map((e) => [e.dataset.name, e.querySelector('.error').textContent]));

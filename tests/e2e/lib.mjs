@@ -47,11 +47,11 @@ const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export function launch(profile, extraArgs = [], options = {}) {
   return chromium.launchPersistentContext(profile, {
-    ...options,
     executablePath,
     headless: true,
     viewport: { width: 1200, height: 900 },
     acceptDownloads: true,
+    ...options,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
@@ -75,6 +75,12 @@ export async function dropPaths(page, paths, zone = '[data-testid=dropzone]') {
     await client.send('Input.dispatchDragEvent', { type, x, y, data });
   }
   await client.detach();
+}
+
+// Unfold "Train on your own reference images" (folded until asked for, open from the first drop).
+export async function openReference(page) {
+  const details = page.locator('[data-testid=reference]');
+  if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
 }
 
 // The number of the run on show (0 before the first).

@@ -20,7 +20,7 @@
 //  - saves full-page screenshots to tests/artifacts/.
 //
 // Usage: node run.mjs <dist dir> <driftglass CLI binary> <fixtures dir>
-import { serve, launch, dropPaths, runId, waitForBatch } from './lib.mjs';
+import { serve, launch, dropPaths, runId, waitForBatch, openReference } from './lib.mjs';
 import { readFile, readdir, mkdir, rm, mkdtemp, cp, truncate, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, basename } from 'node:path';
@@ -375,6 +375,12 @@ async function runPath(label, extraArgs, demos, port, expected) {
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
     await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
+    if (demo === 'letters') {
+      // The results as they read at a glance: from the run line down, one screen.
+      await page.evaluate(() => document.querySelector('[data-testid=run-info]').scrollIntoView());
+      await page.screenshot({ path: join(artifacts, `results-${label}.png`) });
+      await page.evaluate(() => scrollTo(0, 0));
+    }
   }
 
   // Drift or small shift: thresholds above every change the last demo set shows turn its
@@ -679,6 +685,10 @@ async function trainReference(page, epochs) {
 async function referenceStep(page, label, line) {
   stepTo(`${label}: the Reference step`);
   const drop100 = join(fixtures, 'drop-100');
+  // Folded on a fresh page: the main drop zone is the only one in view.
+  check(!(await page.locator('[data-testid=reference]').evaluate((d) => d.open)) && !(await page.locator('[data-testid=reference-dropzone]').isVisible()),
+    `${label}: the reference drop zone shows before it is asked for`);
+  await openReference(page);
   await dropPaths(page, [referenceDir], '[data-testid=reference-dropzone]');
   const set = page.locator('[data-testid=reference-set]');
   await set.waitFor({ timeout: 120_000 });
@@ -794,6 +804,7 @@ async function referenceStep(page, label, line) {
   line.push('kept in browser storage across a reload, then forgotten');
 
   // Larger inputs: a 64×64 model, trained here, scores files at 64×64 in the page and the CLI.
+  await openReference(page);
   await page.selectOption('[data-testid=train-side]', '64');
   await dropPaths(page, [referenceDir], '[data-testid=reference-dropzone]');
   await page.waitForFunction(() => document.querySelector('[data-testid=reference-set]')?.dataset.side === '64', null, { timeout: 120_000 });
@@ -837,6 +848,7 @@ const expected = {
   mixed: cliScores((await readdir(mixedDir)).sort().map((f) => join(mixedDir, f))),
   hundred: cliScores([join(fixtures, 'drop-100')]),
   paste: cliScores([join(fixtures, 'mnist-sample', 'mnist-test-05.png')]),
+  sample: cliScores([join(fixtures, 'mnist-sample')]),
   photo: cliScores([join(fixtures, 'photo', 'coffee-640x480.jpg')]),
   demos: Object.fromEntries(DEMOS.map((d) => [d, cliScores([join(dist, 'demo', `${d}.idx`)])])),
 };
@@ -873,6 +885,51 @@ async function withoutWorkers(port, expected) {
   const seen = await shown(page);
   compare('no workers folder drop', seen, expected.mixed);
   console.log(`no workers: badge "${badgeText}"; folder of ${expected.mixed.byName.size} files: ${seen.cards.length} scored as the CLI does, in ${Date.now() - t} ms`);
+  await browser.close();
+  await rm(profile, { recursive: true, force: true });
+}
+
+// A phone (390 px, touch, a mobile viewport): the file picker is the main path. The drop zone
+// asks for a tap (not a drop), the folder picker is gone (phones offer none), the picker is a
+// touch-sized target; a tap opens it and the chosen digits score as the CLI does. A demo set's
+// results are audited and photographed for the README.
+async function touchScreen(port, expected) {
+  stepTo('touchScreen');
+  const profile = await mkdtemp(join(tmpdir(), 'driftglass-chromium-'));
+  const browser = await launch(profile, ['--disable-features=WebGPU'], { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 });
+  const page = browser.pages()[0] ?? await browser.newPage();
+  page.on('pageerror', (e) => { failures++; console.log(`  FAIL [pageerror] ${String(e).slice(0, 300)}`); });
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForFunction(() => !/starting|checking/.test(document.querySelector('[data-testid=backend]')?.textContent ?? 'starting'), null, { timeout: 120_000 });
+  const coarse = await page.evaluate(() => matchMedia('(pointer: coarse)').matches);
+  check(coarse, 'touch: the emulated phone does not report a coarse pointer');
+  const zone = page.locator('[data-testid=dropzone]');
+  const tapText = await page.locator('[data-testid=touch-hint]').isVisible();
+  const dropText = await zone.locator('.pointer-fine').isVisible();
+  const folder = await page.locator('[data-testid=folder-input]').isVisible();
+  check(tapText && !dropText && !folder, `touch: tap sentence shown ${tapText}, drop sentence shown ${dropText}, folder picker shown ${folder}`);
+  const picker = await page.locator('[data-testid=file-input]').boundingBox();
+  check(picker && picker.height >= 44, `touch: the file picker is ${picker?.height} px tall (44 wanted)`);
+  const small = await page.evaluate(() => [...document.querySelectorAll('button, select, summary')]
+    .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().height < 44).map((e) => e.dataset.testid ?? e.textContent.slice(0, 30)));
+  check(small.length === 0, `touch: controls under 44 px tall: ${small.join(', ')}`);
+  const files = (await readdir(join(fixtures, 'mnist-sample'))).sort().map((f) => join(fixtures, 'mnist-sample', f));
+  let run = await runId(page);
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), zone.tap()]);
+  await chooser.setFiles(files);
+  await waitForBatch(page, run, files.length);
+  compare('touch: digits chosen with a tap', await shown(page), expected.sample);
+  run = await runId(page);
+  await page.locator('[data-testid=demo-letters]').tap();
+  await waitForBatch(page, run, 200);
+  compare('touch: letters demo', await shown(page), expected.demos.letters);
+  const headline = await page.locator('[data-testid=headline]').textContent();
+  check(headline.startsWith('Drift'), `touch: headline "${headline}"`);
+  const found = await audit(page, 'touch results');
+  await page.evaluate(() => document.querySelector('[data-testid=run-info]').scrollIntoView());
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, 'results-phone.png') });
+  console.log(`touch: coarse pointer; the drop zone asks for a tap, no folder picker, picker ${picker?.height} px tall; a tap chose ${files.length} digits, scored as the CLI does; letters demo "${headline.slice(0, 40)}…"; axe ${found.serious} serious or critical, ${found.minor} minor`);
   await browser.close();
   await rm(profile, { recursive: true, force: true });
 }
@@ -965,6 +1022,7 @@ const { server, port } = await serve(dist);
 await runPath('cpu', ['--disable-features=WebGPU'], DEMOS, port, expected);
 await runPath('webgpu', ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'], ['letters'], port, expected);
 await withoutWorkers(port, expected);
+await touchScreen(port, expected);
 await offlineAndUpdates(expected);
 server.close();
 if (stalledFrames > 0) console.log(`${stalledFrames} frame wait(s) gave up after 1 s: the headless compositor produced no frame`);

@@ -2,6 +2,7 @@
 //! self-contained HTML report. Strings in, strings out: no DOM, no statistics (the numbers come
 //! from `driftglass-core`'s report).
 
+pub mod headline;
 pub mod report;
 pub mod svg;
 

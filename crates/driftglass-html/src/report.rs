@@ -51,7 +51,9 @@ table{border-collapse:collapse;font-size:0.9rem}td,th{border-top:1px solid #d6dd
 .drift{color:#c62828}.small{color:#8a4b00}.calm{color:#2e7d32}.unknown{color:#5b6570}.muted{color:#5b6570;font-size:0.85rem}\
 figure{margin:0.5rem 0}svg{max-width:100%;height:auto}\
 .changes li{margin:0.4rem 0}.thumbs{display:flex;flex-wrap:wrap;gap:0.8rem}\
-.thumbs figure{font-size:0.75rem}.thumbs img{width:64px;height:64px;image-rendering:pixelated;border:1px solid #d6dde4}";
+.thumbs figure{font-size:0.75rem}.thumbs img{width:64px;height:64px;image-rendering:pixelated;border:1px solid #d6dde4}\
+.headline{padding:0.7rem 0.9rem;border-radius:0.5rem;color:white;font-size:1.05rem}.headline strong{font-size:1.2rem;margin-right:0.3rem}\
+.tone-drift{background:#c62828}.tone-small{background:#8a4b00}.tone-calm{background:#2e7d32}.tone-unknown{background:#5b6570}";
 
 /// The report as one HTML document.
 pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
@@ -70,6 +72,17 @@ pub fn html_report(report: &Report, options: &HtmlOptions<'_>) -> String {
         xml_escape(options.scored),
         xml_escape(&report.app)
     );
+    // The one message, before any detail (the same words as the page's).
+    if let Some(h) = crate::headline::headline(b, options.alert_ratio) {
+        let _ = write!(
+            html,
+            "<p class=\"headline {}\" data-field=\"headline\"><strong>{}</strong> {} {}</p>",
+            h.tone.class(),
+            xml_escape(&h.title),
+            xml_escape(&h.sentence),
+            xml_escape(h.alert.as_deref().unwrap_or_default())
+        );
+    }
 
     // The model.
     let _ = write!(
@@ -403,6 +416,21 @@ mod tests {
         assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
         assert!(
             !html.contains("<script") && !html.contains("http"),
+            "{html}"
+        );
+        // The one message comes first, in the verdict's words.
+        let title = match tests.verdict {
+            Verdict::Drift => "Drift",
+            Verdict::SmallShift => "Small shift",
+            Verdict::NoEvidenceOfDrift => "No evidence of drift",
+            Verdict::TooFewImages => "Too few images to tell",
+        };
+        let headline = html.find("data-field=\"headline\"");
+        assert!(
+            headline.is_some_and(
+                |at| html[at..].contains(&format!("<strong>{title}</strong>"))
+                    && html.find("<h2>").is_some_and(|h2| at < h2)
+            ),
             "{html}"
         );
         let field = |name: &str| {

@@ -103,7 +103,7 @@ pub struct TimelinePoint {
 
 /// Successive batches as an SVG document: the loss ratio (log scale) with the alert threshold
 /// on top, the combined p-value (−log10) with the significance level below; red points are
-/// batches with drift.
+/// batches with drift, amber ones with a small shift, green ones with no evidence of drift.
 pub fn timeline_svg(points: &[TimelinePoint], alert_ratio: f64, alpha: f64) -> String {
     const W: f64 = 640.0;
     const PANEL: f64 = 110.0;
@@ -153,10 +153,10 @@ pub fn timeline_svg(points: &[TimelinePoint], alert_ratio: f64, alpha: f64) -> S
     ] {
         let _ = write!(
             svg,
-            r##"<line class="threshold" x1="{LEFT}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{:.2}" y="{:.2}" text-anchor="end" fill="#c62828">{text}</text>"##,
+            // Labelled at the right end, above the line: the axis labels on the left stay clear.
+            r##"<line class="threshold" x1="{LEFT}" y1="{y:.2}" x2="{0:.2}" y2="{y:.2}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{0:.2}" y="{1:.2}" text-anchor="end" fill="#c62828">{text}</text>"##,
             W - RIGHT,
-            LEFT - 4.0,
-            y + 4.0
+            y - 4.0
         );
     }
     let _ = write!(
@@ -170,6 +170,7 @@ pub fn timeline_svg(points: &[TimelinePoint], alert_ratio: f64, alpha: f64) -> S
     let colour = |p: &TimelinePoint| match p.verdict.as_str() {
         "drift" => "#c62828",
         "no evidence of drift" => "#2e7d32",
+        "small shift" => "#8a4b00",
         _ => "#9aa4af",
     };
     let polyline = |coords: Vec<(f64, f64)>| {

@@ -489,13 +489,16 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
     });
 
     html! {
-        <section class="reference" data-testid="reference" data-phase={format!("{:?}", *phase).split([' ', '{', '(']).next().unwrap_or_default().to_string()}
+        // Folded until asked for (the page's main drop target stays the only one in view), and
+        // open from the first drop on.
+        <details class="reference" data-testid="reference" open={*phase != Phase::Empty} data-phase={format!("{:?}", *phase).split([' ', '{', '(']).next().unwrap_or_default().to_string()}
             data-version={version.to_string()}>
-            <h2>{ "Your own reference images" }</h2>
+            <summary><h2>{ "Train on your own reference images" }</h2></summary>
             <p class="hint">{ "Train the autoencoder on images like your training data (a folder of PNG, JPEG, …), here in this page. A share is held out to measure the baseline; nothing is uploaded. The trained model then checks new images exactly as the bundled one does." }</p>
             <label class={classes!("dropzone", "small", dragging.then_some("over"))} data-testid="reference-dropzone"
                 ondrop={zone.ondrop} ondragover={zone.ondragover} ondragleave={zone.ondragleave}>
-                <span>{ "Drop a folder of reference images here, or click to choose files." }</span>
+                <span class="pointer-fine">{ "Drop a folder of reference images here, or click to choose files." }</span>
+                <span class="pointer-coarse">{ "Tap to choose your reference images." }</span>
                 <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="reference-file-input" disabled={busy} />
             </label>
             <label class="folder">{ "Or choose a folder: " }
@@ -519,6 +522,6 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
             { for summary }
             { for settings_form }
             { for running }
-        </section>
+        </details>
     }
 }

@@ -232,11 +232,26 @@ pub fn card_scores(s: &driftglass_core::report::ImageScore) -> String {
         .map(|t| format!(" · novelty {t:.1}"))
         .unwrap_or_default();
     format!(
-        "loss {:.4} · {:.1}th percentile{novelty} · p = {}",
+        "loss {:.4} · {}{novelty} · p = {}",
         s.loss,
-        s.percentile,
+        above_baseline(s.percentile),
         format_p(s.p_value)
     )
+}
+
+/// Where a loss sits among the baseline's, in words: "above 71.3 % of the baseline"; at the
+/// ends "above every baseline image" and "below every baseline image" (a rounded "100.0th
+/// percentile" would claim the first where it is not so).
+pub fn above_baseline(percentile: f64) -> String {
+    if percentile >= 100.0 {
+        "above every baseline image".into()
+    } else if percentile <= 0.0 {
+        "below every baseline image".into()
+    } else if percentile >= 99.95 {
+        "above 99.9 % of the baseline".into()
+    } else {
+        format!("above {percentile:.1} % of the baseline")
+    }
 }
 
 fn drift_of(card: &Card) -> f64 {
@@ -486,6 +501,14 @@ pub fn heat(error: f32) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loss_is_placed_among_the_baseline_in_words() {
+        assert_eq!(above_baseline(100.0), "above every baseline image");
+        assert_eq!(above_baseline(99.97), "above 99.9 % of the baseline");
+        assert_eq!(above_baseline(71.26), "above 71.3 % of the baseline");
+        assert_eq!(above_baseline(0.0), "below every baseline image");
+    }
     use driftglass_core::report::ImageScore;
 
     fn scored(name: &str, loss: f64, flagged: bool) -> ImageReport {

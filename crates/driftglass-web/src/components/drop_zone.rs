@@ -81,7 +81,11 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
                 data-testid="dropzone"
                 ondrop={zone.ondrop} ondragover={zone.ondragover} ondragleave={zone.ondragleave}
             >
-                <span>{ "Drop images or folders here, paste an image (Ctrl+V), or click to choose files. PNG, JPEG, GIF, WebP, BMP, or MNIST-style IDX files." }</span>
+                // A mouse drops or clicks; a touch screen taps the picker, its main path there
+                // (style.css shows one sentence or the other by the pointer).
+                <span class="pointer-fine">{ "Drop images or folders here, paste an image (Ctrl+V), or click to choose files." }</span>
+                <span class="pointer-coarse" data-testid="touch-hint">{ "Tap to choose images from this device." }</span>
+                <span class="formats">{ " PNG, JPEG, GIF, WebP, BMP, or MNIST-style IDX files." }</span>
                 <input type="file" multiple=true accept="image/*,.idx,.gz,.idx3-ubyte" onchange={on_pick.clone()} data-testid="file-input" />
             </label>
             <div class="inputs">

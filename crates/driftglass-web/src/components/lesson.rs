@@ -405,7 +405,7 @@ pub fn lesson() -> Html {
         },
         _ => html! {
             <div class="step" data-testid="lesson-own">
-                <p>{ "Your turn: drop your own images above (a folder works too) to score them against the digits, or train the network on your own reference images in \"Your own reference images\" below and check new images against those. Nothing leaves this page." }</p>
+                <p>{ "Your turn: drop your own images above (a folder works too) to score them against the digits, or train the network on your own reference images in \"Train on your own reference images\" below and check new images against those. Nothing leaves this page." }</p>
             </div>
         },
     };

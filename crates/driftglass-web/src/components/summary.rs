@@ -1,5 +1,5 @@
-//! The batch summary: counts, mean loss against the baseline, the loss ratio and its alert, the
-//! verdict panel and the histogram. Renders the batch's view state; computes nothing.
+//! The batch summary: counts, mean loss against the baseline, the loss ratio, one headline (the
+//! verdict, its size and the alert line), the tests one click away, and the histogram. Renders the batch's view state; computes nothing.
 
 use yew::prelude::*;
 
@@ -27,21 +27,26 @@ pub fn summary(props: &SummaryProps) -> Html {
     let (run, alert_ratio) = (*run, *alert_ratio);
 
     let b = &view.batch;
-    let drifted = b.loss_ratio.is_some_and(|ratio| ratio >= alert_ratio);
-    // Where the tests cannot tell yet, the alert says so itself: one message, not a red
-    // "drift" above "too few images to tell".
-    let too_few = b
-        .tests
-        .as_ref()
-        .filter(|t| t.verdict == driftglass_core::stats::Verdict::TooFewImages)
-        .map(|t| t.min_batch);
+    // One message per batch: the verdict, its size and the alert line together.
+    let headline = driftglass_html::headline::headline(b, alert_ratio);
+    let tone = headline.as_ref().map(|h| h.tone.class());
     let histogram = view
         .histogram
         .as_ref()
         .map(|h| Html::from_html_unchecked(AttrValue::from(view::histogram_svg(h))));
     html! {
-        <section class={classes!("summary", drifted.then_some("drifted"))} data-testid="summary"
+        <section class={classes!("summary", tone)} data-testid="summary"
             data-complete={view.complete.to_string()} data-run={run.to_string()}>
+            if let Some(h) = &headline {
+                <div class={classes!("headline-box", h.tone.class())} data-testid="headline">
+                    <strong class="title">{ &h.title }</strong>
+                    <span class="sentence">{ " " }{ &h.sentence }</span>
+                    if let Some(text) = &h.alert {
+                        <span class="alert-line" data-testid={ if h.above_alert == Some(true) { "alert" } else { "no-alert" } }>
+                            { " " }{ text }</span>
+                    }
+                </div>
+            }
             <div><span class="label">{ "images" }</span>
                 <span data-testid="scored">{ b.scored }</span>{ " scored, " }
                 <span data-testid="failed">{ b.failed }</span>{ " failed" }</div>
@@ -54,23 +59,9 @@ pub fn summary(props: &SummaryProps) -> Html {
                     { b.loss_ratio.map(view::format_ratio).unwrap_or_else(|| "—".into()) }</span></div>
             <div><span class="label">{ "flagged" }</span>
                 <span data-testid="flagged">{ b.flagged }</span>
-                { format!(" at {:.0} % false-positive rate", b.flag_rate * 100.0) }</div>
-            if drifted {
-                <div class="alert" role="alert" data-testid="alert">
-                    { match too_few {
-                        Some(needed) => format!("This batch is redrawn {} worse than the baseline (alert at {}), but the tests need at least {needed} scored images to tell whether it drifted.",
-                            b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)),
-                        None => format!("Drift: this batch is redrawn {} worse than the baseline (alert at {}).",
-                            b.loss_ratio.map(view::format_ratio).unwrap_or_default(), view::format_ratio(alert_ratio)),
-                    } }
-                </div>
-            } else if b.loss_ratio.is_some() {
-                <div class="calm" data-testid="no-alert">
-                    { format!("No alert: the loss ratio is below {}.", view::format_ratio(alert_ratio)) }
-                </div>
-            }
+                { format!(" of {} ({:.0} % expected by chance)", b.scored, b.flag_rate * 100.0) }</div>
             if let Some(tests) = &b.tests {
-                <VerdictPanel tests={tests.clone()} mean_loss={b.mean_loss} />
+                <VerdictPanel tests={tests.clone()} mean_loss={b.mean_loss} compact=true />
                 <WhatChanged tests={tests.clone()} />
             }
             if let Some(svg) = histogram {

@@ -10,11 +10,15 @@ pub struct VerdictProps {
     pub tests: BatchTests,
     /// The batch's mean loss (the permutation test's statistic).
     pub mean_loss: Option<f64>,
+    /// Under a headline that already says the verdict (the results): the tests fold away
+    /// behind one line. The lesson shows them open, with their own headline.
+    #[prop_or_default]
+    pub compact: bool,
 }
 
 #[function_component(VerdictPanel)]
 pub fn verdict_panel(props: &VerdictProps) -> Html {
-    let (t, mean_loss) = (&props.tests, props.mean_loss);
+    let (t, mean_loss, compact) = (&props.tests, props.mean_loss, props.compact);
     let class = match t.verdict {
         Verdict::Drift => "drift",
         Verdict::SmallShift => "small",
@@ -25,20 +29,22 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
     let worse = t.alternative == Alternative::Worse;
     // Where a test is shown but does not decide (a reference of transformed images).
     let shown_only = if worse { " Shown, not deciding." } else { "" };
-    html! {
-        <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
-            data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
-            data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
-            data-binomial-p={t.binomial_p_value.to_string()}
-            data-mmd-p={t.mmd.as_ref().map(|m| m.p_value.to_string()).unwrap_or_default()}
-            data-mmd={t.mmd.as_ref().map(|m| m.statistic.to_string()).unwrap_or_default()}
-            data-alternative={if worse { "worse" } else { "different" }}>
+    let detail = match t.verdict {
+        Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
+        _ => format!(
+            " — the smallest p-value ×{} (the number of tests) is {} (level {}).",
+            t.test_count(),
+            p(t.combined_p_value),
+            t.alpha
+        ),
+    };
+    let summary_line = format!("How the tests decided{detail}");
+    let headline = html! {
             <div class="headline">{ format!("Verdict: {}", t.verdict.headline()) }
-                <span class="detail">{ match t.verdict {
-                    Verdict::TooFewImages => format!(" — at least {} scored images are needed.", t.min_batch),
-                    _ => format!(" — the smallest p-value ×{} (the number of tests) is {} (level {}).",
-                        t.test_count(), p(t.combined_p_value), t.alpha),
-                } }</span></div>
+                <span class="detail">{ detail.clone() }</span></div>
+    };
+    let sentences = html! {
+        <>
             if let Some(sentence) = t.size_sentence() {
                 <p class="size" data-testid={ if t.verdict == Verdict::SmallShift { "small-shift" } else { "large-changes" } }>
                     { sentence }{ if t.verdict == Verdict::SmallShift { " The thresholds are under \"Drift or small shift?\" below." } else { "" } }</p>
@@ -46,6 +52,9 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
             if let Some(sentence) = t.alternative_sentence() {
                 <p class="alternative" data-testid="alternative">{ sentence }</p>
             }
+        </>
+    };
+    let table = html! {
             <table>
                 <tr><th>{ "test" }</th><th>{ "statistic" }</th><th>{ "p-value" }</th><th>{ "what it asks" }</th></tr>
                 <tr><td>{ "Kolmogorov–Smirnov" }</td><td>{ format!("{} = {:.3}", if t.ks.one_sided { "D⁺" } else { "D" }, t.ks.statistic) }</td><td>{ p(t.ks.p_value) }</td>
@@ -71,6 +80,26 @@ pub fn verdict_panel(props: &VerdictProps) -> Html {
                         <td>{ format!("95 % bootstrap interval {} to {}: how sure the ratio is, given the batch size.", view::format_ratio(low), view::format_ratio(high)) }</td></tr>
                 }
             </table>
+    };
+    html! {
+        <div class={classes!("verdict", class)} data-testid="verdict" data-verdict={format!("{:?}", t.verdict)}
+            data-combined-p={t.combined_p_value.to_string()} data-ks-p={t.ks.p_value.to_string()}
+            data-ks-d={t.ks.statistic.to_string()} data-permutation-p={t.permutation_p_value.to_string()}
+            data-binomial-p={t.binomial_p_value.to_string()}
+            data-mmd-p={t.mmd.as_ref().map(|m| m.p_value.to_string()).unwrap_or_default()}
+            data-mmd={t.mmd.as_ref().map(|m| m.statistic.to_string()).unwrap_or_default()}
+            data-alternative={if worse { "worse" } else { "different" }}>
+            if compact {
+                <details class="tests" data-testid="tests-detail">
+                    <summary>{ summary_line }</summary>
+                    { sentences }
+                    { table }
+                </details>
+            } else {
+                { headline }
+                { sentences }
+                { table }
+            }
         </div>
     }
 }

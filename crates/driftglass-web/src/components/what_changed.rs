@@ -16,11 +16,11 @@ pub struct WhatChangedProps {
 pub fn what_changed(props: &WhatChangedProps) -> Html {
     let t = &props.tests;
     let Some(properties) = &t.properties else {
+        // Nothing to show: one quiet line, not a panel.
         return html! {
-            <section class="what-changed" data-testid="what-changed" data-stored="false">
-                <h3>{ "What changed" }</h3>
-                <p class="hint" data-testid="what-changed-none">{ "This model file keeps no image properties of its reference images, so what changed (brightness, colour, sharpness, size, …) cannot be told; models trained or recalibrated with this version keep them." }</p>
-            </section>
+            <p class="hint what-changed-none" data-testid="what-changed" data-stored="false">
+                <span data-testid="what-changed-none">{ "What changed (brightness, colour, sharpness, …) cannot be told for this model: its file keeps no image properties of its reference images (models trained or recalibrated now keep them)." }</span>
+            </p>
         };
     };
     let changed: Vec<_> = properties
