@@ -20,6 +20,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench_score;
 mod photo_demo;
+mod python;
 
 /// trunk's version; installed with `cargo install --debug` (it only orchestrates the build,
 /// and a debug build of it compiles in a third of the time).
@@ -40,6 +41,7 @@ fn main() -> Result<()> {
         Some("lint") => lint(),
         Some("serve") => serve(args.iter().any(|a| a == "--release")),
         Some("dist") => dist(),
+        Some("wheel") => python::wheel().map(|_| ()),
         Some("fixtures") => fixtures(&data_dir()),
         Some("soak") => soak(&args[1..], &data_dir()),
         Some("extract-loader") => extract_loader(),
@@ -58,6 +60,7 @@ fn main() -> Result<()> {
                  lint          rustfmt check, clippy -D warnings on native and wasm32\n  \
                  serve         install what is missing, then serve the app at http://127.0.0.1:8080 (--release: optimised build)\n  \
                  dist          release build of the app into dist/ (wasm-opt), prints what a visitor downloads\n  \
+                 wheel         build the Python package's wheel (maturin) into target/wheels and install it into target/py-venv\n  \
                  bench-load    first load from an empty cache, full speed and 10 Mbit/s (--release, --runs N)\n  \
                  soak          drop 10,000 PNG files on the app in headless Chromium (--count N, --webgpu, --release)\n  \
                  bench         Driftglass vs TensorFlow.js in headless Chromium (--release, --gpu, --count N, --batch B,B)\n  \
@@ -392,6 +395,8 @@ fn test() -> Result<()> {
     );
     e2e.current_dir("tests/e2e");
     run_command(e2e)?;
+    // The Python package (its wheel built and installed) against the same CLI.
+    python::test("target/debug/driftglass", &data_dir())?;
     // The core flow in Firefox and WebKit, against the same CLI.
     let mut engines = command(
         "node",
