@@ -23,7 +23,8 @@ use driftglass_core::stats::{
     DEFAULT_ALPHA, DEFAULT_PRACTICAL_D, DEFAULT_PRACTICAL_FLAGGED, DEFAULT_PRACTICAL_MMD,
     DEFAULT_PRACTICAL_RATIO, PracticalSize,
 };
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::ndarray::ArrayViewD;
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -182,10 +183,9 @@ impl Model {
             }
             prepared.get().inputs.clone()
         } else {
-            let (pixels, shape) = array_pixels(images)?;
-            let names = names_for(names, shape[0])?;
-            let config = self.config;
-            py.detach(move || array_inputs(&pixels, &shape, names, &config))?
+            // Copied once, straight into the network's input buffers (with the GIL: the array
+            // is NumPy's); the scoring below runs without it.
+            array_inputs(images, names, &self.config)?
         };
         let (loaded, config) = (self.loaded.clone(), self.config);
         let part = py
@@ -238,89 +238,99 @@ fn names_for(names: Option<Vec<String>>, count: usize) -> PyResult<Vec<String>> 
     }
 }
 
-/// An image array's values in [0, 1] (one copy out of NumPy) and its shape.
-fn array_pixels(images: &Bound<'_, PyAny>) -> PyResult<(Vec<f32>, Vec<usize>)> {
-    let (pixels, shape) = if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, u8>>() {
-        let view = array.as_array();
-        let pixels = view.iter().map(|&v| f32::from(v) / 255.0).collect();
-        (pixels, array.shape().to_vec())
-    } else if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, f32>>() {
-        (
-            array.as_array().iter().copied().collect(),
-            array.shape().to_vec(),
-        )
-    } else if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, f64>>() {
-        let pixels = array.as_array().iter().map(|&v| v as f32).collect();
-        (pixels, array.shape().to_vec())
-    } else {
-        return Err(PyValueError::new_err(
-            "images are a Prepared, or a NumPy array of uint8, float32 or float64",
-        ));
-    };
-    let ok = match shape.as_slice() {
-        [_, h, w] => *h > 0 && *w > 0,
-        [_, h, w, 3] => *h > 0 && *w > 0,
-        _ => false,
-    };
-    if !ok {
-        return Err(PyValueError::new_err(format!(
-            "images are shaped [N, H, W] (gray) or [N, H, W, 3] (RGB), not {shape:?}"
-        )));
-    }
-    Ok((pixels, shape))
-}
-
-/// Each image of an array prepared for `config`: padded to a square and area-resized plane by
-/// plane to the model's side; a gray image is repeated for a colour model, an RGB image made
-/// gray (Rec. 709, as decoded files are) for a gray model. Properties are measured as decoded.
+/// Each image of a NumPy array (uint8 0–255, or float 0–1) as a prepared input.
 fn array_inputs(
-    pixels: &[f32],
-    shape: &[usize],
-    names: Vec<String>,
+    images: &Bound<'_, PyAny>,
+    names: Option<Vec<String>>,
     config: &PreprocessConfig,
 ) -> PyResult<Vec<(String, PreparedInput)>> {
-    let (h, w) = (shape[1], shape[2]);
-    let rgb = shape.len() == 4;
-    let per_image = h * w * if rgb { 3 } else { 1 };
-    let mut inputs = Vec::with_capacity(names.len());
-    for (name, image) in names.into_iter().zip(pixels.chunks_exact(per_image)) {
-        let input: PreparedInput = if image.iter().any(|v| !v.is_finite()) {
-            Err("the image holds values that are not finite numbers".into())
-        } else if rgb {
-            let properties = image::Rgb32FImage::from_raw(w as u32, h as u32, image.to_vec())
-                .map(|buffer| {
-                    ImageProperties::measure(&image::DynamicImage::ImageRgb32F(buffer), "array")
-                })
-                .ok_or_else(|| "the image does not fit its shape".to_string());
-            properties.map(|properties| {
-                let planes: Vec<Vec<f32>> = (0..3)
-                    .map(|c| image.iter().skip(c).step_by(3).copied().collect())
-                    .collect();
-                let pixels = if config.channels == 3 {
-                    planes
-                        .iter()
-                        .flat_map(|plane| {
-                            driftglass_core::preprocess::pad_and_resize(plane, w, h, config.side)
-                        })
-                        .collect()
-                } else {
-                    let gray: Vec<f32> = (0..h * w)
-                        .map(|i| {
-                            0.2126 * planes[0][i] + 0.7152 * planes[1][i] + 0.0722 * planes[2][i]
-                        })
-                        .collect();
-                    driftglass_core::preprocess::pad_and_resize(&gray, w, h, config.side)
-                };
-                (pixels, properties)
-            })
-        } else {
-            let properties = ImageProperties::of_gray(image, w, h, "array");
-            let plane = driftglass_core::preprocess::pad_and_resize(image, w, h, config.side);
-            Ok((plane.repeat(config.channels), properties))
-        };
-        inputs.push((name, input));
+    if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, u8>>() {
+        prepare_array(array.as_array(), |v| f32::from(v) / 255.0, names, config)
+    } else if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+        prepare_array(array.as_array(), |v| v, names, config)
+    } else if let Ok(array) = images.extract::<PyReadonlyArrayDyn<'_, f64>>() {
+        prepare_array(array.as_array(), |v| v as f32, names, config)
+    } else {
+        Err(PyValueError::new_err(
+            "images are a Prepared, or a NumPy array of uint8, float32 or float64",
+        ))
     }
-    Ok(inputs)
+}
+
+fn prepare_array<T: Copy>(
+    view: ArrayViewD<'_, T>,
+    to_f32: impl Fn(T) -> f32,
+    names: Option<Vec<String>>,
+    config: &PreprocessConfig,
+) -> PyResult<Vec<(String, PreparedInput)>> {
+    let shape = view.shape().to_vec();
+    let rgb = match shape.as_slice() {
+        [_, h, w] if *h > 0 && *w > 0 => false,
+        [_, h, w, 3] if *h > 0 && *w > 0 => true,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "images are shaped [N, H, W] (gray) or [N, H, W, 3] (RGB), not {shape:?}"
+            )));
+        }
+    };
+    let names = names_for(names, shape[0])?;
+    Ok(names
+        .into_iter()
+        .zip(view.outer_iter())
+        .map(|(name, image)| {
+            // Row-major, channels last: the one copy out of NumPy.
+            let values: Vec<f32> = image.iter().map(|&v| to_f32(v)).collect();
+            (
+                name,
+                prepare_values(values, shape[1], shape[2], rgb, config),
+            )
+        })
+        .collect())
+}
+
+/// One array image prepared for `config`: padded to a square and area-resized plane by plane to
+/// the model's side (kept as it is at that side already); a gray image is repeated for a colour
+/// model, an RGB image made gray (Rec. 709, as decoded files are) for a gray model. Properties
+/// are measured on the image as given.
+fn prepare_values(
+    values: Vec<f32>,
+    h: usize,
+    w: usize,
+    rgb: bool,
+    config: &PreprocessConfig,
+) -> PreparedInput {
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err("the image holds values that are not finite numbers".into());
+    }
+    let side = config.side;
+    let fit = |plane: Vec<f32>| {
+        if (h, w) == (side, side) {
+            plane
+        } else {
+            driftglass_core::preprocess::pad_and_resize(&plane, w, h, side)
+        }
+    };
+    if !rgb {
+        let properties = ImageProperties::of_gray(&values, w, h, "array");
+        let plane = fit(values);
+        return Ok((plane.repeat(config.channels), properties));
+    }
+    let buffer = image::Rgb32FImage::from_raw(w as u32, h as u32, values)
+        .ok_or_else(|| "the image does not fit its shape".to_string())?;
+    let decoded = image::DynamicImage::ImageRgb32F(buffer);
+    let properties = ImageProperties::measure(&decoded, "array");
+    let values = decoded.into_rgb32f().into_raw();
+    let plane_of = |c: usize| -> Vec<f32> { values.iter().skip(c).step_by(3).copied().collect() };
+    let pixels = if config.channels == 3 {
+        (0..3).flat_map(|c| fit(plane_of(c))).collect()
+    } else {
+        let gray = values
+            .chunks_exact(3)
+            .map(|p| 0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2])
+            .collect();
+        fit(gray)
+    };
+    Ok((pixels, properties))
 }
 
 /// Images decoded and prepared for a model, with the reasons of those that could not be.

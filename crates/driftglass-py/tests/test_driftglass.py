@@ -99,6 +99,12 @@ def test_an_array_scores_as_the_cli_scores_its_idx_file():
     # uint8 and the same values as floats in [0, 1] are one input.
     floats = model.score(images.astype(np.float32) / 255.0)
     np.testing.assert_array_equal(floats.loss, scores.loss)
+    # Twice the side (each pixel a 2×2 block) is area-resized back to the same digits; RGB
+    # copies of them are made gray again for this gray model.
+    doubled = model.score(images.repeat(2, axis=1).repeat(2, axis=2))
+    np.testing.assert_allclose(doubled.loss, scores.loss, rtol=0, atol=1e-6)
+    rgb = model.score(np.repeat(images[..., None], 3, axis=3))
+    np.testing.assert_allclose(rgb.loss, scores.loss, rtol=0, atol=1e-5)
 
 
 def test_parts_scored_apart_and_pickled_give_the_verdict_of_one_run():

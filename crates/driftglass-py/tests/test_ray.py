@@ -1,7 +1,8 @@
-"""Ray Data on a local cluster (a head and two worker nodes on 127.0.0.1, stopped at the end)
-scores 20,000 PNGs with examples/ray_score.py; the verdict, every test statistic and every
-per-image loss must equal `driftglass score --json` on the same files. Throughput with one and
-two workers is printed (a benchmark, not a timed test)."""
+"""Scoring at scale, on 20,000 PNGs, against one `driftglass score --json` run over them:
+the CLI's shards joined by `merge` must give the same report, and Ray Data on a local cluster (a
+head and two worker nodes on 127.0.0.1, stopped at the end) scoring with
+examples/ray_score.py must give the same verdict, test statistics and per-image losses.
+Throughput with one and two workers is printed (a benchmark, not a timed test)."""
 
 import json
 import os
@@ -56,14 +57,36 @@ def cluster():
         local.shutdown()
 
 
-def test_ray_scores_like_the_cli(pngs, cluster):
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    assert len(nodes) == 3 and all(n["NodeManagerAddress"] == "127.0.0.1" for n in nodes)
+@pytest.fixture(scope="module")
+def cli_run(pngs):
+    """`driftglass score --json` over all the files, and its seconds."""
     started = time.perf_counter()
     run = subprocess.run([CLI, "score", "--json", *pngs], capture_output=True, text=True)
-    cli_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     assert run.returncode == 0, run.stderr[-2000:]
-    want = json.loads(run.stdout)
+    return json.loads(run.stdout), seconds
+
+
+def test_cli_shards_merged_give_one_runs_report(pngs, cli_run, tmp_path):
+    """The same files in three shards (`score --shard I/3 --summary`), joined by `merge`."""
+    want, _ = cli_run
+    for index in range(3):
+        subprocess.run([CLI, "score", "--shard", f"{index}/3", "--summary", str(tmp_path / f"part-{index}.json"), *pngs],
+                       check=True, capture_output=True)
+    merge = subprocess.run([CLI, "merge", "--json", *sorted(map(str, tmp_path.glob("part-*.json")))],
+                           capture_output=True, text=True)
+    assert merge.returncode == 0, merge.stderr[-2000:]
+    merged = json.loads(merge.stdout)
+    assert_same_tests(merged, want)
+    assert merged["images"] == want["images"]
+    print(f"\nshards: {len(pngs)} PNGs in 3 shards, merged: verdict {merged['batch']['tests']['verdict']}, "
+          f"every image's report equal to one run's")
+
+
+def test_ray_scores_like_the_cli(pngs, cluster, cli_run):
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    assert len(nodes) == 3 and all(n["NodeManagerAddress"] == "127.0.0.1" for n in nodes)
+    want, cli_seconds = cli_run
     lines = [f"`driftglass score --json` (test build, every core, one process, JSON printed): {len(pngs) / cli_seconds:.0f} images/s"]
     for workers in (1, 2):
         report, seconds = ray_score.score_files(pngs, workers=workers)

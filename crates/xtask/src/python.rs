@@ -20,6 +20,12 @@ fn imports(python: &Path, modules: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// `pip install --quiet ARGS` with `python`.
+fn pip_install(python: &Path, args: &[&str]) -> Result<()> {
+    let pip = [&["-m", "pip", "install", "--quiet"], args].concat();
+    run(&python.to_string_lossy(), &pip)
+}
+
 /// `target/py-venv`, with maturin, NumPy, pytest and Ray from PyPI (created once).
 fn venv() -> Result<PathBuf> {
     let python = Path::new(VENV).join("bin/python");
@@ -32,13 +38,9 @@ fn venv() -> Result<PathBuf> {
             apt_install(&["python3", "python3-venv"])?;
         }
         run("python3", &["-m", "venv", VENV])?;
-        run(
-            &python.to_string_lossy(),
+        pip_install(
+            &python,
             &[
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
                 "maturin>=1.9,<2",
                 "numpy",
                 "pytest",
@@ -73,17 +75,9 @@ pub(crate) fn wheel() -> Result<PathBuf> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .find(|path| path.extension().is_some_and(|e| e == "whl"))
         .context("maturin made no wheel")?;
-    run(
-        &python.to_string_lossy(),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--force-reinstall",
-            "--no-deps",
-            &wheel.to_string_lossy(),
-        ],
+    pip_install(
+        &python,
+        &["--force-reinstall", "--no-deps", &wheel.to_string_lossy()],
     )?;
     eprintln!("installed {} into {VENV}", wheel.display());
     Ok(python)
