@@ -10,6 +10,7 @@ verdict.
 
 import argparse
 import json
+import os
 import pickle
 import sys
 import time
@@ -30,6 +31,8 @@ class Scorer:
 
     def __call__(self, batch):
         names = [str(p) for p in batch["path"]]
+        if not names:
+            return {"first": np.array([], dtype=object), "part": np.array([], dtype=object)}
         scores = self.model.score(self.model.prepare(list(batch["bytes"]), names=names))
         return {"first": np.array([names[0]]), "part": np.array([pickle.dumps(scores)], dtype=object)}
 
@@ -37,7 +40,10 @@ class Scorer:
 def score_files(files, model_path=None, workers=2, batch_size=256):
     """The report (a dict, the CLI's JSON) of `files` scored by `workers` actors, and the
     seconds from reading the first file to the verdict."""
-    files = [str(f) for f in files]
+    # Absolute paths: Ray names each file by its absolute path, and the report names them so.
+    files = [os.path.abspath(f) for f in files]
+    if len(set(files)) != len(files):
+        raise ValueError("a file is listed twice")
     model_bytes = Path(model_path).read_bytes() if model_path else None
     model = driftglass.Model.load(model_bytes) if model_bytes else driftglass.Model.bundled()
     context = ray.data.DataContext.get_current()

@@ -153,11 +153,7 @@ impl Model {
                 })
                 .collect()
         });
-        Ok(Prepared {
-            inputs,
-            side: config.side,
-            channels: config.channels,
-        })
+        Ok(Prepared { inputs, config })
     }
 
     /// Score prepared images (`Model.prepare`), or an array of images: uint8 (0–255) or float
@@ -181,7 +177,21 @@ impl Model {
                     "prepared images keep the names given to prepare()",
                 ));
             }
-            prepared.get().inputs.clone()
+            let prepared = prepared.get();
+            if prepared.config != self.config {
+                return Err(PyValueError::new_err(format!(
+                    "these images were prepared for another model or polarity ({}×{}, {} channel(s), {:?}); this model takes {}×{}, {} channel(s), {:?}",
+                    prepared.config.side,
+                    prepared.config.side,
+                    prepared.config.channels,
+                    prepared.config.polarity,
+                    self.config.side,
+                    self.config.side,
+                    self.config.channels,
+                    self.config.polarity
+                )));
+            }
+            prepared.inputs.clone()
         } else {
             // Copied once, straight into the network's input buffers (with the GIL: the array
             // is NumPy's); the scoring below runs without it.
@@ -302,6 +312,11 @@ fn prepare_values(
     if values.iter().any(|v| !v.is_finite()) {
         return Err("the image holds values that are not finite numbers".into());
     }
+    if let Some(v) = values.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        return Err(format!(
+            "a pixel value is {v}: float images hold values from 0 to 1 (uint8 images 0 to 255)"
+        ));
+    }
     let side = config.side;
     let fit = |plane: Vec<f32>| {
         if (h, w) == (side, side) {
@@ -337,8 +352,8 @@ fn prepare_values(
 #[pyclass(module = "driftglass", frozen)]
 struct Prepared {
     inputs: Vec<(String, PreparedInput)>,
-    side: usize,
-    channels: usize,
+    /// What they were prepared for: a model must take exactly this to score them.
+    config: PreprocessConfig,
 }
 
 #[pymethods]
@@ -361,7 +376,8 @@ impl Prepared {
     /// The usable images as the network sees them: float32 in [0, 1], [N, side, side] for a gray
     /// model, [N, side, side, 3] for a colour one.
     fn images<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let plane = self.side * self.side;
+        let (side, channels) = (self.config.side, self.config.channels);
+        let plane = side * side;
         let mut values = Vec::new();
         let mut count = 0;
         for (pixels, _) in self
@@ -370,21 +386,21 @@ impl Prepared {
             .filter_map(|(_, input)| input.as_ref().ok())
         {
             count += 1;
-            if self.channels == 1 {
+            if channels == 1 {
                 values.extend_from_slice(pixels);
             } else {
                 values.extend(
                     (0..plane)
-                        .flat_map(|i| (0..self.channels).map(move |c| (c, i)))
+                        .flat_map(|i| (0..channels).map(move |c| (c, i)))
                         .map(|(c, i)| pixels[c * plane + i]),
                 );
             }
         }
         let array = values.into_pyarray(py);
-        let shape: Vec<usize> = if self.channels == 1 {
-            vec![count, self.side, self.side]
+        let shape: Vec<usize> = if channels == 1 {
+            vec![count, side, side]
         } else {
-            vec![count, self.side, self.side, self.channels]
+            vec![count, side, side, channels]
         };
         Ok(array.reshape(shape)?.into_any())
     }
@@ -467,7 +483,7 @@ impl Scores {
     }
 
     /// The projected latent code of each scored image, [N, code size] (the latent MMD test's
-    /// input; [N, 0] for a model without a latent reference).
+    /// input).
     #[getter]
     fn code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let n = self.scored().count();
