@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use driftglass_core::report::{add_batch_tests, build_report};
+use driftglass_core::scorer::join_parts;
 
 use crate::score::{ReportArgs, SHARD_SCHEMA, ShardSummary, load_model};
 
@@ -48,19 +48,16 @@ pub fn run(args: MergeArgs) -> Result<u8> {
             shards.iter().map(|s| s.shard.1).collect::<Vec<_>>()
         );
     }
-    for s in &shards {
-        let same = s.files == first.files
-            && s.alpha == first.alpha
-            && s.report.app == first.report.app
-            && s.report.preprocess == first.report.preprocess
-            && s.report.batch.flag_rate == first.report.batch.flag_rate
-            && s.report.model.sha256 == first.report.model.sha256;
-        if !same {
-            bail!(
-                "shard {} was scored differently from shard 0 (files, model, preprocessing, flag rate or alpha)",
-                s.shard.0
-            );
-        }
+    // What only shards have: the same file list and level. The rest (model, program,
+    // preprocessing, flag rate) is checked by the core's join.
+    if let Some(s) = shards
+        .iter()
+        .find(|s| s.files != first.files || s.alpha != first.alpha)
+    {
+        bail!(
+            "shard {} was scored over other files or at another level than shard 0",
+            s.shard.0
+        );
     }
     if first.report.model.sha256 != loaded.sha256 {
         bail!(
@@ -69,20 +66,13 @@ pub fn run(args: MergeArgs) -> Result<u8> {
             loaded.sha256
         );
     }
-    let (app, preprocess, flag_rate, alpha) = (
-        first.report.app.clone(),
-        first.report.preprocess,
-        first.report.batch.flag_rate,
-        first.alpha,
-    );
-    let mut images = Vec::new();
-    let mut codes = Vec::new();
-    for shard in shards {
-        images.extend(shard.report.images);
-        codes.extend(shard.codes);
-    }
-    let mut report = build_report(&app, &loaded, preprocess, images, flag_rate);
-    add_batch_tests(&mut report, &loaded, &codes, alpha);
+    let alpha = first.alpha;
+    let mut report = join_parts(
+        &loaded,
+        shards.into_iter().map(|s| (s.report, s.codes)),
+        alpha,
+    )
+    .context("joining the shards")?;
     args.report.judge(&mut report);
     let label = crate::score::model_label(args.report.model.as_deref());
     args.report.print(&report, &loaded, &label)?;

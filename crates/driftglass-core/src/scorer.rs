@@ -6,7 +6,8 @@
 //! Pausing and cancelling belong to the caller: it decides when to push the next chunk, and may
 //! [`Scorer::finish`] at any time with what was scored. The CPU network is built once, in
 //! [`Scorer::new`]; reconstructions computed elsewhere (WebGPU, the page's workers) enter
-//! through [`Scorer::push_reconstructed`].
+//! through [`Scorer::push_reconstructed`]. Parts of one batch scored apart (the CLI's shards,
+//! the Python package's Ray blocks) are joined into one run's report by [`join_parts`].
 
 use crate::baseline::loss_ratio;
 use crate::direct::DirectNetwork;
@@ -245,6 +246,61 @@ impl<'m> Scorer<'m> {
     }
 }
 
+/// Why parts of a batch cannot be joined.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JoinError {
+    #[error("no parts to join")]
+    Empty,
+    #[error("part {index} was scored with model {found}, not {expected}")]
+    OtherModel {
+        index: usize,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "part {index} was scored differently from part 0 (program, preprocessing or flag rate)"
+    )]
+    OtherSettings { index: usize },
+}
+
+/// The report of one batch scored in `parts` (each a report without tests and its scored
+/// images' codes, in batch order): their images and codes joined, then the batch tests at
+/// `alpha` run once, exactly as one run over all of them would. Every part must come from
+/// `model`, by the same program, with the same preprocessing and flag rate.
+pub fn join_parts(
+    model: &LoadedModel,
+    parts: impl IntoIterator<Item = (Report, Vec<f32>)>,
+    alpha: f64,
+) -> Result<Report, JoinError> {
+    let mut parts = parts.into_iter().enumerate();
+    let (_, (first, mut codes)) = parts.next().ok_or(JoinError::Empty)?;
+    let same_model = |index: usize, report: &Report| {
+        if report.model.sha256 == model.sha256 {
+            Ok(())
+        } else {
+            Err(JoinError::OtherModel {
+                index,
+                found: report.model.sha256.clone(),
+                expected: model.sha256.clone(),
+            })
+        }
+    };
+    same_model(0, &first)?;
+    let (app, preprocess, flag_rate) = (first.app, first.preprocess, first.batch.flag_rate);
+    let mut images = first.images;
+    for (index, (part, part_codes)) in parts {
+        same_model(index, &part)?;
+        if part.app != app || part.preprocess != preprocess || part.batch.flag_rate != flag_rate {
+            return Err(JoinError::OtherSettings { index });
+        }
+        images.extend(part.images);
+        codes.extend(part_codes);
+    }
+    let mut report = build_report(&app, model, preprocess, images, flag_rate);
+    crate::report::add_batch_tests(&mut report, model, &codes, alpha);
+    Ok(report)
+}
+
 /// The scorable inputs of a chunk as one image set of `channels`-channel `side`×`side` images.
 pub fn scorable(channels: usize, side: usize, inputs: &[(String, PreparedInput)]) -> ImageSet {
     ImageSet::from_images(
@@ -331,5 +387,47 @@ mod tests {
         assert_eq!(chunked, whole);
         assert_eq!(chunked.batch.failed, 6);
         assert!(chunked.batch.tests.is_some());
+    }
+
+    /// Parts scored by separate scorers, joined, give the report of one run; parts of another
+    /// model or scored otherwise are refused.
+    #[test]
+    fn joined_parts_give_the_report_of_one_run() {
+        let model = crate::model_file::decode(crate::bundled::BUNDLED_MODEL)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = inputs(45);
+        let config = PreprocessConfig::default();
+        let part = |inputs: &[(String, PreparedInput)], flag_rate: f64| {
+            let mut scorer =
+                Scorer::new(&model, "test", config, flag_rate).unwrap_or_else(|e| panic!("{e}"));
+            scorer.push(inputs).unwrap_or_else(|e| panic!("{e}"));
+            (scorer.report(), scorer.codes().to_vec())
+        };
+        let whole = {
+            let mut scorer =
+                Scorer::new(&model, "test", config, 0.01).unwrap_or_else(|e| panic!("{e}"));
+            scorer.push(&all).unwrap_or_else(|e| panic!("{e}"));
+            scorer.finish(0.01)
+        };
+        let parts = vec![
+            part(&all[..10], 0.01),
+            part(&all[10..31], 0.01),
+            part(&all[31..], 0.01),
+        ];
+        assert_eq!(join_parts(&model, parts.clone(), 0.01), Ok(whole));
+
+        assert_eq!(join_parts(&model, Vec::new(), 0.01), Err(JoinError::Empty));
+        let mut other = parts.clone();
+        other[2].0.model.sha256 = "0".repeat(64);
+        assert!(matches!(
+            join_parts(&model, other, 0.01),
+            Err(JoinError::OtherModel { index: 2, .. })
+        ));
+        let mut flagged_otherwise = parts;
+        flagged_otherwise[1] = part(&all[10..31], 0.05);
+        assert_eq!(
+            join_parts(&model, flagged_otherwise, 0.01),
+            Err(JoinError::OtherSettings { index: 1 })
+        );
     }
 }

@@ -57,25 +57,35 @@ pub fn headline(batch: &BatchSummary, alert_ratio: f64) -> Option<Headline> {
     };
     let images = if batch.scored == 1 { "image" } else { "images" };
     let counts = format!("{} of {} {images} flagged", batch.flagged, batch.scored);
-    let (tone, title, reason) = match &batch.tests {
+    let (tone, reason) = match &batch.tests {
         Some(t) => match t.verdict {
-            Verdict::Drift => (Tone::Drift, "Drift", String::new()),
+            Verdict::Drift => (Tone::Drift, String::new()),
             Verdict::SmallShift => (
                 Tone::SmallShift,
-                "Small shift",
                 " The tests find a change, but smaller than the practical thresholds.".into(),
             ),
-            Verdict::NoEvidenceOfDrift => (Tone::NoEvidence, "No evidence of drift", String::new()),
+            Verdict::NoEvidenceOfDrift => (Tone::NoEvidence, String::new()),
             Verdict::TooFewImages => (
                 Tone::Unknown,
-                "Too few images to tell",
                 format!(
                     " The tests need at least {} scored images against this baseline.",
                     t.min_batch
                 ),
             ),
         },
-        None => (Tone::Unknown, "Not tested yet", String::new()),
+        None => (Tone::Unknown, String::new()),
+    };
+    // The verdict's own words ("no evidence of drift"), as a title.
+    let title = match &batch.tests {
+        Some(t) => {
+            let words = t.verdict.headline();
+            let mut chars = words.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+        None => "Not tested yet".to_string(),
     };
     let above_alert = batch.loss_ratio.map(|r| r >= alert_ratio);
     let alert = above_alert.map(|above| {
@@ -87,7 +97,7 @@ pub fn headline(batch: &BatchSummary, alert_ratio: f64) -> Option<Headline> {
     });
     Some(Headline {
         tone,
-        title: title.into(),
+        title,
         sentence: format!("{size}; {counts}.{reason}"),
         above_alert,
         alert,

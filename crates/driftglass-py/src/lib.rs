@@ -13,12 +13,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use driftglass_core::model_file::{self, LoadedModel};
-use driftglass_core::preprocess::{MAX_FILE_BYTES, Polarity, PreprocessConfig};
+use driftglass_core::preprocess::{Polarity, PreprocessConfig};
 use driftglass_core::properties::ImageProperties;
-use driftglass_core::report::{
-    self, DEFAULT_FLAG_RATE, ImageOutcome, ImageReport, PreparedInput, Report,
-};
-use driftglass_core::scorer::Scorer;
+use driftglass_core::report::{self, DEFAULT_FLAG_RATE, ImageOutcome, PreparedInput, Report};
+use driftglass_core::scorer::{Scorer, join_parts};
 use driftglass_core::stats::{
     DEFAULT_ALPHA, DEFAULT_PRACTICAL_D, DEFAULT_PRACTICAL_FLAGGED, DEFAULT_PRACTICAL_MMD,
     DEFAULT_PRACTICAL_RATIO, PracticalSize,
@@ -140,17 +138,8 @@ impl Model {
             names
                 .into_iter()
                 .zip(blobs)
-                .map(|(name, bytes)| {
-                    let input = if bytes.len() as u64 > MAX_FILE_BYTES {
-                        Err(format!(
-                            "file is {} bytes; the limit is {MAX_FILE_BYTES} bytes",
-                            bytes.len()
-                        ))
-                    } else {
-                        report::prepare_image(&bytes, &config)
-                    };
-                    (name, input)
-                })
+                // The core refuses empty, oversized and unknown files with the CLI's messages.
+                .map(|(name, bytes)| (name, report::prepare_image(&bytes, &config)))
                 .collect()
         });
         Ok(Prepared { inputs, config })
@@ -171,7 +160,9 @@ impl Model {
         if !(0.0..=1.0).contains(&flag_rate) {
             return Err(PyValueError::new_err("flag_rate must be between 0 and 1"));
         }
-        let inputs = if let Ok(prepared) = images.cast::<Prepared>() {
+        // Prepared images are scored where they lie (a frozen object, shared read-only).
+        let from_array;
+        let inputs: &[(String, PreparedInput)] = if let Ok(prepared) = images.cast::<Prepared>() {
             if names.is_some() {
                 return Err(PyValueError::new_err(
                     "prepared images keep the names given to prepare()",
@@ -191,18 +182,19 @@ impl Model {
                     self.config.polarity
                 )));
             }
-            prepared.inputs.clone()
+            &prepared.inputs
         } else {
             // Copied once, straight into the network's input buffers (with the GIL: the array
             // is NumPy's); the scoring below runs without it.
-            array_inputs(images, names, &self.config)?
+            from_array = array_inputs(images, names, &self.config)?;
+            &from_array
         };
         let (loaded, config) = (self.loaded.clone(), self.config);
         let part = py
             .detach(move || -> Result<Part, String> {
                 let mut scorer =
                     Scorer::new(&loaded, &app(), config, flag_rate).map_err(|e| e.to_string())?;
-                scorer.push(&inputs).map_err(|e| e.to_string())?;
+                scorer.push(inputs).map_err(|e| e.to_string())?;
                 Ok(Part {
                     report: scorer.report(),
                     codes: scorer.codes().to_vec(),
@@ -593,33 +585,12 @@ fn joined_report(
     alpha: f64,
     practical: PracticalSize,
 ) -> Result<String, String> {
-    let Some(first) = parts.first() else {
-        return Err("no scores to test".into());
-    };
-    let (app, preprocess, flag_rate) = (
-        first.report.app.clone(),
-        first.report.preprocess,
-        first.report.batch.flag_rate,
-    );
-    let mut images: Vec<ImageReport> = Vec::new();
-    let mut codes = Vec::new();
-    for (index, part) in parts.into_iter().enumerate() {
-        if part.report.model.sha256 != loaded.sha256 {
-            return Err(format!(
-                "part {index} was scored with model {}, not this one ({})",
-                part.report.model.sha256, loaded.sha256
-            ));
-        }
-        if part.report.preprocess != preprocess || part.report.batch.flag_rate != flag_rate {
-            return Err(format!(
-                "part {index} was prepared or flagged differently from part 0"
-            ));
-        }
-        images.extend(part.report.images);
-        codes.extend(part.codes);
-    }
-    let mut report = report::build_report(&app, loaded, preprocess, images, flag_rate);
-    report::add_batch_tests(&mut report, loaded, &codes, alpha);
+    let mut report = join_parts(
+        loaded,
+        parts.into_iter().map(|p| (p.report, p.codes)),
+        alpha,
+    )
+    .map_err(|e| e.to_string())?;
     if let Some(tests) = report.batch.tests.as_mut() {
         tests.judge(practical);
     }

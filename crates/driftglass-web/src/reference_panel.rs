@@ -228,6 +228,7 @@ pub fn reference_panel(props: &ReferenceProps) -> Html {
                                     &reconstructed,
                                     reference.images.image_len(),
                                     reference.images.channels,
+                                    driftglass_core::train::SAMPLE_IMAGES,
                                 );
                             }
                             Update::Calibrating => phase.set(Phase::Calibrating),

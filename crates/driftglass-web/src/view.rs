@@ -309,18 +309,20 @@ impl CurvePoint {
     }
 }
 
-/// A training run's sample images as pictures: each noisy input beside its reconstruction
-/// (`image_len` values of `channels` planes each, concatenated).
+/// The first `most` of a training run's sample images as pictures: each noisy input beside its
+/// reconstruction (`image_len` values of `channels` planes each, concatenated).
 pub fn sample_pictures(
     noisy: &[f32],
     reconstructed: &[f32],
     image_len: usize,
     channels: usize,
+    most: usize,
 ) -> Vec<(String, String)> {
     let picture = |values| image_png_data_url(values, channels);
     noisy
         .chunks(image_len.max(1))
         .zip(reconstructed.chunks(image_len.max(1)))
+        .take(most)
         .map(|(n, r)| (picture(n), picture(r)))
         .collect()
 }

@@ -268,8 +268,8 @@ pub fn lesson() -> Html {
                                         &reconstructed,
                                         image_len,
                                         channels,
+                                        4,
                                     );
-                                    l.samples.truncate(4);
                                 }
                             }
                         }

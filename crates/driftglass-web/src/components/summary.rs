@@ -1,5 +1,6 @@
-//! The batch summary: counts, mean loss against the baseline, the loss ratio, one headline (the
-//! verdict, its size and the alert line), the tests one click away, and the histogram. Renders the batch's view state; computes nothing.
+//! The batch summary: one headline (the verdict, its size and the alert line), the counts, mean
+//! loss against the baseline and loss ratio, the tests one click away, and the histogram.
+//! Renders the batch's view state; computes nothing.
 
 use yew::prelude::*;
 
