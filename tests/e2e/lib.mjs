@@ -45,15 +45,82 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--dis
   '--disable-quic', '--no-first-run'];
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+// The browser's own output (stderr: GPU process, compositor), the last lines of it, for the log
+// when something goes wrong in the browser rather than in the page.
+const browserLog = [];
+const logger = {
+  isEnabled: (name) => name === 'browser',
+  log: (name, severity, message) => {
+    browserLog.push(String(message).slice(0, 300));
+    if (browserLog.length > 40) browserLog.shift();
+  },
+};
+export const browserLogTail = (lines = 15) => browserLog.slice(-lines).join('\n');
+
 export function launch(profile, extraArgs = [], options = {}) {
   return chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
     viewport: { width: 1200, height: 900 },
     acceptDownloads: true,
+    logger,
     ...options,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
+}
+
+// How often a page stopped drawing and had to be woken (reported at the end of a test).
+export const stalls = { frames: 0, kicks: 0, screenshots: 0 };
+
+// Two rendered frames of the page, so what was scrolled into view or changed has been drawn.
+// Headless Chromium now and then stops producing frames for a page while its scripts run on
+// (about one cold CI run in ten: requestAnimationFrame never fires, scroll events never arrive,
+// screenshots time out). Starting and stopping a screencast makes the compositor draw again;
+// later tries also bring the page to the front and resize its viewport by a pixel and back.
+// Throws, naming the browser's last words, when five kicks do not help.
+export async function frames(page, tries = 5) {
+  for (let kick = 0; ; kick++) {
+    const drawn = await page.evaluate(() => new Promise((ok) => {
+      const timer = setTimeout(() => ok(false), 1000);
+      requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(timer); ok(true); }));
+    }));
+    if (drawn) return;
+    if (kick === 0) stalls.frames++;
+    if (kick === tries) throw new Error(`the page drew no frame after ${tries} kicks; the browser's last output:\n${browserLogTail()}`);
+    stalls.kicks++;
+    await wake(page, kick);
+  }
+}
+
+async function wake(page, kick) {
+  const client = await page.context().newCDPSession(page);
+  try {
+    await client.send('Page.startScreencast', { format: 'jpeg', quality: 10, everyNthFrame: 1 });
+    await new Promise((ok) => setTimeout(ok, 250));
+    await client.send('Page.stopScreencast');
+    if (kick >= 1) await client.send('Page.bringToFront');
+  } finally {
+    await client.detach();
+  }
+  const size = page.viewportSize();
+  if (kick >= 2 && size) {
+    await page.setViewportSize({ width: size.width + 1, height: size.height });
+    await page.setViewportSize(size);
+  }
+}
+
+// A screenshot taken once the page draws again (see `frames`); one more try after a kick.
+export async function snap(target, options, page = target) {
+  await frames(page);
+  try {
+    return await target.screenshot({ timeout: 20_000, ...options });
+  } catch (e) {
+    if (e?.name !== 'TimeoutError') throw e;
+    stalls.screenshots++;
+    await wake(page, 2);
+    await frames(page);
+    return await target.screenshot({ timeout: 30_000, ...options });
+  }
 }
 
 // The same Chromium as a browser whose contexts start empty (`browser.newContext()`: nothing
@@ -97,5 +164,6 @@ export async function waitForBatch(page, after, count, timeout = 600_000) {
     const failed = Number(s.querySelector('[data-testid=failed]').textContent);
     return scored + failed === n && !document.querySelector('[data-testid=progress]');
   }, [after, count], { timeout, polling: 50 });
+  await frames(page);
 }
 

@@ -20,7 +20,7 @@
 //  - saves full-page screenshots to tests/artifacts/.
 //
 // Usage: node run.mjs <dist dir> <driftglass CLI binary> <fixtures dir>
-import { serve, launch, dropPaths, runId, waitForBatch, openReference } from './lib.mjs';
+import { serve, launch, dropPaths, runId, waitForBatch, openReference, frames, snap, stalls } from './lib.mjs';
 import { readFile, readdir, mkdir, rm, mkdtemp, cp, truncate, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, basename } from 'node:path';
@@ -47,8 +47,6 @@ function cliScores(inputs, model) {
 }
 
 let failures = 0;
-// Frame waits that gave up after a second (a stalled headless compositor): reported at the end.
-let stalledFrames = 0;
 // A watchdog: a step that has not finished in 12 minutes (the longest wait below is 10) ends the
 // test with where it stood, instead of leaving CI to hang.
 let step = { what: 'start', since: Date.now() };
@@ -76,10 +74,7 @@ async function audit(page, what) {
   for (const [width, colorScheme] of [[size.width, 'light'], [375, 'light'], [size.width, 'dark'], [375, 'dark']]) {
     await page.emulateMedia({ colorScheme });
     await page.setViewportSize({ width, height: size.height });
-    stalledFrames += await page.evaluate(() => new Promise((ok) => {
-      const timer = setTimeout(() => ok(1), 1000);
-      requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(timer); ok(0); }));
-    }));
+    await frames(page);
     if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
     const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
       .violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes[0]?.target?.join(' ') })));
@@ -122,41 +117,36 @@ async function dropFilesSynthetic(page, files) {
 // the grid never holds more than a few screens of cards.
 async function shown(page) {
   stepTo(`${step.what.split(' → ')[0]} → gathering the cards on show`);
-  const seen = await page.evaluate(async () => {
-    // Two frames, so the grid has rendered the rows scrolled into view; but never wait on frames
-    // alone: a headless compositor that stops producing them (seen once in ~10 cold CI runs)
-    // must not hang the test. A stalled frame is counted and reported.
-    let stalled = 0;
-    const frame = () => new Promise((ok) => {
-      const timer = setTimeout(() => { stalled++; ok(); }, 1000);
-      requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(timer); ok(); }));
-    });
-    const grid = document.querySelector('[data-testid=grid]');
-    const cards = new Map();
-    const errors = new Map();
-    let mostInDom = 0;
-    const total = Number(grid?.dataset.total ?? 0);
-    if (grid) {
-      const top = grid.getBoundingClientRect().top + scrollY;
-      for (let y = top; ; y += innerHeight * 0.8) {
-        scrollTo(0, y);
-        await frame();
-        const inDom = grid.querySelectorAll('article');
-        mostInDom = Math.max(mostInDom, inDom.length);
-        for (const e of grid.querySelectorAll('[data-testid=card]')) {
-          cards.set(e.dataset.name, { name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue), novelty: e.dataset.novelty ? Number(e.dataset.novelty) : null });
-        }
-        for (const e of grid.querySelectorAll('[data-testid=card-error]')) {
-          errors.set(e.dataset.name, { name: e.dataset.name, text: e.querySelector('.error').textContent });
-        }
-        if (y > top + grid.offsetHeight || cards.size + errors.size >= total) break;
-      }
-      scrollTo(0, 0);
-      await frame();
-    }
-    return { cards: [...cards.values()], errors: [...errors.values()], total, mostInDom, viewport: innerHeight, stalled };
+  // The grid is virtualised: scroll it a screen at a time, let the page draw the rows now in
+  // view (`frames` wakes a stalled headless compositor, which would leave them undrawn), and
+  // collect what is there.
+  const grid = page.locator('[data-testid=grid]');
+  const cards = new Map();
+  const errors = new Map();
+  let mostInDom = 0;
+  const { total, top, viewport } = await page.evaluate(() => {
+    const g = document.querySelector('[data-testid=grid]');
+    return { total: Number(g?.dataset.total ?? 0), top: g ? g.getBoundingClientRect().top + scrollY : 0, viewport: innerHeight };
   });
-  stalledFrames += seen.stalled;
+  if (await grid.count()) {
+    for (let y = top; ; y += viewport * 0.8) {
+      await page.evaluate((y) => scrollTo(0, y), y);
+      await frames(page);
+      const now = await grid.evaluate((g) => ({
+        inDom: g.querySelectorAll('article').length,
+        height: g.offsetHeight,
+        cards: [...g.querySelectorAll('[data-testid=card]')].map((e) => ({ name: e.dataset.name, loss: Number(e.dataset.loss), p: Number(e.dataset.pValue), novelty: e.dataset.novelty ? Number(e.dataset.novelty) : null })),
+        errors: [...g.querySelectorAll('[data-testid=card-error]')].map((e) => ({ name: e.dataset.name, text: e.querySelector('.error').textContent })),
+      }));
+      mostInDom = Math.max(mostInDom, now.inDom);
+      for (const c of now.cards) cards.set(c.name, c);
+      for (const e of now.errors) errors.set(e.name, e);
+      if (y > top + now.height || cards.size + errors.size >= total) break;
+    }
+    await page.evaluate(() => scrollTo(0, 0));
+    await frames(page);
+  }
+  const seen = { cards: [...cards.values()], errors: [...errors.values()], total, mostInDom, viewport };
   const ratio = Number(await page.locator('[data-testid=ratio]').getAttribute('data-value'));
   const verdict = await page.locator('[data-testid=verdict]').evaluateAll((els) => els.map((e) => ({ ...e.dataset }))[0]);
   const changed = await page.locator('[data-testid=what-changed]').evaluateAll((els) => els.map((e) => ({ ...e.dataset }))[0]);
@@ -373,12 +363,12 @@ async function runPath(label, extraArgs, demos, port, expected) {
     check((alert > 0) === (seen.ratio >= 1.10), `${label} demo ${demo}: alert shown ${alert > 0} at ratio ${seen.ratio}`);
     line.push(`demo ${demo}: ratio ${(100 * (seen.ratio - 1)).toFixed(1)} % (CLI ${(100 * (expected.demos[demo].report.batch.loss_ratio - 1)).toFixed(1)} %), verdict ${seen.verdict?.verdict} (MMD p ${seen.verdict?.mmdP}) in ${Date.now() - t} ms`);
     await mkdir(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
-    await page.screenshot({ path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
+    await snap(page, { path: join(artifacts, `app-${label}-${demo}.png`), fullPage: true });
+    await snap(page, { path: join(artifacts, `app-${label}-${demo}-top.png`), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1250 } });
     if (demo === 'letters') {
       // The results as they read at a glance: from the run line down, one screen.
       await page.evaluate(() => document.querySelector('[data-testid=run-info]').scrollIntoView());
-      await page.screenshot({ path: join(artifacts, `results-${label}.png`) });
+      await snap(page, { path: join(artifacts, `results-${label}.png`) });
       await page.evaluate(() => scrollTo(0, 0));
     }
   }
@@ -545,7 +535,7 @@ async function runPath(label, extraArgs, demos, port, expected) {
     const cast = await shown(page);
     compare(`${label} colour demo: cast`, cast, expected.photoCast);
     await mkdir(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, `app-${label}-colour-cast.png`), fullPage: true });
+    await snap(page, { path: join(artifacts, `app-${label}-colour-cast.png`), fullPage: true });
     // The colour results with their "what changed" panel pass the same audit.
     if (label === 'cpu') {
       const found = await audit(page, `${label} colour results`);
@@ -648,7 +638,7 @@ async function walkLesson(page, line) {
   for (const [name, width] of [['lesson', 1200], ['lesson-phone', 375]]) {
     const size = page.viewportSize();
     await page.setViewportSize({ width, height: size.height });
-    await page.locator('[data-testid=lesson]').screenshot({ path: join(artifacts, `${name}.png`) });
+    await snap(page.locator('[data-testid=lesson]'), { path: join(artifacts, `${name}.png`) }, page);
     await page.setViewportSize(size);
   }
   // 4. One letter on the baseline's histogram: its loss and p-value are the CLI's.
@@ -737,7 +727,7 @@ async function referenceStep(page, label, line) {
   await done.waitFor({ timeout: 600_000 }).catch(async (error) => {
     const section = page.locator('[data-testid=reference]');
     console.log(`  ${label}: the Reference step is in phase ${await section.getAttribute('data-phase')}: ${(await section.textContent()).slice(0, 600)}`);
-    await page.screenshot({ path: join(artifacts, `reference-${label}-failed.png`), fullPage: true });
+    await snap(page, { path: join(artifacts, `reference-${label}-failed.png`), fullPage: true });
     throw error;
   });
   const perEpoch = Number(await done.getAttribute('data-seconds-per-epoch'));
@@ -928,7 +918,7 @@ async function touchScreen(port, expected) {
   const found = await audit(page, 'touch results');
   await page.evaluate(() => document.querySelector('[data-testid=run-info]').scrollIntoView());
   await mkdir(artifacts, { recursive: true });
-  await page.screenshot({ path: join(artifacts, 'results-phone.png') });
+  await snap(page, { path: join(artifacts, 'results-phone.png') });
   console.log(`touch: coarse pointer; the drop zone asks for a tap, no folder picker, picker ${picker?.height} px tall; a tap chose ${files.length} digits, scored as the CLI does; letters demo "${headline.slice(0, 40)}…"; axe ${found.serious} serious or critical, ${found.minor} minor`);
   await browser.close();
   await rm(profile, { recursive: true, force: true });
@@ -1025,7 +1015,7 @@ await withoutWorkers(port, expected);
 await touchScreen(port, expected);
 await offlineAndUpdates(expected);
 server.close();
-if (stalledFrames > 0) console.log(`${stalledFrames} frame wait(s) gave up after 1 s: the headless compositor produced no frame`);
+if (stalls.frames + stalls.screenshots > 0) console.log(`the headless compositor stopped drawing ${stalls.frames} time(s) and a screenshot timed out ${stalls.screenshots} time(s); ${stalls.kicks} kick(s) woke it`);
 if (failures > 0) {
   console.log(`${failures} check(s) failed`);
   process.exit(1);
