@@ -15,7 +15,7 @@
 //! | 4 | latent dimensions `d` (from version 2) |
 //! | 4·c·d | latent reference codes, f32 (see [`crate::latent`]; from version 2) |
 //! | 4 | novelty values `v` (0: none; from version 4) |
-//! | 4·v | the novelty score (see [`crate::novelty`]), f32: 3 × [`KNOTS`] knots (loss, residual, distance), the code density's mean (`d`) and packed Cholesky factor (`d(d+1)/2`), the calibration images' sorted scores (`d` and their count in the header's `novelty`; from version 4) |
+//! | 4·v | the novelty score (see [`crate::novelty`]), f32: 3 × [`KNOTS`] knots (loss, residual, distance), the code density's mean (`d`) and packed Cholesky factor (`d(d+1)/2`), the calibration images' sorted scores (`d` and their count in the header's `novelty`; from version 4); where the header's novelty declares an `edge_profile` (from version 5): its transform's [`KNOTS`] knots, the profiles' mean ([`EDGE_BINS`]) and packed Cholesky factor |
 //! | 4 | weights length `w` (at most [`MAX_WEIGHTS_BYTES`]) |
 //! | w | weights: named tensors (from version 3, below); burn `ModuleRecord` bytes (burnpack, versions 1 and 2) |
 //! | 32 | SHA-256 of everything before it |
@@ -26,7 +26,7 @@
 //! and `<layer>.bias` `[out]` for each name of [`AutoencoderConfig::layer_names`] (the header's `architecture` gives the
 //! depth and code channels; files of the reference shape omit them). Files of
 //! versions 1 and 2 are read through [`crate::burnpack`] and converted on load; writing always
-//! gives version 3.
+//! gives the current version ([`FORMAT_VERSION`]).
 //!
 //! Every length is checked against the bytes that remain (and a legacy burnpack's metadata
 //! against a small cap) before anything is allocated, the checksum catches corruption before
@@ -44,7 +44,7 @@ use crate::augment::Augmentation;
 use crate::baseline::{Baseline, BaselineSummary};
 use crate::burnpack::{self, Tensor};
 use crate::latent::{LATENT_DIMS, LatentReference, LatentSummary, PROJECTION_SEED};
-use crate::novelty::{KNOTS, NoveltyReference, NoveltySummary};
+use crate::novelty::{EDGE_BINS, EdgeTerm, KNOTS, NoveltyReference, NoveltySummary};
 use crate::preprocess::PreprocessConfig;
 use crate::stats::Alternative;
 use crate::train::{EpochReport, TrainingConfig};
@@ -52,7 +52,7 @@ use crate::train::{EpochReport, TrainingConfig};
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DGLSMODL";
 /// Version of the layout written by this build.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// First version whose weights are named tensors (earlier: burnpack).
 pub const TENSOR_FORMAT_VERSION: u32 = 3;
 /// Oldest version this build reads (version 1 has no latent reference: no latent test).
@@ -67,6 +67,8 @@ pub const MAX_LATENT_VALUES: u32 = 16 << 20;
 pub const MAX_NOVELTY_VALUES: u32 = 16 << 20;
 /// First version that may hold a novelty score.
 pub const NOVELTY_FORMAT_VERSION: u32 = 4;
+/// First version whose novelty score may have the edge-profile term.
+pub const EDGE_FORMAT_VERSION: u32 = 5;
 /// Largest weights section accepted (256 MiB).
 pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
 /// Most tensors accepted in a weights section.
@@ -286,11 +288,17 @@ fn novelty_values(novelty: &NoveltyReference) -> Vec<f32> {
     values.extend_from_slice(novelty.density().mean());
     values.extend_from_slice(novelty.density().cholesky());
     values.extend_from_slice(novelty.calibration().sorted());
+    if let Some(edges) = novelty.edges() {
+        values.extend_from_slice(edges.transform().knots());
+        values.extend_from_slice(edges.density().mean());
+        values.extend_from_slice(edges.density().cholesky());
+    }
     values
 }
 
 /// The novelty reference from the header's summary and the section's values.
 fn check_novelty(
+    version: u32,
     summary: Option<&NoveltySummary>,
     values: Vec<f32>,
 ) -> Result<Option<NoveltyReference>, ModelFileError> {
@@ -303,10 +311,18 @@ fn check_novelty(
             ))
         };
     };
+    if summary.edge_profile.is_some() && version < EDGE_FORMAT_VERSION {
+        return Err(ModelFileError::Novelty(format!(
+            "a format {version} file declares an edge-profile term (from format {EDGE_FORMAT_VERSION})"
+        )));
+    }
+    let edge_values = summary
+        .edge_profile
+        .map_or(0, |_| KNOTS + EDGE_BINS + EDGE_BINS * (EDGE_BINS + 1) / 2);
     let d = summary.dims;
-    let expected = (d as u64)
-        .checked_mul(d as u64 + 1)
-        .map(|v| v / 2 + d as u64 + 3 * KNOTS as u64 + summary.calibration_images as u64);
+    let expected = (d as u64).checked_mul(d as u64 + 1).map(|v| {
+        v / 2 + d as u64 + 3 * KNOTS as u64 + summary.calibration_images as u64 + edge_values as u64
+    });
     if expected != Some(values.len() as u64) {
         return Err(ModelFileError::Novelty(format!(
             "the header declares {d} dimensions and {} calibration scores, the file holds {} values",
@@ -323,7 +339,17 @@ fn check_novelty(
     let mean = take(d);
     let cholesky = take(d * (d + 1) / 2);
     let calibration = take(summary.calibration_images);
-    NoveltyReference::from_parts(summary, knots, mean, cholesky, calibration)
+    let edges = summary
+        .edge_profile
+        .as_ref()
+        .map(|edge| {
+            let knots = take(KNOTS);
+            let mean = take(EDGE_BINS);
+            EdgeTerm::from_parts(edge, knots, mean, take(EDGE_BINS * (EDGE_BINS + 1) / 2))
+        })
+        .transpose()
+        .map_err(ModelFileError::Novelty)?;
+    NoveltyReference::from_parts(summary, knots, mean, cholesky, calibration, edges)
         .map(Some)
         .map_err(ModelFileError::Novelty)
 }
@@ -643,7 +669,7 @@ pub fn decode(bytes: &[u8]) -> Result<LoadedModel, ModelFileError> {
     )
     .map_err(|e| ModelFileError::Baseline(e.to_string()))?;
     let latent = check_latent(header.latent.as_ref(), latent)?;
-    let novelty = check_novelty(header.novelty.as_ref(), novelty)?;
+    let novelty = check_novelty(version, header.novelty.as_ref(), novelty)?;
     let tensors = if version >= TENSOR_FORMAT_VERSION {
         read_tensors(weights)?
     } else {
@@ -877,7 +903,7 @@ mod tests {
         reseal(body)
     }
 
-    /// A format 4 file without a novelty score rewritten as format 3 (no novelty count).
+    /// A file without a novelty score rewritten as format 3 (no novelty count).
     fn as_version_3(bytes: &[u8]) -> Vec<u8> {
         let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
         let at =
@@ -929,6 +955,64 @@ mod tests {
         ));
     }
 
+    /// The bundled model's file as format 4 wrote it: a novelty score of three terms.
+    fn as_version_4(bundled: &LoadedModel) -> Vec<u8> {
+        let novelty = bundled
+            .novelty
+            .as_ref()
+            .unwrap_or_else(|| panic!("the bundled model has a novelty score"));
+        let mut summary = novelty.summary();
+        summary.edge_profile = None;
+        let three = NoveltyReference::from_parts(
+            &summary,
+            novelty.transforms().clone().map(|t| t.knots().to_vec()),
+            novelty.density().mean().to_vec(),
+            novelty.density().cholesky().to_vec(),
+            novelty.calibration().sorted().to_vec(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut header = bundled.header.clone();
+        header.novelty = Some(summary);
+        let bytes = encode(
+            &bundled.weights,
+            &header,
+            &bundled.baseline,
+            bundled.latent.as_ref(),
+            Some(&three),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut body = bytes[..bytes.len() - 32].to_vec();
+        body[8..12].copy_from_slice(&4u32.to_le_bytes());
+        reseal(body)
+    }
+
+    #[test]
+    fn format_4_files_score_with_three_terms_and_cannot_declare_a_fourth() {
+        let bundled = decode(crate::bundled::BUNDLED_MODEL).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            bundled
+                .novelty
+                .as_ref()
+                .is_some_and(|n| n.edges().is_some()),
+            "the bundled model's score has the edge-profile term"
+        );
+        let bytes = as_version_4(&bundled);
+        let v4 = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v4.format_version, 4);
+        let novelty = v4.novelty.unwrap_or_else(|| panic!("a novelty score"));
+        assert!(novelty.edges().is_none());
+        assert_eq!(novelty.summary().edge_profile, None);
+        // The bundled file's own sections under a format 4 label: refused.
+        let mut body =
+            crate::bundled::BUNDLED_MODEL[..crate::bundled::BUNDLED_MODEL.len() - 32].to_vec();
+        body[8..12].copy_from_slice(&4u32.to_le_bytes());
+        assert!(matches!(
+            decode(&reseal(body)),
+            Err(ModelFileError::Novelty(_))
+        ));
+    }
+
     #[test]
     fn format_3_files_load_without_a_novelty_score() {
         let (bytes, model) = sample_file();
@@ -940,12 +1024,13 @@ mod tests {
     }
 
     #[test]
-    fn format_1_and_2_files_load_and_convert_to_format_4() {
+    fn format_1_and_2_files_load_and_convert_to_the_current_format() {
         let old = decode(FORMAT_2_FILE).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(old.format_version, 2);
         assert_eq!(old.header.architecture, AutoencoderConfig::new());
         assert_eq!(old.baseline.len(), 10_000);
-        // Written again, it is format 4 with the same weights, baseline and latent sample.
+        // Written again, it is of the current format with the same weights, baseline and latent
+        // sample.
         let again = reencode(&old, &old.header);
         assert_eq!(
             u32::from_le_bytes([again[8], again[9], again[10], again[11]]),

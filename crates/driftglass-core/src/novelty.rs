@@ -11,9 +11,13 @@
 //!    squares fit on `ln ink` and `ln edges` (mean intensity and mean absolute difference of
 //!    neighbouring pixels), so an image is judged against images as busy as itself;
 //! 3. the density of the encoder's projected code: its squared Mahalanobis distance to the
-//!    reference codes (mean and Ledoit–Wolf-shrunk covariance).
+//!    reference codes (mean and Ledoit–Wolf-shrunk covariance);
+//! 4. the image's edge profile (from model format 5): how its neighbouring-pixel differences
+//!    are spread from faint to sharp ([`EDGE_BINS`] shares, as logarithms), as a squared
+//!    Mahalanobis distance to the reference images' profiles. Resampling (a rotation, a resize), blur and lossy
+//!    re-encoding soften edges the network may still redraw well; the profile sees them.
 //!
-//! The score is Fisher's `T = −ln p₁ − ln p₂ − ln p₃`. Each `pᵢ` is a fixed transform fitted on
+//! The score is Fisher's `T = −ln p₁ − ln p₂ − ln p₃ (− ln p₄)`. Each `pᵢ` is a fixed transform fitted on
 //! the *training* images (knots of the empirical survival function, with an exponential tail
 //! past its top [`TAIL_SHARE`], so extreme images keep their order instead of all tying at the
 //! smallest rank). The held-out calibration images' `T` values then give the per-image p-value
@@ -42,13 +46,40 @@ pub const COMPLEXITY_EPSILON: f64 = 1e-3;
 const LOSS_FLOOR: f64 = 1e-12;
 /// Ridge added to the complexity fit's normal equations, for images that all look alike.
 const RIDGE: f64 = 1e-9;
+/// Bins of the edge profile: equal widths from [`EDGE_FLOOR`] to 1 (larger differences go in
+/// the last).
+pub const EDGE_BINS: usize = 8;
+/// Neighbouring-pixel differences at or below this are flat ground, not edges (and stay out of
+/// the profile, so a digit's blank surround does not swamp it).
+pub const EDGE_FLOOR: f32 = 0.02;
+/// Added to each share before its logarithm is taken. Shares are compositional (they sum to
+/// one); their logarithms are far closer to Gaussian, which is what a Mahalanobis distance
+/// assumes: on MNIST, 15° rotations scored AUROC 0.9958 by the distance of the shares and
+/// 0.9998 by that of their logarithms (one term alone, 10,000 training digits).
+pub const EDGE_SHARE_FLOOR: f32 = 0.01;
+
+/// The edge profile as the density sees it: the logarithm of each share.
+fn edge_features(complexity: &Complexity) -> [f32; EDGE_BINS] {
+    complexity
+        .edge_profile
+        .map(|share| (share.max(0.0) + EDGE_SHARE_FLOOR).ln())
+}
 
 /// How busy an image is: mean intensity and mean absolute difference between neighbouring
-/// pixels (horizontal and vertical, every channel).
+/// pixels (horizontal and vertical, every channel); and how sharp its edges are.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Complexity {
     pub ink: f64,
     pub edges: f64,
+    /// Of the neighbouring-pixel differences above [`EDGE_FLOOR`], the share in each of
+    /// [`EDGE_BINS`] equal bins up to 1 (all zero for an image without edges).
+    pub edge_profile: [f32; EDGE_BINS],
+}
+
+/// The edge-profile bin of an absolute difference above [`EDGE_FLOOR`].
+fn edge_bin(difference: f32) -> usize {
+    let t = (difference - EDGE_FLOOR) / (1.0 - EDGE_FLOOR);
+    ((t * EDGE_BINS as f32) as usize).min(EDGE_BINS - 1)
 }
 
 /// The complexity of a prepared image (`channels · side²` values, channels first).
@@ -58,15 +89,24 @@ pub fn complexity(pixels: &[f32], channels: usize, side: usize) -> Complexity {
         return Complexity {
             ink: 0.0,
             edges: 0.0,
+            edge_profile: [0.0; EDGE_BINS],
         };
     }
     let ink = pixels.iter().map(|v| f64::from(*v)).sum::<f64>() / pixels.len() as f64;
     let mut edges = 0.0f64;
+    let mut counts = [0u32; EDGE_BINS];
+    let mut add = |difference: f32| {
+        // NaN pixels fail this test and count as flat.
+        if difference > EDGE_FLOOR {
+            counts[edge_bin(difference)] += 1;
+        }
+        f64::from(difference)
+    };
     for image in pixels.chunks_exact(plane) {
         for row in image.chunks_exact(side) {
             edges += row
                 .windows(2)
-                .map(|w| f64::from((w[1] - w[0]).abs()))
+                .map(|w| add((w[1] - w[0]).abs()))
                 .sum::<f64>();
         }
         for (above, below) in image
@@ -76,13 +116,15 @@ pub fn complexity(pixels: &[f32], channels: usize, side: usize) -> Complexity {
             edges += above
                 .iter()
                 .zip(below)
-                .map(|(a, b)| f64::from((b - a).abs()))
+                .map(|(a, b)| add((b - a).abs()))
                 .sum::<f64>();
         }
     }
+    let total = counts.iter().sum::<u32>().max(1) as f32;
     Complexity {
         ink,
         edges: edges / pixels.len() as f64,
+        edge_profile: counts.map(|c| c as f32 / total),
     }
 }
 
@@ -365,6 +407,88 @@ pub struct NoveltySummary {
     pub fitted_on: String,
     /// Calibration images (their sorted scores are stored).
     pub calibration_images: usize,
+    /// The edge-profile term (absent in files before format 5, whose score has three terms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_profile: Option<EdgeSummary>,
+}
+
+/// What a model file says about the edge-profile term.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EdgeSummary {
+    /// Bins of the profile ([`EDGE_BINS`]).
+    pub bins: usize,
+    /// Exponential tail scale of the distance transform.
+    pub tail_scale: f64,
+    /// Ledoit–Wolf shrinkage of the profiles' covariance.
+    pub shrinkage: f64,
+}
+
+/// The edge-profile term: the reference images' profiles as a density, and the tail transform
+/// of their squared Mahalanobis distances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeTerm {
+    density: CodeDensity,
+    shrinkage: f64,
+    transform: TailTransform,
+}
+
+impl EdgeTerm {
+    fn fit(complexities: &[Complexity]) -> Option<EdgeTerm> {
+        let profiles: Vec<f32> = complexities.iter().flat_map(edge_features).collect();
+        let (density, shrinkage) = CodeDensity::fit(&profiles, EDGE_BINS)?;
+        let distances: Vec<f64> = complexities
+            .iter()
+            .map(|c| density.distance(&edge_features(c)))
+            .collect();
+        let transform = TailTransform::fit(&distances)?;
+        Some(EdgeTerm {
+            density,
+            shrinkage,
+            transform,
+        })
+    }
+
+    /// Rebuild from stored parts (a model file), checked.
+    pub fn from_parts(
+        summary: &EdgeSummary,
+        knots: Vec<f32>,
+        mean: Vec<f32>,
+        cholesky: Vec<f32>,
+    ) -> Result<EdgeTerm, String> {
+        if summary.bins != EDGE_BINS || mean.len() != EDGE_BINS {
+            return Err(format!(
+                "an edge profile of {} bins ({} stored), this build's has {EDGE_BINS}",
+                summary.bins,
+                mean.len()
+            ));
+        }
+        Ok(EdgeTerm {
+            density: CodeDensity::from_parts(mean, cholesky)?,
+            shrinkage: summary.shrinkage,
+            transform: TailTransform::from_parts(knots, summary.tail_scale)?,
+        })
+    }
+
+    fn surprise(&self, complexity: &Complexity) -> f64 {
+        self.transform
+            .surprise(self.density.distance(&edge_features(complexity)))
+    }
+
+    pub fn density(&self) -> &CodeDensity {
+        &self.density
+    }
+
+    pub fn transform(&self) -> &TailTransform {
+        &self.transform
+    }
+
+    pub fn summary(&self) -> EdgeSummary {
+        EdgeSummary {
+            bins: EDGE_BINS,
+            tail_scale: self.transform.scale,
+            shrinkage: self.shrinkage,
+        }
+    }
 }
 
 /// Why a novelty reference cannot be built or read.
@@ -397,6 +521,8 @@ pub struct NoveltyFit {
     shrinkage: f64,
     fit_images: usize,
     fitted_on: String,
+    /// Absent in fits read from files before format 5.
+    edges: Option<EdgeTerm>,
 }
 
 fn residual(coefficients: &[f64; 3], loss: f32, complexity: Complexity) -> f64 {
@@ -487,6 +613,8 @@ impl NoveltyFit {
             .map(|c| density.distance(c))
             .collect();
         let losses: Vec<f64> = losses.iter().map(|v| f64::from(*v)).collect();
+        let edges = EdgeTerm::fit(complexities)
+            .ok_or_else(|| NoveltyError::Fit("the edge profiles".into()))?;
         let fit = |values: &[f64], what: &str| {
             TailTransform::fit(values).ok_or_else(|| NoveltyError::Fit(what.to_string()))
         };
@@ -501,6 +629,7 @@ impl NoveltyFit {
             shrinkage,
             fit_images: n,
             fitted_on: fitted_on.into(),
+            edges: Some(edges),
         })
     }
 
@@ -509,7 +638,11 @@ impl NoveltyFit {
         let [loss, residual_t, distance_t] = &self.transforms;
         let t = loss.surprise(f64::from(input.loss))
             + residual_t.surprise(residual(&self.complexity, input.loss, input.complexity))
-            + distance_t.surprise(self.density.distance(input.code));
+            + distance_t.surprise(self.density.distance(input.code))
+            + self
+                .edges
+                .as_ref()
+                .map_or(0.0, |e| e.surprise(&input.complexity));
         if t.is_nan() { f64::INFINITY } else { t }
     }
 
@@ -548,6 +681,11 @@ impl NoveltyReference {
         &self.fit.transforms
     }
 
+    /// The edge-profile term, where the score has one.
+    pub fn edges(&self) -> Option<&EdgeTerm> {
+        self.fit.edges.as_ref()
+    }
+
     pub fn summary(&self) -> NoveltySummary {
         let fit = &self.fit;
         NoveltySummary {
@@ -558,6 +696,7 @@ impl NoveltyReference {
             fit_images: fit.fit_images,
             fitted_on: fit.fitted_on.clone(),
             calibration_images: self.calibration.len(),
+            edge_profile: fit.edges.as_ref().map(EdgeTerm::summary),
         }
     }
 
@@ -568,7 +707,11 @@ impl NoveltyReference {
         mean: Vec<f32>,
         cholesky: Vec<f32>,
         calibration: Vec<f32>,
+        edges: Option<EdgeTerm>,
     ) -> Result<NoveltyReference, String> {
+        if summary.edge_profile != edges.as_ref().map(EdgeTerm::summary) {
+            return Err("the header's edge-profile summary is not the stored term's".into());
+        }
         if mean.len() != summary.dims {
             return Err(format!(
                 "the header declares {} code dimensions, the density has {}",
@@ -606,6 +749,7 @@ impl NoveltyReference {
                 shrinkage: summary.shrinkage,
                 fit_images: summary.fit_images,
                 fitted_on: summary.fitted_on.clone(),
+                edges,
             },
             calibration,
         })
@@ -622,10 +766,26 @@ mod tests {
         // 2×2, one channel: [0 1; 1 0] has ink 0.5, four unit differences over four pixels.
         let c = complexity(&[0.0, 1.0, 1.0, 0.0], 1, 2);
         assert_eq!((c.ink, c.edges), (0.5, 1.0));
+        // Four differences of 1: all in the sharpest bin.
+        assert_eq!(c.edge_profile, [0., 0., 0., 0., 0., 0., 0., 1.]);
         let blank = complexity(&[0.0; 8], 2, 2);
         assert_eq!((blank.ink, blank.edges), (0.0, 0.0));
+        assert_eq!(blank.edge_profile, [0.0; EDGE_BINS]);
         // A wrong length gives zeros, not a panic.
         assert_eq!(complexity(&[1.0; 3], 1, 2).ink, 0.0);
+        // [0 0.01; 0.31 0.91]: differences 0.01 (flat ground, left out), 0.6, 0.31 and 0.9:
+        // bins 4, 2 and 7 of 8 between 0.02 and 1.
+        let ramp = complexity(&[0.0, 0.01, 0.31, 0.91], 1, 2);
+        let third = 1.0 / 3.0;
+        assert_eq!(ramp.edge_profile, [0., 0., third, 0., third, 0., 0., third]);
+    }
+
+    #[test]
+    fn edge_bins_cover_the_range() {
+        assert_eq!(edge_bin(0.021), 0);
+        assert_eq!(edge_bin(0.999), EDGE_BINS - 1);
+        assert_eq!(edge_bin(1.0), EDGE_BINS - 1);
+        assert_eq!(edge_bin(7.0), EDGE_BINS - 1);
     }
 
     #[test]
@@ -675,6 +835,7 @@ mod tests {
             .map(|_| Complexity {
                 ink: 0.05 + 0.5 * rng.uniform(),
                 edges: 0.05 + 0.5 * rng.uniform(),
+                edge_profile: [0.0; EDGE_BINS],
             })
             .collect();
         let losses: Vec<f32> = complexities
@@ -690,10 +851,32 @@ mod tests {
         assert!((c[2] - 1.5).abs() < 1e-3, "{c:?}");
     }
 
+    /// An edge profile: shares drawn around a fixed shape, moved towards the faint bins by
+    /// `soften`.
+    fn profile(rng: &mut SeededRng, soften: f64) -> [f32; EDGE_BINS] {
+        let mut p: [f64; EDGE_BINS] = std::array::from_fn(|i| {
+            let sharp = 1.0 + i as f64;
+            let faint = (EDGE_BINS - i) as f64;
+            ((1.0 - soften) * sharp + soften * faint) * (1.0 + 0.1 * rng.normal()).max(0.01)
+        });
+        let total: f64 = p.iter().sum();
+        p.iter_mut().for_each(|v| *v /= total);
+        p.map(|v| v as f32)
+    }
+
     fn gaussian_inputs(
         rng: &mut SeededRng,
         count: usize,
         shift: f64,
+    ) -> Vec<(f32, Vec<f32>, Complexity)> {
+        softened_inputs(rng, count, shift, 0.0)
+    }
+
+    fn softened_inputs(
+        rng: &mut SeededRng,
+        count: usize,
+        shift: f64,
+        soften: f64,
     ) -> Vec<(f32, Vec<f32>, Complexity)> {
         (0..count)
             .map(|_| {
@@ -701,6 +884,7 @@ mod tests {
                 let c = Complexity {
                     ink: 0.1 + 0.2 * rng.uniform(),
                     edges: 0.1 + 0.2 * rng.uniform(),
+                    edge_profile: profile(rng, soften),
                 };
                 let loss = (c.edges * (0.3 * rng.normal()).exp()) as f32;
                 (loss, code, c)
@@ -749,6 +933,31 @@ mod tests {
         let shifted = scores(&fit, &gaussian_inputs(&mut rng, 2000, 3.0));
         let auroc = crate::auroc(&clean, &shifted).unwrap_or_else(|| panic!());
         assert!(auroc > 0.95, "{auroc}");
+        // Softer edges, with the same losses and codes: the edge-profile term finds them.
+        let softened = scores(&fit, &softened_inputs(&mut rng, 2000, 0.0, 0.3));
+        let auroc = crate::auroc(&clean, &softened).unwrap_or_else(|| panic!());
+        assert!(auroc > 0.95, "{auroc}");
+    }
+
+    #[test]
+    fn a_fit_without_the_edge_term_scores_as_three_terms() {
+        let mut rng = SeededRng::new(8);
+        let fit = fit_on(&gaussian_inputs(&mut rng, 500, 0.0));
+        let mut three = fit.clone();
+        three.edges = None;
+        for (loss, code, complexity) in gaussian_inputs(&mut rng, 20, 0.0) {
+            let input = NoveltyInput {
+                loss,
+                code: &code,
+                complexity,
+            };
+            let edge = fit
+                .edges
+                .as_ref()
+                .map_or(f64::NAN, |e| e.surprise(&complexity));
+            assert!(edge >= 0.0, "{edge}");
+            assert!((fit.score(input) - three.score(input) - edge).abs() < 1e-9);
+        }
     }
 
     #[test]
@@ -761,15 +970,42 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let summary = reference.summary();
         let knots = || reference.transforms().clone().map(|t| t.knots().to_vec());
+        let edges = || reference.edges().cloned();
         let rebuilt = NoveltyReference::from_parts(
             &summary,
             knots(),
             reference.density().mean().to_vec(),
             reference.density().cholesky().to_vec(),
             reference.calibration().sorted().to_vec(),
+            edges(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rebuilt, reference);
+        // Without the edge term the header's summary disagrees; a profile of other bins is
+        // refused.
+        assert!(
+            NoveltyReference::from_parts(
+                &summary,
+                knots(),
+                reference.density().mean().to_vec(),
+                reference.density().cholesky().to_vec(),
+                reference.calibration().sorted().to_vec(),
+                None,
+            )
+            .is_err()
+        );
+        let term = reference.edges().unwrap_or_else(|| panic!("an edge term"));
+        let mut other = term.summary();
+        other.bins = EDGE_BINS + 1;
+        assert!(
+            EdgeTerm::from_parts(
+                &other,
+                term.transform().knots().to_vec(),
+                term.density().mean().to_vec(),
+                term.density().cholesky().to_vec(),
+            )
+            .is_err()
+        );
         let mut unsorted = reference.calibration().sorted().to_vec();
         unsorted.reverse();
         let refused = [
@@ -779,6 +1015,7 @@ mod tests {
                 reference.density().mean()[..3].to_vec(),
                 reference.density().cholesky().to_vec(),
                 reference.calibration().sorted().to_vec(),
+                edges(),
             ),
             NoveltyReference::from_parts(
                 &summary,
@@ -786,6 +1023,7 @@ mod tests {
                 reference.density().mean().to_vec(),
                 vec![0.0; 10],
                 reference.calibration().sorted().to_vec(),
+                edges(),
             ),
             NoveltyReference::from_parts(
                 &summary,
@@ -793,6 +1031,7 @@ mod tests {
                 reference.density().mean().to_vec(),
                 reference.density().cholesky().to_vec(),
                 unsorted,
+                edges(),
             ),
             NoveltyReference::from_parts(
                 &summary,
@@ -804,6 +1043,7 @@ mod tests {
                 reference.density().mean().to_vec(),
                 reference.density().cholesky().to_vec(),
                 reference.calibration().sorted().to_vec(),
+                edges(),
             ),
         ];
         for result in refused {
