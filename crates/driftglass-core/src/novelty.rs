@@ -14,11 +14,12 @@
 //!    reference codes (mean and Ledoit–Wolf-shrunk covariance);
 //! 4. the image's edge profile (from model format 5): how its neighbouring-pixel differences
 //!    are spread from faint to sharp ([`EDGE_BINS`] shares, as logarithms), as a squared
-//!    Mahalanobis distance to the reference images' profiles. Resampling (a rotation, a resize), blur and lossy
-//!    re-encoding soften edges the network may still redraw well; the profile sees them.
+//!    Mahalanobis distance to the reference images' profiles. Resampling (a rotation, a
+//!    resize), blur and lossy re-encoding soften edges the network may still redraw well; the
+//!    profile sees them.
 //!
-//! The score is Fisher's `T = −ln p₁ − ln p₂ − ln p₃ (− ln p₄)`. Each `pᵢ` is a fixed transform fitted on
-//! the *training* images (knots of the empirical survival function, with an exponential tail
+//! The score is Fisher's `T = −ln p₁ − ln p₂ − ln p₃ (− ln p₄)`. Each `pᵢ` is a fixed transform
+//! fitted on the *training* images (knots of the empirical survival function, with an exponential tail
 //! past its top [`TAIL_SHARE`], so extreme images keep their order instead of all tying at the
 //! smallest rank). The held-out calibration images' `T` values then give the per-image p-value
 //! conformally, `(1 + #{T_cal ≥ T}) / (n + 1)`: exactly valid for an image exchangeable with the
@@ -54,8 +55,7 @@ pub const EDGE_BINS: usize = 8;
 pub const EDGE_FLOOR: f32 = 0.02;
 /// Added to each share before its logarithm is taken. Shares are compositional (they sum to
 /// one); their logarithms are far closer to Gaussian, which is what a Mahalanobis distance
-/// assumes: on MNIST, 15° rotations scored AUROC 0.9958 by the distance of the shares and
-/// 0.9998 by that of their logarithms (one term alone, 10,000 training digits).
+/// assumes (the measured difference is in docs/benchmarks.md).
 pub const EDGE_SHARE_FLOOR: f32 = 0.01;
 
 /// The edge profile as the density sees it: the logarithm of each share.
@@ -436,9 +436,9 @@ impl EdgeTerm {
     fn fit(complexities: &[Complexity]) -> Option<EdgeTerm> {
         let profiles: Vec<f32> = complexities.iter().flat_map(edge_features).collect();
         let (density, shrinkage) = CodeDensity::fit(&profiles, EDGE_BINS)?;
-        let distances: Vec<f64> = complexities
-            .iter()
-            .map(|c| density.distance(&edge_features(c)))
+        let distances: Vec<f64> = profiles
+            .chunks_exact(EDGE_BINS)
+            .map(|p| density.distance(p))
             .collect();
         let transform = TailTransform::fit(&distances)?;
         Some(EdgeTerm {
