@@ -52,7 +52,7 @@ use crate::train::{EpochReport, TrainingConfig};
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DGLSMODL";
 /// Version of the layout written by this build.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// First version whose weights are named tensors (earlier: burnpack).
 pub const TENSOR_FORMAT_VERSION: u32 = 3;
 /// Oldest version this build reads (version 1 has no latent reference: no latent test).
@@ -69,6 +69,8 @@ pub const MAX_NOVELTY_VALUES: u32 = 16 << 20;
 pub const NOVELTY_FORMAT_VERSION: u32 = 4;
 /// First version whose novelty score may have the edge-profile term.
 pub const EDGE_FORMAT_VERSION: u32 = 5;
+/// First version whose novelty score may leave the loss's own surprise out of its sum.
+pub const LOSS_TERM_FORMAT_VERSION: u32 = 6;
 /// Largest weights section accepted (256 MiB).
 pub const MAX_WEIGHTS_BYTES: u32 = 256 << 20;
 /// Most tensors accepted in a weights section.
@@ -314,6 +316,11 @@ fn check_novelty(
     if summary.edge_profile.is_some() && version < EDGE_FORMAT_VERSION {
         return Err(ModelFileError::Novelty(format!(
             "a format {version} file declares an edge-profile term (from format {EDGE_FORMAT_VERSION})"
+        )));
+    }
+    if !summary.loss_term && version < LOSS_TERM_FORMAT_VERSION {
+        return Err(ModelFileError::Novelty(format!(
+            "a format {version} file declares a novelty score without the loss term (from format {LOSS_TERM_FORMAT_VERSION})"
         )));
     }
     let edge_values = summary
@@ -955,21 +962,27 @@ mod tests {
         ));
     }
 
-    /// The bundled model's file as format 4 wrote it: a novelty score of three terms.
-    fn as_version_4(bundled: &LoadedModel) -> Vec<u8> {
+    /// The bundled model's file as an older format wrote it: format 5, a novelty score of four
+    /// terms, the loss's among them; format 4, of three (no edge profile).
+    fn as_old_version(bundled: &LoadedModel, version: u32) -> Vec<u8> {
         let novelty = bundled
             .novelty
             .as_ref()
             .unwrap_or_else(|| panic!("the bundled model has a novelty score"));
         let mut summary = novelty.summary();
-        summary.edge_profile = None;
-        let three = NoveltyReference::from_parts(
+        summary.loss_term = true;
+        let mut edges = novelty.edges().cloned();
+        if version < EDGE_FORMAT_VERSION {
+            summary.edge_profile = None;
+            edges = None;
+        }
+        let old = NoveltyReference::from_parts(
             &summary,
             novelty.transforms().clone().map(|t| t.knots().to_vec()),
             novelty.density().mean().to_vec(),
             novelty.density().cholesky().to_vec(),
             novelty.calibration().sorted().to_vec(),
-            None,
+            edges,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut header = bundled.header.clone();
@@ -979,11 +992,19 @@ mod tests {
             &header,
             &bundled.baseline,
             bundled.latent.as_ref(),
-            Some(&three),
+            Some(&old),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut body = bytes[..bytes.len() - 32].to_vec();
-        body[8..12].copy_from_slice(&4u32.to_le_bytes());
+        body[8..12].copy_from_slice(&version.to_le_bytes());
+        reseal(body)
+    }
+
+    /// The bundled file's own sections under an older version's label.
+    fn relabelled(version: u32) -> Vec<u8> {
+        let mut body =
+            crate::bundled::BUNDLED_MODEL[..crate::bundled::BUNDLED_MODEL.len() - 32].to_vec();
+        body[8..12].copy_from_slice(&version.to_le_bytes());
         reseal(body)
     }
 
@@ -997,18 +1018,50 @@ mod tests {
                 .is_some_and(|n| n.edges().is_some()),
             "the bundled model's score has the edge-profile term"
         );
-        let bytes = as_version_4(&bundled);
-        let v4 = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let v4 = decode(&as_old_version(&bundled, 4)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v4.format_version, 4);
         let novelty = v4.novelty.unwrap_or_else(|| panic!("a novelty score"));
         assert!(novelty.edges().is_none());
         assert_eq!(novelty.summary().edge_profile, None);
-        // The bundled file's own sections under a format 4 label: refused.
-        let mut body =
-            crate::bundled::BUNDLED_MODEL[..crate::bundled::BUNDLED_MODEL.len() - 32].to_vec();
-        body[8..12].copy_from_slice(&4u32.to_le_bytes());
+        assert!(novelty.summary().loss_term);
         assert!(matches!(
-            decode(&reseal(body)),
+            decode(&relabelled(4)),
+            Err(ModelFileError::Novelty(_))
+        ));
+    }
+
+    #[test]
+    fn format_5_files_keep_the_loss_in_their_sum_and_cannot_leave_it_out() {
+        let bundled = decode(crate::bundled::BUNDLED_MODEL).unwrap_or_else(|e| panic!("{e}"));
+        let ours = bundled
+            .novelty
+            .as_ref()
+            .unwrap_or_else(|| panic!("novelty"));
+        assert!(
+            !ours.summary().loss_term,
+            "the bundled model sums three terms"
+        );
+        let v5 = decode(&as_old_version(&bundled, 5)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v5.format_version, 5);
+        let old = v5.novelty.unwrap_or_else(|| panic!("a novelty score"));
+        assert!(old.summary().loss_term && old.edges().is_some());
+        // Its score adds the loss's own surprise to the same three terms.
+        let code = vec![0.1f32; ours.density().dims()];
+        let complexity = crate::novelty::complexity(&[0.2; 28 * 28], 1, 28);
+        let input = |loss| crate::novelty::NoveltyInput {
+            loss,
+            code: &code,
+            complexity,
+        };
+        for loss in [0.05f32, 0.1, 0.3] {
+            let own = ours.transforms()[0].surprise(f64::from(loss));
+            let gap = old.score(input(loss)) - ours.score(input(loss));
+            assert!((gap - own).abs() < 1e-9, "{gap} {own}");
+        }
+        // A loss far out in the tail makes the gap positive.
+        assert!(old.score(input(1.0)) > ours.score(input(1.0)));
+        assert!(matches!(
+            decode(&relabelled(5)),
             Err(ModelFileError::Novelty(_))
         ));
     }

@@ -3,8 +3,8 @@
 //! The loss misses two kinds of drift. A rotated or shifted digit is still a stroke the decoder
 //! can draw, so it reconstructs almost as well as a clean one; and simple images (little ink,
 //! few edges) reconstruct well whatever they are, complex ones badly, so the loss partly
-//! measures complexity instead of novelty (Serrà et al., 2020). The novelty score combines
-//! three views of an image, each turned into an upper-tail probability under the reference:
+//! measures complexity instead of novelty (Serrà et al., 2020). The novelty score looks at an
+//! image four ways, each turned into an upper-tail probability under the reference:
 //!
 //! 1. the reconstruction loss (BCE, the reference experiment's score);
 //! 2. the loss corrected for the input's complexity: the residual of `ln loss` after a least-
@@ -18,7 +18,12 @@
 //!    resize), blur and lossy re-encoding soften edges the network may still redraw well; the
 //!    profile sees them.
 //!
-//! The score is Fisher's `T = −ln p₁ − ln p₂ − ln p₃ (− ln p₄)`. Each `pᵢ` is a fixed transform
+//! The score is Fisher's `T = −ln p₂ − ln p₃ − ln p₄`, over the views that are nearly
+//! independent on clean images, as Fisher's method assumes. From model format 6 the loss itself
+//! (1.) stays out of the sum: the residual already holds it, and counting it twice let complex
+//! clean images crowd out the other views (the measured correlations and detection are in
+//! docs/benchmarks.md). Files of formats 4 and 5 keep the sums they were calibrated with: the
+//! first three views, or all four. Each `pᵢ` is a fixed transform
 //! fitted on the *training* images (knots of the empirical survival function, with an exponential tail
 //! past its top [`TAIL_SHARE`], so extreme images keep their order instead of all tying at the
 //! smallest rank). The held-out calibration images' `T` values then give the per-image p-value
@@ -410,6 +415,13 @@ pub struct NoveltySummary {
     /// The edge-profile term (absent in files before format 5, whose score has three terms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edge_profile: Option<EdgeSummary>,
+    /// Whether the loss's own surprise is in the sum (absent, so true, before format 6).
+    #[serde(default = "loss_term_before_format_6")]
+    pub loss_term: bool,
+}
+
+fn loss_term_before_format_6() -> bool {
+    true
 }
 
 /// What a model file says about the edge-profile term.
@@ -523,6 +535,8 @@ pub struct NoveltyFit {
     fitted_on: String,
     /// Absent in fits read from files before format 5.
     edges: Option<EdgeTerm>,
+    /// Whether the loss's own surprise is in the sum (in fits read from files before format 6).
+    loss_term: bool,
 }
 
 fn residual(coefficients: &[f64; 3], loss: f32, complexity: Complexity) -> f64 {
@@ -630,13 +644,19 @@ impl NoveltyFit {
             fit_images: n,
             fitted_on: fitted_on.into(),
             edges: Some(edges),
+            loss_term: false,
         })
     }
 
     /// The novelty score `T` of one image (see the module's documentation).
     pub fn score(&self, input: NoveltyInput<'_>) -> f64 {
         let [loss, residual_t, distance_t] = &self.transforms;
-        let t = loss.surprise(f64::from(input.loss))
+        let loss_surprise = if self.loss_term {
+            loss.surprise(f64::from(input.loss))
+        } else {
+            0.0
+        };
+        let t = loss_surprise
             + residual_t.surprise(residual(&self.complexity, input.loss, input.complexity))
             + distance_t.surprise(self.density.distance(input.code))
             + self
@@ -697,6 +717,7 @@ impl NoveltyReference {
             fitted_on: fit.fitted_on.clone(),
             calibration_images: self.calibration.len(),
             edge_profile: fit.edges.as_ref().map(EdgeTerm::summary),
+            loss_term: fit.loss_term,
         }
     }
 
@@ -750,6 +771,7 @@ impl NoveltyReference {
                 fit_images: summary.fit_images,
                 fitted_on: summary.fitted_on.clone(),
                 edges,
+                loss_term: summary.loss_term,
             },
             calibration,
         })
@@ -958,6 +980,37 @@ mod tests {
             assert!(edge >= 0.0, "{edge}");
             assert!((fit.score(input) - three.score(input) - edge).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn the_loss_is_in_the_sum_only_for_fits_of_old_files() {
+        let mut rng = SeededRng::new(9);
+        let fit = fit_on(&gaussian_inputs(&mut rng, 500, 0.0));
+        assert!(!fit.loss_term);
+        let mut old = fit.clone();
+        old.loss_term = true;
+        for (loss, code, complexity) in gaussian_inputs(&mut rng, 20, 0.0) {
+            let input = NoveltyInput {
+                loss,
+                code: &code,
+                complexity,
+            };
+            let own = fit.transforms[0].surprise(f64::from(loss));
+            assert!((old.score(input) - fit.score(input) - own).abs() < 1e-9);
+        }
+        // A higher loss alone, at the same complexity, raises only the residual's term.
+        let (loss, code, complexity) = gaussian_inputs(&mut rng, 1, 0.0).remove(0);
+        let at = |loss: f32| {
+            fit.score(NoveltyInput {
+                loss,
+                code: &code,
+                complexity,
+            })
+        };
+        let residual_t = &fit.transforms[1];
+        let expected = residual_t.surprise(residual(&fit.complexity, 4.0 * loss, complexity))
+            - residual_t.surprise(residual(&fit.complexity, loss, complexity));
+        assert!((at(4.0 * loss) - at(loss) - expected).abs() < 1e-9);
     }
 
     #[test]

@@ -374,7 +374,7 @@ pub fn lesson() -> Html {
         },
         3 => html! {
             <div class="step" data-testid="lesson-one">
-                <p>{ "One image: where does its loss fall among the losses of 10,000 held-out digits (the baseline)? Its p-value is the share of them that score at least as high (a conformal p-value); below 1 % it is flagged. The flag uses the novelty score, which adds how busy the image is and how typical its code is to the loss." }</p>
+                <p>{ "One image: where does its loss fall among the losses of 10,000 held-out digits (the baseline)? Its p-value is the share of them that score at least as high (a conformal p-value); below 1 % it is flagged. The flag uses the novelty score, which judges the loss against images as busy as this one and adds how typical its code and its edges are." }</p>
                 if c.letters.is_none() {
                     <p class="hint">{ "Score the letters in step 3 first." }</p>
                 }
