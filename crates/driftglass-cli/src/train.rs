@@ -474,7 +474,12 @@ pub fn fit_novelty(
     ));
     let reconstructions =
         progress::reconstruct_set(&network, &sample, "fitting the novelty score")?;
-    Ok(reference::fit_novelty(&sample, &reconstructions, name)?)
+    Ok(reference::fit_novelty(
+        &sample,
+        &reconstructions,
+        name,
+        &config.augment,
+    )?)
 }
 
 #[derive(Args, Debug)]

@@ -52,6 +52,17 @@ impl Augmentation {
         *self == Augmentation::default()
     }
 
+    /// Whether it leaves the differences between neighbouring values as they are: nothing, or
+    /// a shift alone (by whole pixels). Rotation and scale resample, brightness and colour
+    /// scale the differences, noise adds its own.
+    pub fn keeps_edges(&self) -> bool {
+        Augmentation {
+            shift: 0.0,
+            ..*self
+        }
+        .is_none()
+    }
+
     /// Check every range (rotation up to 180°, shift up to half the side, scale, brightness and
     /// colour up to 0.9, noise up to 1).
     pub fn validate(&self) -> Result<(), AugmentError> {
@@ -195,6 +206,40 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn only_a_shift_keeps_edges() {
+        assert!(Augmentation::default().keeps_edges());
+        let shift = Augmentation {
+            shift: 0.15,
+            ..Augmentation::default()
+        };
+        assert!(shift.keeps_edges());
+        for changed in [
+            Augmentation {
+                rotation: 10.0,
+                ..shift
+            },
+            Augmentation {
+                scale: 0.1,
+                ..Augmentation::default()
+            },
+            Augmentation {
+                brightness: 0.1,
+                ..Augmentation::default()
+            },
+            Augmentation {
+                colour: 0.1,
+                ..Augmentation::default()
+            },
+            Augmentation {
+                noise: 0.1,
+                ..Augmentation::default()
+            },
+        ] {
+            assert!(!changed.keeps_edges(), "{changed:?}");
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augmentation;
 use crate::baseline::{Baseline, BaselineError};
 use crate::loss::LossKind;
 
@@ -524,6 +525,29 @@ pub struct NoveltyReference {
     calibration: Baseline,
 }
 
+/// Whether a fit has the edge-profile term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeProfile {
+    Included,
+    /// For references transformed by an augmentation that changes edges (see
+    /// [`EdgeProfile::for_augmentation`]).
+    LeftOut,
+}
+
+impl EdgeProfile {
+    /// The term for a reference transformed by `augment`. Nearly every image of a rotated,
+    /// rescaled, brightened or noised reference has edges the augmentation made; untouched
+    /// images, which the user said are not drift either, would then be novel by their edges
+    /// alone (measured in docs/benchmarks.md), so such references leave the term out.
+    pub fn for_augmentation(augment: &Augmentation) -> EdgeProfile {
+        if augment.keeps_edges() {
+            EdgeProfile::Included
+        } else {
+            EdgeProfile::LeftOut
+        }
+    }
+}
+
 /// The fitted part of a novelty reference, before calibration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoveltyFit {
@@ -603,6 +627,7 @@ impl NoveltyFit {
         dims: usize,
         complexities: &[Complexity],
         fitted_on: impl Into<String>,
+        edge_profile: EdgeProfile,
     ) -> Result<NoveltyFit, NoveltyError> {
         let n = losses.len();
         if n < MIN_FIT_IMAGES {
@@ -627,8 +652,13 @@ impl NoveltyFit {
             .map(|c| density.distance(c))
             .collect();
         let losses: Vec<f64> = losses.iter().map(|v| f64::from(*v)).collect();
-        let edges = EdgeTerm::fit(complexities)
-            .ok_or_else(|| NoveltyError::Fit("the edge profiles".into()))?;
+        let edges = match edge_profile {
+            EdgeProfile::Included => Some(
+                EdgeTerm::fit(complexities)
+                    .ok_or_else(|| NoveltyError::Fit("the edge profiles".into()))?,
+            ),
+            EdgeProfile::LeftOut => None,
+        };
         let fit = |values: &[f64], what: &str| {
             TailTransform::fit(values).ok_or_else(|| NoveltyError::Fit(what.to_string()))
         };
@@ -643,7 +673,7 @@ impl NoveltyFit {
             shrinkage,
             fit_images: n,
             fitted_on: fitted_on.into(),
-            edges: Some(edges),
+            edges,
             loss_term: false,
         })
     }
@@ -915,10 +945,15 @@ mod tests {
     }
 
     fn fit_on(inputs: &[(f32, Vec<f32>, Complexity)]) -> NoveltyFit {
+        fit_with(inputs, EdgeProfile::Included)
+    }
+
+    fn fit_with(inputs: &[(f32, Vec<f32>, Complexity)], edges: EdgeProfile) -> NoveltyFit {
         let losses: Vec<f32> = inputs.iter().map(|i| i.0).collect();
         let codes: Vec<f32> = inputs.iter().flat_map(|i| i.1.clone()).collect();
         let complexities: Vec<Complexity> = inputs.iter().map(|i| i.2).collect();
-        NoveltyFit::fit(&losses, &codes, 4, &complexities, "test").unwrap_or_else(|e| panic!("{e}"))
+        NoveltyFit::fit(&losses, &codes, 4, &complexities, "test", edges)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn scores(fit: &NoveltyFit, inputs: &[(f32, Vec<f32>, Complexity)]) -> Vec<f32> {
@@ -964,9 +999,10 @@ mod tests {
     #[test]
     fn a_fit_without_the_edge_term_scores_as_three_terms() {
         let mut rng = SeededRng::new(8);
-        let fit = fit_on(&gaussian_inputs(&mut rng, 500, 0.0));
-        let mut three = fit.clone();
-        three.edges = None;
+        let inputs = gaussian_inputs(&mut rng, 500, 0.0);
+        let fit = fit_on(&inputs);
+        let three = fit_with(&inputs, EdgeProfile::LeftOut);
+        assert!(three.edges.is_none());
         for (loss, code, complexity) in gaussian_inputs(&mut rng, 20, 0.0) {
             let input = NoveltyInput {
                 loss,

@@ -6,12 +6,15 @@
 //! model made in either loads and scores identically in the other.
 
 use crate::architecture::{AutoencoderConfig, Weights};
+use crate::augment::Augmentation;
 use crate::baseline::{Baseline, BaselineError};
 use crate::idx::ImageSet;
 use crate::latent::{LATENT_DIMS, LATENT_REFERENCE_SIZE, LatentError, LatentReference};
 use crate::loss::LossKind;
 use crate::model_file::{self, ModelFileError, ModelHeader, TrainingSummary};
-use crate::novelty::{Complexity, NoveltyError, NoveltyFit, NoveltyInput, NoveltyReference};
+use crate::novelty::{
+    Complexity, EdgeProfile, NoveltyError, NoveltyFit, NoveltyInput, NoveltyReference,
+};
 use crate::preprocess::PreprocessConfig;
 use crate::rng::SeededRng;
 use crate::score::Reconstruction;
@@ -197,11 +200,13 @@ fn complexities(images: &ImageSet) -> Vec<Complexity> {
 }
 
 /// Fit the novelty score on reconstructions of `images` (images the network was trained on,
-/// or any clean reference images other than the calibration images).
+/// or any clean reference images other than the calibration images), transformed by
+/// `augment` as the model's reference is (see [`EdgeProfile::for_augmentation`]).
 pub fn fit_novelty(
     images: &ImageSet,
     reconstructions: &[Reconstruction],
     fitted_on: &str,
+    augment: &Augmentation,
 ) -> Result<NoveltyFit, ReferenceError> {
     let losses: Vec<f32> = reconstructions.iter().map(|r| r.bce).collect();
     let codes: Vec<f32> = reconstructions
@@ -214,6 +219,7 @@ pub fn fit_novelty(
         LATENT_DIMS,
         &complexities(images),
         format!("{fitted_on} ({} images)", images.count),
+        EdgeProfile::for_augmentation(augment),
     )?)
 }
 
@@ -418,8 +424,13 @@ mod tests {
         let network = crate::DirectNetwork::new(&trained.weights).unwrap_or_else(|e| panic!("{e}"));
         let trained_on = crate::reconstruct(&network, &parts.training, crate::SCORE_BATCH, |_| {})
             .unwrap_or_else(|e| panic!("{e}"));
-        let fit = fit_novelty(&parts.training, &trained_on, "my digits")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let fit = fit_novelty(
+            &parts.training,
+            &trained_on,
+            "my digits",
+            &Augmentation::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let novelty = calibrate_novelty(fit, &parts.validation, &reconstructions)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(novelty.calibration().len(), 60);

@@ -339,8 +339,13 @@ pub async fn make_model(
     let Some(fit_reconstructions) = reconstruct_all(&engine, &fit_images, control).await? else {
         return Ok(None);
     };
-    let fit = reference::fit_novelty(&fit_images, &fit_reconstructions, "training images")
-        .map_err(|e| e.to_string())?;
+    let fit = reference::fit_novelty(
+        &fit_images,
+        &fit_reconstructions,
+        "training images",
+        &config.augment,
+    )
+    .map_err(|e| e.to_string())?;
     let novelty = reference::calibrate_novelty(fit, &calibration, &reconstructions)
         .map_err(|e| e.to_string())?;
     let bytes = reference::seal(
