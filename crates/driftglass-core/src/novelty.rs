@@ -23,10 +23,12 @@
 //! (1.) stays out of the sum: the residual already holds it, and counting it twice let complex
 //! clean images crowd out the other views (the measured correlations and detection are in
 //! docs/benchmarks.md). Files of formats 4 and 5 keep the sums they were calibrated with: the
-//! first three views, or all four. Each `pᵢ` is a fixed transform
-//! fitted on the *training* images (knots of the empirical survival function, with an exponential tail
-//! past its top [`TAIL_SHARE`], so extreme images keep their order instead of all tying at the
-//! smallest rank). The held-out calibration images' `T` values then give the per-image p-value
+//! first three views, or all four. A reference transformed by an augmentation that changes
+//! edges leaves the edge profile out ([`EdgeProfile::for_augmentation`]). Each `pᵢ` is a fixed
+//! transform fitted on the *training* images (knots of the empirical survival function, with an
+//! exponential tail past its top [`TAIL_SHARE`], so extreme images keep their order instead of
+//! all tying at the smallest rank). The loss's transform is still fitted and stored (the file
+//! layout keeps three transforms), though a format 6 sum does not use it. The held-out calibration images' `T` values then give the per-image p-value
 //! conformally, `(1 + #{T_cal ≥ T}) / (n + 1)`: exactly valid for an image exchangeable with the
 //! calibration images, since nothing in `T` was fitted on them.
 //!
